@@ -1,0 +1,107 @@
+# modhost: a QEMU TCG plugin that hosts hot-reloadable analysis modules.
+#
+#   make            build/modhost.so, build/modules/*.so, test guests
+#   make check      install what is missing, build, run every test (prove)
+#   make demo       install what is missing, build, show hot reload live
+#   make bench      run the benchmarks, write build/bench/results.tsv
+#   make install PREFIX=DIR
+#   make -C <this tree> M=$PWD     build an out-of-tree module
+
+ifneq ($(M),)
+# Out-of-tree module: the SDK rules, with this tree's headers.
+MODHOST_INCLUDE := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))/include
+include $(dir $(lastword $(MAKEFILE_LIST)))tools/module.mk
+else
+
+BUILD := build
+PREFIX ?= /usr/local
+CC ?= cc
+CFLAGS ?= -O2 -g -Wall -Wextra -Werror
+
+ifneq ($(V),1)
+Q := @
+say = @printf '  %-7s %s\n' $(1) $(2)
+else
+Q :=
+say = @:
+endif
+
+PKGS := glib-2.0 libelf
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+# Public, installed headers.
+HEADERS := include/modhost/module.h
+
+HOST_SRCS := $(wildcard host/*.c)
+HOST_OBJS := $(HOST_SRCS:%.c=$(BUILD)/%.o)
+HOST_CFLAGS := $(CFLAGS) -std=gnu11 -D_GNU_SOURCE -fPIC -fvisibility=hidden -MMD -MP \
+	-Iinclude $(PKG_CFLAGS)
+
+MODULES := $(notdir $(patsubst %/,%,$(wildcard modules/*/)))
+MODULE_SOS := $(MODULES:%=$(BUILD)/modules/%.so)
+
+all: $(BUILD)/modhost.so $(MODULE_SOS) tests-build
+
+include tests/guest/guest.mk
+include tests/tests.mk
+
+$(BUILD)/modhost.so: $(HOST_OBJS) host/modhost.map
+	$(call say,LD,$@)
+	$(Q)$(CC) -shared -Wl,--version-script=host/modhost.map \
+		-o $@ $(HOST_OBJS) $(PKG_LIBS) -ldl
+
+$(BUILD)/host/%.o: host/%.c
+	$(call say,CC,$@)
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(HOST_CFLAGS) -c -o $@ $<
+
+# Each shipped module is built by the SDK rules, exactly as a module
+# author's would be.
+$(BUILD)/modules/%.so: FORCE
+	$(Q)$(MAKE) --no-print-directory -f tools/module.mk \
+		M=modules/$* MO=$(BUILD)/modules OBJDIR=$(BUILD)/obj/modules/$* \
+		MODHOST_INCLUDE=$(CURDIR)/include MODHOST_WERROR=1
+
+deps:
+	$(Q)tools/install-deps
+
+check: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)tests/run-all
+
+demo: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)tools/demo
+
+bench: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)tests/bench/run-all
+
+SDKDIR = $(PREFIX)/lib/modhost/sdk
+
+install: $(BUILD)/modhost.so $(MODULE_SOS)
+	install -d $(DESTDIR)$(PREFIX)/lib/modhost/modules \
+		$(DESTDIR)$(PREFIX)/include/modhost $(DESTDIR)$(SDKDIR) \
+		$(DESTDIR)$(PREFIX)/lib/pkgconfig
+	install -m 0755 $(BUILD)/modhost.so $(DESTDIR)$(PREFIX)/lib/modhost/
+	install -m 0755 $(MODULE_SOS) $(DESTDIR)$(PREFIX)/lib/modhost/modules/
+	install -m 0644 $(HEADERS) $(DESTDIR)$(PREFIX)/include/modhost/
+	install -m 0644 tools/module.mk $(DESTDIR)$(SDKDIR)/module.mk
+	printf '%s\n' '# modhost SDK: make -C $(SDKDIR) M=$$PWD' \
+		'MODHOST_INCLUDE := $(PREFIX)/include' \
+		'include $$(dir $$(lastword $$(MAKEFILE_LIST)))module.mk' \
+		> $(DESTDIR)$(SDKDIR)/Makefile
+	sed -e 's|@PREFIX@|$(PREFIX)|g' \
+		-e 's|@ABI@|$(shell sed -n 's/^#define MODHOST_ABI_MAJOR //p' include/modhost/module.h).$(shell sed -n 's/^#define MODHOST_ABI_MINOR //p' include/modhost/module.h)|g' \
+		tools/modhost.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/modhost.pc
+
+clean:
+	rm -rf $(BUILD)
+
+FORCE:
+.PHONY: all deps check demo bench install clean FORCE
+
+-include $(HOST_OBJS:.o=.d)
+
+endif

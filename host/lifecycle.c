@@ -1,0 +1,749 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Module lifecycle: states, dependencies, load, unload, reload, rollback
+ * and state handoff.
+ *
+ * A request runs in two halves.  The requester's half (a host thread, or
+ * QEMU's main thread at start) opens the files and runs prepare() while the
+ * guest runs, then queues the work and waits.  The applying half runs with
+ * every vCPU stopped (quiesce.c) and calls init/exit/save/restore, so the
+ * set of live modules never changes under a running vCPU.
+ *
+ * States (struct mh_entry): UNFORMED -> COMING (in init) -> LIVE ->
+ * GOING (in exit) -> UNFORMED.
+ */
+#include <errno.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "internal.h"
+
+enum req_kind { REQ_LOAD, REQ_RELOAD, REQ_UNLOAD };
+
+struct request {
+	enum req_kind kind;
+	char *name;
+	struct mh_module *mod;	/* the prepared instance (load, reload) */
+	bool force;
+	enum mh_origin from;
+	bool done;
+	int result;
+};
+
+static GMutex mh_lock;		/* entries, live, queue, request results */
+static GCond mh_cond;		/* a request was applied */
+static GMutex req_lock;		/* one requester at a time */
+static GHashTable *entries;	/* name -> struct mh_entry */
+static GPtrArray *live;		/* struct mh_entry, in load order */
+static GQueue queue = G_QUEUE_INIT;
+static const struct mh_host_args *args;
+static bool shutting_down;
+
+static const char *const origin_names[] = {
+	[MH_FROM_START] = "start",
+	[MH_FROM_WATCH] = "watch",
+};
+
+const char *mh_module_dir(void)
+{
+	return args->dir;
+}
+
+static struct mh_entry *entry_get_locked(const char *name) /* Must hold mh_lock. */
+{
+	struct mh_entry *e = g_hash_table_lookup(entries, name);
+
+	if (!e) {
+		e = g_new0(struct mh_entry, 1);
+		e->name = g_strdup(name);
+		g_hash_table_insert(entries, e->name, e);
+	}
+	return e;
+}
+
+bool mh_module_is_loaded(const char *name)
+{
+	struct mh_entry *e;
+	bool ret;
+
+	g_mutex_lock(&mh_lock);
+	e = g_hash_table_lookup(entries, name);
+	ret = e && e->state == MH_LIVE;
+	g_mutex_unlock(&mh_lock);
+	return ret;
+}
+
+static char *module_path(const char *name)
+{
+	g_autofree char *file = g_strdup_printf("%s.so", name);
+
+	return g_build_filename(args->dir, file, NULL);
+}
+
+/* -- events ------------------------------------------------------------ */
+
+static void event_reject(const char *name, const char *file, const char *error)
+{
+	GString *ev = mh_event_new("reject");
+
+	mh_event_str(ev, "module", name);
+	mh_event_str(ev, "file", file);
+	mh_event_str(ev, "error", error);
+	mh_event_emit(ev);
+	mh_err("%s: %s", file ? file : name, error);
+}
+
+static char *hook_error(const char *hook, int ret, int signo)
+{
+	if (signo)
+		return g_strdup_printf("%s crashed (%s)", hook, g_strsignal(signo));
+	return g_strdup_printf("%s failed: %d (%s)", hook, ret, g_strerror(-ret));
+}
+
+/* -- guarded hook calls ------------------------------------------------ */
+
+struct hook_call {
+	struct mh_module *mod;
+	void **data;
+	size_t *len;
+	const void *cdata;
+	size_t clen;
+	const char *old_version;
+};
+
+static int call_init(void *p)
+{
+	struct hook_call *c = p;
+
+	return c->mod->ops.init(c->mod, &mh_host_api);
+}
+
+static int call_prepare(void *p)
+{
+	struct hook_call *c = p;
+
+	return c->mod->ops.prepare(c->mod, &mh_host_api);
+}
+
+static int call_exit(void *p)
+{
+	struct hook_call *c = p;
+
+	c->mod->ops.exit(c->mod);
+	return 0;
+}
+
+static int call_save(void *p)
+{
+	struct hook_call *c = p;
+
+	return c->mod->ops.save_state(c->mod, c->data, c->len);
+}
+
+static int call_restore(void *p)
+{
+	struct hook_call *c = p;
+
+	return c->mod->ops.restore_state(c->mod, c->cdata, c->clen,
+					 c->old_version);
+}
+
+/* Run @fn on @mod; on failure *err says which hook and why. */
+static int run_hook(struct mh_module *mod, const char *hook, mh_guarded_fn fn,
+		    struct hook_call *c, char **err)
+{
+	int signo, ret;
+
+	c->mod = mod;
+	ret = mh_guard_call(fn, c, &signo);
+	if (signo)
+		mod->tainted = true;
+	if (ret && err)
+		*err = hook_error(hook, ret, signo);
+	return ret;
+}
+
+static int module_init(struct mh_module *mod, char **err)
+{
+	struct hook_call c = { 0 };
+	int ret;
+
+	mod->entry->state = MH_COMING;
+	ret = run_hook(mod, "init", call_init, &c, err);
+	if (ret) {
+		/* Whatever init registered before failing goes with it. */
+		mh_module_unregister(mod);
+		mod->entry->state = MH_UNFORMED;
+	}
+	return ret;
+}
+
+static void module_exit(struct mh_module *mod)
+{
+	struct hook_call c = { 0 };
+	g_autofree char *err = NULL;
+
+	mod->entry->state = MH_GOING;
+	if (mod->ops.exit && run_hook(mod, "exit", call_exit, &c, &err))
+		mh_err("%s: %s", mod->meta->name, err);
+	mh_module_unregister(mod);
+	mod->entry->state = MH_UNFORMED;
+}
+
+/* -- requester half ---------------------------------------------------- */
+
+static void request_free(struct request *r)
+{
+	if (r->mod)
+		mh_module_close(r->mod);
+	g_free(r->name);
+	g_free(r);
+}
+
+static bool planned(GPtrArray *plan, const char *name)
+{
+	for (guint i = 0; i < plan->len; i++) {
+		struct request *r = g_ptr_array_index(plan, i);
+
+		if (!strcmp(r->name, name))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Open @name and, depth first, every module it requires that is not live,
+ * appending requests to @plan in the order they must be applied.
+ */
+static int plan_load(const char *name, bool root, enum mh_origin from,
+		     GPtrArray *plan, GHashTable *visiting, char **err)
+{
+	g_autofree char *path = module_path(name);
+	struct hook_call c = { 0 };
+	struct mh_module *mod = NULL;
+	struct request *r;
+	bool is_live;
+	int ret;
+
+	if (g_hash_table_contains(visiting, name)) {
+		*err = g_strdup_printf("dependency cycle through '%s'", name);
+		return -ELOOP;
+	}
+	if (planned(plan, name))
+		return 0;
+	is_live = mh_module_is_loaded(name);
+	if (is_live && !root)
+		return 0;
+
+	ret = mh_module_open(path, name,
+			     g_hash_table_lookup(args->params, name), &mod, err);
+	if (ret)
+		return ret;
+
+	g_hash_table_add(visiting, (gpointer)name);
+	for (guint i = 0; i < mod->meta->depends->len && !ret; i++) {
+		const char *dep = g_ptr_array_index(mod->meta->depends, i);
+		g_autofree char *why = NULL;
+
+		ret = plan_load(dep, false, from, plan, visiting, &why);
+		if (ret)
+			*err = g_strdup_printf("required module '%s': %s", dep, why);
+	}
+	g_hash_table_remove(visiting, name);
+	if (ret)
+		goto fail;
+
+	if (mod->ops.prepare) {
+		ret = run_hook(mod, "prepare", call_prepare, &c, err);
+		if (ret)
+			goto fail;
+	}
+	r = g_new0(struct request, 1);
+	r->kind = is_live ? REQ_RELOAD : REQ_LOAD;
+	r->name = g_strdup(name);
+	r->mod = mod;
+	r->from = from;
+	g_ptr_array_add(plan, r);
+	return 0;
+fail:
+	mh_module_close(mod);
+	return ret;
+}
+
+/* Queue @plan and wait until every request in it has been applied. */
+static int submit(GPtrArray *plan, bool direct)
+{
+	int ret = 0;
+
+	g_mutex_lock(&mh_lock);
+	if (shutting_down) {
+		g_mutex_unlock(&mh_lock);
+		return -ECANCELED;
+	}
+	for (guint i = 0; i < plan->len; i++)
+		g_queue_push_tail(&queue, g_ptr_array_index(plan, i));
+	g_mutex_unlock(&mh_lock);
+
+	if (direct)
+		mh_lifecycle_apply();	/* no vCPU exists yet */
+	else
+		mh_quiesce_request();
+
+	g_mutex_lock(&mh_lock);
+	for (guint i = 0; i < plan->len; i++) {
+		struct request *r = g_ptr_array_index(plan, i);
+
+		while (!r->done)
+			g_cond_wait(&mh_cond, &mh_lock);
+		if (r->result && !ret)
+			ret = r->result;
+	}
+	g_mutex_unlock(&mh_lock);
+	return ret;
+}
+
+static int request_load(const char *name, enum mh_origin from, bool direct)
+{
+	g_autoptr(GPtrArray) plan =
+		g_ptr_array_new_with_free_func((GDestroyNotify)request_free);
+	g_autoptr(GHashTable) visiting = g_hash_table_new(g_str_hash, g_str_equal);
+	g_autofree char *err = NULL;
+	int ret;
+
+	g_mutex_lock(&req_lock);
+	ret = plan_load(name, true, from, plan, visiting, &err);
+	if (ret) {
+		g_autofree char *path = module_path(name);
+
+		event_reject(name, path, err);
+	} else {
+		ret = submit(plan, direct);
+	}
+	g_mutex_unlock(&req_lock);
+	return ret;
+}
+
+int mh_request_load(const char *name, enum mh_origin from)
+{
+	return request_load(name, from, false);
+}
+
+int mh_request_unload(const char *name, bool force, enum mh_origin from)
+{
+	g_autoptr(GPtrArray) plan =
+		g_ptr_array_new_with_free_func((GDestroyNotify)request_free);
+	struct request *r = g_new0(struct request, 1);
+	int ret;
+
+	r->kind = REQ_UNLOAD;
+	r->name = g_strdup(name);
+	r->force = force;
+	r->from = from;
+	g_ptr_array_add(plan, r);
+	g_mutex_lock(&req_lock);
+	ret = submit(plan, false);
+	g_mutex_unlock(&req_lock);
+	return ret;
+}
+
+/* -- applying half (every vCPU stopped) --------------------------------- */
+
+static void event_module(const char *event, struct mh_module *mod,
+			 enum mh_origin from)
+{
+	GString *ev = mh_event_new(event);
+
+	mh_event_str(ev, "module", mod->meta->name);
+	mh_event_str(ev, "version", mod->meta->version);
+	mh_event_str(ev, "file", mod->file);
+	mh_event_str(ev, "from", origin_names[from]);
+	mh_event_emit(ev);
+}
+
+static bool deps_live_locked(struct mh_module *mod, char **err) /* Must hold mh_lock. */
+{
+	for (guint i = 0; i < mod->meta->depends->len; i++) {
+		const char *dep = g_ptr_array_index(mod->meta->depends, i);
+		struct mh_entry *d = g_hash_table_lookup(entries, dep);
+
+		if (!d || d->state != MH_LIVE) {
+			*err = g_strdup_printf("required module '%s' is not live", dep);
+			return false;
+		}
+	}
+	return true;
+}
+
+static int apply_load_locked(struct request *r) /* Must hold mh_lock. */
+{
+	struct mh_entry *e = entry_get_locked(r->name);
+	struct mh_module *mod = r->mod;
+	g_autofree char *err = NULL;
+	int ret;
+
+	if (e->state == MH_LIVE) {
+		err = g_strdup("already loaded");
+		ret = -EEXIST;
+		goto fail;
+	}
+	if (!deps_live_locked(mod, &err)) {
+		ret = -ENOENT;
+		goto fail;
+	}
+	mod->entry = e;
+	ret = module_init(mod, &err);
+	if (ret)
+		goto fail;
+	r->mod = NULL;
+	e->live = mod;
+	e->state = MH_LIVE;
+	e->loads++;
+	g_ptr_array_add(live, e);
+	event_module("load", mod, r->from);
+	mh_msg("%s: loaded version %s", e->name, mod->meta->version);
+	return 0;
+fail:
+	event_reject(r->name, mod->file, err);
+	return ret;
+}
+
+static GString *users_locked(const char *name) /* Must hold mh_lock. */
+{
+	GString *users = g_string_new(NULL);
+
+	for (guint i = 0; i < live->len; i++) {
+		struct mh_entry *e = g_ptr_array_index(live, i);
+		GPtrArray *deps = e->live->meta->depends;
+
+		for (guint j = 0; j < deps->len; j++) {
+			if (!strcmp(g_ptr_array_index(deps, j), name)) {
+				g_string_append_printf(users, "%s%s",
+						       users->len ? ", " : "",
+						       e->name);
+				break;
+			}
+		}
+	}
+	return users;
+}
+
+static int apply_unload_locked(struct request *r) /* Must hold mh_lock. */
+{
+	struct mh_entry *e = g_hash_table_lookup(entries, r->name);
+	g_autoptr(GString) users = NULL;
+	struct mh_module *mod;
+	GString *ev;
+
+	if (!e || e->state != MH_LIVE) {
+		event_reject(r->name, NULL, "unload: not loaded");
+		return -ENOENT;
+	}
+	users = users_locked(r->name);
+	if (users->len && !r->force) {
+		g_autofree char *err = g_strdup_printf("unload refused: in use by %s",
+						       users->str);
+		event_reject(r->name, NULL, err);
+		return -EBUSY;
+	}
+	mod = e->live;
+	module_exit(mod);
+	g_ptr_array_remove(live, e);
+	e->live = NULL;
+	ev = mh_event_new("unload");
+	mh_event_str(ev, "module", e->name);
+	mh_event_str(ev, "version", mod->meta->version);
+	mh_event_str(ev, "from", origin_names[r->from]);
+	if (users->len)
+		mh_event_str(ev, "forced_users", users->str);
+	mh_event_emit(ev);
+	mh_msg("%s: unloaded", e->name);
+	mh_module_close(mod);
+	return 0;
+}
+
+/*
+ * Bring @old back after a failed reload: init again and hand it the state
+ * it saved.  If even that fails, the module is gone.
+ */
+static void rollback_locked(struct mh_entry *e, struct mh_module *old,
+			    const void *blob, size_t len, const char *why)
+{
+	struct hook_call c = { .cdata = blob, .clen = len,
+			       .old_version = old->meta->version };
+	g_autofree char *err = NULL;
+	GString *ev;
+	int ret;
+
+	e->live = old;
+	ret = module_init(old, &err);
+	if (!ret && old->ops.restore_state && blob) {
+		ret = run_hook(old, "restore_state", call_restore, &c, &err);
+		if (ret)
+			module_exit(old);
+	}
+	if (!ret) {
+		e->state = MH_LIVE;
+		e->rollbacks++;
+		ev = mh_event_new("rollback");
+		mh_event_str(ev, "module", e->name);
+		mh_event_str(ev, "version", old->meta->version);
+		mh_event_str(ev, "error", why);
+		mh_event_emit(ev);
+		mh_err("%s: reload failed, version %s kept: %s", e->name,
+		       old->meta->version, why);
+		return;
+	}
+	e->live = NULL;
+	g_ptr_array_remove(live, e);
+	ev = mh_event_new("unload");
+	mh_event_str(ev, "module", e->name);
+	mh_event_str(ev, "version", old->meta->version);
+	mh_event_str(ev, "error", err);
+	mh_event_emit(ev);
+	mh_err("%s: reload failed (%s) and the old version could not be "
+	       "restored (%s): unloaded", e->name, why, err);
+	mh_module_close(old);
+}
+
+static int apply_reload_locked(struct request *r) /* Must hold mh_lock. */
+{
+	struct mh_entry *e = g_hash_table_lookup(entries, r->name);
+	struct mh_module *old, *new = r->mod;
+	g_autofree void *blob = NULL;
+	g_autofree char *err = NULL;
+	struct hook_call c = { 0 };
+	size_t len = 0;
+	int ret;
+	GString *ev;
+
+	if (!e || e->state != MH_LIVE) {	/* unloaded meanwhile: load */
+		r->kind = REQ_LOAD;
+		return apply_load_locked(r);
+	}
+	old = e->live;
+	if (!deps_live_locked(new, &err)) {
+		ret = -ENOENT;
+		goto refuse;
+	}
+	if (old->ops.save_state) {
+		c.data = &blob;
+		c.len = &len;
+		ret = run_hook(old, "save_state", call_save, &c, &err);
+		if (ret)
+			goto refuse;
+	}
+	module_exit(old);
+
+	new->entry = e;
+	e->live = new;
+	ret = module_init(new, &err);
+	if (ret)
+		goto rollback;
+	if (new->ops.restore_state && blob) {
+		struct hook_call rc = { .cdata = blob, .clen = len,
+					.old_version = old->meta->version };
+
+		ret = run_hook(new, "restore_state", call_restore, &rc, &err);
+		if (ret) {
+			module_exit(new);
+			goto rollback;
+		}
+		ev = mh_event_new("state_handoff");
+		mh_event_str(ev, "module", e->name);
+		mh_event_str(ev, "from_version", old->meta->version);
+		mh_event_str(ev, "version", new->meta->version);
+		mh_event_int(ev, "bytes", len);
+		mh_event_emit(ev);
+	}
+	r->mod = NULL;
+	e->state = MH_LIVE;
+	e->reloads++;
+	ev = mh_event_new("reload");
+	mh_event_str(ev, "module", e->name);
+	mh_event_str(ev, "version", new->meta->version);
+	mh_event_str(ev, "old_version", old->meta->version);
+	mh_event_str(ev, "file", new->file);
+	mh_event_str(ev, "from", origin_names[r->from]);
+	mh_event_emit(ev);
+	mh_msg("%s: reloaded %s -> %s", e->name, old->meta->version,
+	       new->meta->version);
+	mh_module_close(old);
+	return 0;
+
+rollback:
+	rollback_locked(e, old, blob, len, err);
+	return ret;
+refuse:
+	ev = mh_event_new("rollback");
+	mh_event_str(ev, "module", e->name);
+	mh_event_str(ev, "version", old->meta->version);
+	mh_event_str(ev, "error", err);
+	mh_event_emit(ev);
+	e->rollbacks++;
+	mh_err("%s: reload refused, version %s kept: %s", e->name,
+	       old->meta->version, err);
+	return ret;
+}
+
+int mh_lifecycle_apply(void)
+{
+	int n = 0;
+
+	g_mutex_lock(&mh_lock);
+	while (!g_queue_is_empty(&queue)) {
+		struct request *r = g_queue_pop_head(&queue);
+
+		switch (r->kind) {
+		case REQ_LOAD:
+			r->result = apply_load_locked(r);
+			break;
+		case REQ_RELOAD:
+			r->result = apply_reload_locked(r);
+			break;
+		case REQ_UNLOAD:
+			r->result = apply_unload_locked(r);
+			break;
+		}
+		r->done = true;
+		n++;
+	}
+	g_cond_broadcast(&mh_cond);
+	g_mutex_unlock(&mh_lock);
+	return n;
+}
+
+bool mh_lifecycle_pending(void)
+{
+	bool ret;
+
+	g_mutex_lock(&mh_lock);
+	ret = !g_queue_is_empty(&queue);
+	g_mutex_unlock(&mh_lock);
+	return ret;
+}
+
+/* vCPU side: the live set only changes while vCPUs are stopped. */
+void mh_lifecycle_translate(struct qemu_plugin_tb *tb)
+{
+	for (guint i = 0; i < live->len; i++) {
+		struct mh_module *m = ((struct mh_entry *)
+				       g_ptr_array_index(live, i))->live;
+
+		if (m->translate)
+			m->translate((mh_tb *)tb, m->translate_opaque);
+	}
+}
+
+/* -- start and exit ---------------------------------------------------- */
+
+static void entry_free(gpointer p)
+{
+	struct mh_entry *e = p;
+
+	g_free(e->name);
+	g_free(e);
+}
+
+/* Check parameters given for modules whose files are there now. */
+static int check_params(char **err)
+{
+	GHashTableIter it;
+	gpointer k, v;
+
+	g_hash_table_iter_init(&it, args->params);
+	while (g_hash_table_iter_next(&it, &k, &v)) {
+		g_autofree char *path = module_path(k);
+		struct mh_meta *meta = NULL;
+		GHashTableIter pit;
+		gpointer pk, pv;
+		g_autofree char *why = NULL;
+
+		if (!g_file_test(path, G_FILE_TEST_EXISTS)) {
+			mh_msg("parameters given for '%s', which is not in %s (yet)",
+			       (char *)k, args->dir);
+			continue;
+		}
+		if (mh_meta_read(path, &meta, &why)) {
+			*err = g_strdup_printf("%s: %s", path, why);
+			return -EINVAL;
+		}
+		g_hash_table_iter_init(&pit, v);
+		while (!why && g_hash_table_iter_next(&pit, &pk, &pv)) {
+			const struct mh_param_decl *d = mh_meta_param(meta, pk);
+			g_autofree char *bad = NULL;
+
+			if (!d)
+				why = g_strdup_printf("%s.%s: module has no such "
+						      "parameter", (char *)k,
+						      (char *)pk);
+			else if (mh_param_check(d->type, pv, &bad))
+				why = g_strdup_printf("%s.%s: %s", (char *)k,
+						      (char *)pk, bad);
+		}
+		mh_meta_free(meta);
+		if (why) {
+			*err = g_steal_pointer(&why);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+int mh_lifecycle_init(const struct mh_host_args *a, char **err)
+{
+	args = a;
+	if (!g_file_test(a->dir, G_FILE_TEST_IS_DIR)) {
+		*err = g_strdup_printf("dir=%s: not a directory", a->dir);
+		return -ENOTDIR;
+	}
+	entries = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, entry_free);
+	live = g_ptr_array_new();
+	return check_params(err);
+}
+
+int mh_lifecycle_start(char **err)
+{
+	for (char **n = args->load; n && *n; n++) {
+		if (mh_module_is_loaded(*n))
+			continue;
+		if (request_load(*n, MH_FROM_START, true)) {
+			*err = g_strdup_printf("load=: could not load '%s'", *n);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+void mh_lifecycle_cancel(void)
+{
+	g_mutex_lock(&mh_lock);
+	shutting_down = true;
+	/* Nobody will apply what is still queued: fail it. */
+	while (!g_queue_is_empty(&queue)) {
+		struct request *r = g_queue_pop_head(&queue);
+
+		r->result = -ECANCELED;
+		r->done = true;
+	}
+	g_cond_broadcast(&mh_cond);
+	g_mutex_unlock(&mh_lock);
+}
+
+void mh_lifecycle_exit(void)
+{
+	GString *ev;
+
+	g_mutex_lock(&mh_lock);
+	for (guint i = live->len; i-- > 0;) {
+		struct mh_entry *e = g_ptr_array_index(live, i);
+
+		module_exit(e->live);
+		ev = mh_event_new("unload");
+		mh_event_str(ev, "module", e->name);
+		mh_event_str(ev, "version", e->live->meta->version);
+		mh_event_str(ev, "from", "exit");
+		mh_event_emit(ev);
+	}
+	g_ptr_array_set_size(live, 0);
+	g_mutex_unlock(&mh_lock);
+}

@@ -1,0 +1,598 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Loading a module file: metadata before code.
+ *
+ * The file is read once into memory.  Its ".modhost" section is parsed
+ * from that image with libelf and checked (ABI version, name, parameters)
+ * before anything else happens; only then is the image written to a private
+ * copy and dlopen()ed, so no code of a refused module ever runs and a later
+ * write to the watched file cannot touch the mapping.
+ */
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <gelf.h>
+#include <libelf.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+#define META_MAX_SIZE (1u << 20)
+#define META_MAX_DEPENDS 64
+#define META_MAX_PARAMS 256
+
+static char *private_dir;
+static unsigned int copy_seq;
+
+/* -- metadata --------------------------------------------------------- */
+
+static void param_decl_free(gpointer p)
+{
+	struct mh_param_decl *d = p;
+
+	g_free(d->name);
+	g_free(d->def);
+	g_free(d->help);
+	g_free(d);
+}
+
+void mh_meta_free(struct mh_meta *m)
+{
+	if (!m)
+		return;
+	g_free(m->name);
+	g_free(m->version);
+	g_free(m->license);
+	g_free(m->description);
+	g_ptr_array_unref(m->depends);
+	g_ptr_array_unref(m->params);
+	g_free(m);
+}
+
+const struct mh_param_decl *mh_meta_param(const struct mh_meta *m,
+					  const char *name)
+{
+	for (unsigned int i = 0; i < m->params->len; i++) {
+		const struct mh_param_decl *d = g_ptr_array_index(m->params, i);
+
+		if (!strcmp(d->name, name))
+			return d;
+	}
+	return NULL;
+}
+
+static bool printable(const char *s)
+{
+	for (; *s; s++) {
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			return false;
+	}
+	return true;
+}
+
+static int set_once(char **field, const char *key, const char *val, char **err)
+{
+	if (*field) {
+		*err = g_strdup_printf("metadata: '%s' given twice", key);
+		return -EINVAL;
+	}
+	*field = g_strdup(val);
+	return 0;
+}
+
+static int parse_abi(struct mh_meta *m, const char *val, char **err)
+{
+	guint64 major, minor;
+	g_auto(GStrv) parts = g_strsplit(val, ".", 3);
+
+	if (g_strv_length(parts) != 2 ||
+	    !g_ascii_string_to_unsigned(parts[0], 10, 0, G_MAXUINT16, &major, NULL) ||
+	    !g_ascii_string_to_unsigned(parts[1], 10, 0, G_MAXUINT16, &minor, NULL)) {
+		*err = g_strdup_printf("metadata: abi '%.40s' is not MAJOR.MINOR", val);
+		return -EINVAL;
+	}
+	m->abi_major = major;
+	m->abi_minor = minor;
+	return 0;
+}
+
+static int parse_param(struct mh_meta *m, const char *val, char **err)
+{
+	g_auto(GStrv) f = g_strsplit(val, ":", 3);
+	struct mh_param_decl *d;
+	enum mh_ptype t;
+
+	if (g_strv_length(f) != 3 || !*f[0]) {
+		*err = g_strdup_printf("metadata: param '%.40s' is not NAME:TYPE:HELP", val);
+		return -EINVAL;
+	}
+	if (mh_ptype_from_string(f[1], &t)) {
+		*err = g_strdup_printf("metadata: param '%s' has unknown type '%.20s' "
+				       "(expected bool, int, uint or str)", f[0], f[1]);
+		return -EINVAL;
+	}
+	if (mh_meta_param(m, f[0])) {
+		*err = g_strdup_printf("metadata: param '%.40s' declared twice", f[0]);
+		return -EINVAL;
+	}
+	if (m->params->len >= META_MAX_PARAMS) {
+		*err = g_strdup_printf("metadata: more than %d params", META_MAX_PARAMS);
+		return -E2BIG;
+	}
+	d = g_new0(struct mh_param_decl, 1);
+	d->name = g_strdup(f[0]);
+	d->type = t;
+	d->help = g_strdup(f[2]);
+	g_ptr_array_add(m->params, d);
+	return 0;
+}
+
+/* Defaults may come before their declaration: resolved after the pass. */
+static int apply_defaults(struct mh_meta *m, GPtrArray *defaults, char **err)
+{
+	for (unsigned int i = 0; i < defaults->len; i++) {
+		const char *val = g_ptr_array_index(defaults, i);
+		const char *colon = strchr(val, ':');
+		g_autofree char *name = colon ? g_strndup(val, colon - val) : NULL;
+		struct mh_param_decl *d;
+		g_autofree char *why = NULL;
+
+		d = name ? (struct mh_param_decl *)mh_meta_param(m, name) : NULL;
+		if (!d) {
+			*err = g_strdup_printf("metadata: paramdefault '%.40s' names "
+					       "no declared param", val);
+			return -EINVAL;
+		}
+		if (d->def) {
+			*err = g_strdup_printf("metadata: param '%s' has two defaults",
+					       d->name);
+			return -EINVAL;
+		}
+		if (mh_param_check(d->type, colon + 1, &why)) {
+			*err = g_strdup_printf("metadata: default of param '%s': %s",
+					       d->name, why);
+			return -EINVAL;
+		}
+		d->def = g_strdup(colon + 1);
+	}
+	for (unsigned int i = 0; i < m->params->len; i++) {
+		struct mh_param_decl *d = g_ptr_array_index(m->params, i);
+
+		if (!d->def) {
+			*err = g_strdup_printf("metadata: param '%s' has no default",
+					       d->name);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+static int parse_entry(struct mh_meta *m, GPtrArray *defaults, const char *s,
+		       char **err)
+{
+	const char *eq = strchr(s, '=');
+	const char *val;
+
+	if (!eq) {
+		*err = g_strdup_printf("metadata: entry '%.40s' has no '='", s);
+		return -EINVAL;
+	}
+	val = eq + 1;
+	g_autofree char *key = g_strndup(s, eq - s);
+
+	if (!printable(val)) {
+		*err = g_strdup_printf("metadata: '%s' holds control characters", key);
+		return -EINVAL;
+	}
+	if (!strcmp(key, "abi")) {
+		if (m->abi_major || m->abi_minor) {
+			*err = g_strdup("metadata: 'abi' given twice");
+			return -EINVAL;
+		}
+		return parse_abi(m, val, err);
+	}
+	if (!strcmp(key, "name"))
+		return set_once(&m->name, key, val, err);
+	if (!strcmp(key, "version"))
+		return set_once(&m->version, key, val, err);
+	if (!strcmp(key, "license"))
+		return set_once(&m->license, key, val, err);
+	if (!strcmp(key, "description"))
+		return set_once(&m->description, key, val, err);
+	if (!strcmp(key, "depends")) {
+		if (!mh_valid_module_name(val, strlen(val))) {
+			*err = g_strdup_printf("metadata: depends '%.40s' is not a "
+					       "module name", val);
+			return -EINVAL;
+		}
+		if (m->depends->len >= META_MAX_DEPENDS) {
+			*err = g_strdup_printf("metadata: more than %d depends",
+					       META_MAX_DEPENDS);
+			return -E2BIG;
+		}
+		g_ptr_array_add(m->depends, g_strdup(val));
+		return 0;
+	}
+	if (!strcmp(key, "param"))
+		return parse_param(m, val, err);
+	if (!strcmp(key, "paramdefault")) {
+		g_ptr_array_add(defaults, (gpointer)val);
+		return 0;
+	}
+	/* Keys of later minors are ignored by design; the minor check guards. */
+	return 0;
+}
+
+int mh_meta_parse(const void *data, size_t len, struct mh_meta **out,
+		  char **err)
+{
+	const char *p = data, *end = p + len;
+	g_autoptr(GPtrArray) defaults = g_ptr_array_new();
+	struct mh_meta *m;
+	int ret = 0;
+
+	if (len == 0) {
+		*err = g_strdup("metadata: section is empty");
+		return -EINVAL;
+	}
+	if (len > META_MAX_SIZE) {
+		*err = g_strdup_printf("metadata: section is %zu bytes, more than "
+				       "%u", len, META_MAX_SIZE);
+		return -E2BIG;
+	}
+	if (end[-1] != '\0') {
+		*err = g_strdup("metadata: last entry is not NUL-terminated "
+				"(truncated section?)");
+		return -EINVAL;
+	}
+	m = g_new0(struct mh_meta, 1);
+	m->depends = g_ptr_array_new_with_free_func(g_free);
+	m->params = g_ptr_array_new_with_free_func(param_decl_free);
+
+	/* Entries are NUL-terminated; runs of NULs are alignment padding. */
+	while (p < end && !ret) {
+		size_t n = strlen(p);
+
+		if (n)
+			ret = parse_entry(m, defaults, p, err);
+		p += n + 1;
+	}
+	if (!ret)
+		ret = apply_defaults(m, defaults, err);
+	if (!ret && (!m->abi_major && !m->abi_minor)) {
+		*err = g_strdup("metadata: no 'abi' entry");
+		ret = -EINVAL;
+	}
+	if (!ret && !m->name) {
+		*err = g_strdup("metadata: no 'name' entry");
+		ret = -EINVAL;
+	}
+	if (!ret && !mh_valid_module_name(m->name, strlen(m->name))) {
+		*err = g_strdup_printf("metadata: name '%.40s' is not a module "
+				       "name ([A-Za-z0-9_-]{1,%d})", m->name,
+				       MH_NAME_MAX);
+		ret = -EINVAL;
+	}
+	if (!ret && !m->version) {
+		*err = g_strdup("metadata: no 'version' entry");
+		ret = -EINVAL;
+	}
+	if (ret) {
+		mh_meta_free(m);
+		return ret;
+	}
+	*out = m;
+	return 0;
+}
+
+int mh_meta_check_abi(const struct mh_meta *m, char **err)
+{
+	if (m->abi_major != MODHOST_ABI_MAJOR || m->abi_minor > MODHOST_ABI_MINOR) {
+		*err = g_strdup_printf("built for module ABI %u.%u, host has ABI "
+				       "%d.%d (needs major %d, minor <= %d)",
+				       m->abi_major, m->abi_minor,
+				       MODHOST_ABI_MAJOR, MODHOST_ABI_MINOR,
+				       MODHOST_ABI_MAJOR, MODHOST_ABI_MINOR);
+		return -ENOEXEC;
+	}
+	return 0;
+}
+
+/* Find and parse the metadata section of an in-memory ELF image. */
+static int meta_from_image(void *image, size_t size, struct mh_meta **out,
+			   char **err)
+{
+	Elf *elf;
+	GElf_Ehdr eh;
+	Elf_Scn *scn = NULL;
+	size_t shstrndx;
+	int ret = -ENOEXEC;
+
+	if (elf_version(EV_CURRENT) == EV_NONE) {
+		*err = g_strdup("libelf is unusable");
+		return -ENOSYS;
+	}
+	elf = elf_memory(image, size);
+	if (!elf || elf_kind(elf) != ELF_K_ELF) {
+		*err = g_strdup("not an ELF file");
+		goto out;
+	}
+	if (!gelf_getehdr(elf, &eh)) {
+		*err = g_strdup_printf("corrupt ELF header (%s)", elf_errmsg(-1));
+		goto out;
+	}
+	if (eh.e_ident[EI_CLASS] != ELFCLASS64 || eh.e_machine != EM_X86_64) {
+		*err = g_strdup_printf("ELF class %d machine %d, expected a 64-bit "
+				       "x86-64 shared object", eh.e_ident[EI_CLASS],
+				       eh.e_machine);
+		goto out;
+	}
+	if (eh.e_type != ET_DYN) {
+		*err = g_strdup("not a shared object (ELF type is not ET_DYN)");
+		goto out;
+	}
+	if (elf_getshdrstrndx(elf, &shstrndx)) {
+		*err = g_strdup_printf("corrupt section table (%s)", elf_errmsg(-1));
+		goto out;
+	}
+	while ((scn = elf_nextscn(elf, scn))) {
+		GElf_Shdr sh;
+		const char *name;
+		Elf_Data *data;
+
+		if (!gelf_getshdr(scn, &sh)) {
+			*err = g_strdup_printf("corrupt section header (%s)",
+					       elf_errmsg(-1));
+			goto out;
+		}
+		name = elf_strptr(elf, shstrndx, sh.sh_name);
+		if (!name || strcmp(name, MH_SECTION))
+			continue;
+		if (sh.sh_type == SHT_NOBITS || sh.sh_offset > size ||
+		    sh.sh_size > size - sh.sh_offset) {
+			*err = g_strdup_printf("section %s lies outside the file "
+					       "(truncated?)", MH_SECTION);
+			goto out;
+		}
+		data = elf_getdata(scn, NULL);
+		if (!data || !data->d_buf) {
+			*err = g_strdup_printf("section %s unreadable (%s)",
+					       MH_SECTION, elf_errmsg(-1));
+			goto out;
+		}
+		ret = mh_meta_parse(data->d_buf, data->d_size, out, err);
+		goto out;
+	}
+	*err = g_strdup_printf("no %s section: not a modhost module (build it "
+			       "with the modhost SDK)", MH_SECTION);
+out:
+	if (elf)
+		elf_end(elf);
+	return ret;
+}
+
+static int read_image(const char *path, char **image, gsize *size, char **err)
+{
+	struct stat st;
+	GError *gerr = NULL;
+
+	if (stat(path, &st)) {
+		*err = g_strdup(g_strerror(errno));
+		return -errno;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		*err = g_strdup("not a regular file");
+		return -EINVAL;
+	}
+	if (st.st_size > MH_MAX_FILE_SIZE) {
+		*err = g_strdup_printf("file is larger than %u MiB",
+				       MH_MAX_FILE_SIZE >> 20);
+		return -EFBIG;
+	}
+	if (!g_file_get_contents(path, image, size, &gerr)) {
+		*err = g_strdup(gerr->message);
+		g_error_free(gerr);
+		return -EIO;
+	}
+	return 0;
+}
+
+int mh_meta_read(const char *path, struct mh_meta **out, char **err)
+{
+	g_autofree char *image = NULL;
+	gsize size;
+	int ret;
+
+	ret = read_image(path, &image, &size, err);
+	if (ret)
+		return ret;
+	return meta_from_image(image, size, out, err);
+}
+
+/* -- instances -------------------------------------------------------- */
+
+static GHashTable *resolve_params(const struct mh_meta *m, GHashTable *overrides,
+				  char **err)
+{
+	GHashTable *p = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+					      g_free);
+	GHashTableIter it;
+	gpointer k, v;
+
+	for (unsigned int i = 0; i < m->params->len; i++) {
+		const struct mh_param_decl *d = g_ptr_array_index(m->params, i);
+
+		g_hash_table_insert(p, g_strdup(d->name), g_strdup(d->def));
+	}
+	if (!overrides)
+		return p;
+	g_hash_table_iter_init(&it, overrides);
+	while (g_hash_table_iter_next(&it, &k, &v)) {
+		const struct mh_param_decl *d = mh_meta_param(m, k);
+		g_autofree char *why = NULL;
+
+		if (!d) {
+			g_autoptr(GString) names = g_string_new(NULL);
+
+			for (unsigned int i = 0; i < m->params->len; i++) {
+				const struct mh_param_decl *o =
+					g_ptr_array_index(m->params, i);
+				g_string_append_printf(names, "%s%s", i ? ", " : "",
+						       o->name);
+			}
+			*err = g_strdup_printf("unknown parameter '%s' (module "
+					       "declares: %s)", (char *)k,
+					       names->len ? names->str : "none");
+			goto fail;
+		}
+		if (mh_param_check(d->type, v, &why)) {
+			*err = g_strdup_printf("parameter %s: %s", d->name, why);
+			goto fail;
+		}
+		g_hash_table_insert(p, g_strdup(k), g_strdup(v));
+	}
+	return p;
+fail:
+	g_hash_table_unref(p);
+	return NULL;
+}
+
+int mh_loader_init(char **err)
+{
+	GError *gerr = NULL;
+
+	private_dir = g_dir_make_tmp("modhost-XXXXXX", &gerr);
+	if (!private_dir) {
+		*err = g_strdup_printf("cannot create a private directory: %s",
+				       gerr->message);
+		g_error_free(gerr);
+		return -EIO;
+	}
+	return 0;
+}
+
+void mh_loader_cleanup(void)
+{
+	if (private_dir)
+		rmdir(private_dir);
+	g_clear_pointer(&private_dir, g_free);
+}
+
+/* dlopen a private copy of @image; the copy is unlinked at once. */
+static void *open_copy(const char *name, const char *image, gsize size,
+		       char **err)
+{
+	g_autofree char *copy = g_strdup_printf("%s/%s.%u.so", private_dir, name,
+						++copy_seq);
+	GError *gerr = NULL;
+	void *h;
+
+	if (!g_file_set_contents_full(copy, image, size,
+				      G_FILE_SET_CONTENTS_NONE, 0700, &gerr)) {
+		*err = g_strdup_printf("cannot write private copy: %s",
+				       gerr->message);
+		g_error_free(gerr);
+		return NULL;
+	}
+	h = dlopen(copy, RTLD_NOW | RTLD_LOCAL);
+	if (!h)
+		*err = g_strdup_printf("dlopen: %s", dlerror());
+	unlink(copy);
+	return h;
+}
+
+static int take_ops(struct mh_module *mod, char **err)
+{
+	const struct mh_module_ops *ops = dlsym(mod->handle, MH_OPS_SYMBOL);
+	const struct mh_meta *m = mod->meta;
+	size_t min = offsetof(struct mh_module_ops, init) + sizeof(ops->init);
+
+	if (!ops) {
+		*err = g_strdup_printf("no '%s' symbol (declare the module with "
+				       "MH_MODULE())", MH_OPS_SYMBOL);
+		return -ENOEXEC;
+	}
+	if (ops->size < min) {
+		*err = g_strdup_printf("%s is %u bytes, less than %zu",
+				       MH_OPS_SYMBOL, ops->size, min);
+		return -ENOEXEC;
+	}
+	if (ops->abi_major != m->abi_major || ops->abi_minor != m->abi_minor) {
+		*err = g_strdup_printf("inconsistent: metadata says ABI %u.%u, %s "
+				       "says %u.%u", m->abi_major, m->abi_minor,
+				       MH_OPS_SYMBOL, ops->abi_major,
+				       ops->abi_minor);
+		return -ENOEXEC;
+	}
+	memcpy(&mod->ops, ops, MIN(ops->size, sizeof(mod->ops)));
+	if (!mod->ops.init) {
+		*err = g_strdup("no init hook");
+		return -ENOEXEC;
+	}
+	return 0;
+}
+
+int mh_module_open(const char *path, const char *name, GHashTable *overrides,
+		   struct mh_module **out, char **err)
+{
+	g_autofree char *image = NULL;
+	struct mh_module *mod;
+	gsize size;
+	int ret;
+
+	ret = read_image(path, &image, &size, err);
+	if (ret)
+		return ret;
+
+	mod = g_new0(struct mh_module, 1);
+	mod->file = g_strdup(path);
+	mod->scoreboards = g_ptr_array_new();
+	ret = meta_from_image(image, size, &mod->meta, err);
+	if (ret)
+		goto fail;
+	ret = mh_meta_check_abi(mod->meta, err);
+	if (ret)
+		goto fail;
+	if (strcmp(mod->meta->name, name)) {
+		*err = g_strdup_printf("metadata names module '%s', the file is "
+				       "%s.so", mod->meta->name, name);
+		ret = -EINVAL;
+		goto fail;
+	}
+	mod->params = resolve_params(mod->meta, overrides, err);
+	if (!mod->params) {
+		ret = -EINVAL;
+		goto fail;
+	}
+	/* Every check passed: only now may the module's code run. */
+	mod->handle = open_copy(name, image, size, err);
+	if (!mod->handle) {
+		ret = -ENOEXEC;
+		goto fail;
+	}
+	ret = take_ops(mod, err);
+	if (ret)
+		goto fail;
+	*out = mod;
+	return 0;
+fail:
+	mh_module_close(mod);
+	return ret;
+}
+
+void mh_module_close(struct mh_module *mod)
+{
+	if (!mod)
+		return;
+	/* A module whose hook crashed may hold anything: leave it mapped. */
+	if (mod->handle && !mod->tainted)
+		dlclose(mod->handle);
+	mh_meta_free(mod->meta);
+	if (mod->params)
+		g_hash_table_unref(mod->params);
+	g_ptr_array_unref(mod->scoreboards);
+	g_free(mod->file);
+	g_free(mod);
+}

@@ -1,0 +1,147 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Messages and the JSON-lines event log.
+ *
+ * Human lines go to QEMU's plugin output (qemu_plugin_outs, shown with
+ * "-d plugin"); while the host is starting, errors also go to stderr so
+ * that a refused start says why without -d.  Events go to log=FILE, one
+ * JSON object a line, flushed at once so that tools can follow the file.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "internal.h"
+
+static FILE *log_file;
+static GMutex log_lock;
+static int64_t log_t0;
+static bool log_starting = true;
+
+int64_t mh_log_now_us(void)
+{
+	if (!log_t0)
+		log_t0 = g_get_monotonic_time();
+	return g_get_monotonic_time() - log_t0;
+}
+
+int mh_log_open(const char *path, char **err)
+{
+	mh_log_now_us();
+	if (!path)
+		return 0;
+	log_file = fopen(path, "ae");
+	if (!log_file) {
+		*err = g_strdup_printf("log=%s: %s", path, g_strerror(errno));
+		return -errno;
+	}
+	return 0;
+}
+
+void mh_log_close(void)
+{
+	g_mutex_lock(&log_lock);
+	if (log_file)
+		fclose(log_file);
+	log_file = NULL;
+	g_mutex_unlock(&log_lock);
+}
+
+void mh_log_starting(bool starting)
+{
+	log_starting = starting;
+}
+
+static void msg_out(bool error, const char *fmt, va_list ap)
+{
+	g_autofree char *body = g_strdup_vprintf(fmt, ap);
+	g_autofree char *line = g_strdup_printf("modhost: %s\n", body);
+
+	qemu_plugin_outs(line);
+	if (error && log_starting)
+		fputs(line, stderr);
+}
+
+void mh_msg(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	msg_out(false, fmt, ap);
+	va_end(ap);
+}
+
+void mh_err(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	msg_out(true, fmt, ap);
+	va_end(ap);
+}
+
+void mh_json_escape(GString *out, const char *s)
+{
+	g_string_append_c(out, '"');
+	for (; s && *s; s++) {
+		unsigned char c = *s;
+
+		switch (c) {
+		case '"':
+			g_string_append(out, "\\\"");
+			break;
+		case '\\':
+			g_string_append(out, "\\\\");
+			break;
+		case '\n':
+			g_string_append(out, "\\n");
+			break;
+		case '\t':
+			g_string_append(out, "\\t");
+			break;
+		default:
+			if (c < 0x20 || c == 0x7f)
+				g_string_append_printf(out, "\\u%04x", c);
+			else
+				g_string_append_c(out, c);
+		}
+	}
+	g_string_append_c(out, '"');
+}
+
+GString *mh_event_new(const char *event)
+{
+	GString *ev = g_string_sized_new(128);
+
+	g_string_append_printf(ev, "{\"ts\":%" PRId64 ",\"event\":",
+			       mh_log_now_us());
+	mh_json_escape(ev, event);
+	return ev;
+}
+
+void mh_event_str(GString *ev, const char *key, const char *val)
+{
+	if (!val)
+		return;
+	g_string_append_printf(ev, ",\"%s\":", key);
+	mh_json_escape(ev, val);
+}
+
+void mh_event_int(GString *ev, const char *key, int64_t val)
+{
+	g_string_append_printf(ev, ",\"%s\":%" PRId64, key, val);
+}
+
+void mh_event_emit(GString *ev)
+{
+	g_string_append(ev, "}\n");
+	g_mutex_lock(&log_lock);
+	if (log_file) {
+		fputs(ev->str, log_file);
+		fflush(log_file);
+	}
+	g_mutex_unlock(&log_lock);
+	g_string_free(ev, TRUE);
+}

@@ -1,0 +1,236 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The host's plugin arguments and module parameter values.
+ *
+ * Arguments come as "key=value" words from QEMU's -plugin option.  Module
+ * parameters ("MODULE.PARAM=VALUE") are kept as strings here and checked
+ * against the module's declared type at each load (loader.c), because a
+ * module's declarations are only known from its file.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "internal.h"
+
+static const char *const ptype_names[] = {
+	[MH_PT_BOOL] = "bool",
+	[MH_PT_INT] = "int",
+	[MH_PT_UINT] = "uint",
+	[MH_PT_STR] = "str",
+};
+
+const char *mh_ptype_name(enum mh_ptype t)
+{
+	return ptype_names[t];
+}
+
+int mh_ptype_from_string(const char *s, enum mh_ptype *t)
+{
+	for (unsigned int i = 0; i < G_N_ELEMENTS(ptype_names); i++) {
+		if (!strcmp(s, ptype_names[i])) {
+			*t = i;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+static int bool_parse(const char *val, bool *out)
+{
+	static const char *const yes[] = { "on", "true", "yes", "1" };
+	static const char *const no[] = { "off", "false", "no", "0" };
+
+	for (unsigned int i = 0; i < G_N_ELEMENTS(yes); i++) {
+		if (!g_ascii_strcasecmp(val, yes[i])) {
+			*out = true;
+			return 0;
+		}
+		if (!g_ascii_strcasecmp(val, no[i])) {
+			*out = false;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+bool mh_param_as_bool(const char *val)
+{
+	bool b = false;
+
+	bool_parse(val, &b);
+	return b;
+}
+
+int mh_param_check(enum mh_ptype t, const char *val, char **err)
+{
+	bool b;
+	gint64 i;
+	guint64 u;
+
+	switch (t) {
+	case MH_PT_BOOL:
+		if (bool_parse(val, &b))
+			goto bad;
+		return 0;
+	case MH_PT_INT:
+		if (!g_ascii_string_to_signed(val, 0, G_MININT64, G_MAXINT64,
+					      &i, NULL))
+			goto bad;
+		return 0;
+	case MH_PT_UINT:
+		/* base 0 is not offered by the unsigned parser: allow 0x */
+		if (g_str_has_prefix(val, "0x") || g_str_has_prefix(val, "0X")) {
+			if (val[2] && g_ascii_string_to_unsigned(val + 2, 16, 0,
+								 G_MAXUINT64,
+								 &u, NULL))
+				return 0;
+		} else if (g_ascii_string_to_unsigned(val, 10, 0, G_MAXUINT64,
+						      &u, NULL)) {
+			return 0;
+		}
+		goto bad;
+	case MH_PT_STR:
+		return 0;
+	}
+bad:
+	*err = g_strdup_printf("'%s' is not a valid %s (expected %s)", val,
+			       mh_ptype_name(t),
+			       t == MH_PT_BOOL ? "on/off, true/false, yes/no or 1/0" :
+			       t == MH_PT_INT ? "a signed 64-bit integer" :
+			       "an unsigned 64-bit integer, decimal or 0x hex");
+	return -EINVAL;
+}
+
+bool mh_valid_module_name(const char *s, size_t len)
+{
+	if (len == 0 || len > MH_NAME_MAX)
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		if (!g_ascii_isalnum(s[i]) && s[i] != '_' && s[i] != '-')
+			return false;
+	}
+	return true;
+}
+
+static bool valid_param_name(const char *s)
+{
+	if (!*s || !(g_ascii_isalpha(*s) || *s == '_'))
+		return false;
+	for (; *s; s++) {
+		if (!g_ascii_isalnum(*s) && *s != '_')
+			return false;
+	}
+	return true;
+}
+
+static int parse_load_list(struct mh_host_args *a, const char *val, char **err)
+{
+	g_auto(GStrv) names = g_strsplit(val, ":", -1);
+
+	for (char **n = names; *n; n++) {
+		if (!mh_valid_module_name(*n, strlen(*n))) {
+			*err = g_strdup_printf("load=%s: '%s' is not a module name "
+					       "(expected [A-Za-z0-9_-]{1,%d})",
+					       val, *n, MH_NAME_MAX);
+			return -EINVAL;
+		}
+	}
+	g_strfreev(a->load);
+	a->load = g_steal_pointer(&names);
+	return 0;
+}
+
+static int parse_module_param(struct mh_host_args *a, const char *key,
+			      const char *val, char **err)
+{
+	const char *dot = strchr(key, '.');
+	GHashTable *mp;
+
+	if (!mh_valid_module_name(key, dot - key) || !valid_param_name(dot + 1)) {
+		*err = g_strdup_printf("'%s=%s': expected MODULE.PARAM=VALUE with "
+				       "MODULE in [A-Za-z0-9_-] and PARAM an "
+				       "identifier", key, val);
+		return -EINVAL;
+	}
+	g_autofree char *module = g_strndup(key, dot - key);
+	mp = g_hash_table_lookup(a->params, module);
+	if (!mp) {
+		mp = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+		g_hash_table_insert(a->params, g_steal_pointer(&module), mp);
+	}
+	g_hash_table_insert(mp, g_strdup(dot + 1), g_strdup(val));
+	return 0;
+}
+
+int mh_args_parse(struct mh_host_args *a, int argc, char **argv,
+		  const char *default_dir, char **err)
+{
+	memset(a, 0, sizeof(*a));
+	a->watch = true;
+	a->params = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+					  (GDestroyNotify)g_hash_table_unref);
+
+	for (int i = 0; i < argc; i++) {
+		const char *eq = strchr(argv[i], '=');
+		bool b;
+
+		if (!eq || eq == argv[i]) {
+			*err = g_strdup_printf("argument '%s': expected KEY=VALUE",
+					       argv[i]);
+			return -EINVAL;
+		}
+		g_autofree char *key = g_strndup(argv[i], eq - argv[i]);
+		const char *val = eq + 1;
+
+		if (!strcmp(key, "dir")) {
+			if (!*val) {
+				*err = g_strdup("dir=: expected a directory");
+				return -EINVAL;
+			}
+			g_free(a->dir);
+			a->dir = g_strdup(val);
+		} else if (!strcmp(key, "load")) {
+			if (parse_load_list(a, val, err))
+				return -EINVAL;
+		} else if (!strcmp(key, "watch")) {
+			if (bool_parse(val, &b)) {
+				*err = g_strdup_printf("watch=%s: expected on or off", val);
+				return -EINVAL;
+			}
+			a->watch = b;
+		} else if (!strcmp(key, "log")) {
+			if (!*val) {
+				*err = g_strdup("log=: expected a file name");
+				return -EINVAL;
+			}
+			g_free(a->log);
+			a->log = g_strdup(val);
+		} else if (!strcmp(key, "ctl") || !strcmp(key, "guest_control") ||
+			   !strcmp(key, "route")) {
+			*err = g_strdup_printf("argument '%s': not supported by this "
+					       "build of modhost", key);
+			return -ENOTSUP;
+		} else if (strchr(key, '.')) {
+			if (parse_module_param(a, key, val, err))
+				return -EINVAL;
+		} else {
+			*err = g_strdup_printf("unknown argument '%s' (expected dir=, "
+					       "load=, watch=, log= or "
+					       "MODULE.PARAM=)", argv[i]);
+			return -EINVAL;
+		}
+	}
+	if (!a->dir)
+		a->dir = g_strdup(default_dir);
+	return 0;
+}
+
+void mh_args_clear(struct mh_host_args *a)
+{
+	g_free(a->dir);
+	g_strfreev(a->load);
+	g_free(a->log);
+	if (a->params)
+		g_hash_table_unref(a->params);
+	memset(a, 0, sizeof(*a));
+}

@@ -1,0 +1,90 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Quiesce: stop every vCPU, change the set of live modules, go on.
+ *
+ * A host thread cannot stop the vCPUs itself: qemu_plugin_reset() only
+ * flushes translated code when called from a vCPU inside a callback.  So
+ * every block carries a "doorbell", a conditional callback on a per-vCPU
+ * scoreboard flag.  Normally the flag is 0 and the inline compare costs a
+ * few instructions; a request sets it on every vCPU, and the first vCPU to
+ * run a block calls qemu_plugin_reset().  QEMU then drops the host's
+ * callbacks, waits for every vCPU to leave its loop, flushes all translated
+ * code and calls quiesce_done(), where the queued work is applied and the
+ * host's callbacks registered again.  No block that calls into an unloaded
+ * module survives the flush.
+ */
+#include "internal.h"
+
+static qemu_plugin_id_t host_id;
+static struct qemu_plugin_scoreboard *bell;
+static qemu_plugin_u64 bell_flag;
+static int armed;		/* a request waits for a vCPU to answer */
+static int64_t answered_at;	/* when a vCPU answered (mh_log_now_us) */
+
+static void set_flags(uint64_t val)
+{
+	int n = qemu_plugin_num_vcpus();
+
+	for (int i = 0; i < n; i++)
+		qemu_plugin_u64_set(bell_flag, i, val);
+}
+
+static void quiesce_done(qemu_plugin_id_t id)
+{
+	int64_t pause_us;
+	GString *ev;
+	int ops;
+
+	(void)id;
+	/* Clear before applying: a request queued from now on rings again. */
+	set_flags(0);
+	ops = mh_lifecycle_apply();
+	mh_plugin_register_callbacks();
+	pause_us = mh_log_now_us() - answered_at;
+
+	ev = mh_event_new("quiesce");
+	mh_event_int(ev, "pause_us", pause_us);
+	mh_event_int(ev, "ops", ops);
+	mh_event_emit(ev);
+
+	if (mh_lifecycle_pending())
+		mh_quiesce_request();
+}
+
+static void doorbell(unsigned int vcpu_index, void *udata)
+{
+	(void)vcpu_index;
+	(void)udata;
+	/* Only one vCPU may start the reset: QEMU ignores a second one. */
+	if (!g_atomic_int_compare_and_exchange(&armed, 1, 0))
+		return;
+	answered_at = mh_log_now_us();
+	qemu_plugin_reset(host_id, quiesce_done);
+}
+
+void mh_quiesce_init(qemu_plugin_id_t id)
+{
+	host_id = id;
+	bell = qemu_plugin_scoreboard_new(sizeof(uint64_t));
+	bell_flag = (qemu_plugin_u64){ bell, 0 };
+}
+
+void mh_quiesce_instrument(struct qemu_plugin_tb *tb)
+{
+	qemu_plugin_register_vcpu_tb_exec_cond_cb(tb, doorbell,
+						  QEMU_PLUGIN_CB_NO_REGS,
+						  QEMU_PLUGIN_COND_NE,
+						  bell_flag, 0, NULL);
+}
+
+void mh_quiesce_vcpu_init(unsigned int vcpu_index)
+{
+	if (g_atomic_int_get(&armed))
+		qemu_plugin_u64_set(bell_flag, vcpu_index, 1);
+}
+
+void mh_quiesce_request(void)
+{
+	g_atomic_int_set(&armed, 1);
+	set_flags(1);
+}

@@ -1,0 +1,145 @@
+// SPDX-License-Identifier: MIT
+/*
+ * counter - the test suite's module, built in several variants from this
+ * one file (see tests/tests.mk):
+ *
+ *   COUNTER_VERSION      version string (default "1")
+ *   COUNTER_INIT_FAIL    init returns -EINVAL
+ *   COUNTER_INIT_CRASH   init dereferences NULL
+ *   COUNTER_ABI_MAJOR/MINOR  claim another ABI version
+ *
+ * It counts executed blocks with a real callback (not inline), so that a
+ * callback left behind after unload would show.  With heartbeat=FILE the
+ * first 8 bytes of FILE count too, visible to the test from outside.  A
+ * constructor appends to $MODHOST_TEST_MARKER, to prove whether any of the
+ * module's code ran.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <modhost/module.h>
+
+#ifdef COUNTER_ABI_MAJOR
+#undef MODHOST_ABI_MAJOR
+#define MODHOST_ABI_MAJOR COUNTER_ABI_MAJOR
+#endif
+#ifdef COUNTER_ABI_MINOR
+#undef MODHOST_ABI_MINOR
+#define MODHOST_ABI_MINOR COUNTER_ABI_MINOR
+#endif
+#ifndef COUNTER_VERSION
+#define COUNTER_VERSION "1"
+#endif
+
+MH_PARAM_STR(heartbeat, "", "file whose first 8 bytes count blocks");
+MH_PARAM_UINT(start, 0, "initial count");
+
+static const struct mh_api *mh;
+static uint64_t count;
+static uint64_t *beat;
+
+__attribute__((constructor)) static void counter_loaded(void)
+{
+	const char *marker = getenv("MODHOST_TEST_MARKER");
+	int fd;
+
+	if (!marker)
+		return;
+	fd = open(marker, O_WRONLY | O_CREAT | O_APPEND, 0644);
+	if (fd >= 0) {
+		if (write(fd, "counter " COUNTER_VERSION "\n",
+			  sizeof("counter " COUNTER_VERSION "\n") - 1) < 0)
+			abort();
+		close(fd);
+	}
+}
+
+static void on_block(unsigned int vcpu_index, void *udata)
+{
+	(void)vcpu_index;
+	(void)udata;
+	__atomic_add_fetch(&count, 1, __ATOMIC_RELAXED);
+	if (beat)
+		__atomic_add_fetch(beat, 1, __ATOMIC_RELAXED);
+}
+
+static void translate(mh_tb *tb, void *opaque)
+{
+	(void)opaque;
+	mh->tb_exec_cb(tb, on_block, MH_CB_NO_REGS, NULL);
+}
+
+static int counter_init(mh_module *self, const struct mh_api *api)
+{
+	const char *hb = api->param_str(self, "heartbeat");
+
+	mh = api;
+	count = api->param_uint(self, "start");
+#ifdef COUNTER_INIT_FAIL
+	return -EINVAL;
+#endif
+#ifdef COUNTER_INIT_CRASH
+	*(volatile int *)(uintptr_t)api->param_uint(self, "start") = 1;
+#endif
+	if (hb && *hb) {
+		int fd = open(hb, O_RDWR | O_CREAT, 0644);
+
+		if (fd < 0 || ftruncate(fd, 4096) < 0)
+			return -errno;
+		beat = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+		close(fd);
+		if (beat == MAP_FAILED) {
+			beat = NULL;
+			return -ENOMEM;
+		}
+	}
+	api->log(self, MH_LOG_INFO, "init version %s", COUNTER_VERSION);
+	return api->set_translate(self, translate, NULL);
+}
+
+static void counter_exit(mh_module *self)
+{
+	mh->log(self, MH_LOG_INFO, "exit version %s count=%" PRIu64,
+		COUNTER_VERSION, count);
+	if (beat)
+		munmap(beat, 4096);
+	beat = NULL;
+}
+
+static int counter_save(mh_module *self, void **data, size_t *len)
+{
+	uint64_t *n = malloc(sizeof(*n));
+
+	if (!n)
+		return -ENOMEM;
+	*n = count;
+	*data = n;
+	*len = sizeof(*n);
+	mh->log(self, MH_LOG_INFO, "save count=%" PRIu64, count);
+	return 0;
+}
+
+static int counter_restore(mh_module *self, const void *data, size_t len,
+			   const char *old_version)
+{
+	uint64_t n;
+
+	if (len != sizeof(n))
+		return -EINVAL;
+	memcpy(&n, data, len);
+	count = n;
+	mh->log(self, MH_LOG_INFO, "restore count=%" PRIu64 " from %s", n,
+		old_version);
+	return 0;
+}
+
+MH_MODULE("counter", COUNTER_VERSION, "MIT", "test module: counts blocks",
+	  .init = counter_init,
+	  .exit = counter_exit,
+	  .save_state = counter_save,
+	  .restore_state = counter_restore);
