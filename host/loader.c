@@ -333,6 +333,13 @@ static int meta_from_image(void *image, size_t size, struct mh_meta **out,
 		*err = g_strdup("not a shared object (ELF type is not ET_DYN)");
 		goto out;
 	}
+	if (!eh.e_shoff || eh.e_shentsize != sizeof(Elf64_Shdr) ||
+	    eh.e_shoff > size ||
+	    (size - eh.e_shoff) / eh.e_shentsize < MAX(eh.e_shnum, 1u)) {
+		*err = g_strdup("truncated or corrupt: the section table lies "
+				"outside the file");
+		goto out;
+	}
 	if (elf_getshdrstrndx(elf, &shstrndx)) {
 		*err = g_strdup_printf("corrupt section table (%s)", elf_errmsg(-1));
 		goto out;

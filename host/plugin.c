@@ -91,6 +91,7 @@ QEMU_PLUGIN_EXPORT int qemu_plugin_install(qemu_plugin_id_t id,
 	mh_event_str(ev, "dir", args.dir);
 	mh_event_int(ev, "abi_major", MODHOST_ABI_MAJOR);
 	mh_event_int(ev, "abi_minor", MODHOST_ABI_MINOR);
+	mh_event_int(ev, "vcpus", info->system.smp_vcpus);
 	mh_event_emit(ev);
 
 	if (mh_lifecycle_start(&err))

@@ -1,0 +1,145 @@
+# shellcheck shell=bash
+# tests/lib.sh - TAP output and a real QEMU for the end-to-end tests.
+#
+# A test script sources this file, says `plan N`, then starts QEMU with
+# `qemu_start`, drives it (drop module files into $MODDIR, wait for events)
+# and checks the event log with jq filters.  Waits are bounded but generous:
+# nothing here passes or fails on timing, a timeout only means "never".
+
+set -u
+TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BUILD=${BUILD:-$TOP/build}
+QEMU=${QEMU:-qemu-system-x86_64}
+TMOD=$BUILD/tests/modules
+WAIT_SECS=${WAIT_SECS:-60}
+
+T=$(mktemp -d "${TMPDIR:-/tmp}/modhost-test.XXXXXX")
+MODDIR=$T/modules
+mkdir -p "$MODDIR"
+EVENTS=$T/events.jsonl
+SERIAL=$T/serial.txt
+QLOG=$T/qemu.log
+QEMU_PID=
+
+_tap_n=0
+_tap_failed=0
+
+cleanup() {
+	qemu_kill
+	if [ "$_tap_failed" -ne 0 ] && [ -z "${KEEP:-}" ]; then
+		# Show what the host said, to explain the failure.
+		for f in "$EVENTS" "$QLOG"; do
+			[ -s "$f" ] && sed 's/^/# /' "$f" | tail -40
+		done
+	fi
+	[ -n "${KEEP:-}" ] && echo "# kept $T" || rm -rf "$T"
+}
+trap cleanup EXIT
+
+plan() { echo "1..$1"; }
+skip_all() { echo "1..0 # SKIP $*"; exit 0; }
+
+ok() {	# ok STATUS DESCRIPTION: STATUS 0 passes
+	_tap_n=$((_tap_n + 1))
+	if [ "$1" -eq 0 ]; then
+		echo "ok $_tap_n - $2"
+	else
+		echo "not ok $_tap_n - $2"
+		_tap_failed=$((_tap_failed + 1))
+	fi
+}
+
+is() {	# is GOT EXPECTED DESCRIPTION
+	local r=0
+	[ "$1" = "$2" ] || r=1
+	ok $r "$3"
+	[ $r -eq 0 ] || echo "#   got: '$1'"$'\n'"#   expected: '$2'"
+}
+
+bail() { echo "Bail out! $*"; exit 1; }
+
+need() {	# skip the whole script when a file is missing
+	for f in "$@"; do
+		[ -e "$f" ] || skip_all "missing $f (run make)"
+	done
+}
+
+# -- QEMU -------------------------------------------------------------
+
+# qemu_start [PLUGIN_ARG...] [-- QEMU_ARG...]: boot the spin guest with the
+# host watching $MODDIR and logging to $EVENTS.
+qemu_start() {
+	local pargs="" qargs=() guest=$BUILD/tests/guest/spin.elf
+	while [ $# -gt 0 ] && [ "$1" != "--" ]; do
+		pargs="$pargs,$1"
+		shift
+	done
+	[ "${1:-}" = "--" ] && shift
+	qargs=("$@")
+	: > "$EVENTS"
+	: > "$SERIAL"
+	"$QEMU" -M pc -m 64 -display none -monitor none -no-reboot \
+		-serial "file:$SERIAL" -device isa-debug-exit,iobase=0xf4,iosize=4 \
+		-kernel "$guest" \
+		-plugin "$BUILD/modhost.so,dir=$MODDIR,log=$EVENTS$pargs" \
+		-d plugin -D "$QLOG" "${qargs[@]}" 2>>"$T/stderr" &
+	QEMU_PID=$!
+	wait_for "guest started" serial_has "spin: start" ||
+		bail "QEMU did not start: $(cat "$T/stderr")"
+}
+
+qemu_alive() { [ -n "$QEMU_PID" ] && kill -0 "$QEMU_PID" 2>/dev/null; }
+
+# Stop QEMU the way a user does (SIGTERM: a clean exit, atexit runs).
+qemu_stop() {
+	[ -n "$QEMU_PID" ] || return 0
+	kill -TERM "$QEMU_PID" 2>/dev/null
+	wait "$QEMU_PID" 2>/dev/null
+	QEMU_PID=
+}
+
+qemu_kill() {
+	[ -n "$QEMU_PID" ] || return 0
+	kill -KILL "$QEMU_PID" 2>/dev/null
+	wait "$QEMU_PID" 2>/dev/null
+	QEMU_PID=
+}
+
+# -- waiting and looking ------------------------------------------------
+
+# wait_for WHAT CMD...: run CMD until it succeeds, for at most WAIT_SECS.
+wait_for() {
+	local what=$1 deadline=$((SECONDS + WAIT_SECS))
+	shift
+	until "$@"; do
+		if [ $SECONDS -ge $deadline ]; then
+			echo "# timed out waiting for $what"
+			return 1
+		fi
+		sleep 0.02
+	done
+}
+
+serial_has() { grep -q -- "$1" "$SERIAL" 2>/dev/null; }
+
+# events FILTER: the event lines that match a jq condition, compact.
+events() { jq -c "select($1)" "$EVENTS" 2>/dev/null; }
+count_events() { events "$1" | wc -l; }
+_has_n() { [ "$(count_events "$1")" -ge "$2" ]; }
+# wait_event FILTER [N]: until at least N (default 1) events match.
+wait_event() { wait_for "event $1 (x${2:-1})" _has_n "$1" "${2:-1}"; }
+
+# The number of the last "tick K" line the guest printed.
+ticks() { grep -o 'tick [0-9]*' "$SERIAL" | tail -1 | cut -d' ' -f2; }
+_ticks_past() { [ "$(ticks)" -ge "$1" ] 2>/dev/null; }
+# wait_ticks N: until the guest has run N more ticks.
+wait_ticks() { local t; t=$(ticks); wait_for "$1 ticks" _ticks_past $((${t:-0} + $1)); }
+
+# drop SRC NAME: put SRC in the module directory as NAME.so, atomically.
+drop() {
+	cp "$1" "$MODDIR/.$2.so.tmp"
+	mv "$MODDIR/.$2.so.tmp" "$MODDIR/$2.so"
+}
+
+# heartbeat FILE: the count a counter module keeps in FILE.
+heartbeat() { od -An -t u8 -N 8 "$1" 2>/dev/null | tr -d ' '; }
