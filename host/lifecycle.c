@@ -737,7 +737,18 @@ void mh_lifecycle_exit(void)
 	for (guint i = live->len; i-- > 0;) {
 		struct mh_entry *e = g_ptr_array_index(live, i);
 
-		module_exit(e->live);
+		/*
+		 * Only the hook: with isa-debug-exit, QEMU exits on a vCPU
+		 * thread while other vCPUs may still run blocks that use the
+		 * module's scoreboards, so nothing is freed here.
+		 */
+		if (e->live->ops.exit) {
+			struct hook_call c = { 0 };
+			g_autofree char *err = NULL;
+
+			if (run_hook(e->live, "exit", call_exit, &c, &err))
+				mh_err("%s: %s", e->name, err);
+		}
 		ev = mh_event_new("unload");
 		mh_event_str(ev, "module", e->name);
 		mh_event_str(ev, "version", e->live->meta->version);

@@ -20,6 +20,7 @@ EVENTS=$T/events.jsonl
 SERIAL=$T/serial.txt
 QLOG=$T/qemu.log
 QEMU_PID=
+MODHOST_SO=${MODHOST_SO:-$BUILD/modhost.so}
 
 _tap_n=0
 _tap_failed=0
@@ -81,7 +82,7 @@ qemu_start() {
 	"$QEMU" -M pc -m 64 -display none -monitor none -no-reboot \
 		-serial "file:$SERIAL" -device isa-debug-exit,iobase=0xf4,iosize=4 \
 		-kernel "$guest" \
-		-plugin "$BUILD/modhost.so,dir=$MODDIR,log=$EVENTS$pargs" \
+		-plugin "$MODHOST_SO,dir=$MODDIR,log=$EVENTS$pargs" \
 		-d plugin -D "$QLOG" "${qargs[@]}" 2>>"$T/stderr" &
 	QEMU_PID=$!
 	wait_for "guest started" serial_has "spin: start" ||

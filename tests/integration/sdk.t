@@ -1,0 +1,76 @@
+#!/bin/bash
+# The SDK: make install, then build modules out of tree against the
+# installed SDK alone, kbuild style, and run them with the installed host.
+. "$(dirname "$0")/../lib.sh"
+need "$BUILD/modhost.so" "$BUILD/modules/example.so"
+plan 13
+
+P=$T/prefix
+SDK=$P/lib/modhost/sdk
+make -s -C "$TOP" install PREFIX="$P" >"$T/install.log" 2>&1
+ok $? "make install PREFIX=..."
+for f in lib/modhost/modhost.so lib/modhost/modules/example.so \
+	include/modhost/module.h lib/modhost/sdk/Makefile lib/modhost/sdk/module.mk; do
+	[ -f "$P/$f" ] || { echo "# missing $f"; missing=1; }
+done
+ok "${missing:-0}" "host, modules, headers and SDK rules installed"
+is "$(PKG_CONFIG_PATH=$P/lib/pkgconfig pkg-config --variable=sdkdir modhost)" "$SDK" \
+	"modhost.pc names the SDK directory"
+
+# The example, copied out of the tree and changed, built with the SDK alone.
+cp -r "$TOP/modules/example" "$T/mymod"
+sed -i 's/MH_MODULE("example", "1.0"/MH_MODULE("example", "2.0"/' "$T/mymod/example.c"
+make -C "$SDK" M="$T/mymod" V=1 >"$T/build.log" 2>&1
+ok $? "make -C <installed sdk> M=\$PWD builds the example"
+[ -f "$T/mymod/example.so" ]
+ok $? "the module lands in \$PWD"
+! grep -q -- "$TOP" "$T/build.log"
+ok $? "nothing of the source tree is used"
+make -C "$T/mymod" clean MODHOST="$SDK" >/dev/null 2>&1 &&
+	make -C "$T/mymod" MODHOST="$SDK" >/dev/null 2>&1 && [ -f "$T/mymod/example.so" ]
+ok $? "the module's own Makefile works too (make MODHOST=<sdk>)"
+
+# Several sources: NAME-y.
+mkdir "$T/multi"
+printf 'obj-m := multi.so\nmulti-y := main.o helper.o\n' > "$T/multi/Makefile"
+cat > "$T/multi/helper.c" <<'C'
+int multi_answer(void) { return 42; }
+C
+cat > "$T/multi/main.c" <<'C'
+#include <modhost/module.h>
+int multi_answer(void);
+static int multi_init(mh_module *self, const struct mh_api *api)
+{
+	api->log(self, MH_LOG_INFO, "answer %d", multi_answer());
+	return 0;
+}
+MH_MODULE("multi", "1", "MIT", "two sources", .init = multi_init);
+C
+make -C "$SDK" M="$T/multi" >"$T/multi.log" 2>&1 && [ -f "$T/multi/multi.so" ]
+ok $? "obj-m with NAME-y := a.o b.o builds one module from two objects"
+make -C "$TOP" M="$T/multi" clean >/dev/null 2>&1 &&
+	make -C "$TOP" M="$T/multi" >/dev/null 2>&1 && [ -f "$T/multi/multi.so" ]
+ok $? "make -C <source tree> M=\$PWD works as well"
+
+# Run them with the installed host: the default dir is modules/ beside it.
+MODHOST_SO=$P/lib/modhost/modhost.so
+MODDIR=$P/lib/modhost/modules
+drop "$T/multi/multi.so" multi
+qemu_start load=example:multi
+wait_event '.event=="message" and .module=="multi" and .text=="answer 42"'
+ok $? "the two-object module runs"
+drop "$T/mymod/example.so" example
+wait_event '.event=="reload" and .module=="example"'
+is "$(events '.event=="reload"' | jq -r '[.old_version,.version]|join(" ")')" "1.0 2.0" \
+	"the out-of-tree build reloads over the installed one"
+jq -e '.text|test("^restored count=[1-9]")' \
+	<<<"$(events '.event=="message" and .module=="example"' | grep restored)" >/dev/null
+ok $? "and takes over its count"
+qemu_stop
+
+"$QEMU" -M pc -m 64 -display none -monitor none -no-reboot -serial null \
+	-device isa-debug-exit,iobase=0xf4,iosize=4 \
+	-kernel "$BUILD/tests/guest/spin.elf" -append "ticks=1" \
+	-plugin "$P/lib/modhost/modhost.so,log=$T/default.jsonl" 2>/dev/null
+is "$(jq -r 'select(.event=="start").dir' "$T/default.jsonl")" "$P/lib/modhost/modules" \
+	"without dir=, the modules/ directory beside modhost.so is used"

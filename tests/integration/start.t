@@ -1,0 +1,47 @@
+#!/bin/bash
+# Start-up: what QEMU does with good and bad plugin arguments.  A bad
+# argument makes QEMU refuse to start, with one line that names it.
+. "$(dirname "$0")/../lib.sh"
+need "$BUILD/modhost.so" "$TMOD/counter-v1.so" "$BUILD/modules/example.so"
+
+# refuse PATTERN DESCRIPTION PLUGIN_ARGS...: QEMU must exit non-zero, at
+# once, saying PATTERN on stderr.
+refuse() {
+	local pat=$1 what=$2 args=$3 out status
+	out=$(timeout 30 "$QEMU" -M pc -m 64 -display none -monitor none \
+		-no-reboot -serial null -kernel "$BUILD/tests/guest/spin.elf" \
+		-plugin "$BUILD/modhost.so,dir=$MODDIR$args" 2>&1)
+	status=$?
+	[ $status -ne 0 ] && [ $status -ne 124 ] && grep -q -- "$pat" <<<"$out"
+	ok $? "$what refused: $(grep -m1 modhost: <<<"$out")"
+}
+
+plan 14
+drop "$TMOD/counter-v1.so" counter
+
+refuse "unknown argument 'bogus=1'" "unknown argument" ",bogus=1"
+refuse "dir=: expected a directory" "empty dir=" ",dir="
+refuse "watch=maybe: expected on or off" "bad watch value" ",watch=maybe"
+refuse "dir=/nonexistent: not a directory" "missing dir" ",dir=/nonexistent"
+refuse "load=a/b" "bad module name in load=" ",load=a/b"
+refuse "could not load 'nosuch'" "load= of a module not in dir" ",load=nosuch"
+refuse "counter.start: 'abc' is not a valid uint" "bad parameter value" ",counter.start=abc"
+refuse "counter.nope: module has no such parameter" "unknown parameter" ",counter.nope=1"
+refuse "ctl.*not supported" "ctl= (not in this build)" ",ctl=/tmp/x"
+refuse "log=/nonexistent/x" "unwritable log" ",log=/nonexistent/x"
+
+# Good arguments: parameters reach the module, watch=off watches nothing.
+drop "$BUILD/modules/example.so" example
+qemu_start load=counter:example counter.start=1000 example.insns=on watch=off
+is "$(events '.event=="load"' | jq -r .module | paste -sd' ')" "counter example" \
+	"load=A:B loads in the order given"
+wait_event '.event=="message" and .text=="counting executed instructions"'
+ok $? "example.insns=on reaches the module (bool parameter)"
+drop "$TMOD/counter-v2.so" counter
+wait_ticks 3
+is "$(count_events '.event=="reload"')" "0" "watch=off: a changed file is not reloaded"
+qemu_stop
+exit_count=$(events '.event=="message" and (.text|test("^exit version 1 count="))' |
+	jq -r '.text|sub(".*count=";"")')
+[ "${exit_count:-0}" -gt 1000 ]
+ok $? "counter.start=1000 reaches the module (uint parameter): count $exit_count"
