@@ -178,14 +178,19 @@ static int module_init(struct mh_module *mod, char **err)
 	return ret;
 }
 
-static void module_exit(struct mh_module *mod)
+static void run_exit_hook(struct mh_module *mod)
 {
 	struct hook_call c = { 0 };
 	g_autofree char *err = NULL;
 
-	mod->entry->state = MH_GOING;
 	if (mod->ops.exit && run_hook(mod, "exit", call_exit, &c, &err))
 		mh_err("%s: %s", mod->meta->name, err);
+}
+
+static void module_exit(struct mh_module *mod)
+{
+	mod->entry->state = MH_GOING;
+	run_exit_hook(mod);
 	mh_module_unregister(mod);
 	mod->entry->state = MH_UNFORMED;
 }
@@ -742,13 +747,7 @@ void mh_lifecycle_exit(void)
 		 * thread while other vCPUs may still run blocks that use the
 		 * module's scoreboards, so nothing is freed here.
 		 */
-		if (e->live->ops.exit) {
-			struct hook_call c = { 0 };
-			g_autofree char *err = NULL;
-
-			if (run_hook(e->live, "exit", call_exit, &c, &err))
-				mh_err("%s: %s", e->name, err);
-		}
+		run_exit_hook(e->live);
 		ev = mh_event_new("unload");
 		mh_event_str(ev, "module", e->name);
 		mh_event_str(ev, "version", e->live->meta->version);

@@ -21,14 +21,14 @@ counter_abiminor_FLAGS := -DCOUNTER_VERSION='"abiminor"' \
 COUNTER_VARIANTS := v1 v2 v3 initfail crash abimajor abiminor
 
 TEST_MODULES := $(COUNTER_VARIANTS:%=$(TMOD)/counter-%.so) \
-	$(TMOD)/dep_base.so $(TMOD)/dep_user.so
+	$(TMOD)/dep_base.so $(TMOD)/dep_user.so $(TMOD)/probe.so
 
 $(TMOD)/counter-%.so: tests/modules/counter.c include/modhost/module.h tests/tests.mk
 	$(call say,CC,$@)
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(TMOD_CFLAGS) $(counter_$*_FLAGS) $(TMOD_LDFLAGS) -o $@ $<
 
-$(TMOD)/dep_%.so: tests/modules/dep_%.c include/modhost/module.h
+$(TMOD)/%.so: tests/modules/%.c include/modhost/module.h
 	$(call say,CC,$@)
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(TMOD_CFLAGS) $(TMOD_LDFLAGS) -o $@ $<

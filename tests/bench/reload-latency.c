@@ -2,7 +2,8 @@
 /*
  * reload-latency: how long a hot reload takes, as seen from outside.
  *
- *   reload-latency [-n NAME] [-g GAP_MS] [-t TIMEOUT_S] DIR FIRST.so SECOND.so LOG N
+ *   reload-latency [-n NAME] [-g GAP_MS] [-t TIMEOUT_S]
+ *                  DIR FIRST.so SECOND.so LOG N
  *
  * modhost must be running with dir=DIR and log=LOG, with the module that
  * FIRST.so and SECOND.so both hold already loaded: NAME, by default the
@@ -209,8 +210,8 @@ static enum outcome follow_wait(struct follower *f, enum outcome want,
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: %s [-n NAME] [-g GAP_MS] [-t TIMEOUT_S] DIR FIRST.so "
-		"SECOND.so LOG N\n", prog);
+	fprintf(stderr, "usage: %s [-n NAME] [-g GAP_MS] [-t TIMEOUT_S] "
+		"DIR FIRST.so SECOND.so LOG N\n", prog);
 	exit(2);
 }
 
