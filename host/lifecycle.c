@@ -744,8 +744,9 @@ void mh_lifecycle_exit(void)
 
 		/*
 		 * Only the hook: with isa-debug-exit, QEMU exits on a vCPU
-		 * thread while other vCPUs may still run blocks that use the
-		 * module's scoreboards, so nothing is freed here.
+		 * thread while other vCPUs may still translate (walking
+		 * `live`) and run blocks that use the module's scoreboards, so
+		 * nothing is freed or removed here.
 		 */
 		run_exit_hook(e->live);
 		ev = mh_event_new("unload");
@@ -754,6 +755,5 @@ void mh_lifecycle_exit(void)
 		mh_event_str(ev, "from", "exit");
 		mh_event_emit(ev);
 	}
-	g_ptr_array_set_size(live, 0);
 	g_mutex_unlock(&mh_lock);
 }

@@ -184,9 +184,11 @@ struct mh_api {
  * @abi_minor: MODHOST_ABI_MINOR when the module was built
  * @init: required.  Runs with every vCPU stopped.  Register hooks here.
  *	Return 0, or a negative errno to refuse the load (or roll back a reload).
- * @exit: optional.  Runs with every vCPU stopped, at unload, before a reload
- *	and when QEMU exits.  Everything registered through @self is removed by
- *	the host afterwards; free what the module allocated itself.
+ * @exit: optional.  At unload and before a reload, with every vCPU stopped;
+ *	everything registered through @self is removed by the host afterwards,
+ *	so free what the module allocated itself.  Also when QEMU exits: then
+ *	other vCPUs may still run the module's callbacks (a guest can end QEMU
+ *	from a vCPU), so write results out but free nothing they use.
  * @prepare: optional.  Heavy set-up before @init, on a host thread while the
  *	guest runs.  May log and read parameters, nothing else.
  * @save_state: optional.  Before a reload: hand the new version a blob.
