@@ -71,6 +71,7 @@ const char *mh_ptype_name(enum mh_ptype t);
 int mh_param_check(enum mh_ptype t, const char *val, char **err);
 bool mh_param_as_bool(const char *val);
 bool mh_valid_module_name(const char *s, size_t len);
+bool mh_valid_param_name(const char *s);
 
 /* -- loader.c --------------------------------------------------------- */
 
@@ -82,6 +83,7 @@ struct mh_param_decl {
 };
 
 struct mh_meta {
+	bool has_abi;
 	unsigned int abi_major, abi_minor;
 	char *name, *version, *license, *description;
 	GPtrArray *depends;	/* char * */

@@ -95,6 +95,7 @@ static int parse_abi(struct mh_meta *m, const char *val, char **err)
 	}
 	m->abi_major = major;
 	m->abi_minor = minor;
+	m->has_abi = true;
 	return 0;
 }
 
@@ -104,8 +105,9 @@ static int parse_param(struct mh_meta *m, const char *val, char **err)
 	struct mh_param_decl *d;
 	enum mh_ptype t;
 
-	if (g_strv_length(f) != 3 || !*f[0]) {
-		*err = g_strdup_printf("metadata: param '%.40s' is not NAME:TYPE:HELP", val);
+	if (g_strv_length(f) != 3 || !mh_valid_param_name(f[0])) {
+		*err = g_strdup_printf("metadata: param '%.40s' is not NAME:TYPE:HELP "
+				       "with NAME an identifier", val);
 		return -EINVAL;
 	}
 	if (mh_ptype_from_string(f[1], &t)) {
@@ -139,7 +141,12 @@ static int apply_defaults(struct mh_meta *m, GPtrArray *defaults, char **err)
 		struct mh_param_decl *d;
 		g_autofree char *why = NULL;
 
-		d = name ? (struct mh_param_decl *)mh_meta_param(m, name) : NULL;
+		if (!name) {
+			*err = g_strdup_printf("metadata: paramdefault '%.40s' is "
+					       "not NAME:VALUE", val);
+			return -EINVAL;
+		}
+		d = (struct mh_param_decl *)mh_meta_param(m, name);
 		if (!d) {
 			*err = g_strdup_printf("metadata: paramdefault '%.40s' names "
 					       "no declared param", val);
@@ -187,7 +194,7 @@ static int parse_entry(struct mh_meta *m, GPtrArray *defaults, const char *s,
 		return -EINVAL;
 	}
 	if (!strcmp(key, "abi")) {
-		if (m->abi_major || m->abi_minor) {
+		if (m->has_abi) {
 			*err = g_strdup("metadata: 'abi' given twice");
 			return -EINVAL;
 		}
@@ -261,7 +268,7 @@ int mh_meta_parse(const void *data, size_t len, struct mh_meta **out,
 	}
 	if (!ret)
 		ret = apply_defaults(m, defaults, err);
-	if (!ret && (!m->abi_major && !m->abi_minor)) {
+	if (!ret && !m->has_abi) {
 		*err = g_strdup("metadata: no 'abi' entry");
 		ret = -EINVAL;
 	}
@@ -357,6 +364,11 @@ static int meta_from_image(void *image, size_t size, struct mh_meta **out,
 		name = elf_strptr(elf, shstrndx, sh.sh_name);
 		if (!name || strcmp(name, MH_SECTION))
 			continue;
+		if (sh.sh_size == 0) {
+			*err = g_strdup_printf("metadata: section %s is empty",
+					       MH_SECTION);
+			goto out;
+		}
 		if (sh.sh_type == SHT_NOBITS || sh.sh_offset > size ||
 		    sh.sh_size > size - sh.sh_offset) {
 			*err = g_strdup_printf("section %s lies outside the file "

@@ -64,7 +64,6 @@ bool mh_param_as_bool(const char *val)
 int mh_param_check(enum mh_ptype t, const char *val, char **err)
 {
 	bool b;
-	gint64 i;
 	guint64 u;
 
 	switch (t) {
@@ -72,11 +71,18 @@ int mh_param_check(enum mh_ptype t, const char *val, char **err)
 		if (bool_parse(val, &b))
 			goto bad;
 		return 0;
-	case MH_PT_INT:
-		if (!g_ascii_string_to_signed(val, 0, G_MININT64, G_MAXINT64,
-					      &i, NULL))
+	case MH_PT_INT: {
+		/* g_ascii_string_to_signed() takes no base 0: no 0x. */
+		char *end;
+
+		if (!*val || g_ascii_isspace(*val))
+			goto bad;
+		errno = 0;
+		(void)g_ascii_strtoll(val, &end, 0);
+		if (errno || *end)
 			goto bad;
 		return 0;
+	}
 	case MH_PT_UINT:
 		/* base 0 is not offered by the unsigned parser: allow 0x */
 		if (g_str_has_prefix(val, "0x") || g_str_has_prefix(val, "0X")) {
@@ -112,7 +118,7 @@ bool mh_valid_module_name(const char *s, size_t len)
 	return true;
 }
 
-static bool valid_param_name(const char *s)
+bool mh_valid_param_name(const char *s)
 {
 	if (!*s || !(g_ascii_isalpha(*s) || *s == '_'))
 		return false;
@@ -146,7 +152,7 @@ static int parse_module_param(struct mh_host_args *a, const char *key,
 	const char *dot = strchr(key, '.');
 	GHashTable *mp;
 
-	if (!mh_valid_module_name(key, dot - key) || !valid_param_name(dot + 1)) {
+	if (!mh_valid_module_name(key, dot - key) || !mh_valid_param_name(dot + 1)) {
 		*err = g_strdup_printf("'%s=%s': expected MODULE.PARAM=VALUE with "
 				       "MODULE in [A-Za-z0-9_-] and PARAM an "
 				       "identifier", key, val);

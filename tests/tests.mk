@@ -37,7 +37,7 @@ $(TMOD)/%.so: tests/modules/%.c include/modhost/module.h
 UNIT_TESTS := $(BUILD)/tests/unit/test-meta $(BUILD)/tests/unit/test-params
 UNIT_HOST_SRCS := host/loader.c host/params.c
 
-$(BUILD)/tests/unit/test-%: tests/unit/test-%.c $(UNIT_HOST_SRCS) host/internal.h
+$(BUILD)/tests/unit/test-%: tests/unit/test-%.c tests/unit/unit.h $(UNIT_HOST_SRCS) host/internal.h
 	$(call say,CC,$@)
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) -std=gnu11 -D_GNU_SOURCE -Iinclude -Ihost $(PKG_CFLAGS) -o $@ \
