@@ -67,10 +67,10 @@ need() {	# skip the whole script when a file is missing
 
 # -- QEMU -------------------------------------------------------------
 
-# qemu_start [PLUGIN_ARG...] [-- QEMU_ARG...]: boot the spin guest with the
+# qemu_start [PLUGIN_ARG...] [-- QEMU_ARG...]: boot the $GUEST (spin) guest with the
 # host watching $MODDIR and logging to $EVENTS.
 qemu_start() {
-	local pargs="" qargs=() guest=$BUILD/tests/guest/spin.elf
+	local pargs="" qargs=() guest=$BUILD/tests/guest/${GUEST:-spin}.elf
 	while [ $# -gt 0 ] && [ "$1" != "--" ]; do
 		pargs="$pargs,$1"
 		shift
@@ -85,7 +85,7 @@ qemu_start() {
 		-plugin "$MODHOST_SO,dir=$MODDIR,log=$EVENTS$pargs" \
 		-d plugin -D "$QLOG" "${qargs[@]}" 2>>"$T/stderr" &
 	QEMU_PID=$!
-	wait_for "guest started" serial_has "spin: start" ||
+	wait_for "guest started" serial_has ": start" ||
 		bail "QEMU did not start: $(cat "$T/stderr")"
 }
 

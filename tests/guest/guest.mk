@@ -11,7 +11,8 @@ GUEST_CFLAGS := -m32 -march=i686 -ffreestanding -fno-pic -fno-pie \
 GUEST_LDFLAGS := -m32 -nostdlib -static -no-pie \
 	-Wl,-T,tests/guest/link.ld -Wl,--build-id=none
 
-GUEST_ELFS := $(BUILD)/tests/guest/spin.elf $(BUILD)/tests/guest/bench.elf
+GUEST_ELFS := $(BUILD)/tests/guest/spin.elf $(BUILD)/tests/guest/bench.elf \
+	$(BUILD)/tests/guest/tight.elf
 
 # A static pattern rule: the objects are then explicit prerequisites, so
 # make does not delete them as intermediates after linking.
