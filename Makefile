@@ -4,6 +4,8 @@
 #   make check      install what is missing, build, run every test (prove)
 #   make demo       install what is missing, build, show hot reload live
 #   make bench      run the benchmarks, write build/bench/results.tsv
+#   make abi-check  compare the headers' module ABI with abi/ (abi-update
+#                   records an intended change; FORCE=1 even a breaking one)
 #   make install PREFIX=DIR
 #   make -C <this tree> M=$PWD     build an out-of-tree module
 
@@ -26,12 +28,14 @@ Q :=
 say = @:
 endif
 
-PKGS := glib-2.0 libelf
+PKGS := glib-2.0 libelf libffi
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
 # Public, installed headers.
-HEADERS := include/modhost/module.h
+HEADERS := include/modhost/module.h include/modhost/guest.h \
+	include/modhost/hypercaller.h include/modhost/callstack_instr.h \
+	include/modhost/stpi.h
 
 HOST_SRCS := $(wildcard host/*.c)
 HOST_OBJS := $(HOST_SRCS:%.c=$(BUILD)/%.o)
@@ -63,6 +67,42 @@ $(BUILD)/modules/%.so: FORCE
 		M=modules/$* MO=$(BUILD)/modules OBJDIR=$(BUILD)/obj/modules/$* \
 		MODHOST_INCLUDE=$(CURDIR)/include MODHOST_WERROR=1
 
+# modctl, the control socket's client.  "modctl info FILE.so" reads a
+# module file offline with the host's own metadata reader: it links the
+# pure host sources that the unit tests link.
+MODCTL_SRCS := $(wildcard tools/modctl/*.c)
+MODCTL_PKGS := $(PKGS) json-glib-1.0
+# The control request parser's libFuzzer target (tests/fuzz/ctl-parse.t).
+# It needs clang's libFuzzer; without it the target is not built and the
+# test skips.
+CTL_FUZZ := $(BUILD)/tests/fuzz/ctl-parse
+FUZZ_CC ?= $(firstword $(shell command -v clang-14 clang 2>/dev/null))
+
+all: $(BUILD)/bin/modctl $(if $(FUZZ_CC),$(CTL_FUZZ))
+
+$(BUILD)/bin/modctl: $(MODCTL_SRCS) tools/modctl/modctl.h $(UNIT_HOST_SRCS) \
+		host/internal.h
+	$(call say,CC,$@)
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) -std=gnu11 -D_GNU_SOURCE -Iinclude -Ihost \
+		$(shell pkg-config --cflags $(MODCTL_PKGS)) -o $@ \
+		$(MODCTL_SRCS) $(UNIT_HOST_SRCS) \
+		$(shell pkg-config --libs $(MODCTL_PKGS)) -ldl
+
+$(CTL_FUZZ): tests/fuzz/ctl-parse.c host/ctlparse.c host/params.c host/internal.h
+	$(call say,FUZZ,$@)
+	@mkdir -p $(@D)
+	$(Q)$(FUZZ_CC) -O1 -g -Wall -Wextra -fsanitize=fuzzer,address,undefined \
+		-fno-sanitize-recover=undefined -std=gnu11 -D_GNU_SOURCE \
+		-Iinclude -Ihost $(PKG_CFLAGS) -o $@ $(filter %.c,$^) $(PKG_LIBS) || \
+		echo "  SKIP    $@: $(FUZZ_CC) cannot build a libFuzzer target"
+
+install: install-modctl
+install-modctl: $(BUILD)/bin/modctl
+	install -d $(DESTDIR)$(PREFIX)/bin
+	install -m 0755 $(BUILD)/bin/modctl $(DESTDIR)$(PREFIX)/bin/
+.PHONY: install-modctl
+
 deps:
 	$(Q)tools/install-deps
 
@@ -77,6 +117,13 @@ demo: deps
 bench: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)tests/bench/run-all
+
+# The module ABI against its manifest (abi/, Documentation/abi.rst).
+abi-check:
+	$(Q)tools/abi-check
+
+abi-update:
+	$(Q)tools/abi-check --update $(if $(FORCE),--force)
 
 SDKDIR = $(PREFIX)/lib/modhost/sdk
 
@@ -100,7 +147,7 @@ clean:
 	rm -rf $(BUILD)
 
 FORCE:
-.PHONY: all deps check demo bench install clean FORCE
+.PHONY: all deps check demo bench install clean abi-check abi-update FORCE
 
 -include $(HOST_OBJS:.o=.d)
 

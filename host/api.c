@@ -4,13 +4,15 @@
  *
  * Instrumentation entries are thin wrappers over QEMU's plugin API: the
  * callbacks a module registers are QEMU's own, so at run time QEMU calls the
- * module directly.  What a module registers through @self (translate hook,
+ * module directly (with accounting=on, through a timing trampoline: see
+ * "accounting" below).  What a module registers through @self (translate hook,
  * scoreboards) is recorded on its instance and removed by
  * mh_module_unregister() when the instance goes.
  */
 #include <errno.h>
 #include <stdarg.h>
 #include <string.h>
+#include <time.h>
 
 #include "internal.h"
 
@@ -392,8 +394,322 @@ static unsigned int api_num_vcpus(void)
 	return qemu_plugin_num_vcpus();
 }
 
+/* -- accounting -------------------------------------------------------- */
+
+/*
+ * Per-module accounting for the control socket's stats.  The host knows
+ * whose translate hook runs (mh_api_translate), so the instrumentation
+ * entries below count what that module registers, on its entry.
+ *
+ * With accounting=on, its exec and memory callbacks are registered through
+ * a host trampoline that times them.  The trampoline's data is interned per
+ * (instance, callback, udata): retranslating a block reuses it, so memory
+ * stays bounded by the distinct registrations, and it is freed with the
+ * instance (mh_module_unregister, after the flush that dropped every block
+ * using it).  Without accounting=on QEMU calls the module directly and the
+ * run-time path is exactly as before.
+ */
+static bool accounting;
+static __thread struct mh_module *translating;
+
+struct acct_cb {
+	struct mh_module *mod;		/* key: mod, fn, udata */
+	void (*fn)(void);
+	void *udata;
+	struct mh_entry *entry;		/* charged; entries live until exit */
+};
+
+static GMutex acct_lock;		/* acct_cbs; taken at translation only */
+static GHashTable *acct_cbs;		/* struct acct_cb -> itself */
+
+void mh_api_set_accounting(bool on)
+{
+	accounting = on;
+}
+
+bool mh_api_accounting(void)
+{
+	return accounting;
+}
+
+void mh_api_translate(struct mh_module *m, struct qemu_plugin_tb *tb)
+{
+	translating = m;
+	m->translate((mh_tb *)tb, m->translate_opaque);
+	translating = NULL;
+}
+
+static guint acct_hash(gconstpointer p)
+{
+	const struct acct_cb *a = p;
+
+	return g_direct_hash(a->mod) ^ g_direct_hash((void *)(uintptr_t)a->fn) ^
+	       g_direct_hash(a->udata);
+}
+
+static gboolean acct_equal(gconstpointer x, gconstpointer y)
+{
+	const struct acct_cb *a = x, *b = y;
+
+	return a->mod == b->mod && a->fn == b->fn && a->udata == b->udata;
+}
+
+/* The module registering now, counted; NULL outside a translate hook. */
+static struct mh_module *acct_count(bool is_inline)
+{
+	struct mh_module *m = translating;
+
+	if (!m || !m->entry)
+		return NULL;
+	__atomic_add_fetch(is_inline ? &m->entry->inline_ops :
+			   &m->entry->callbacks, 1, __ATOMIC_RELAXED);
+	return m;
+}
+
+static struct acct_cb *acct_intern(struct mh_module *m, void (*fn)(void),
+				   void *udata)
+{
+	struct acct_cb key = { .mod = m, .fn = fn, .udata = udata }, *a;
+
+	g_mutex_lock(&acct_lock);
+	if (!acct_cbs)
+		acct_cbs = g_hash_table_new_full(acct_hash, acct_equal, g_free,
+						 NULL);
+	a = g_hash_table_lookup(acct_cbs, &key);
+	if (!a) {
+		a = g_memdup2(&key, sizeof(key));
+		a->entry = m->entry;
+		g_hash_table_add(acct_cbs, a);
+	}
+	g_mutex_unlock(&acct_lock);
+	return a;
+}
+
+static gboolean acct_of(gpointer key, gpointer value, gpointer m)
+{
+	(void)value;
+	return ((struct acct_cb *)key)->mod == m;
+}
+
+/* @m goes, and no translated block refers to its trampolines any more. */
+static void acct_forget(struct mh_module *m)
+{
+	g_mutex_lock(&acct_lock);
+	if (acct_cbs)
+		g_hash_table_foreach_remove(acct_cbs, acct_of, m);
+	g_mutex_unlock(&acct_lock);
+}
+
+/* A cheap clock: CLOCK_MONOTONIC is read in the vDSO, ~20 ns. */
+static inline uint64_t acct_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + ts.tv_nsec;
+}
+
+static inline void acct_charge(struct mh_entry *e, uint64_t t0)
+{
+	__atomic_add_fetch(&e->cb_ns, acct_now_ns() - t0, __ATOMIC_RELAXED);
+	__atomic_add_fetch(&e->cb_calls, 1, __ATOMIC_RELAXED);
+}
+
+static void acct_udata_cb(unsigned int vcpu_index, void *p)
+{
+	struct acct_cb *a = p;
+	uint64_t t0 = acct_now_ns();
+
+	((mh_vcpu_udata_cb)a->fn)(vcpu_index, a->udata);
+	acct_charge(a->entry, t0);
+}
+
+static void acct_mem_cb(unsigned int vcpu_index, uint32_t meminfo,
+			uint64_t vaddr, void *p)
+{
+	struct acct_cb *a = p;
+	uint64_t t0 = acct_now_ns();
+
+	((mh_vcpu_mem_cb)a->fn)(vcpu_index, meminfo, vaddr, a->udata);
+	acct_charge(a->entry, t0);
+}
+
+/* With accounting=on, route @cb/@udata through the timing trampoline. */
+static void acct_wrap_udata(struct mh_module *m, mh_vcpu_udata_cb *cb,
+			    void **udata)
+{
+	if (!accounting || !m)
+		return;
+	*udata = acct_intern(m, (void (*)(void))*cb, *udata);
+	*cb = acct_udata_cb;
+}
+
+static void acct_tb_exec_cb(mh_tb *tb, mh_vcpu_udata_cb cb,
+			    enum mh_cb_flags flags, void *udata)
+{
+	acct_wrap_udata(acct_count(false), &cb, &udata);
+	api_tb_exec_cb(tb, cb, flags, udata);
+}
+
+static void acct_tb_exec_cond_cb(mh_tb *tb, mh_vcpu_udata_cb cb,
+				 enum mh_cb_flags flags, enum mh_cond cond,
+				 mh_u64 entry, uint64_t imm, void *udata)
+{
+	acct_wrap_udata(acct_count(false), &cb, &udata);
+	api_tb_exec_cond_cb(tb, cb, flags, cond, entry, imm, udata);
+}
+
+static void acct_insn_exec_cb(mh_insn *insn, mh_vcpu_udata_cb cb,
+			      enum mh_cb_flags flags, void *udata)
+{
+	acct_wrap_udata(acct_count(false), &cb, &udata);
+	api_insn_exec_cb(insn, cb, flags, udata);
+}
+
+static void acct_insn_exec_cond_cb(mh_insn *insn, mh_vcpu_udata_cb cb,
+				   enum mh_cb_flags flags, enum mh_cond cond,
+				   mh_u64 entry, uint64_t imm, void *udata)
+{
+	acct_wrap_udata(acct_count(false), &cb, &udata);
+	api_insn_exec_cond_cb(insn, cb, flags, cond, entry, imm, udata);
+}
+
+static void acct_insn_mem_cb(mh_insn *insn, mh_vcpu_mem_cb cb,
+			     enum mh_cb_flags flags, enum mh_mem_rw rw,
+			     void *udata)
+{
+	struct mh_module *m = acct_count(false);
+
+	if (accounting && m) {
+		udata = acct_intern(m, (void (*)(void))cb, udata);
+		cb = acct_mem_cb;
+	}
+	api_insn_mem_cb(insn, cb, flags, rw, udata);
+}
+
+static void acct_tb_exec_inline(mh_tb *tb, enum mh_op op, mh_u64 entry,
+				uint64_t imm)
+{
+	acct_count(true);
+	api_tb_exec_inline(tb, op, entry, imm);
+}
+
+static void acct_insn_exec_inline(mh_insn *insn, enum mh_op op, mh_u64 entry,
+				  uint64_t imm)
+{
+	acct_count(true);
+	api_insn_exec_inline(insn, op, entry, imm);
+}
+
+static void acct_insn_mem_inline(mh_insn *insn, enum mh_mem_rw rw,
+				 enum mh_op op, mh_u64 entry, uint64_t imm)
+{
+	acct_count(true);
+	api_insn_mem_inline(insn, rw, op, entry, imm);
+}
+
+/* -- symbol registry ---------------------------------------------------- */
+
+static void *api_import(mh_module *self, const char *module, const char *symbol,
+			const char *sig)
+{
+	g_autofree char *err = NULL;
+	void *p;
+
+	if (!module || !symbol || !sig)
+		return NULL;
+	/* Like panda_require(): a provider not loaded is loaded now. */
+	if (!mh_module_is_loaded(module) && mh_valid_module_name(module, strlen(module)) &&
+	    mh_lifecycle_require(module, &err)) {
+		api_log(self, MH_LOG_ERROR, "import %s.%s: %s", module, symbol, err);
+		return NULL;
+	}
+	p = mh_registry_import(self, module, symbol, sig, &err);
+	if (!p)
+		api_log(self, MH_LOG_ERROR, "import: %s", err);
+	return p;
+}
+
+static struct mh_ppp_point *api_ppp_declare(mh_module *self, const char *point,
+					    const char *sig)
+{
+	g_autofree char *err = NULL;
+	struct mh_ppp_point *p;
+
+	p = mh_registry_ppp_declare(self, point ? point : "", sig ? sig : "",
+				    &err);
+	if (!p) {
+		api_log(self, MH_LOG_ERROR, "%s", err);
+		/* The load (or reload) fails even if init ignores the NULL. */
+		if (!self->reg_error)
+			self->reg_error = g_steal_pointer(&err);
+	}
+	return p;
+}
+
+static int api_ppp_register(mh_module *self, const char *module,
+			    const char *point, const char *sig, void (*fn)(void))
+{
+	g_autofree char *err = NULL;
+	int ret;
+
+	if (!module || !point || !sig)
+		return -EINVAL;
+	if (!mh_module_is_loaded(module) &&
+	    mh_valid_module_name(module, strlen(module)) &&
+	    mh_lifecycle_require(module, &err)) {
+		api_log(self, MH_LOG_ERROR, "PPP %s.%s: %s", module, point, err);
+		return -ENOENT;
+	}
+	ret = mh_registry_ppp_register(self, module, point, sig, fn, &err);
+	if (ret)
+		api_log(self, MH_LOG_ERROR, "%s", err);
+	return ret;
+}
+
+static int api_ppp_unregister(mh_module *self, const char *module,
+			      const char *point, void (*fn)(void))
+{
+	if (!module || !point)
+		return -EINVAL;
+	return mh_registry_ppp_unregister(self, module, point, fn);
+}
+
+/* -- hypercall routes (hypercall.c) -------------------------------------- */
+
+static int api_hypercall_register(mh_module *self, uint32_t magic,
+				  mh_hypercall_fn fn, void *opaque)
+{
+	g_autofree char *err = NULL;
+	int ret;
+
+	ret = mh_hypercall_register(self, magic, fn, opaque, &err);
+	if (ret)
+		api_log(self, MH_LOG_ERROR, "%s (%s)", err,
+			ret == -EEXIST ? "-EEXIST" : "-EINVAL");
+	return ret;
+}
+
+static int api_hypercall_unregister(mh_module *self, uint32_t magic)
+{
+	return mh_hypercall_unregister(self, magic);
+}
+
+static const struct mh_hypercall *api_hypercall_current(mh_cpu *cpu)
+{
+	return cpu ? mh_hypercall_current(mh_cpu_index(cpu)) : NULL;
+}
+
+static bool api_hypercall_returns(void)
+{
+	return mh_hypercall_returns();
+}
+
 void mh_module_unregister(struct mh_module *m)
 {
+	acct_forget(m);
+	mh_registry_release(m);
+	mh_hypercall_release(m);
 	m->translate = NULL;
 	m->translate_opaque = NULL;
 	for (guint i = 0; i < m->scoreboards->len; i++)
@@ -419,14 +735,14 @@ const struct mh_api mh_host_api = {
 	.insn_size = api_insn_size,
 	.insn_data = api_insn_data,
 	.insn_symbol = api_insn_symbol,
-	.tb_exec_cb = api_tb_exec_cb,
-	.tb_exec_cond_cb = api_tb_exec_cond_cb,
-	.tb_exec_inline = api_tb_exec_inline,
-	.insn_exec_cb = api_insn_exec_cb,
-	.insn_exec_cond_cb = api_insn_exec_cond_cb,
-	.insn_exec_inline = api_insn_exec_inline,
-	.insn_mem_cb = api_insn_mem_cb,
-	.insn_mem_inline = api_insn_mem_inline,
+	.tb_exec_cb = acct_tb_exec_cb,
+	.tb_exec_cond_cb = acct_tb_exec_cond_cb,
+	.tb_exec_inline = acct_tb_exec_inline,
+	.insn_exec_cb = acct_insn_exec_cb,
+	.insn_exec_cond_cb = acct_insn_exec_cond_cb,
+	.insn_exec_inline = acct_insn_exec_inline,
+	.insn_mem_cb = acct_insn_mem_cb,
+	.insn_mem_inline = acct_insn_mem_inline,
 	.mem_size_shift = api_mem_size_shift,
 	.mem_is_store = api_mem_is_store,
 	.mem_is_sign_extended = api_mem_is_sign_extended,
@@ -440,4 +756,12 @@ const struct mh_api mh_host_api = {
 	.reg_read = api_reg_read,
 	.mem_read = api_mem_read,
 	.num_vcpus = api_num_vcpus,
+	.import = api_import,
+	.ppp_declare = api_ppp_declare,
+	.ppp_register = api_ppp_register,
+	.ppp_unregister = api_ppp_unregister,
+	.hypercall_register = api_hypercall_register,
+	.hypercall_unregister = api_hypercall_unregister,
+	.hypercall_current = api_hypercall_current,
+	.hypercall_returns = api_hypercall_returns,
 };

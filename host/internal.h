@@ -49,6 +49,8 @@ void mh_event_str(GString *ev, const char *key, const char *val);
 void mh_event_int(GString *ev, const char *key, int64_t val);
 void mh_event_emit(GString *ev);
 void mh_json_escape(GString *out, const char *s);
+/* "a, b": the distinct strings of @names, in first-seen order. */
+char *mh_join_unique(GPtrArray *names);
 
 /* -- params.c --------------------------------------------------------- */
 
@@ -60,6 +62,10 @@ struct mh_host_args {
 	bool watch;
 	char *log;
 	GHashTable *params;	/* module -> GHashTable(param -> value) */
+	char *ctl;		/* control socket path, or NULL */
+	bool accounting;	/* time the modules' callbacks */
+	bool guest_control;	/* may the guest load/unload/reload */
+	char **routes;		/* route=0xMAGIC:module.symbol, NULL-terminated */
 };
 
 int mh_args_parse(struct mh_host_args *a, int argc, char **argv,
@@ -72,8 +78,38 @@ int mh_param_check(enum mh_ptype t, const char *val, char **err);
 bool mh_param_as_bool(const char *val);
 bool mh_valid_module_name(const char *s, size_t len);
 bool mh_valid_param_name(const char *s);
+/* route=0xMAGIC:module.symbol: 0, or -EINVAL and *err saying why. */
+int mh_route_parse(const char *val, uint32_t *magic, char **module,
+		   char **symbol, char **err);
+
+/* -- signature.c ------------------------------------------------------ */
+
+enum mh_type {
+	MH_T_VOID, MH_T_I8, MH_T_I16, MH_T_I32, MH_T_I64,
+	MH_T_U8, MH_T_U16, MH_T_U32, MH_T_U64,
+	MH_T_BOOL, MH_T_PTR, MH_T_GADDR, MH_T_STR,
+};
+
+#define MH_SIG_MAX_ARGS 16
+#define MH_SIG_MAX_LEN 200
+
+struct mh_sig {
+	enum mh_type ret;
+	unsigned int nargs;
+	enum mh_type args[MH_SIG_MAX_ARGS];
+};
+
+int mh_sig_parse(const char *s, struct mh_sig *sig, char **err);
+bool mh_sig_valid(const char *s);
 
 /* -- loader.c --------------------------------------------------------- */
+
+/* An export or import named in a module's metadata. */
+struct mh_meta_sym {
+	char *module;		/* imports: the provider */
+	char *name;
+	char *sig;
+};
 
 struct mh_param_decl {
 	char *name;
@@ -88,6 +124,8 @@ struct mh_meta {
 	char *name, *version, *license, *description;
 	GPtrArray *depends;	/* char * */
 	GPtrArray *params;	/* struct mh_param_decl * */
+	GPtrArray *exports;	/* struct mh_meta_sym *, module NULL */
+	GPtrArray *imports;	/* struct mh_meta_sym * */
 };
 
 int mh_meta_parse(const void *data, size_t len, struct mh_meta **out,
@@ -97,6 +135,8 @@ int mh_meta_check_abi(const struct mh_meta *m, char **err);
 void mh_meta_free(struct mh_meta *m);
 const struct mh_param_decl *mh_meta_param(const struct mh_meta *m,
 					  const char *name);
+/* Every module @m needs live first: depends, then import providers. */
+GPtrArray *mh_meta_requires(const struct mh_meta *m);
 
 struct mh_entry;
 
@@ -111,11 +151,24 @@ struct mh_module {
 	mh_translate_cb translate;
 	void *translate_opaque;
 	GPtrArray *scoreboards;
+	GPtrArray *reg_imports;	/* registry symbols it imports (edges) */
+	GPtrArray *reg_points;	/* PPP points it declared */
+	char *reg_error;	/* a registry call in init failed: why */
 	bool tainted;		/* a hook crashed: never dlclose */
+	char *image;		/* checked by mh_module_check(), not yet mapped */
+	size_t image_size;
 };
 
 int mh_loader_init(char **err);
 void mh_loader_cleanup(void);
+/*
+ * Open a module file in two steps: check it (metadata, ABI, name, params,
+ * ops header; no code of it runs), then map it (dlopen, constructors).
+ * mh_module_open() does both.
+ */
+int mh_module_check(const char *path, const char *name,
+		    GHashTable *overrides, struct mh_module **out, char **err);
+int mh_module_map(struct mh_module *mod, char **err);
 int mh_module_open(const char *path, const char *name,
 		   GHashTable *overrides, struct mh_module **out, char **err);
 void mh_module_close(struct mh_module *m);
@@ -136,6 +189,39 @@ extern const struct mh_api mh_host_api;
 void mh_module_unregister(struct mh_module *m);
 void mh_api_vcpu_init(void);
 
+/* -- registry.c ------------------------------------------------------- */
+
+void mh_registry_init(void);
+/* Before @m's init: check its tables, keep what importers use, bind imports. */
+int mh_registry_bind(struct mh_module *m, bool reload, char **err);
+/* Would @m, replacing the live version, keep what importers use? */
+int mh_registry_check_reload(struct mh_module *m, char **err);
+/* After @m's init succeeded: its exports are what importers reach. */
+void mh_registry_publish(struct mh_module *m);
+/* @module is gone: calls to its exports return zero from now on. */
+void mh_registry_retire(const char *module);
+/* @m goes: its import edges, declared points and handlers go with it. */
+void mh_registry_release(struct mh_module *m);
+/* Append the modules that import from or handle points of @module. */
+void mh_registry_users(const char *module, GPtrArray *users);
+/* Every vCPU is stopped: free replaced handler sets. */
+void mh_registry_quiesced(void);
+/* The exports and PPP points, a JSON array for the control socket. */
+void mh_registry_describe(GString *json);
+void *mh_registry_import(struct mh_module *m, const char *module,
+			 const char *name, const char *sig, char **err);
+struct mh_ppp_point *mh_registry_ppp_declare(struct mh_module *m,
+					     const char *name, const char *sig,
+					     char **err);
+int mh_registry_ppp_register(struct mh_module *m, const char *module,
+			     const char *name, const char *sig,
+			     void (*fn)(void), char **err);
+int mh_registry_ppp_unregister(struct mh_module *m, const char *module,
+			       const char *name, void (*fn)(void));
+/* Export @module.@name's current function and signature; -ENOENT if not live. */
+int mh_registry_current(const char *module, const char *name,
+			void (**fn)(void), char **sig);
+
 /* -- lifecycle.c ------------------------------------------------------ */
 
 enum mh_state { MH_UNFORMED, MH_COMING, MH_LIVE, MH_GOING };
@@ -146,9 +232,19 @@ struct mh_entry {
 	struct mh_module *live;
 	unsigned int loads, reloads, rollbacks;
 	int64_t last_pause_us;
+	/*
+	 * Accounting for the control socket's stats, across versions.  Added
+	 * to from vCPU threads with relaxed atomics (api.c): read them so.
+	 */
+	uint64_t callbacks;	/* exec, conditional and memory callbacks registered */
+	uint64_t inline_ops;	/* inline operations registered */
+	uint64_t hypercalls;	/* hypercalls it handled */
+	uint64_t cb_calls;	/* accounting=on: callbacks run ... */
+	uint64_t cb_ns;		/* ... and the time spent in them */
 };
 
-enum mh_origin { MH_FROM_START, MH_FROM_WATCH };
+enum mh_origin { MH_FROM_START, MH_FROM_WATCH, MH_FROM_IMPORT, MH_FROM_CTL,
+		 MH_FROM_GUEST };
 
 int mh_lifecycle_init(const struct mh_host_args *args, char **err);
 /* Load the start modules, before any vCPU runs. */
@@ -159,6 +255,8 @@ int mh_request_unload(const char *name, bool force, enum mh_origin from);
 /* Called with every vCPU stopped: apply what is queued. */
 int mh_lifecycle_apply(void);
 bool mh_lifecycle_pending(void);
+/* From init (inside an apply): load @name now if it is not live. */
+int mh_lifecycle_require(const char *name, char **err);
 /* At QEMU exit: fail queued requests, then unload every module. */
 void mh_lifecycle_cancel(void);
 void mh_lifecycle_exit(void);
@@ -166,6 +264,46 @@ void mh_lifecycle_exit(void);
 void mh_lifecycle_translate(struct qemu_plugin_tb *tb);
 const char *mh_module_dir(void);
 bool mh_module_is_loaded(const char *name);
+
+/* -- hypercall.c ------------------------------------------------------ */
+
+#define MH_HC_RESERVED_FIRST	0x4D480000u
+#define MH_HC_RESERVED_LAST	0x4D4800FFu
+#define MH_HC_LOAD		0x4D480001u
+#define MH_HC_UNLOAD		0x4D480002u
+#define MH_HC_RELOAD		0x4D480003u
+
+/* A real cpuid leaf: 0x0000xxxx, 0x4000xxxx, 0x8000xxxx or 0xC000xxxx. */
+static inline bool mh_hypercall_is_leaf(uint32_t magic)
+{
+	return !(magic & 0x3FFF0000u);
+}
+
+/* May a route have @magic?  Not host-reserved, not a real cpuid leaf. */
+static inline bool mh_hypercall_routable(uint32_t magic)
+{
+	return !mh_hypercall_is_leaf(magic) &&
+	       (magic < MH_HC_RESERVED_FIRST || magic > MH_HC_RESERVED_LAST);
+}
+
+/* At start: guest_control= and the route= routes. */
+int mh_hypercall_init(const struct mh_host_args *args, char **err);
+void mh_hypercall_vcpu_init(void);
+/* From the host's tb_trans: callbacks on the hypercall instructions only. */
+void mh_hypercall_instrument(struct qemu_plugin_tb *tb);
+int mh_hypercall_register(struct mh_module *m, uint32_t magic,
+			  mh_hypercall_fn fn, void *opaque, char **err);
+int mh_hypercall_unregister(struct mh_module *m, uint32_t magic);
+const struct mh_hypercall *mh_hypercall_current(unsigned int vcpu_index);
+bool mh_hypercall_returns(void);
+/* @m goes: its routes go with it. */
+void mh_hypercall_release(struct mh_module *m);
+/* Every vCPU is stopped: free replaced route tables. */
+void mh_hypercall_quiesced(void);
+/* The routes, a JSON array for the control socket. */
+void mh_hypercall_describe(GString *json);
+/* At QEMU exit: report what the rate limits held back. */
+void mh_hypercall_exit(void);
 
 /* -- quiesce.c -------------------------------------------------------- */
 
@@ -179,6 +317,80 @@ void mh_quiesce_request(void);
 
 int mh_watcher_start(const char *dir, char **err);
 void mh_watcher_stop(void);
+
+/* -- control.c ------------------------------------------------------- */
+
+/* The request grammar (ctlparse.c, pure: fuzzed by tests/fuzz/ctl-parse.c). */
+#define MH_CTL_LINE_MAX 4096
+
+enum mh_ctl_cmd {
+	MH_CTL_LIST, MH_CTL_INFO, MH_CTL_LOAD, MH_CTL_UNLOAD, MH_CTL_RELOAD,
+	MH_CTL_SYMBOLS, MH_CTL_ROUTES, MH_CTL_STATS, MH_CTL_PARAM,
+};
+
+struct mh_ctl_req {
+	enum mh_ctl_cmd cmd;
+	char *name;		/* every command that takes a module */
+	GHashTable *params;	/* load, param: KEY -> VALUE; NULL if none */
+	bool force;		/* unload NAME force */
+};
+
+/*
+ * Parse one request line (@len bytes, no newline).  0 and @req filled, or
+ * -EINVAL and *@err one printable line saying why.
+ */
+int mh_ctl_parse(const char *line, size_t len, struct mh_ctl_req *req,
+		 char **err);
+void mh_ctl_req_clear(struct mh_ctl_req *req);
+/* Does @cmd go through the lifecycle's requests (and so may block)? */
+bool mh_ctl_changes_modules(enum mh_ctl_cmd cmd);
+
+/* The socket: create it and start the thread that serves it. */
+int mh_control_start(const char *path, char **err);
+void mh_control_stop(void);
+
+/* Queries and requests for the control socket (lifecycle.c). */
+enum mh_req_kind { MH_REQ_LOAD, MH_REQ_RELOAD, MH_REQ_UNLOAD };
+/*
+ * Like mh_request_load/unload, but strict (load of a live module and
+ * reload of one that is not are errors), with parameters for a load, and
+ * *@err saying why on failure.  Blocks until applied.
+ */
+int mh_request(enum mh_req_kind kind, const char *name, GHashTable *params,
+	       bool force, enum mh_origin from, char **err);
+
+/*
+ * A guest's load/unload/reload (lifecycle.c): queued for a worker thread,
+ * which runs it like mh_request() and logs a guest_request event; the vCPU
+ * never waits.  0, -EAGAIN (too many queued) or -ECANCELED (exiting).
+ */
+int mh_request_async(enum mh_req_kind kind, const char *name,
+		     enum mh_origin from);
+/* Set MODULE.KEY=VALUE for the module's next load or reload. */
+int mh_lifecycle_param_set(const char *name, const char *key,
+			   const char *value, char **err);
+/* A copy of the parameter values given for @name's next load, or NULL. */
+GHashTable *mh_lifecycle_params(const char *name);
+/*
+ * Call @fn for each entry (live ones in load order, then the others by
+ * name), or for the one named, with mh_lock held: @fn must not block.
+ * @users lists the live modules that require it ("a, b"), or is "".
+ */
+typedef void (*mh_entry_fn)(const struct mh_entry *e, const char *users,
+			    void *opaque);
+void mh_lifecycle_foreach(bool live_only, mh_entry_fn fn, void *opaque);
+int mh_lifecycle_with(const char *name, mh_entry_fn fn, void *opaque);
+/* After a quiesce: the modules it changed paused the guest @pause_us. */
+void mh_lifecycle_note_pause(int64_t pause_us);
+/* JSON arrays of the registry's symbols and the hypercall routes. */
+void mh_query_symbols(GString *json);
+void mh_query_routes(GString *json);
+
+/* Accounting (api.c). */
+void mh_api_set_accounting(bool on);
+bool mh_api_accounting(void);
+/* Run @m's translate hook, its registrations counted on its entry. */
+void mh_api_translate(struct mh_module *m, struct qemu_plugin_tb *tb);
 
 /* -- plugin.c --------------------------------------------------------- */
 

@@ -28,6 +28,7 @@ struct request {
 	enum mh_origin from;
 	bool done;
 	int result;
+	char *error;		/* why it failed, for the control socket */
 };
 
 static GMutex mh_lock;		/* entries, live, queue, request results */
@@ -39,9 +40,17 @@ static GQueue queue = G_QUEUE_INIT;
 static const struct mh_host_args *args;
 static bool shutting_down;
 
+/* The request this thread applies, and what notes its errors (at the end). */
+static __thread struct request *applying_req;
+static void applying_set(struct request *r);
+static void note_error(char *error);
+
 static const char *const origin_names[] = {
 	[MH_FROM_START] = "start",
 	[MH_FROM_WATCH] = "watch",
+	[MH_FROM_IMPORT] = "import",
+	[MH_FROM_CTL] = "ctl",
+	[MH_FROM_GUEST] = "guest",
 };
 
 const char *mh_module_dir(void)
@@ -61,14 +70,24 @@ static struct mh_entry *entry_get_locked(const char *name) /* Must hold mh_lock.
 	return e;
 }
 
+/* This thread applies requests, holding mh_lock (module hooks run here). */
+static __thread bool applying;
+
+static bool is_live_locked(const char *name) /* Must hold mh_lock. */
+{
+	struct mh_entry *e = g_hash_table_lookup(entries, name);
+
+	return e && e->state == MH_LIVE;
+}
+
 bool mh_module_is_loaded(const char *name)
 {
-	struct mh_entry *e;
 	bool ret;
 
+	if (applying)
+		return is_live_locked(name);
 	g_mutex_lock(&mh_lock);
-	e = g_hash_table_lookup(entries, name);
-	ret = e && e->state == MH_LIVE;
+	ret = is_live_locked(name);
 	g_mutex_unlock(&mh_lock);
 	return ret;
 }
@@ -91,6 +110,7 @@ static void event_reject(const char *name, const char *file, const char *error)
 	mh_event_str(ev, "error", error);
 	mh_event_emit(ev);
 	mh_err("%s: %s", file ? file : name, error);
+	note_error(g_strdup(error));
 }
 
 static char *hook_error(const char *hook, int ret, int signo)
@@ -163,18 +183,40 @@ static int run_hook(struct mh_module *mod, const char *hook, mh_guarded_fn fn,
 	return ret;
 }
 
-static int module_init(struct mh_module *mod, char **err)
+static void run_exit_hook(struct mh_module *mod);
+
+/*
+ * Bind @mod's imports, run its init, publish its exports.  @reload: it
+ * replaces a live version, whose importers must keep what they use.
+ */
+static int module_init(struct mh_module *mod, bool reload, char **err)
 {
 	struct hook_call c = { 0 };
 	int ret;
 
 	mod->entry->state = MH_COMING;
+	g_clear_pointer(&mod->reg_error, g_free);
+	ret = mh_registry_bind(mod, reload, err);
+	if (ret)
+		goto fail;
 	ret = run_hook(mod, "init", call_init, &c, err);
-	if (ret) {
-		/* Whatever init registered before failing goes with it. */
-		mh_module_unregister(mod);
-		mod->entry->state = MH_UNFORMED;
+	if (mod->reg_error) {
+		/* A registry call in init failed (PPP signature changed...):
+		 * that is the reason, whatever init made of it. */
+		if (!ret)
+			run_exit_hook(mod);
+		g_free(*err);
+		*err = g_strdup(mod->reg_error);
+		ret = ret ? ret : -EINVAL;
 	}
+	if (ret)
+		goto fail;
+	mh_registry_publish(mod);
+	return 0;
+fail:
+	/* Whatever init registered before failing goes with it. */
+	mh_module_unregister(mod);
+	mod->entry->state = MH_UNFORMED;
 	return ret;
 }
 
@@ -202,6 +244,7 @@ static void request_free(struct request *r)
 	if (r->mod)
 		mh_module_close(r->mod);
 	g_free(r->name);
+	g_free(r->error);
 	g_free(r);
 }
 
@@ -240,14 +283,17 @@ static int plan_load(const char *name, bool root, enum mh_origin from,
 	if (is_live && !root)
 		return 0;
 
-	ret = mh_module_open(path, name,
-			     g_hash_table_lookup(args->params, name), &mod, err);
+	/* Required modules are planned before any code of this one runs. */
+	ret = mh_module_check(path, name,
+			      g_hash_table_lookup(args->params, name), &mod, err);
 	if (ret)
 		return ret;
 
+	g_autoptr(GPtrArray) req = mh_meta_requires(mod->meta);
+
 	g_hash_table_add(visiting, (gpointer)name);
-	for (guint i = 0; i < mod->meta->depends->len && !ret; i++) {
-		const char *dep = g_ptr_array_index(mod->meta->depends, i);
+	for (guint i = 0; i < req->len && !ret; i++) {
+		const char *dep = g_ptr_array_index(req, i);
 		g_autofree char *why = NULL;
 
 		ret = plan_load(dep, false, from, plan, visiting, &why);
@@ -255,6 +301,9 @@ static int plan_load(const char *name, bool root, enum mh_origin from,
 			*err = g_strdup_printf("required module '%s': %s", dep, why);
 	}
 	g_hash_table_remove(visiting, name);
+	if (ret)
+		goto fail;
+	ret = mh_module_map(mod, err);
 	if (ret)
 		goto fail;
 
@@ -367,8 +416,10 @@ static void event_module(const char *event, struct mh_module *mod,
 
 static bool deps_live_locked(struct mh_module *mod, char **err) /* Must hold mh_lock. */
 {
-	for (guint i = 0; i < mod->meta->depends->len; i++) {
-		const char *dep = g_ptr_array_index(mod->meta->depends, i);
+	g_autoptr(GPtrArray) req = mh_meta_requires(mod->meta);
+
+	for (guint i = 0; i < req->len; i++) {
+		const char *dep = g_ptr_array_index(req, i);
 		struct mh_entry *d = g_hash_table_lookup(entries, dep);
 
 		if (!d || d->state != MH_LIVE) {
@@ -396,7 +447,7 @@ static int apply_load_locked(struct request *r) /* Must hold mh_lock. */
 		goto fail;
 	}
 	mod->entry = e;
-	ret = module_init(mod, &err);
+	ret = module_init(mod, false, &err);
 	if (ret)
 		goto fail;
 	r->mod = NULL;
@@ -412,30 +463,27 @@ fail:
 	return ret;
 }
 
-static GString *users_locked(const char *name) /* Must hold mh_lock. */
+/* The live modules that use @name, "a, b", or "" if none. */
+static char *users_locked(const char *name) /* Must hold mh_lock. */
 {
-	GString *users = g_string_new(NULL);
+	g_autoptr(GPtrArray) users = g_ptr_array_new_with_free_func(g_free);
 
 	for (guint i = 0; i < live->len; i++) {
 		struct mh_entry *e = g_ptr_array_index(live, i);
-		GPtrArray *deps = e->live->meta->depends;
+		g_autoptr(GPtrArray) req = mh_meta_requires(e->live->meta);
 
-		for (guint j = 0; j < deps->len; j++) {
-			if (!strcmp(g_ptr_array_index(deps, j), name)) {
-				g_string_append_printf(users, "%s%s",
-						       users->len ? ", " : "",
-						       e->name);
-				break;
-			}
-		}
+		if (g_ptr_array_find_with_equal_func(req, name, g_str_equal, NULL))
+			g_ptr_array_add(users, g_strdup(e->name));
 	}
-	return users;
+	/* Dynamic imports and PPP handlers are edges too. */
+	mh_registry_users(name, users);
+	return mh_join_unique(users);
 }
 
 static int apply_unload_locked(struct request *r) /* Must hold mh_lock. */
 {
 	struct mh_entry *e = g_hash_table_lookup(entries, r->name);
-	g_autoptr(GString) users = NULL;
+	g_autofree char *users = NULL;
 	struct mh_module *mod;
 	GString *ev;
 
@@ -444,22 +492,23 @@ static int apply_unload_locked(struct request *r) /* Must hold mh_lock. */
 		return -ENOENT;
 	}
 	users = users_locked(r->name);
-	if (users->len && !r->force) {
+	if (*users && !r->force) {
 		g_autofree char *err = g_strdup_printf("unload refused: in use by %s",
-						       users->str);
+						       users);
 		event_reject(r->name, NULL, err);
 		return -EBUSY;
 	}
 	mod = e->live;
 	module_exit(mod);
+	mh_registry_retire(e->name);
 	g_ptr_array_remove(live, e);
 	e->live = NULL;
 	ev = mh_event_new("unload");
 	mh_event_str(ev, "module", e->name);
 	mh_event_str(ev, "version", mod->meta->version);
 	mh_event_str(ev, "from", origin_names[r->from]);
-	if (users->len)
-		mh_event_str(ev, "forced_users", users->str);
+	if (*users)
+		mh_event_str(ev, "forced_users", users);
 	mh_event_emit(ev);
 	mh_msg("%s: unloaded", e->name);
 	mh_module_close(mod);
@@ -480,7 +529,7 @@ static void rollback_locked(struct mh_entry *e, struct mh_module *old,
 	int ret;
 
 	e->live = old;
-	ret = module_init(old, &err);
+	ret = module_init(old, true, &err);
 	if (!ret && old->ops.restore_state && blob) {
 		ret = run_hook(old, "restore_state", call_restore, &c, &err);
 		if (ret)
@@ -496,10 +545,13 @@ static void rollback_locked(struct mh_entry *e, struct mh_module *old,
 		mh_event_emit(ev);
 		mh_err("%s: reload failed, version %s kept: %s", e->name,
 		       old->meta->version, why);
+		note_error(g_strdup_printf("reload failed, version %s kept: %s",
+					   old->meta->version, why));
 		return;
 	}
 	e->live = NULL;
 	g_ptr_array_remove(live, e);
+	mh_registry_retire(e->name);
 	ev = mh_event_new("unload");
 	mh_event_str(ev, "module", e->name);
 	mh_event_str(ev, "version", old->meta->version);
@@ -507,6 +559,9 @@ static void rollback_locked(struct mh_entry *e, struct mh_module *old,
 	mh_event_emit(ev);
 	mh_err("%s: reload failed (%s) and the old version could not be "
 	       "restored (%s): unloaded", e->name, why, err);
+	note_error(g_strdup_printf("reload failed (%s) and the old version "
+				   "could not be restored (%s): unloaded",
+				   why, err));
 	mh_module_close(old);
 }
 
@@ -530,6 +585,9 @@ static int apply_reload_locked(struct request *r) /* Must hold mh_lock. */
 		ret = -ENOENT;
 		goto refuse;
 	}
+	ret = mh_registry_check_reload(new, &err);
+	if (ret)
+		goto refuse;
 	if (old->ops.save_state) {
 		c.data = &blob;
 		c.len = &len;
@@ -541,7 +599,7 @@ static int apply_reload_locked(struct request *r) /* Must hold mh_lock. */
 
 	new->entry = e;
 	e->live = new;
-	ret = module_init(new, &err);
+	ret = module_init(new, true, &err);
 	if (ret)
 		goto rollback;
 	if (new->ops.restore_state && blob) {
@@ -587,6 +645,8 @@ refuse:
 	e->rollbacks++;
 	mh_err("%s: reload refused, version %s kept: %s", e->name,
 	       old->meta->version, err);
+	note_error(g_strdup_printf("reload refused, version %s kept: %s",
+				   old->meta->version, err));
 	return ret;
 }
 
@@ -594,10 +654,14 @@ int mh_lifecycle_apply(void)
 {
 	int n = 0;
 
+	/* Every vCPU is stopped: no one walks a replaced route table. */
+	mh_hypercall_quiesced();
 	g_mutex_lock(&mh_lock);
+	applying = true;
 	while (!g_queue_is_empty(&queue)) {
 		struct request *r = g_queue_pop_head(&queue);
 
+		applying_set(r);
 		switch (r->kind) {
 		case REQ_LOAD:
 			r->result = apply_load_locked(r);
@@ -609,12 +673,44 @@ int mh_lifecycle_apply(void)
 			r->result = apply_unload_locked(r);
 			break;
 		}
+		applying_set(NULL);
 		r->done = true;
 		n++;
 	}
+	applying = false;
 	g_cond_broadcast(&mh_cond);
 	g_mutex_unlock(&mh_lock);
 	return n;
+}
+
+/*
+ * From a module's init: load @name now, inside the running apply, like
+ * PANDA's panda_require().  Its prepare() runs here too, in the pause.
+ */
+int mh_lifecycle_require(const char *name, char **err)
+{
+	g_autoptr(GPtrArray) plan =
+		g_ptr_array_new_with_free_func((GDestroyNotify)request_free);
+	g_autoptr(GHashTable) visiting = g_hash_table_new(g_str_hash, g_str_equal);
+	int ret;
+
+	if (!applying) {
+		*err = g_strdup_printf("cannot load '%s' from here: only from init",
+				       name);
+		return -EPERM;
+	}
+	if (is_live_locked(name))
+		return 0;
+	ret = plan_load(name, true, MH_FROM_IMPORT, plan, visiting, err);
+	for (guint i = 0; !ret && i < plan->len; i++) {
+		struct request *r = g_ptr_array_index(plan, i);
+
+		ret = apply_load_locked(r);
+		if (ret)
+			*err = g_strdup_printf("loading '%s' failed (see its reject "
+					       "event)", r->name);
+	}
+	return ret;
 }
 
 bool mh_lifecycle_pending(void)
@@ -635,7 +731,7 @@ void mh_lifecycle_translate(struct qemu_plugin_tb *tb)
 				       g_ptr_array_index(live, i))->live;
 
 		if (m->translate)
-			m->translate((mh_tb *)tb, m->translate_opaque);
+			mh_api_translate(m, tb);
 	}
 }
 
@@ -719,8 +815,80 @@ int mh_lifecycle_start(char **err)
 	return 0;
 }
 
+/*
+ * Guest requests (hypercall.c): a vCPU must not wait for a quiesce it is
+ * needed to answer, nor open files, so it only queues the request here.
+ * One worker thread runs them in order, exactly like a control-socket
+ * request, and logs a guest_request event with the outcome.  The queue is
+ * bounded: a guest cannot make the host hold unbounded work.
+ */
+#define ASYNC_MAX 16
+
+struct async_req {
+	enum mh_req_kind kind;
+	char *name;
+	enum mh_origin from;
+};
+
+static GMutex async_lock;	/* async_pool, async_closed */
+static GThreadPool *async_pool;
+static bool async_closed;	/* QEMU exits: no new guest request */
+
+static void async_run(gpointer data, gpointer user)
+{
+	static const char *const kinds[] = {
+		[MH_REQ_LOAD] = "load",
+		[MH_REQ_RELOAD] = "reload",
+		[MH_REQ_UNLOAD] = "unload",
+	};
+	struct async_req *a = data;
+	g_autofree char *err = NULL;
+	GString *ev;
+	int ret;
+
+	(void)user;
+	ret = mh_request(a->kind, a->name, NULL, false, a->from, &err);
+	ev = mh_event_new("guest_request");
+	mh_event_str(ev, "op", kinds[a->kind]);
+	mh_event_str(ev, "module", a->name);
+	mh_event_str(ev, "from", origin_names[a->from]);
+	mh_event_str(ev, "result", ret ? err : "ok");
+	mh_event_emit(ev);
+	g_free(a->name);
+	g_free(a);
+}
+
+int mh_request_async(enum mh_req_kind kind, const char *name,
+		     enum mh_origin from)
+{
+	struct async_req *a;
+	int ret = 0;
+
+	g_mutex_lock(&async_lock);
+	if (async_closed) {
+		ret = -ECANCELED;
+		goto out;
+	}
+	if (!async_pool)
+		async_pool = g_thread_pool_new(async_run, NULL, 1, FALSE, NULL);
+	if (g_thread_pool_unprocessed(async_pool) >= ASYNC_MAX) {
+		ret = -EAGAIN;
+		goto out;
+	}
+	a = g_new0(struct async_req, 1);
+	a->kind = kind;
+	a->name = g_strdup(name);
+	a->from = from;
+	g_thread_pool_push(async_pool, a, NULL);
+out:
+	g_mutex_unlock(&async_lock);
+	return ret;
+}
+
 void mh_lifecycle_cancel(void)
 {
+	GThreadPool *pool;
+
 	g_mutex_lock(&mh_lock);
 	shutting_down = true;
 	/* Nobody will apply what is still queued: fail it. */
@@ -732,6 +900,14 @@ void mh_lifecycle_cancel(void)
 	}
 	g_cond_broadcast(&mh_cond);
 	g_mutex_unlock(&mh_lock);
+
+	/* Guest requests not started are dropped; a running one is cancelled. */
+	g_mutex_lock(&async_lock);
+	pool = g_steal_pointer(&async_pool);
+	async_closed = true;
+	g_mutex_unlock(&async_lock);
+	if (pool)
+		g_thread_pool_free(pool, TRUE, TRUE);
 }
 
 void mh_lifecycle_exit(void)
@@ -756,4 +932,294 @@ void mh_lifecycle_exit(void)
 		mh_event_emit(ev);
 	}
 	g_mutex_unlock(&mh_lock);
+}
+
+/* -- queries and requests for the control socket ------------------------ */
+
+/*
+ * args->params (MODULE.PARAM values for the next load) is read by
+ * plan_load() under req_lock.  The control socket also changes it (param,
+ * load NAME KEY=VALUE) and reads it (info) without waiting for req_lock,
+ * which a request holds until it is applied: so writers hold both locks,
+ * readers either.
+ */
+static GMutex param_lock;
+/* Names of the requests applied in the running quiesce; under mh_lock. */
+static GPtrArray *last_applied;
+
+/* On the applying thread, while @r is applied (for note_error). */
+static void applying_set(struct request *r)
+{
+	applying_req = r;
+	/* Loads at start are applied directly: no quiesce, no pause. */
+	if (!r || r->from == MH_FROM_START)
+		return;
+	if (!last_applied)
+		last_applied = g_ptr_array_new_with_free_func(g_free);
+	g_ptr_array_add(last_applied, g_strdup(r->name));
+}
+
+/* The first failure while a request is applied is what its requester sees. */
+static void note_error(char *error)
+{
+	if (applying_req && !applying_req->error)
+		applying_req->error = error;
+	else
+		g_free(error);
+}
+
+void mh_lifecycle_note_pause(int64_t pause_us)
+{
+	g_mutex_lock(&mh_lock);
+	for (guint i = 0; last_applied && i < last_applied->len; i++) {
+		struct mh_entry *e = g_hash_table_lookup(entries,
+				g_ptr_array_index(last_applied, i));
+
+		if (e)
+			e->last_pause_us = pause_us;
+	}
+	if (last_applied)
+		g_ptr_array_set_size(last_applied, 0);
+	g_mutex_unlock(&mh_lock);
+}
+
+/* Make @given part of @name's parameters; return what they were. */
+static GHashTable *params_merge_locked(const char *name, GHashTable *given) /* Must hold req_lock. */
+{
+	GHashTable *old = g_hash_table_lookup(args->params, name);
+	GHashTable *merged = g_hash_table_new_full(g_str_hash, g_str_equal,
+						   g_free, g_free);
+	GHashTableIter it;
+	gpointer k, v;
+
+	if (old) {
+		g_hash_table_ref(old);
+		g_hash_table_iter_init(&it, old);
+		while (g_hash_table_iter_next(&it, &k, &v))
+			g_hash_table_insert(merged, g_strdup(k), g_strdup(v));
+	}
+	g_hash_table_iter_init(&it, given);
+	while (g_hash_table_iter_next(&it, &k, &v))
+		g_hash_table_insert(merged, g_strdup(k), g_strdup(v));
+	g_mutex_lock(&param_lock);
+	g_hash_table_insert(args->params, g_strdup(name), merged);
+	g_mutex_unlock(&param_lock);
+	return old;
+}
+
+/* Undo params_merge_locked(): @old (a reference) goes back. */
+static void params_restore_locked(const char *name, GHashTable *old) /* Must hold req_lock. */
+{
+	g_mutex_lock(&param_lock);
+	if (old)
+		g_hash_table_insert(args->params, g_strdup(name), old);
+	else
+		g_hash_table_remove(args->params, name);
+	g_mutex_unlock(&param_lock);
+}
+
+int mh_request(enum mh_req_kind kind, const char *name, GHashTable *params,
+	       bool force, enum mh_origin from, char **err)
+{
+	g_autoptr(GPtrArray) plan =
+		g_ptr_array_new_with_free_func((GDestroyNotify)request_free);
+	g_autoptr(GHashTable) visiting = g_hash_table_new(g_str_hash, g_str_equal);
+	g_autofree char *why = NULL;
+	GHashTable *old_params = NULL;
+	bool merged = false;
+	int ret;
+
+	g_mutex_lock(&req_lock);
+	/* The watcher turns a load of a live module into a reload; a user
+	 * who typed "load" or "reload" meant exactly that. */
+	if (kind == MH_REQ_LOAD && mh_module_is_loaded(name)) {
+		*err = g_strdup_printf("'%s' is already loaded (use reload)", name);
+		ret = -EEXIST;
+		goto out;
+	}
+	if (kind != MH_REQ_LOAD && !mh_module_is_loaded(name)) {
+		*err = g_strdup_printf("'%s' is not loaded", name);
+		ret = -ENOENT;
+		goto out;
+	}
+	if (kind == MH_REQ_UNLOAD) {
+		struct request *r = g_new0(struct request, 1);
+
+		r->kind = REQ_UNLOAD;
+		r->name = g_strdup(name);
+		r->force = force;
+		r->from = from;
+		g_ptr_array_add(plan, r);
+	} else {
+		if (params && g_hash_table_size(params)) {
+			old_params = params_merge_locked(name, params);
+			merged = true;
+		}
+		ret = plan_load(name, true, from, plan, visiting, &why);
+		if (ret) {
+			g_autofree char *path = module_path(name);
+
+			event_reject(name, path, why);
+			*err = g_strdup_printf("%s: %s", path, why);
+			goto out;
+		}
+	}
+	ret = submit(plan, false);
+	if (ret) {
+		for (guint i = 0; i < plan->len && !*err; i++) {
+			struct request *r = g_ptr_array_index(plan, i);
+
+			if (r->result && r->error)
+				*err = g_strdup(r->error);
+		}
+		if (!*err)
+			*err = g_strdup(ret == -ECANCELED ?
+					"QEMU is exiting: request cancelled" :
+					g_strerror(-ret));
+	}
+out:
+	if (merged && ret)
+		params_restore_locked(name, old_params);
+	else if (old_params)
+		g_hash_table_unref(old_params);
+	g_mutex_unlock(&req_lock);
+	return ret;
+}
+
+/* The declaration of @name's parameter @key, checked against @value. */
+static int param_check(const char *name, const char *key, const char *value,
+		       char **err)
+{
+	g_autofree char *path = module_path(name);
+	struct mh_meta *meta = NULL;
+	const struct mh_param_decl *d;
+	g_autofree char *why = NULL;
+	int ret;
+
+	/* The file in dir is what the next load or reload reads. */
+	ret = mh_meta_read(path, &meta, &why);
+	if (ret) {
+		*err = g_strdup_printf("%s: %s", path, why);
+		return ret;
+	}
+	d = mh_meta_param(meta, key);
+	if (!d) {
+		*err = g_strdup_printf("module '%s' has no parameter '%s'", name,
+				       key);
+		ret = -EINVAL;
+	} else if (mh_param_check(d->type, value, &why)) {
+		*err = g_strdup_printf("%s.%s: %s", name, key, why);
+		ret = -EINVAL;
+	}
+	mh_meta_free(meta);
+	return ret;
+}
+
+int mh_lifecycle_param_set(const char *name, const char *key,
+			   const char *value, char **err)
+{
+	GHashTable *mp;
+	int ret;
+
+	ret = param_check(name, key, value, err);
+	if (ret)
+		return ret;
+	g_mutex_lock(&req_lock);
+	g_mutex_lock(&param_lock);
+	mp = g_hash_table_lookup(args->params, name);
+	if (!mp) {
+		mp = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+		g_hash_table_insert(args->params, g_strdup(name), mp);
+	}
+	g_hash_table_insert(mp, g_strdup(key), g_strdup(value));
+	g_mutex_unlock(&param_lock);
+	g_mutex_unlock(&req_lock);
+	return 0;
+}
+
+GHashTable *mh_lifecycle_params(const char *name)
+{
+	GHashTable *copy = NULL, *mp;
+	GHashTableIter it;
+	gpointer k, v;
+
+	g_mutex_lock(&param_lock);
+	mp = g_hash_table_lookup(args->params, name);
+	if (mp) {
+		copy = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+					     g_free);
+		g_hash_table_iter_init(&it, mp);
+		while (g_hash_table_iter_next(&it, &k, &v))
+			g_hash_table_insert(copy, g_strdup(k), g_strdup(v));
+	}
+	g_mutex_unlock(&param_lock);
+	return copy;
+}
+
+static gint entry_cmp(gconstpointer a, gconstpointer b)
+{
+	return strcmp((*(struct mh_entry *const *)a)->name,
+		      (*(struct mh_entry *const *)b)->name);
+}
+
+static void call_with_users_locked(struct mh_entry *e, mh_entry_fn fn,
+				   void *opaque) /* Must hold mh_lock. */
+{
+	g_autofree char *users = users_locked(e->name);
+
+	fn(e, users ? users : "", opaque);
+}
+
+void mh_lifecycle_foreach(bool live_only, mh_entry_fn fn, void *opaque)
+{
+	g_autoptr(GPtrArray) others = g_ptr_array_new();
+	GHashTableIter it;
+	gpointer v;
+
+	g_mutex_lock(&mh_lock);
+	for (guint i = 0; i < live->len; i++)
+		call_with_users_locked(g_ptr_array_index(live, i), fn, opaque);
+	if (!live_only) {
+		g_hash_table_iter_init(&it, entries);
+		while (g_hash_table_iter_next(&it, NULL, &v)) {
+			if (!g_ptr_array_find(live, v, NULL))
+				g_ptr_array_add(others, v);
+		}
+		g_ptr_array_sort(others, entry_cmp);
+		for (guint i = 0; i < others->len; i++)
+			call_with_users_locked(g_ptr_array_index(others, i), fn,
+					       opaque);
+	}
+	g_mutex_unlock(&mh_lock);
+}
+
+int mh_lifecycle_with(const char *name, mh_entry_fn fn, void *opaque)
+{
+	struct mh_entry *e;
+
+	g_mutex_lock(&mh_lock);
+	e = g_hash_table_lookup(entries, name);
+	if (e)
+		call_with_users_locked(e, fn, opaque);
+	g_mutex_unlock(&mh_lock);
+	return e ? 0 : -ENOENT;
+}
+
+/*
+ * The registry's symbols and the hypercall routes, as JSON arrays for the
+ * control socket; modctl shows objects of these shapes:
+ *   symbols: {"name":"module.symbol","kind":"export"|"ppp",
+ *             "signature":"u32(p)","provider":"module","live":true,
+ *             "dead_calls":0 (export) | "handlers":1 (ppp),"users":["m",...]}
+ *   routes:  {"magic":"0x4d480010","owner":"module","handler":"name",
+ *             "kind":"handler"|"symbol"|"guest_control","calls":0}
+ */
+void mh_query_symbols(GString *json)
+{
+	mh_registry_describe(json);
+}
+
+void mh_query_routes(GString *json)
+{
+	mh_hypercall_describe(json);
 }

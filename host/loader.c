@@ -22,6 +22,7 @@
 #define META_MAX_SIZE (1u << 20)
 #define META_MAX_DEPENDS 64
 #define META_MAX_PARAMS 256
+#define META_MAX_SYMBOLS 256
 
 static char *private_dir;
 static unsigned int copy_seq;
@@ -38,6 +39,16 @@ static void param_decl_free(gpointer p)
 	g_free(d);
 }
 
+static void meta_sym_free(gpointer p)
+{
+	struct mh_meta_sym *s = p;
+
+	g_free(s->module);
+	g_free(s->name);
+	g_free(s->sig);
+	g_free(s);
+}
+
 void mh_meta_free(struct mh_meta *m)
 {
 	if (!m)
@@ -48,7 +59,25 @@ void mh_meta_free(struct mh_meta *m)
 	g_free(m->description);
 	g_ptr_array_unref(m->depends);
 	g_ptr_array_unref(m->params);
+	g_ptr_array_unref(m->exports);
+	g_ptr_array_unref(m->imports);
 	g_free(m);
+}
+
+GPtrArray *mh_meta_requires(const struct mh_meta *m)
+{
+	GPtrArray *req = g_ptr_array_new();
+
+	for (guint i = 0; i < m->depends->len; i++)
+		g_ptr_array_add(req, g_ptr_array_index(m->depends, i));
+	for (guint i = 0; i < m->imports->len; i++) {
+		struct mh_meta_sym *s = g_ptr_array_index(m->imports, i);
+
+		if (!g_ptr_array_find_with_equal_func(req, s->module, g_str_equal,
+						      NULL))
+			g_ptr_array_add(req, s->module);
+	}
+	return req;
 }
 
 const struct mh_param_decl *mh_meta_param(const struct mh_meta *m,
@@ -131,6 +160,69 @@ static int parse_param(struct mh_meta *m, const char *val, char **err)
 	return 0;
 }
 
+static bool same_symbol(const struct mh_meta_sym *a, const struct mh_meta_sym *b)
+{
+	return !g_strcmp0(a->module, b->module) && !strcmp(a->name, b->name);
+}
+
+/* export=NAME:SIG or import=MODULE.NAME:SIG */
+static int parse_symbol(struct mh_meta *m, const char *key, const char *val,
+			char **err)
+{
+	bool import = !strcmp(key, "import");
+	GPtrArray *list = import ? m->imports : m->exports;
+	const char *colon = strchr(val, ':');
+	g_autofree char *what = colon ? g_strndup(val, colon - val) : NULL;
+	struct mh_meta_sym *sym;
+	char *dot;
+	g_autofree char *why = NULL;
+
+	if (!what) {
+		*err = g_strdup_printf("metadata: %s '%.60s' is not %s:SIGNATURE",
+				       key, val, import ? "MODULE.NAME" : "NAME");
+		return -EINVAL;
+	}
+	sym = g_new0(struct mh_meta_sym, 1);
+	dot = import ? strchr(what, '.') : NULL;
+	if (dot) {
+		sym->module = g_strndup(what, dot - what);
+		sym->name = g_strdup(dot + 1);
+	} else {
+		sym->name = g_strdup(what);
+	}
+	if ((import && (!sym->module ||
+			!mh_valid_module_name(sym->module, strlen(sym->module)))) ||
+	    !mh_valid_param_name(sym->name)) {
+		*err = g_strdup_printf("metadata: %s '%.60s': expected %s with C "
+				       "identifier NAME", key, what,
+				       import ? "MODULE.NAME" : "NAME");
+		goto fail;
+	}
+	if (mh_sig_parse(colon + 1, &(struct mh_sig){ 0 }, &why)) {
+		*err = g_strdup_printf("metadata: %s '%s': %s", key, what, why);
+		goto fail;
+	}
+	sym->sig = g_strdup(colon + 1);
+	for (guint i = 0; i < list->len; i++) {
+		if (same_symbol(g_ptr_array_index(list, i), sym)) {
+			*err = g_strdup_printf("metadata: %s '%s' given twice",
+					       key, what);
+			goto fail;
+		}
+	}
+	if (list->len >= META_MAX_SYMBOLS) {
+		*err = g_strdup_printf("metadata: more than %d %ss",
+				       META_MAX_SYMBOLS, key);
+		meta_sym_free(sym);
+		return -E2BIG;
+	}
+	g_ptr_array_add(list, sym);
+	return 0;
+fail:
+	meta_sym_free(sym);
+	return -EINVAL;
+}
+
 /* Defaults may come before their declaration: resolved after the pass. */
 static int apply_defaults(struct mh_meta *m, GPtrArray *defaults, char **err)
 {
@@ -182,6 +274,15 @@ static int parse_entry(struct mh_meta *m, GPtrArray *defaults, const char *s,
 	const char *eq = strchr(s, '=');
 	const char *val;
 
+	/* Refusals are one line: no byte of the file reaches them raw. */
+	if (!printable(s)) {
+		g_autofree char *k = g_strndup(s, eq ? (size_t)(eq - s) : strlen(s));
+		g_autofree char *shown = g_strescape(k, NULL);
+
+		*err = g_strdup_printf("metadata: '%.40s' holds control characters",
+				       shown);
+		return -EINVAL;
+	}
 	if (!eq) {
 		*err = g_strdup_printf("metadata: entry '%.40s' has no '='", s);
 		return -EINVAL;
@@ -189,10 +290,6 @@ static int parse_entry(struct mh_meta *m, GPtrArray *defaults, const char *s,
 	val = eq + 1;
 	g_autofree char *key = g_strndup(s, eq - s);
 
-	if (!printable(val)) {
-		*err = g_strdup_printf("metadata: '%s' holds control characters", key);
-		return -EINVAL;
-	}
 	if (!strcmp(key, "abi")) {
 		if (m->has_abi) {
 			*err = g_strdup("metadata: 'abi' given twice");
@@ -224,6 +321,8 @@ static int parse_entry(struct mh_meta *m, GPtrArray *defaults, const char *s,
 	}
 	if (!strcmp(key, "param"))
 		return parse_param(m, val, err);
+	if (!strcmp(key, "export") || !strcmp(key, "import"))
+		return parse_symbol(m, key, val, err);
 	if (!strcmp(key, "paramdefault")) {
 		g_ptr_array_add(defaults, (gpointer)val);
 		return 0;
@@ -257,6 +356,8 @@ int mh_meta_parse(const void *data, size_t len, struct mh_meta **out,
 	m = g_new0(struct mh_meta, 1);
 	m->depends = g_ptr_array_new_with_free_func(g_free);
 	m->params = g_ptr_array_new_with_free_func(param_decl_free);
+	m->exports = g_ptr_array_new_with_free_func(meta_sym_free);
+	m->imports = g_ptr_array_new_with_free_func(meta_sym_free);
 
 	/* Entries are NUL-terminated; runs of NULs are alignment padding. */
 	while (p < end && !ret) {
@@ -522,17 +623,12 @@ static void *open_copy(const char *name, const char *image, gsize size,
 	return h;
 }
 
-static int take_ops(struct mh_module *mod, char **err)
+/* The checks of mh_module_ops' header: size, then the ABI it was built for. */
+static int check_ops_header(const struct mh_meta *m,
+			    const struct mh_module_ops *ops, char **err)
 {
-	const struct mh_module_ops *ops = dlsym(mod->handle, MH_OPS_SYMBOL);
-	const struct mh_meta *m = mod->meta;
 	size_t min = offsetof(struct mh_module_ops, init) + sizeof(ops->init);
 
-	if (!ops) {
-		*err = g_strdup_printf("no '%s' symbol (declare the module with "
-				       "MH_MODULE())", MH_OPS_SYMBOL);
-		return -ENOEXEC;
-	}
 	if (ops->size < min) {
 		*err = g_strdup_printf("%s is %u bytes, less than %zu",
 				       MH_OPS_SYMBOL, ops->size, min);
@@ -545,6 +641,92 @@ static int take_ops(struct mh_module *mod, char **err)
 				       ops->abi_minor);
 		return -ENOEXEC;
 	}
+	return 0;
+}
+
+/*
+ * Find mh_module_ops in the image's dynamic symbols and check its header
+ * (size and ABI are plain data in the file) before dlopen() runs any of
+ * the module's constructors.  take_ops() checks the mapped symbol again.
+ */
+static int check_ops_in_image(void *image, size_t size,
+			      const struct mh_meta *m, char **err)
+{
+	Elf *elf = elf_memory(image, size);
+	Elf_Scn *scn = NULL;
+	int ret = -ENOEXEC;
+
+	if (!elf) {
+		*err = g_strdup_printf("not an ELF file (%s)", elf_errmsg(-1));
+		return -ENOEXEC;
+	}
+	while ((scn = elf_nextscn(elf, scn))) {
+		GElf_Shdr sh;
+		Elf_Data *syms;
+
+		if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_DYNSYM)
+			continue;
+		syms = elf_getdata(scn, NULL);
+		for (size_t i = 0; syms && sh.sh_entsize &&
+		     i < sh.sh_size / sh.sh_entsize; i++) {
+			struct mh_module_ops hdr = { 0 };
+			const size_t hlen = offsetof(struct mh_module_ops, init);
+			GElf_Shdr home;
+			GElf_Sym sym;
+			const char *name;
+			uint64_t at;
+
+			if (!gelf_getsym(syms, i, &sym))
+				break;
+			name = elf_strptr(elf, sh.sh_link, sym.st_name);
+			if (!name || strcmp(name, MH_OPS_SYMBOL) ||
+			    sym.st_shndx == SHN_UNDEF)
+				continue;
+			if (sym.st_shndx >= SHN_LORESERVE ||
+			    !gelf_getshdr(elf_getscn(elf, sym.st_shndx), &home) ||
+			    home.sh_type == SHT_NOBITS ||
+			    sym.st_value < home.sh_addr ||
+			    sym.st_value - home.sh_addr > home.sh_size ||
+			    home.sh_size - (sym.st_value - home.sh_addr) < hlen ||
+			    home.sh_offset > size ||
+			    (at = home.sh_offset + (sym.st_value - home.sh_addr)) >
+			    size - hlen) {
+				*err = g_strdup_printf("%s lies outside the file",
+						       MH_OPS_SYMBOL);
+				goto out;
+			}
+			memcpy(&hdr, (char *)image + at, hlen);
+			ret = check_ops_header(m, &hdr, err);
+			/* The host copies .size bytes: they must be the symbol's. */
+			if (!ret && hdr.size > sym.st_size) {
+				*err = g_strdup_printf("%s says it is %u bytes, the "
+						       "symbol is %zu", MH_OPS_SYMBOL,
+						       hdr.size, (size_t)sym.st_size);
+				ret = -ENOEXEC;
+			}
+			goto out;
+		}
+	}
+	*err = g_strdup_printf("no '%s' symbol (declare the module with "
+			       "MH_MODULE())", MH_OPS_SYMBOL);
+out:
+	elf_end(elf);
+	return ret;
+}
+
+static int take_ops(struct mh_module *mod, char **err)
+{
+	const struct mh_module_ops *ops = dlsym(mod->handle, MH_OPS_SYMBOL);
+	int ret;
+
+	if (!ops) {
+		*err = g_strdup_printf("no '%s' symbol (declare the module with "
+				       "MH_MODULE())", MH_OPS_SYMBOL);
+		return -ENOEXEC;
+	}
+	ret = check_ops_header(mod->meta, ops, err);
+	if (ret)
+		return ret;
 	memcpy(&mod->ops, ops, MIN(ops->size, sizeof(mod->ops)));
 	if (!mod->ops.init) {
 		*err = g_strdup("no init hook");
@@ -553,8 +735,8 @@ static int take_ops(struct mh_module *mod, char **err)
 	return 0;
 }
 
-int mh_module_open(const char *path, const char *name, GHashTable *overrides,
-		   struct mh_module **out, char **err)
+int mh_module_check(const char *path, const char *name, GHashTable *overrides,
+		    struct mh_module **out, char **err)
 {
 	g_autofree char *image = NULL;
 	struct mh_module *mod;
@@ -568,6 +750,8 @@ int mh_module_open(const char *path, const char *name, GHashTable *overrides,
 	mod = g_new0(struct mh_module, 1);
 	mod->file = g_strdup(path);
 	mod->scoreboards = g_ptr_array_new();
+	mod->reg_imports = g_ptr_array_new();
+	mod->reg_points = g_ptr_array_new();
 	ret = meta_from_image(image, size, &mod->meta, err);
 	if (ret)
 		goto fail;
@@ -585,20 +769,46 @@ int mh_module_open(const char *path, const char *name, GHashTable *overrides,
 		ret = -EINVAL;
 		goto fail;
 	}
-	/* Every check passed: only now may the module's code run. */
-	mod->handle = open_copy(name, image, size, err);
-	if (!mod->handle) {
-		ret = -ENOEXEC;
-		goto fail;
-	}
-	ret = take_ops(mod, err);
+	ret = check_ops_in_image(image, size, mod->meta, err);
 	if (ret)
 		goto fail;
+	/* mh_module_map() maps exactly the image that was checked. */
+	mod->image = g_steal_pointer(&image);
+	mod->image_size = size;
 	*out = mod;
 	return 0;
 fail:
 	mh_module_close(mod);
 	return ret;
+}
+
+int mh_module_map(struct mh_module *mod, char **err)
+{
+	/* Every check passed: only now may the module's code run. */
+	mod->handle = open_copy(mod->meta->name, mod->image, mod->image_size,
+				err);
+	g_clear_pointer(&mod->image, g_free);
+	if (!mod->handle)
+		return -ENOEXEC;
+	return take_ops(mod, err);
+}
+
+int mh_module_open(const char *path, const char *name, GHashTable *overrides,
+		   struct mh_module **out, char **err)
+{
+	struct mh_module *mod;
+	int ret;
+
+	ret = mh_module_check(path, name, overrides, &mod, err);
+	if (ret)
+		return ret;
+	ret = mh_module_map(mod, err);
+	if (ret) {
+		mh_module_close(mod);
+		return ret;
+	}
+	*out = mod;
+	return 0;
 }
 
 void mh_module_close(struct mh_module *mod)
@@ -608,10 +818,14 @@ void mh_module_close(struct mh_module *mod)
 	/* A module whose hook crashed may hold anything: leave it mapped. */
 	if (mod->handle && !mod->tainted)
 		dlclose(mod->handle);
+	g_free(mod->image);
 	mh_meta_free(mod->meta);
 	if (mod->params)
 		g_hash_table_unref(mod->params);
 	g_ptr_array_unref(mod->scoreboards);
+	g_ptr_array_unref(mod->reg_imports);
+	g_ptr_array_unref(mod->reg_points);
+	g_free(mod->reg_error);
 	g_free(mod->file);
 	g_free(mod);
 }

@@ -145,3 +145,19 @@ void mh_event_emit(GString *ev)
 	g_mutex_unlock(&log_lock);
 	g_string_free(ev, TRUE);
 }
+
+char *mh_join_unique(GPtrArray *names)
+{
+	GString *out = g_string_new(NULL);
+
+	for (guint i = 0; i < names->len; i++) {
+		const char *n = g_ptr_array_index(names, i);
+		bool seen = false;
+
+		for (guint j = 0; j < i && !seen; j++)
+			seen = !strcmp(g_ptr_array_index(names, j), n);
+		if (!seen)
+			g_string_append_printf(out, "%s%s", out->len ? ", " : "", n);
+	}
+	return g_string_free(out, FALSE);
+}

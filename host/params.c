@@ -129,6 +129,42 @@ bool mh_valid_param_name(const char *s)
 	return true;
 }
 
+int mh_route_parse(const char *val, uint32_t *magic, char **module,
+		   char **symbol, char **err)
+{
+	const char *colon = strchr(val, ':'), *dot;
+	guint64 m;
+
+	if (!colon || !g_str_has_prefix(val, "0x") || colon - val > 10 ||
+	    colon - val < 3) {
+		*err = g_strdup("expected 0xMAGIC:module.symbol (MAGIC 1 to 8 hex "
+				"digits)");
+		return -EINVAL;
+	}
+	g_autofree char *hex = g_strndup(val + 2, colon - val - 2);
+	if (!g_ascii_string_to_unsigned(hex, 16, 0, G_MAXUINT32, &m, NULL)) {
+		*err = g_strdup_printf("'0x%s' is not a 32-bit hex magic", hex);
+		return -EINVAL;
+	}
+	if (!mh_hypercall_routable(m)) {
+		*err = g_strdup_printf(mh_hypercall_is_leaf(m) ?
+				       "magic 0x%08x is in a real cpuid leaf range" :
+				       "magic 0x%08x is host-reserved "
+				       "(0x4d480000-0x4d4800ff)", (unsigned int)m);
+		return -EINVAL;
+	}
+	dot = strchr(colon + 1, '.');
+	if (!dot || !mh_valid_module_name(colon + 1, dot - colon - 1) ||
+	    !mh_valid_param_name(dot + 1)) {
+		*err = g_strdup_printf("'%s' is not module.symbol", colon + 1);
+		return -EINVAL;
+	}
+	*magic = m;
+	*module = g_strndup(colon + 1, dot - colon - 1);
+	*symbol = g_strdup(dot + 1);
+	return 0;
+}
+
 static int parse_load_list(struct mh_host_args *a, const char *val, char **err)
 {
 	g_auto(GStrv) names = g_strsplit(val, ":", -1);
@@ -211,18 +247,49 @@ int mh_args_parse(struct mh_host_args *a, int argc, char **argv,
 			}
 			g_free(a->log);
 			a->log = g_strdup(val);
-		} else if (!strcmp(key, "ctl") || !strcmp(key, "guest_control") ||
-			   !strcmp(key, "route")) {
-			*err = g_strdup_printf("argument '%s': not supported by this "
-					       "build of modhost", key);
-			return -ENOTSUP;
+		} else if (!strcmp(key, "ctl")) {
+			if (!*val) {
+				*err = g_strdup("ctl=: expected a socket path");
+				return -EINVAL;
+			}
+			g_free(a->ctl);
+			a->ctl = g_strdup(val);
+		} else if (!strcmp(key, "accounting")) {
+			if (bool_parse(val, &b)) {
+				*err = g_strdup_printf("accounting=%s: expected on or "
+						       "off", val);
+				return -EINVAL;
+			}
+			a->accounting = b;
+		} else if (!strcmp(key, "guest_control")) {
+			if (bool_parse(val, &b)) {
+				*err = g_strdup_printf("guest_control=%s: expected on "
+						       "or off", val);
+				return -EINVAL;
+			}
+			a->guest_control = b;
+		} else if (!strcmp(key, "route")) {
+			/* Repeatable: one route per argument. */
+			g_autofree char *m = NULL, *sym = NULL, *why = NULL;
+			uint32_t magic;
+			guint n = a->routes ? g_strv_length(a->routes) : 0;
+
+			if (mh_route_parse(val, &magic, &m, &sym, &why)) {
+				*err = g_strdup_printf("route=%s: %s", val, why);
+				return -EINVAL;
+			}
+			a->routes = g_renew(char *, a->routes, n + 2);
+			a->routes[n] = g_strdup(val);
+			a->routes[n + 1] = NULL;
 		} else if (strchr(key, '.')) {
 			if (parse_module_param(a, key, val, err))
 				return -EINVAL;
 		} else {
 			*err = g_strdup_printf("unknown argument '%s' (expected dir=, "
-					       "load=, watch=, log= or "
-					       "MODULE.PARAM=)", argv[i]);
+					       "load=, watch=, log=, ctl=, "
+					       "accounting=, guest_control=, "
+					       "route= or MODULE.PARAM=)",
+					       argv[i]);
 			return -EINVAL;
 		}
 	}
@@ -236,6 +303,8 @@ void mh_args_clear(struct mh_host_args *a)
 	g_free(a->dir);
 	g_strfreev(a->load);
 	g_free(a->log);
+	g_free(a->ctl);
+	g_strfreev(a->routes);
 	if (a->params)
 		g_hash_table_unref(a->params);
 	memset(a, 0, sizeof(*a));

@@ -26,6 +26,7 @@ static void host_vcpu_init(qemu_plugin_id_t id, unsigned int vcpu_index)
 {
 	(void)id;
 	mh_api_vcpu_init();
+	mh_hypercall_vcpu_init();
 	mh_quiesce_vcpu_init(vcpu_index);
 }
 
@@ -33,6 +34,7 @@ static void host_tb_trans(qemu_plugin_id_t id, struct qemu_plugin_tb *tb)
 {
 	(void)id;
 	mh_quiesce_instrument(tb);
+	mh_hypercall_instrument(tb);
 	mh_lifecycle_translate(tb);
 }
 
@@ -42,8 +44,10 @@ static void host_atexit(qemu_plugin_id_t id, void *udata)
 	(void)udata;
 	mh_lifecycle_cancel();
 	mh_watcher_stop();
+	mh_control_stop();
 	mh_lifecycle_exit();
 	mh_loader_cleanup();
+	mh_hypercall_exit();
 	mh_log_close();
 }
 
@@ -82,6 +86,10 @@ QEMU_PLUGIN_EXPORT int qemu_plugin_install(qemu_plugin_id_t id,
 	    mh_log_open(args.log, &err))
 		goto fail;
 	mh_guard_init();
+	mh_api_set_accounting(args.accounting);
+	mh_registry_init();
+	if (mh_hypercall_init(&args, &err))
+		goto fail;
 	if (mh_loader_init(&err) || mh_lifecycle_init(&args, &err))
 		goto fail;
 	mh_quiesce_init(id);
@@ -94,6 +102,9 @@ QEMU_PLUGIN_EXPORT int qemu_plugin_install(qemu_plugin_id_t id,
 	mh_event_int(ev, "vcpus", info->system.smp_vcpus);
 	mh_event_emit(ev);
 
+	/* Before any module loads: a bad ctl= path refuses the start at once. */
+	if (args.ctl && mh_control_start(args.ctl, &err))
+		goto fail;
 	if (mh_lifecycle_start(&err))
 		goto fail;
 	if (args.watch && mh_watcher_start(args.dir, &err))
@@ -102,6 +113,9 @@ QEMU_PLUGIN_EXPORT int qemu_plugin_install(qemu_plugin_id_t id,
 	return 0;
 fail:
 	fprintf(stderr, "modhost: %s\n", err);
+	/* A control request may be waiting to be applied: fail it first. */
+	mh_lifecycle_cancel();
+	mh_control_stop();
 	mh_loader_cleanup();
 	return -1;
 }

@@ -46,8 +46,10 @@ static void quiesce_done(qemu_plugin_id_t id)
 	/* Clear before applying: a request queued from now on rings again. */
 	set_flags(0);
 	ops = mh_lifecycle_apply();
+	mh_registry_quiesced();
 	mh_plugin_register_callbacks();
 	pause_us = mh_log_now_us() - answered_at;
+	mh_lifecycle_note_pause(pause_us);
 
 	ev = mh_event_new("quiesce");
 	mh_event_int(ev, "pause_us", pause_us);

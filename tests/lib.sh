@@ -22,6 +22,11 @@ QLOG=$T/qemu.log
 QEMU_PID=
 MODHOST_SO=${MODHOST_SO:-$BUILD/modhost.so}
 
+# The host's module ABI version, from the header it was built with.
+ABI_MAJOR=$(sed -n 's/^#define MODHOST_ABI_MAJOR //p' "$TOP/include/modhost/module.h")
+ABI_MINOR=$(sed -n 's/^#define MODHOST_ABI_MINOR //p' "$TOP/include/modhost/module.h")
+ABI=$ABI_MAJOR.$ABI_MINOR
+
 _tap_n=0
 _tap_failed=0
 

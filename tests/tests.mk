@@ -20,7 +20,20 @@ counter_abiminor_FLAGS := -DCOUNTER_VERSION='"abiminor"' \
 	-DCOUNTER_ABI_MINOR=$(shell echo $$(($(ABI_MINOR) + 1)))
 COUNTER_VARIANTS := v1 v2 v3 initfail crash abimajor abiminor
 
+prov_v1_FLAGS := -DPROV_VERSION='"1"'
+prov_v2_FLAGS := -DPROV_VERSION='"2"'
+prov_drop_FLAGS := -DPROV_VERSION='"drop"' -DPROV_DROP_EXPORT
+prov_sig_FLAGS := -DPROV_VERSION='"sig"' -DPROV_CHANGE_SIG
+prov_pppsig_FLAGS := -DPROV_VERSION='"pppsig"' -DPROV_PPP_SIG
+cons_v1_FLAGS := -DCONS_VERSION='"1"'
+cons_v2_FLAGS := -DCONS_VERSION='"2"'
+cons_badsig_FLAGS := -DCONS_VERSION='"badsig"' -DCONS_BAD_SIG
+cons_missing_FLAGS := -DCONS_VERSION='"missing"' -DCONS_MISSING
+REGISTRY_VARIANTS := prov-v1 prov-v2 prov-drop prov-sig prov-pppsig \
+	cons-v1 cons-v2 cons-badsig cons-missing
+
 TEST_MODULES := $(COUNTER_VARIANTS:%=$(TMOD)/counter-%.so) \
+	$(REGISTRY_VARIANTS:%=$(TMOD)/%.so) \
 	$(TMOD)/dep_base.so $(TMOD)/dep_user.so $(TMOD)/probe.so
 
 $(TMOD)/counter-%.so: tests/modules/counter.c include/modhost/module.h tests/tests.mk
@@ -28,14 +41,25 @@ $(TMOD)/counter-%.so: tests/modules/counter.c include/modhost/module.h tests/tes
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(TMOD_CFLAGS) $(counter_$*_FLAGS) $(TMOD_LDFLAGS) -o $@ $<
 
+# NAME-VARIANT.so from NAME.c with NAME_VARIANT_FLAGS
+$(REGISTRY_VARIANTS:%=$(TMOD)/%.so): $(TMOD)/%.so: include/modhost/module.h tests/tests.mk
+	$(call say,CC,$@)
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(TMOD_CFLAGS) $($(subst -,_,$*)_FLAGS) $(TMOD_LDFLAGS) -o $@ \
+		tests/modules/$(firstword $(subst -, ,$*)).c
+
+$(REGISTRY_VARIANTS:%=$(TMOD)/%.so): $(TMOD)/%.so: tests/modules/prov.c tests/modules/cons.c \
+	tests/modules/blob.h
+
 $(TMOD)/%.so: tests/modules/%.c include/modhost/module.h
 	$(call say,CC,$@)
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(TMOD_CFLAGS) $(TMOD_LDFLAGS) -o $@ $<
 
 # Unit tests link the host's pure parts directly.
-UNIT_TESTS := $(BUILD)/tests/unit/test-meta $(BUILD)/tests/unit/test-params
-UNIT_HOST_SRCS := host/loader.c host/params.c
+UNIT_TESTS := $(BUILD)/tests/unit/test-meta $(BUILD)/tests/unit/test-params \
+	$(BUILD)/tests/unit/test-signature
+UNIT_HOST_SRCS := host/loader.c host/params.c host/signature.c
 
 $(BUILD)/tests/unit/test-%: tests/unit/test-%.c tests/unit/unit.h $(UNIT_HOST_SRCS) host/internal.h
 	$(call say,CC,$@)
@@ -43,5 +67,88 @@ $(BUILD)/tests/unit/test-%: tests/unit/test-%.c tests/unit/unit.h $(UNIT_HOST_SR
 	$(Q)$(CC) $(CFLAGS) -std=gnu11 -D_GNU_SOURCE -Iinclude -Ihost $(PKG_CFLAGS) -o $@ \
 		$< $(UNIT_HOST_SRCS) $(PKG_LIBS) -ldl
 
-tests-build: $(GUEST_ELFS) $(TEST_MODULES) $(UNIT_TESTS)
+# The registry's hot-path benchmark links the registry itself.
+REGISTRY_BENCH_SRCS := host/registry.c host/log.c $(UNIT_HOST_SRCS)
+$(BUILD)/bench/registry-bench: tests/bench/registry-bench.c $(REGISTRY_BENCH_SRCS) host/internal.h
+	$(call say,CC,$@)
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) -std=gnu11 -D_GNU_SOURCE -Iinclude -Ihost $(PKG_CFLAGS) \
+		-o $@ $< $(REGISTRY_BENCH_SRCS) $(PKG_LIBS) -ldl
+
+tests-build: $(GUEST_ELFS) $(TEST_MODULES) $(UNIT_TESTS) $(BUILD)/bench/registry-bench
 .PHONY: tests-build
+
+# -- ABI conformance, sanitizers, fuzzing (Documentation/abi.rst) ---------
+
+# The conformance suite's test modules, built with the SDK's own rules.
+abi-modules:
+	$(Q)$(MAKE) --no-print-directory -C tests/abi modules
+.PHONY: abi-modules
+
+# test-meta again under ASan and UBSan: the metadata reader on bad input.
+SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all \
+	-fno-omit-frame-pointer
+$(BUILD)/tests/unit/test-meta-asan: tests/unit/test-meta.c tests/unit/unit.h \
+		$(UNIT_HOST_SRCS) host/internal.h
+	$(call say,CC,$@)
+	@mkdir -p $(@D)
+	$(Q)$(CC) -O1 -g -Wall -Wextra $(SAN_FLAGS) -std=gnu11 -D_GNU_SOURCE \
+		-Iinclude -Ihost $(PKG_CFLAGS) -o $@ $< $(UNIT_HOST_SRCS) \
+		$(PKG_LIBS) -ldl
+
+# The metadata reader's libFuzzer target; needs clang (tests/fuzz/fuzz.t
+# skips without it).
+FUZZ_CC ?= $(firstword $(shell command -v clang-14 clang 2>/dev/null))
+FUZZ_TARGETS := $(if $(FUZZ_CC),$(BUILD)/tests/fuzz/fuzz-meta)
+$(BUILD)/tests/fuzz/fuzz-meta: tests/fuzz/fuzz-meta.c $(UNIT_HOST_SRCS) \
+		host/internal.h
+	$(call say,CC,$@)
+	@mkdir -p $(@D)
+	$(Q)$(FUZZ_CC) -O1 -g -Wall -Wextra -fsanitize=fuzzer,address,undefined \
+		-fno-sanitize-recover=undefined -std=gnu11 -D_GNU_SOURCE \
+		-Iinclude -Ihost $(PKG_CFLAGS) -o $@ $< $(UNIT_HOST_SRCS) \
+		$(PKG_LIBS) -ldl
+
+tests-build: abi-modules $(BUILD)/tests/unit/test-meta-asan $(FUZZ_TARGETS)
+
+# The signature parser's libFuzzer target (tests/fuzz/sig-parse.t).
+SIG_FUZZ := $(if $(FUZZ_CC),$(BUILD)/tests/fuzz/sig-parse)
+$(BUILD)/tests/fuzz/sig-parse: tests/fuzz/sig-parse.c host/signature.c host/internal.h
+	$(call say,FUZZ,$@)
+	@mkdir -p $(@D)
+	$(Q)$(FUZZ_CC) -O1 -g -Wall -Wextra -fsanitize=fuzzer,address,undefined \
+		-fno-sanitize-recover=undefined -std=gnu11 -D_GNU_SOURCE \
+		-Iinclude -Ihost $(PKG_CFLAGS) -o $@ $(filter %.c,$^) $(PKG_LIBS)
+
+tests-build: $(SIG_FUZZ)
+
+# -- hypercalls (tests/integration/hypercall*.t) ------------------------------
+hcrec_v1_FLAGS := -DHCREC_VERSION='"1"'
+hcrec_v2_FLAGS := -DHCREC_VERSION='"2"'
+HC_TEST_MODULES := $(TMOD)/hcrec-v1.so $(TMOD)/hcrec-v2.so $(TMOD)/hcdup.so \
+	$(TMOD)/hcsym.so $(TMOD)/hccons.so
+$(TMOD)/hccons.so: tests/modules/hccons.c tests/guest/hcall-pattern.h \
+		include/modhost/hypercaller.h include/modhost/module.h
+	$(call say,CC,$@)
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(TMOD_CFLAGS) -Itests/guest $(TMOD_LDFLAGS) -o $@ $<
+$(TMOD)/hcrec-%.so: tests/modules/hcrec.c tests/guest/hcall-pattern.h \
+		include/modhost/module.h tests/tests.mk
+	$(call say,CC,$@)
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(TMOD_CFLAGS) -Itests/guest $(hcrec_$*_FLAGS) $(TMOD_LDFLAGS) \
+		-o $@ $<
+tests-build: $(HC_TEST_MODULES)
+
+# -- callstack_instr (tests/integration/callstack*.t) ---------------------------
+CS_TEST_MODULES := $(TMOD)/cs_cons.so
+$(TMOD)/cs_cons.so: tests/modules/cs_cons.c include/modhost/module.h \
+		include/modhost/callstack_instr.h tests/tests.mk
+	$(call say,CC,$@)
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(TMOD_CFLAGS) $(shell pkg-config --cflags glib-2.0) \
+		$(TMOD_LDFLAGS) -o $@ $< $(shell pkg-config --libs glib-2.0)
+tests-build: $(CS_TEST_MODULES)
+
+# The stpi/dwarfp/dwarf_simple tests (their own fragment, if present).
+-include tests/stpi.mk

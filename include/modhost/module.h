@@ -24,7 +24,7 @@ extern "C" {
 
 /* A major bump breaks modules; a minor bump only appends. */
 #define MODHOST_ABI_MAJOR 1
-#define MODHOST_ABI_MINOR 0
+#define MODHOST_ABI_MINOR 1
 
 /* Name of the ELF section that holds a module's metadata. */
 #define MH_SECTION ".modhost"
@@ -37,6 +37,53 @@ typedef struct mh_tb mh_tb;                /* a block being translated */
 typedef struct mh_insn mh_insn;            /* an instruction of such a block */
 typedef struct mh_scoreboard mh_scoreboard; /* per-vCPU storage */
 typedef struct mh_reg mh_reg;              /* a guest register, by name */
+
+/*
+ * A vCPU, where module APIs pass what PANDA calls a CPUState (hypercall
+ * handlers, callstack_instr's get_callers() ...).  It is the vCPU index,
+ * wrapped so that it cannot be mixed up with a count: never dereference it.
+ */
+typedef struct mh_cpu mh_cpu;
+
+static inline mh_cpu *mh_cpu_of(unsigned int vcpu_index)
+{
+	return (mh_cpu *)(uintptr_t)(vcpu_index + 1);
+}
+
+static inline unsigned int mh_cpu_index(const mh_cpu *cpu)
+{
+	return (unsigned int)((uintptr_t)cpu - 1);
+}
+
+/**
+ * struct mh_ppp_handlers - the handlers of a PPP callback point, in
+ * registration order.  Cast each to the point's typedef and call it.
+ * @n: how many
+ * @fn: the handlers
+ */
+struct mh_ppp_handlers {
+	uint32_t n;
+	void (*fn[])(void);
+};
+
+/**
+ * struct mh_ppp_point - a callback point a provider declared
+ * @handlers: the current set; read it with mh_ppp_handlers(), never NULL
+ *
+ * The host replaces @handlers as consumers come and go, and frees a
+ * replaced set only when every vCPU has stopped, so a provider that took a
+ * set may run all of it even if handlers are removed meanwhile.
+ */
+struct mh_ppp_point {
+	const struct mh_ppp_handlers *handlers;
+};
+
+/* The current handlers of @point: typed, direct calls, no host hop. */
+static inline const struct mh_ppp_handlers *
+mh_ppp_handlers(const struct mh_ppp_point *point)
+{
+	return __atomic_load_n(&point->handlers, __ATOMIC_ACQUIRE);
+}
 
 /**
  * typedef mh_u64 - a 64-bit counter inside a scoreboard entry
@@ -86,6 +133,41 @@ enum mh_log_level {
 	MH_LOG_INFO,
 	MH_LOG_DEBUG,
 };
+
+/**
+ * struct mh_hypercall - one guest hypercall, as the host read it
+ * @magic: eax, the route's magic
+ * @width: 64 when the guest ran in long mode (EFER.LMA), else 32: which
+ *	registers held the arguments (Documentation/hypercall-abi.rst)
+ * @encoding: MH_HC_ENC_CPUID or MH_HC_ENC_NOP
+ * @vcpu: the vCPU index
+ * @pc: guest address of the hypercall instruction
+ * @args: the six argument registers in Xen's order (x86_64: rdi rsi rdx
+ *	r10 r8 r9; i386: ebx ecx edx esi edi ebp, zero-extended)
+ */
+struct mh_hypercall {
+	uint32_t magic;
+	uint8_t width;
+	uint8_t encoding;
+	uint16_t reserved;
+	uint32_t vcpu;
+	uint32_t reserved2;
+	uint64_t pc;
+	uint64_t args[6];
+};
+
+enum mh_hc_encoding {
+	MH_HC_ENC_CPUID,	/* cpuid (0f a2); cpuid runs afterwards */
+	MH_HC_ENC_NOP,		/* nopl MARK(%rax,%rax,1), see guest.h */
+};
+
+/*
+ * A hypercall handler: runs on the vCPU, before the instruction.  Its
+ * result becomes the guest's rax where QEMU lets plugins write registers
+ * (mh_api.hypercall_returns()); otherwise it is dropped.
+ */
+typedef uint64_t (*mh_hypercall_fn)(mh_cpu *cpu, const struct mh_hypercall *call,
+				    void *opaque);
 
 /* Called by QEMU itself on the vCPU thread: no host code in between. */
 typedef void (*mh_vcpu_udata_cb)(unsigned int vcpu_index, void *udata);
@@ -171,6 +253,40 @@ struct mh_api {
 	int (*reg_read)(const mh_reg *reg, void *buf, size_t len);
 	int (*mem_read)(uint64_t vaddr, void *buf, size_t len);
 	unsigned int (*num_vcpus)(void);
+
+	/*
+	 * Symbol registry (Documentation/registry.rst), from init only.
+	 * import() returns a stable pointer to @module's exported @symbol,
+	 * valid across the provider's reloads, or NULL (the reason is logged):
+	 * @sig must equal the export's signature; a provider not loaded is
+	 * loaded from dir.  The import is a dependency edge.
+	 */
+	void *(*import)(mh_module *self, const char *module, const char *symbol,
+			const char *sig);
+	/* Declare a PPP callback point; NULL if @sig differs from before. */
+	struct mh_ppp_point *(*ppp_declare)(mh_module *self, const char *point,
+					    const char *sig);
+	/* Add or remove a handler of @module's @point; 0 or -errno. */
+	int (*ppp_register)(mh_module *self, const char *module,
+			    const char *point, const char *sig,
+			    void (*fn)(void));
+	int (*ppp_unregister)(mh_module *self, const char *module,
+			      const char *point, void (*fn)(void));
+
+	/*
+	 * Hypercall routes (Documentation/hypercall-abi.rst).  Route @magic to
+	 * @fn until @self goes or unregisters it.  0, -EEXIST if another
+	 * module (named in the log) has it, or -EINVAL for a host-reserved
+	 * magic (0x4D480000-0x4D4800FF) or a real cpuid leaf range.  Any
+	 * thread, any time; a route never outlives its module.
+	 */
+	int (*hypercall_register)(mh_module *self, uint32_t magic,
+				  mh_hypercall_fn fn, void *opaque);
+	int (*hypercall_unregister)(mh_module *self, uint32_t magic);
+	/* Inside a handler: the hypercall @cpu is making; else NULL. */
+	const struct mh_hypercall *(*hypercall_current)(mh_cpu *cpu);
+	/* Does a handler's result reach the guest's rax (QEMU >= 10.1)? */
+	bool (*hypercall_returns)(void);
 };
 
 /* Does the running host's table have @member? */
@@ -195,6 +311,10 @@ struct mh_api {
  *	*@data must come from malloc(); the host frees it.
  * @restore_state: optional.  After the new version's @init: take the blob
  *	and the version string of the module that saved it.
+ * @exports: the MH_EXPORT() table (set by MH_MODULE(); NULL if none)
+ * @exports_end: its end
+ * @imports: the MH_IMPORT() table (set by MH_MODULE(); NULL if none)
+ * @imports_end: its end
  */
 struct mh_module_ops {
 	uint32_t size;
@@ -206,7 +326,47 @@ struct mh_module_ops {
 	int (*save_state)(mh_module *self, void **data, size_t *len);
 	int (*restore_state)(mh_module *self, const void *data, size_t len,
 			     const char *old_version);
+	const struct mh_export *exports;
+	const struct mh_export *exports_end;
+	const struct mh_import *imports;
+	const struct mh_import *imports_end;
 };
+
+/**
+ * struct mh_export - a function the module exports, made by MH_EXPORT()
+ * @name: the symbol's name; others import it as MODULE.NAME
+ * @sig: its signature string, e.g. "u32(p,u32,p)"
+ * @fn: the function
+ */
+struct mh_export {
+	const char *name;
+	const char *sig;
+	void (*fn)(void);
+};
+
+/**
+ * struct mh_import - a symbol the module imports, made by MH_IMPORT()
+ * @module: the provider
+ * @name: the symbol
+ * @sig: the signature the importer expects
+ * @slot: the importer's function pointer, set by the host before init
+ */
+struct mh_import {
+	const char *module;
+	const char *name;
+	const char *sig;
+	void **slot;
+};
+
+/* The linker's bounds of the MH_EXPORT()/MH_IMPORT() sections, if any. */
+extern const struct mh_export __start_mh_exports[]
+	__attribute__((weak, visibility("hidden")));
+extern const struct mh_export __stop_mh_exports[]
+	__attribute__((weak, visibility("hidden")));
+extern const struct mh_import __start_mh_imports[]
+	__attribute__((weak, visibility("hidden")));
+extern const struct mh_import __stop_mh_imports[]
+	__attribute__((weak, visibility("hidden")));
 
 /* -- Metadata macros --------------------------------------------------- */
 
@@ -241,11 +401,48 @@ struct mh_module_ops {
 		.size = sizeof(struct mh_module_ops),			\
 		.abi_major = MODHOST_ABI_MAJOR,				\
 		.abi_minor = MODHOST_ABI_MINOR,				\
+		.exports = __start_mh_exports,				\
+		.exports_end = __stop_mh_exports,			\
+		.imports = __start_mh_imports,				\
+		.imports_end = __stop_mh_imports,			\
 		__VA_ARGS__						\
 	}
 
 /* A module that must be live before this one; loaded first from dir. */
 #define MH_REQUIRES(module) MH_INFO("depends", module)
+
+/**
+ * MH_EXPORT() - export function @fn as MODULE.fn with signature @sig
+ *
+ * @fn must be declared before.  Others reach it through a stable pointer
+ * that follows this module across reloads.
+ */
+/*
+ * The table entries are packed back to back in their section, so each is
+ * aligned exactly to its type: without it GCC aligns objects of 16 bytes or
+ * more to 16 and a 24-byte struct mh_export leaves holes between entries.
+ */
+#define MH_EXPORT(fn, sig)						\
+	MH_INFO("export", #fn ":" sig);					\
+	static const struct mh_export MH_CONCAT(mh_export_, fn)		\
+	__attribute__((section("mh_exports"), used,			\
+		       aligned(__alignof__(struct mh_export)))) =	\
+		{ #fn, sig, (void (*)(void))(fn) }
+
+/**
+ * MH_IMPORT() - import @module's exported @fn into the pointer variable @fn
+ *
+ * Declare the variable first, with the C type of the function, e.g.
+ *	static uint32_t (*get_callers)(uint64_t *, uint32_t, unsigned int);
+ *	MH_IMPORT("callstack_instr", get_callers, "u32(p,u32,u32)");
+ * The host sets it before init; @module is loaded first, like MH_REQUIRES().
+ */
+#define MH_IMPORT(module, fn, sig)					\
+	MH_INFO("import", module "." #fn ":" sig);			\
+	static const struct mh_import MH_CONCAT(mh_import_, fn)		\
+	__attribute__((section("mh_imports"), used,			\
+		       aligned(__alignof__(struct mh_import)))) =	\
+		{ module, #fn, sig, (void **)&(fn) }
 
 /*
  * Parameters: MODULE.NAME=VALUE on the plugin's command line, applied at

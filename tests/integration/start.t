@@ -27,7 +27,7 @@ refuse "load=a/b" "bad module name in load=" ",load=a/b"
 refuse "could not load 'nosuch'" "load= of a module not in dir" ",load=nosuch"
 refuse "counter.start: 'abc' is not a valid uint" "bad parameter value" ",counter.start=abc"
 refuse "counter.nope: module has no such parameter" "unknown parameter" ",counter.nope=1"
-refuse "ctl.*not supported" "ctl= (not in this build)" ",ctl=/tmp/x"
+refuse "accounting=maybe: expected on or off" "bad accounting value" ",accounting=maybe"
 refuse "log=/nonexistent/x" "unwritable log" ",log=/nonexistent/x"
 
 # Good arguments: parameters reach the module, watch=off watches nothing.

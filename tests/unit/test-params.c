@@ -218,6 +218,10 @@ static void test_args_defaults(void)
 	g_assert_cmpstr(a.dir, ==, DEFAULT_DIR);
 	g_assert_true(a.watch);
 	g_assert_null(a.log);
+	g_assert_null(a.ctl);
+	g_assert_false(a.accounting);
+	g_assert_false(a.guest_control);
+	g_assert_null(a.routes);
 	g_assert_true(!a.load || !a.load[0]);
 	g_assert_nonnull(a.params);
 	g_assert_cmpuint(g_hash_table_size(a.params), ==, 0);
@@ -228,13 +232,21 @@ static void test_args_all_keys(void)
 	g_auto(mh_host_args_t) a = { 0 };
 
 	args_ok(&a, STRV("dir=/tmp/mods", "load=counter", "watch=off",
-			 "log=/tmp/events.jsonl"));
+			 "log=/tmp/events.jsonl", "ctl=/tmp/ctl.sock",
+			 "accounting=on", "guest_control=on",
+			 "route=0x12340001:m.f", "route=0x1abc0000:n.g_2"));
+	g_assert_true(a.guest_control);
+	g_assert_true(g_strv_equal((const char *const *)a.routes,
+				   STRV("route=0x12340001:m.f" + 6,
+					"route=0x1abc0000:n.g_2" + 6)));
 	g_assert_cmpstr(a.dir, ==, "/tmp/mods");
 	g_assert_nonnull(a.load);
 	g_assert_true(g_strv_equal((const char *const *)a.load,
 				   STRV("counter")));
 	g_assert_false(a.watch);
 	g_assert_cmpstr(a.log, ==, "/tmp/events.jsonl");
+	g_assert_cmpstr(a.ctl, ==, "/tmp/ctl.sock");
+	g_assert_true(a.accounting);
 	g_assert_cmpuint(g_hash_table_size(a.params), ==, 0);
 }
 
@@ -379,12 +391,24 @@ static const struct arg_refusal arg_refusals[] = {
 	  -EINVAL, STRV("m.a.b=1") },
 	{ "/params/args/refuse/param-dash-name", STRV("m.a-b=1"),
 	  -EINVAL, STRV("m.a-b=1") },
-	{ "/params/args/refuse/ctl", STRV("ctl=/tmp/sock"),
-	  -ENOTSUP, STRV("'ctl'", "not supported") },
-	{ "/params/args/refuse/guest-control", STRV("guest_control=on"),
-	  -ENOTSUP, STRV("'guest_control'", "not supported") },
+	{ "/params/args/refuse/empty-ctl", STRV("ctl="),
+	  -EINVAL, STRV("ctl=") },
+	{ "/params/args/refuse/bad-accounting", STRV("accounting=maybe"),
+	  -EINVAL, STRV("accounting=maybe") },
+	{ "/params/args/refuse/guest-control", STRV("guest_control=maybe"),
+	  -EINVAL, STRV("guest_control=maybe", "on or off") },
 	{ "/params/args/refuse/route", STRV("route=a:b"),
-	  -ENOTSUP, STRV("'route'", "not supported") },
+	  -EINVAL, STRV("route=a:b", "0xMAGIC:module.symbol") },
+	{ "/params/args/refuse/route-reserved", STRV("route=0x4d480001:m.f"),
+	  -EINVAL, STRV("route=0x4d480001:m.f", "host-reserved") },
+	{ "/params/args/refuse/route-leaf", STRV("route=0x80000001:m.f"),
+	  -EINVAL, STRV("real cpuid leaf") },
+	{ "/params/args/refuse/route-wide", STRV("route=0x123456789:m.f"),
+	  -EINVAL, STRV("0xMAGIC:module.symbol") },
+	{ "/params/args/refuse/route-symbol", STRV("route=0x12340000:m.1f"),
+	  -EINVAL, STRV("'m.1f' is not module.symbol") },
+	{ "/params/args/refuse/unknown-lists-keys", STRV("colour=blue"),
+	  -EINVAL, STRV("guest_control=", "route=") },
 };
 
 static void test_arg_refusal(gconstpointer data)

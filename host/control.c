@@ -1,0 +1,839 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The control socket (ctl=PATH): lsmod, insmod, rmmod and modinfo for a
+ * running guest, spoken by modctl.
+ *
+ * A request is one line of words (ctlparse.c); the reply is one JSON object
+ * on one line, {"ok":true,...} or {"ok":false,"error":"..."}.
+ *
+ * One thread ("modhost-ctl") serves every client with poll().  It answers
+ * queries (list, info, stats, ...) itself, from a snapshot taken under
+ * lifecycle.c's lock.  Requests that change modules go to a worker thread
+ * instead: they run the same lifecycle requests as the watcher, which block
+ * until a vCPU answers the doorbell, and that is forever while the guest is
+ * paused; the other clients must still get answers meanwhile.  The worker
+ * runs one request at a time, as the watcher does.
+ *
+ * A client's next line is only looked at once the reply to its previous one
+ * is queued, so replies come in request order; while it waits, the host
+ * stops reading from it, and the kernel's socket buffer holds what it sends.
+ * A client that goes away mid-request harms nothing: a partial line is
+ * dropped, and a request already with the worker completes (as insmod does
+ * when killed) with its reply thrown away.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+#define MAX_CLIENTS 64
+/* A client that sends requests but never reads replies stops being read. */
+#define OUT_MAX (1u << 20)
+
+struct client {
+	uint64_t id;
+	int fd;
+	GByteArray *in;		/* received, not yet handled */
+	GString *out;		/* replies not yet sent */
+	bool discarding;	/* in an over-long line: drop up to its newline */
+	bool busy;		/* a request of this client is with the worker */
+	bool eof;		/* the client shut its sending side */
+	bool dead;		/* close it */
+};
+
+/* A request for the worker, and its reply on the way back. */
+struct job {
+	uint64_t client;
+	struct mh_ctl_req req;
+	GString *reply;
+};
+
+static char *sock_path;
+static dev_t sock_dev;
+static ino_t sock_ino;
+static int listen_fd = -1;
+static int wake_pipe[2] = { -1, -1 };	/* quit, or a job is done */
+static GMutex push_lock;		/* worker, stopping */
+static bool stopping;			/* QEMU exits: no new request runs */
+static int quit;			/* the control thread ends */
+static GThread *thread;
+static GThreadPool *worker;
+static GAsyncQueue *done_jobs;		/* struct job, replies to deliver */
+
+/* -- JSON ------------------------------------------------------------- */
+
+static const char *const state_names[] = {
+	[MH_UNFORMED] = "unformed",
+	[MH_COMING] = "coming",
+	[MH_LIVE] = "live",
+	[MH_GOING] = "going",
+};
+
+/*
+ * A JSON string.  Metadata is checked printable but not UTF-8, and a file
+ * name may be anything: replace what is not UTF-8, so every reply parses.
+ */
+static void json_str(GString *o, const char *s)
+{
+	g_autofree char *valid = NULL;
+
+	if (!s) {
+		g_string_append(o, "null");
+		return;
+	}
+	if (!g_utf8_validate(s, -1, NULL))
+		s = valid = g_utf8_make_valid(s, -1);
+	mh_json_escape(o, s);
+}
+
+static void kv_str(GString *o, const char *key, const char *val)
+{
+	g_string_append_printf(o, ",\"%s\":", key);
+	json_str(o, val);
+}
+
+static void kv_int(GString *o, const char *key, int64_t val)
+{
+	g_string_append_printf(o, ",\"%s\":%" G_GINT64_FORMAT, key, val);
+}
+
+static void kv_uint(GString *o, const char *key, uint64_t val)
+{
+	g_string_append_printf(o, ",\"%s\":%" G_GUINT64_FORMAT, key, val);
+}
+
+static void kv_bool(GString *o, const char *key, bool val)
+{
+	g_string_append_printf(o, ",\"%s\":%s", key, val ? "true" : "false");
+}
+
+/* @list is "a, b" (lifecycle's users); write ["a","b"]. */
+static void kv_names(GString *o, const char *key, const char *list)
+{
+	g_auto(GStrv) names = g_strsplit(list, ", ", -1);
+	bool first = true;
+
+	g_string_append_printf(o, ",\"%s\":[", key);
+	for (char **n = names; *n; n++) {
+		if (!**n)
+			continue;
+		if (!first)
+			g_string_append_c(o, ',');
+		json_str(o, *n);
+		first = false;
+	}
+	g_string_append_c(o, ']');
+}
+
+static void kv_strs(GString *o, const char *key, GPtrArray *strs)
+{
+	g_string_append_printf(o, ",\"%s\":[", key);
+	for (guint i = 0; strs && i < strs->len; i++) {
+		if (i)
+			g_string_append_c(o, ',');
+		json_str(o, g_ptr_array_index(strs, i));
+	}
+	g_string_append_c(o, ']');
+}
+
+static void reply_ok(GString *o)
+{
+	g_string_append(o, "{\"ok\":true");
+}
+
+static void reply_end(GString *o)
+{
+	g_string_append(o, "}\n");
+}
+
+static void reply_error(GString *o, const char *error)
+{
+	g_string_append(o, "{\"ok\":false,\"error\":");
+	json_str(o, error);
+	reply_end(o);
+}
+
+static uint64_t counter(const uint64_t *c)
+{
+	return __atomic_load_n(c, __ATOMIC_RELAXED);
+}
+
+/* -- queries (the control thread) ------------------------------------- */
+
+/* The fields list and stats share. */
+static void entry_head(GString *o, const struct mh_entry *e, const char *users)
+{
+	g_string_append(o, "{\"name\":");
+	json_str(o, e->name);
+	kv_str(o, "version", e->live ? e->live->meta->version : NULL);
+	kv_str(o, "state", state_names[e->state]);
+	kv_names(o, "used_by", users);
+	kv_uint(o, "loads", e->loads);
+	kv_uint(o, "reloads", e->reloads);
+	kv_uint(o, "rollbacks", e->rollbacks);
+}
+
+static void list_one(const struct mh_entry *e, const char *users, void *opaque)
+{
+	GString *o = opaque;
+
+	if (o->str[o->len - 1] != '[')
+		g_string_append_c(o, ',');
+	entry_head(o, e, users);
+	kv_str(o, "file", e->live ? e->live->file : NULL);
+	kv_bool(o, "tainted", e->live && e->live->tainted);
+	g_string_append_c(o, '}');
+}
+
+static void stats_one(const struct mh_entry *e, const char *users, void *opaque)
+{
+	GString *o = opaque;
+
+	if (o->str[o->len - 1] != '[')
+		g_string_append_c(o, ',');
+	entry_head(o, e, users);
+	kv_int(o, "last_pause_us", e->last_pause_us);
+	kv_uint(o, "callbacks", counter(&e->callbacks));
+	kv_uint(o, "inline_ops", counter(&e->inline_ops));
+	kv_uint(o, "hypercalls", counter(&e->hypercalls));
+	if (mh_api_accounting()) {
+		kv_uint(o, "cb_calls", counter(&e->cb_calls));
+		kv_uint(o, "cb_ns", counter(&e->cb_ns));
+	} else {
+		/* Not measured: null, not a zero that looks like one. */
+		g_string_append(o, ",\"cb_calls\":null,\"cb_ns\":null");
+	}
+	g_string_append_c(o, '}');
+}
+
+static void query_modules(GString *o, bool stats)
+{
+	reply_ok(o);
+	if (stats)
+		kv_bool(o, "accounting", mh_api_accounting());
+	g_string_append(o, ",\"modules\":[");
+	mh_lifecycle_foreach(!stats, stats ? stats_one : list_one, o);
+	g_string_append_c(o, ']');
+	reply_end(o);
+}
+
+/* Metadata, from the live instance or from the file in dir. */
+static void meta_fields(GString *o, const struct mh_meta *m,
+			GHashTable *values, GHashTable *next)
+{
+	g_autofree char *abi = g_strdup_printf("%u.%u", m->abi_major,
+					       m->abi_minor);
+
+	kv_str(o, "version", m->version);
+	kv_str(o, "license", m->license);
+	kv_str(o, "description", m->description);
+	kv_str(o, "abi", abi);
+	kv_strs(o, "depends", m->depends);
+	g_string_append(o, ",\"exports\":[");
+	for (guint i = 0; m->exports && i < m->exports->len; i++) {
+		const struct mh_meta_sym *s = g_ptr_array_index(m->exports, i);
+
+		g_string_append(o, i ? ",{\"name\":" : "{\"name\":");
+		json_str(o, s->name);
+		kv_str(o, "signature", s->sig);
+		g_string_append_c(o, '}');
+	}
+	g_string_append(o, "],\"imports\":[");
+	for (guint i = 0; m->imports && i < m->imports->len; i++) {
+		const struct mh_meta_sym *s = g_ptr_array_index(m->imports, i);
+
+		g_string_append(o, i ? ",{\"module\":" : "{\"module\":");
+		json_str(o, s->module);
+		kv_str(o, "name", s->name);
+		kv_str(o, "signature", s->sig);
+		g_string_append_c(o, '}');
+	}
+	g_string_append(o, "],\"params\":[");
+	for (guint i = 0; i < m->params->len; i++) {
+		const struct mh_param_decl *d = g_ptr_array_index(m->params, i);
+		const char *n = next ? g_hash_table_lookup(next, d->name) : NULL;
+
+		g_string_append(o, i ? ",{\"name\":" : "{\"name\":");
+		json_str(o, d->name);
+		kv_str(o, "type", mh_ptype_name(d->type));
+		kv_str(o, "default", d->def);
+		kv_str(o, "help", d->help);
+		if (values)
+			kv_str(o, "value", g_hash_table_lookup(values, d->name));
+		/* What the next load or reload gets. */
+		kv_str(o, "next", n ? n : d->def);
+		g_string_append_c(o, '}');
+	}
+	g_string_append_c(o, ']');
+}
+
+struct info_ctx {
+	GString *o;
+	GHashTable *next;
+	bool live;
+};
+
+static void info_entry(const struct mh_entry *e, const char *users,
+		       void *opaque)
+{
+	struct info_ctx *x = opaque;
+
+	if (e->state != MH_LIVE || !e->live)
+		return;
+	x->live = true;
+	reply_ok(x->o);
+	kv_str(x->o, "name", e->name);
+	kv_str(x->o, "state", state_names[e->state]);
+	kv_str(x->o, "file", e->live->file);
+	meta_fields(x->o, e->live->meta, e->live->params, x->next);
+	kv_names(x->o, "used_by", users);
+	kv_uint(x->o, "loads", e->loads);
+	kv_uint(x->o, "reloads", e->reloads);
+	kv_uint(x->o, "rollbacks", e->rollbacks);
+	kv_bool(x->o, "tainted", e->live->tainted);
+	reply_end(x->o);
+}
+
+static void query_info(GString *o, const char *name)
+{
+	g_autoptr(GHashTable) next = mh_lifecycle_params(name);
+	struct info_ctx x = { .o = o, .next = next };
+	g_autofree char *file = g_strdup_printf("%s.so", name);
+	g_autofree char *path = g_build_filename(mh_module_dir(), file, NULL);
+	g_autofree char *why = NULL;
+	struct mh_meta *m = NULL;
+	int ret;
+
+	mh_lifecycle_with(name, info_entry, &x);
+	if (x.live)
+		return;
+	/* Not loaded: what loading it would load, like modinfo. */
+	ret = mh_meta_read(path, &m, &why);
+	if (ret == -ENOENT) {
+		g_autofree char *e = g_strdup_printf("no module '%s': not loaded "
+						     "and no %s in %s", name,
+						     file, mh_module_dir());
+		reply_error(o, e);
+		return;
+	}
+	if (ret) {
+		g_autofree char *e = g_strdup_printf("%s: %s", path, why);
+
+		reply_error(o, e);
+		return;
+	}
+	reply_ok(o);
+	kv_str(o, "name", name);
+	kv_str(o, "state", "unformed");
+	kv_str(o, "file", path);
+	meta_fields(o, m, NULL, next);
+	mh_meta_free(m);
+	reply_end(o);
+}
+
+static void query_list(GString *o, const char *key,
+		       void (*fill)(GString *json))
+{
+	reply_ok(o);
+	g_string_append_printf(o, ",\"%s\":", key);
+	fill(o);
+	reply_end(o);
+}
+
+static void answer_query(GString *o, const struct mh_ctl_req *req)
+{
+	switch (req->cmd) {
+	case MH_CTL_LIST:
+		query_modules(o, false);
+		break;
+	case MH_CTL_STATS:
+		query_modules(o, true);
+		break;
+	case MH_CTL_INFO:
+		query_info(o, req->name);
+		break;
+	case MH_CTL_SYMBOLS:
+		query_list(o, "symbols", mh_query_symbols);
+		break;
+	case MH_CTL_ROUTES:
+		query_list(o, "routes", mh_query_routes);
+		break;
+	default:
+		g_assert_not_reached();
+	}
+}
+
+/* -- requests (the worker thread) ------------------------------------- */
+
+static void version_of(const struct mh_entry *e, const char *users,
+		       void *opaque)
+{
+	(void)users;
+	if (e->state == MH_LIVE && e->live)
+		*(char **)opaque = g_strdup(e->live->meta->version);
+}
+
+/* The live version of @name, or NULL. */
+static char *live_version(const char *name)
+{
+	char *v = NULL;
+
+	mh_lifecycle_with(name, version_of, &v);
+	return v;
+}
+
+static void run_request(GString *o, const struct mh_ctl_req *req)
+{
+	g_autofree char *before = live_version(req->name);
+	g_autofree char *after = NULL;
+	g_autofree char *err = NULL;
+	const char *key, *val;
+	GHashTableIter it;
+	int ret;
+
+	switch (req->cmd) {
+	case MH_CTL_LOAD:
+		ret = mh_request(MH_REQ_LOAD, req->name, req->params, false,
+				 MH_FROM_CTL, &err);
+		break;
+	case MH_CTL_RELOAD:
+		ret = mh_request(MH_REQ_RELOAD, req->name, NULL, false,
+				 MH_FROM_CTL, &err);
+		break;
+	case MH_CTL_UNLOAD:
+		ret = mh_request(MH_REQ_UNLOAD, req->name, NULL, req->force,
+				 MH_FROM_CTL, &err);
+		break;
+	case MH_CTL_PARAM:
+		g_hash_table_iter_init(&it, req->params);
+		g_hash_table_iter_next(&it, (gpointer *)&key, (gpointer *)&val);
+		ret = mh_lifecycle_param_set(req->name, key, val, &err);
+		if (ret)
+			break;
+		reply_ok(o);
+		kv_str(o, "module", req->name);
+		kv_str(o, "param", key);
+		kv_str(o, "value", val);
+		kv_str(o, "applies", before ? "next reload" : "next load");
+		reply_end(o);
+		return;
+	default:
+		g_assert_not_reached();
+	}
+	if (ret) {
+		reply_error(o, err ? err : g_strerror(-ret));
+		return;
+	}
+	after = live_version(req->name);
+	reply_ok(o);
+	kv_str(o, "module", req->name);
+	if (req->cmd == MH_CTL_UNLOAD) {
+		kv_str(o, "version", before);
+	} else {
+		kv_str(o, "version", after);
+		if (req->cmd == MH_CTL_RELOAD)
+			kv_str(o, "old_version", before);
+	}
+	reply_end(o);
+}
+
+static void wake(char why)
+{
+	/* A full pipe already holds a wake-up: nothing is lost. */
+	if (write(wake_pipe[1], &why, 1) < 0 && errno != EAGAIN)
+		mh_err("ctl: cannot wake the control thread: %s",
+		       g_strerror(errno));
+}
+
+static void worker_run(gpointer data, gpointer user_data)
+{
+	struct job *j = data;
+	bool stop;
+
+	(void)user_data;
+	j->reply = g_string_new(NULL);
+	g_mutex_lock(&push_lock);
+	stop = stopping;
+	g_mutex_unlock(&push_lock);
+	if (stop)
+		reply_error(j->reply, "QEMU is exiting: request cancelled");
+	else
+		run_request(j->reply, &j->req);
+	g_async_queue_push(done_jobs, j);
+	wake('j');
+}
+
+static void job_free(struct job *j)
+{
+	mh_ctl_req_clear(&j->req);
+	if (j->reply)
+		g_string_free(j->reply, TRUE);
+	g_free(j);
+}
+
+/* -- clients (the control thread) ------------------------------------- */
+
+static GPtrArray *clients;	/* struct client */
+static uint64_t next_client_id = 1;
+
+static void client_free(struct client *c)
+{
+	close(c->fd);
+	g_byte_array_unref(c->in);
+	g_string_free(c->out, TRUE);
+	g_free(c);
+}
+
+static void handle_line(struct client *c, const char *line, size_t len)
+{
+	struct mh_ctl_req req;
+	g_autofree char *err = NULL;
+	struct job *j;
+
+	if (mh_ctl_parse(line, len, &req, &err)) {
+		reply_error(c->out, err);
+		return;
+	}
+	if (!mh_ctl_changes_modules(req.cmd)) {
+		answer_query(c->out, &req);
+		mh_ctl_req_clear(&req);
+		return;
+	}
+	g_mutex_lock(&push_lock);
+	if (stopping) {
+		g_mutex_unlock(&push_lock);
+		reply_error(c->out, "QEMU is exiting: request cancelled");
+		mh_ctl_req_clear(&req);
+		return;
+	}
+	j = g_new0(struct job, 1);
+	j->client = c->id;
+	j->req = req;
+	c->busy = true;
+	g_thread_pool_push(worker, j, NULL);
+	g_mutex_unlock(&push_lock);
+}
+
+/* Handle the complete lines received, until one goes to the worker. */
+static void client_process(struct client *c)
+{
+	while (!c->busy && !c->dead) {
+		guint8 *nl = c->in->len ? memchr(c->in->data, '\n', c->in->len)
+					: NULL;
+		size_t len;
+
+		if (!nl) {
+			/* Over the limit and no end in sight: say so once,
+			 * then drop the rest of the line as it comes. */
+			if (c->in->len > MH_CTL_LINE_MAX + 1) {
+				if (!c->discarding)
+					reply_error(c->out, "request longer than "
+						    G_STRINGIFY(MH_CTL_LINE_MAX)
+						    " bytes");
+				c->discarding = true;
+				g_byte_array_set_size(c->in, 0);
+			}
+			break;
+		}
+		len = nl - c->in->data;
+		if (c->discarding)
+			c->discarding = false;	/* the over-long line's end */
+		else
+			handle_line(c, (const char *)c->in->data, len);
+		g_byte_array_remove_range(c->in, 0, len + 1);
+	}
+	if (c->eof && !c->busy && !c->out->len)
+		c->dead = true;
+}
+
+static void client_read(struct client *c)
+{
+	guint8 buf[4096];
+	ssize_t n = recv(c->fd, buf, sizeof(buf), 0);
+
+	if (n < 0) {
+		if (errno != EAGAIN && errno != EINTR)
+			c->dead = true;
+		return;
+	}
+	if (n == 0) {
+		/* A line without its newline is a request cut short: drop. */
+		guint8 *nl = c->in->len ? memrchr(c->in->data, '\n', c->in->len)
+					: NULL;
+
+		g_byte_array_set_size(c->in, nl ? (guint)(nl - c->in->data) + 1 : 0);
+		c->eof = true;
+	} else {
+		g_byte_array_append(c->in, buf, n);
+	}
+	client_process(c);
+}
+
+static void client_write(struct client *c)
+{
+	ssize_t n = send(c->fd, c->out->str, c->out->len,
+			 MSG_NOSIGNAL | MSG_DONTWAIT);
+
+	if (n < 0) {
+		if (errno != EAGAIN && errno != EINTR)
+			c->dead = true;	/* gone: EPIPE, ECONNRESET */
+		return;
+	}
+	g_string_erase(c->out, 0, n);
+	if (c->eof && !c->busy && !c->out->len)
+		c->dead = true;
+}
+
+static struct client *client_find(uint64_t id)
+{
+	for (guint i = 0; i < clients->len; i++) {
+		struct client *c = g_ptr_array_index(clients, i);
+
+		if (c->id == id)
+			return c;
+	}
+	return NULL;
+}
+
+static void deliver_replies(void)
+{
+	struct job *j;
+
+	while ((j = g_async_queue_try_pop(done_jobs))) {
+		struct client *c = client_find(j->client);
+
+		/* Its client may have gone: the reply goes nowhere. */
+		if (c && !c->dead) {
+			g_string_append_len(c->out, j->reply->str, j->reply->len);
+			c->busy = false;
+			client_process(c);
+		}
+		job_free(j);
+	}
+}
+
+static void accept_client(void)
+{
+	int fd = accept4(listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	struct client *c;
+
+	if (fd < 0)
+		return;		/* EAGAIN, or the client already left */
+	c = g_new0(struct client, 1);
+	c->id = next_client_id++;
+	c->fd = fd;
+	c->in = g_byte_array_new();
+	c->out = g_string_new(NULL);
+	g_ptr_array_add(clients, c);
+}
+
+static gpointer ctl_thread(gpointer data)
+{
+	g_autoptr(GArray) pfds = g_array_new(FALSE, FALSE, sizeof(struct pollfd));
+
+	(void)data;
+	clients = g_ptr_array_new_with_free_func((GDestroyNotify)client_free);
+	for (;;) {
+		struct pollfd p = { .fd = wake_pipe[0], .events = POLLIN };
+		guint nclients = clients->len;
+		char drain[64];
+
+		g_array_set_size(pfds, 0);
+		g_array_append_val(pfds, p);
+		/* Past MAX_CLIENTS, new ones wait in the listen backlog. */
+		p = (struct pollfd){ .fd = listen_fd,
+				     .events = nclients < MAX_CLIENTS ? POLLIN : 0 };
+		g_array_append_val(pfds, p);
+		for (guint i = 0; i < nclients; i++) {
+			struct client *c = g_ptr_array_index(clients, i);
+
+			p = (struct pollfd){ .fd = c->fd };
+			if (!c->busy && !c->eof && c->out->len < OUT_MAX)
+				p.events |= POLLIN;
+			if (c->out->len)
+				p.events |= POLLOUT;
+			g_array_append_val(pfds, p);
+		}
+
+		if (poll((struct pollfd *)pfds->data, pfds->len, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			mh_err("ctl: poll: %s", g_strerror(errno));
+			break;
+		}
+		if (g_array_index(pfds, struct pollfd, 0).revents) {
+			while (read(wake_pipe[0], drain, sizeof(drain)) > 0)
+				;
+			deliver_replies();
+			if (g_atomic_int_get(&quit))
+				break;
+		}
+		for (guint i = 0; i < nclients; i++) {
+			struct client *c = g_ptr_array_index(clients, i);
+			short rev = g_array_index(pfds, struct pollfd, i + 2).revents;
+
+			if (rev & POLLOUT)
+				client_write(c);
+			if (rev & POLLIN)
+				client_read(c);
+			else if (rev & (POLLHUP | POLLERR | POLLNVAL))
+				c->dead = true;
+			/* Replies added by this read go out at once. */
+			if (c->out->len && !c->dead)
+				client_write(c);
+		}
+		for (guint i = clients->len; i-- > 0;) {
+			if (((struct client *)g_ptr_array_index(clients, i))->dead)
+				g_ptr_array_remove_index(clients, i);
+		}
+		if (g_array_index(pfds, struct pollfd, 1).revents & POLLIN)
+			accept_client();
+	}
+	/* The last replies (requests failed at exit): one try, no waiting. */
+	for (guint i = 0; i < clients->len; i++) {
+		struct client *c = g_ptr_array_index(clients, i);
+
+		if (c->out->len && !c->dead)
+			client_write(c);
+	}
+	g_ptr_array_unref(clients);
+	clients = NULL;
+	return NULL;
+}
+
+/* -- start and stop --------------------------------------------------- */
+
+/* Does a server answer at @sa?  No: the socket file is stale. */
+static int probe(const struct sockaddr_un *sa, bool *alive)
+{
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int ret = 0;
+
+	if (fd < 0)
+		return -errno;
+	*alive = !connect(fd, (const struct sockaddr *)sa, sizeof(*sa));
+	if (!*alive && errno != ECONNREFUSED)
+		ret = -errno;
+	close(fd);
+	return ret;
+}
+
+int mh_control_start(const char *path, char **err)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct stat st;
+	bool alive = false;
+	int fd, ret;
+
+	if (strlen(path) >= sizeof(sa.sun_path)) {
+		*err = g_strdup_printf("ctl=%s: a socket path has at most %zu "
+				       "bytes", path, sizeof(sa.sun_path) - 1);
+		return -ENAMETOOLONG;
+	}
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	if (!lstat(path, &st)) {
+		/* Never delete what is not ours to delete. */
+		if (!S_ISSOCK(st.st_mode)) {
+			*err = g_strdup_printf("ctl=%s: exists and is not a "
+					       "socket (left as it is)", path);
+			return -EEXIST;
+		}
+		ret = probe(&sa, &alive);
+		if (ret || alive) {
+			*err = g_strdup_printf("ctl=%s: %s", path, alive ?
+					       "another process serves this socket" :
+					       g_strerror(-ret));
+			return alive ? -EADDRINUSE : ret;
+		}
+		/* Stale: left by a QEMU that did not exit cleanly. */
+		unlink(path);
+	}
+
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		goto fail_errno;
+	/*
+	 * Linux gives the socket file the mode of the socket's inode, less
+	 * the umask: set 0600 before bind() so that it never exists with a
+	 * looser mode, and again after, whatever the umask was.
+	 */
+	if (fchmod(fd, 0600) || bind(fd, (struct sockaddr *)&sa, sizeof(sa)))
+		goto fail_close;
+	if (chmod(path, 0600) || lstat(path, &st) || listen(fd, 16))
+		goto fail_unlink;
+	if (pipe2(wake_pipe, O_CLOEXEC | O_NONBLOCK))
+		goto fail_unlink;
+
+	listen_fd = fd;
+	sock_path = g_strdup(path);
+	sock_dev = st.st_dev;
+	sock_ino = st.st_ino;
+	stopping = false;
+	g_atomic_int_set(&quit, 0);
+	done_jobs = g_async_queue_new();
+	/* One exclusive worker thread: requests apply one at a time. */
+	worker = g_thread_pool_new(worker_run, NULL, 1, TRUE, NULL);
+	thread = g_thread_new("modhost-ctl", ctl_thread, NULL);
+	mh_msg("control socket %s", path);
+	return 0;
+
+fail_unlink:
+	ret = -errno;
+	unlink(path);
+	close(fd);
+	goto fail;
+fail_close:
+	ret = -errno;
+	close(fd);
+	goto fail;
+fail_errno:
+	ret = -errno;
+fail:
+	*err = g_strdup_printf("ctl=%s: %s", path, g_strerror(-ret));
+	return ret;
+}
+
+void mh_control_stop(void)
+{
+	struct stat st;
+	struct job *j;
+
+	if (!thread)
+		return;
+	/*
+	 * No request starts from now on: those queued for the worker are
+	 * answered "cancelled", and the one running returns soon, since the
+	 * lifecycle has failed what it queued (mh_lifecycle_cancel).  The
+	 * lock makes sure the control thread pushes nothing to a freed pool.
+	 */
+	g_mutex_lock(&push_lock);
+	stopping = true;
+	g_mutex_unlock(&push_lock);
+	g_thread_pool_free(worker, FALSE, TRUE);
+	worker = NULL;
+	/* Every reply is queued: the control thread sends them, and ends. */
+	g_atomic_int_set(&quit, 1);
+	wake('q');
+	g_thread_join(thread);
+	thread = NULL;
+	while ((j = g_async_queue_try_pop(done_jobs)))
+		job_free(j);
+	g_async_queue_unref(done_jobs);
+	done_jobs = NULL;
+	close(listen_fd);
+	listen_fd = -1;
+	close(wake_pipe[0]);
+	close(wake_pipe[1]);
+	wake_pipe[0] = wake_pipe[1] = -1;
+	/* Remove the socket file, unless another process has replaced it. */
+	if (!lstat(sock_path, &st) && st.st_dev == sock_dev &&
+	    st.st_ino == sock_ino)
+		unlink(sock_path);
+	g_clear_pointer(&sock_path, g_free);
+}

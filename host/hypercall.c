@@ -1,0 +1,839 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Guest hypercalls: recognition, routes, route-to-symbol, guest control.
+ * The guest-facing contract is Documentation/hypercall-abi.rst.
+ *
+ * Recognition happens at translation only: the host's tb_trans looks at
+ * each instruction's bytes and puts a callback on exactly two encodings,
+ * cpuid (0f a2) and the marked NOP (0f 1f 84 00 4d 48 43 4c).  No other
+ * instruction pays anything at run time.
+ *
+ * The callback reads eax first.  A cpuid whose eax is a real leaf (the
+ * BIOS and every OS run hundreds) returns at once.  Otherwise the magic is
+ * looked up in the route table: an immutable array sorted by magic,
+ * replaced as a whole when a route comes or goes and read without a lock.
+ * A replaced table (and the routes it dropped) is freed at the next
+ * quiesce, when no vCPU can still be walking it.
+ *
+ * Only then are the guest's mode (EFER.LMA) and the six argument registers
+ * read.  Width: a guest in long mode passes rdi rsi rdx r10 r8 r9, any
+ * other guest ebx ecx edx esi edi ebp.  A 32-bit program under a 64-bit
+ * kernel (compatibility mode) is read with the 64-bit order: QEMU shows a
+ * plugin the cs selector but not the descriptor's L bit.
+ *
+ * Guest control (load/unload/reload by hypercall) is off unless
+ * guest_control=on; the guest is untrusted, so a name is read with a
+ * bounded length, must be a bare module name and is only ever looked up in
+ * dir; the request is queued (mh_request_async) so the vCPU never waits.
+ *
+ * Every refusal and every unknown magic is an event, rate limited so that
+ * a guest cannot flood the log: a burst of RL_BURST events a second, each
+ * with the count of occurrences it stands for; what is left is reported
+ * at exit, so the counts always add up.
+ *
+ * Locking: routes_lock serialises writers of the table (register,
+ * unregister, release); readers (vCPUs) take none.
+ */
+#include <dlfcn.h>
+#include <errno.h>
+#include <ffi.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "internal.h"
+
+#define HC_NOP_BYTES	"\x0f\x1f\x84\x00\x4d\x48\x43\x4c"
+#define HC_STR_MAX	4096	/* an "s" argument: longer is refused */
+#define HC_NARGS	6
+
+struct route {
+	uint32_t magic;
+	char *owner;		/* module name */
+	struct mh_module *mod;	/* handler routes: the owning instance */
+	mh_hypercall_fn fn;
+	void *opaque;
+	char *symbol;		/* symbol routes (route=): owner's export */
+	uint64_t calls;		/* relaxed atomics */
+};
+
+struct table {
+	guint n;
+	struct route *r[];	/* sorted by magic */
+};
+
+static GMutex routes_lock;
+static struct table *table;	/* current; read with acquire */
+static GPtrArray *retired;	/* tables and routes to free at the quiesce */
+static bool guest_control;
+
+/* Registers, from qemu_plugin_get_registers(); names are the 64-bit ones. */
+static struct qemu_plugin_register *reg_rax, *reg_efer;
+static struct qemu_plugin_register *reg_args[2][HC_NARGS];	/* [is64] */
+static const char *const arg_names[2][HC_NARGS] = {
+	{ "rbx", "rcx", "rdx", "rsi", "rdi", "rbp" },	/* i386: Xen order */
+	{ "rdi", "rsi", "rdx", "r10", "r8", "r9" },	/* x86_64 */
+};
+#define EFER_LMA	(1u << 10)
+
+/* QEMU >= 10.1 (plugin API v5); looked up at start, NULL on 10.0. */
+typedef int (*write_register_fn)(struct qemu_plugin_register *reg,
+				 GByteArray *buf);
+static write_register_fn write_register;
+
+static __thread GByteArray *hc_buf;
+static __thread const struct mh_hypercall *hc_current;
+
+/* -- rate-limited events ------------------------------------------------ */
+
+#define RL_BURST	10
+#define RL_WINDOW_US	1000000
+
+struct ratelimit {
+	GMutex lock;
+	int64_t window_us;	/* start of the current window */
+	unsigned int sent;	/* events in it */
+	uint64_t total;		/* occurrences, all */
+	uint64_t pending;	/* occurrences no event has reported yet */
+};
+
+static struct ratelimit rl_unknown, rl_denied, rl_fault;
+
+/* One more occurrence.  True: emit an event now, standing for *@count. */
+static bool rl_hit(struct ratelimit *rl, uint64_t *count, uint64_t *total)
+{
+	int64_t now = g_get_monotonic_time();
+	bool emit = false;
+
+	g_mutex_lock(&rl->lock);
+	rl->total++;
+	rl->pending++;
+	if (now - rl->window_us >= RL_WINDOW_US) {
+		rl->window_us = now;
+		rl->sent = 0;
+	}
+	if (rl->sent < RL_BURST) {
+		rl->sent++;
+		emit = true;
+		*count = rl->pending;
+		*total = rl->total;
+		rl->pending = 0;
+	}
+	g_mutex_unlock(&rl->lock);
+	return emit;
+}
+
+static void event_magic(GString *ev, uint32_t magic)
+{
+	char hex[16];
+
+	snprintf(hex, sizeof(hex), "0x%08" PRIx32, magic);
+	mh_event_str(ev, "magic", hex);
+}
+
+static void rl_flush(struct ratelimit *rl, const char *event)
+{
+	GString *ev;
+
+	g_mutex_lock(&rl->lock);
+	if (rl->pending) {
+		ev = mh_event_new(event);
+		mh_event_int(ev, "count", rl->pending);
+		mh_event_int(ev, "total", rl->total);
+		mh_event_str(ev, "final", "at exit");
+		mh_event_emit(ev);
+		rl->pending = 0;
+	}
+	g_mutex_unlock(&rl->lock);
+}
+
+static void unknown(uint32_t magic, unsigned int enc)
+{
+	uint64_t count, total;
+	GString *ev;
+
+	if (!rl_hit(&rl_unknown, &count, &total))
+		return;
+	ev = mh_event_new("hypercall_unknown");
+	event_magic(ev, magic);
+	mh_event_str(ev, "encoding", enc == MH_HC_ENC_NOP ? "nop" : "cpuid");
+	mh_event_int(ev, "count", count);
+	mh_event_int(ev, "total", total);
+	mh_event_emit(ev);
+}
+
+/* A guest request refused (@what: guest_denied), or a route call failed. */
+static void refuse(struct ratelimit *rl, const char *what, uint32_t magic,
+		   const char *op, const char *name, const char *error)
+{
+	uint64_t count, total;
+	GString *ev;
+
+	if (!rl_hit(rl, &count, &total))
+		return;
+	ev = mh_event_new(what);
+	event_magic(ev, magic);
+	mh_event_str(ev, "op", op);
+	mh_event_str(ev, "name", name);
+	mh_event_str(ev, "error", error);
+	mh_event_int(ev, "count", count);
+	mh_event_int(ev, "total", total);
+	mh_event_emit(ev);
+}
+
+/* -- the route table ----------------------------------------------------- */
+
+static const struct route *table_find(const struct table *t, uint32_t magic)
+{
+	guint lo = 0, hi = t->n;
+
+	while (lo < hi) {
+		guint mid = (lo + hi) / 2;
+		uint32_t m = t->r[mid]->magic;
+
+		if (m == magic)
+			return t->r[mid];
+		if (m < magic)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+static void route_free(gpointer p)
+{
+	struct route *r = p;
+
+	g_free(r->owner);
+	g_free(r->symbol);
+	g_free(r);
+}
+
+/* Retired things are freed with g_free or route_free: tag routes. */
+struct retiree {
+	bool is_route;
+	void *p;
+};
+
+static void retiree_free(gpointer p)
+{
+	struct retiree *t = p;
+
+	if (t->is_route)
+		route_free(t->p);
+	else
+		g_free(t->p);
+	g_free(t);
+}
+
+static void retire_locked(void *p, bool is_route) /* Must hold routes_lock. */
+{
+	struct retiree *t = g_new(struct retiree, 1);
+
+	t->is_route = is_route;
+	t->p = p;
+	g_ptr_array_add(retired, t);
+}
+
+/*
+ * Publish a copy of the table with @add inserted (if not NULL) and every
+ * route matching @drop removed.  Must hold routes_lock.
+ */
+static void publish_locked(struct route *add,
+			   bool (*drop)(const struct route *r, void *opaque),
+			   void *opaque)
+{
+	struct table *old = table, *t;
+	guint j = 0;
+
+	t = g_malloc(sizeof(*t) + sizeof(t->r[0]) * (old->n + 1));
+	for (guint i = 0; i < old->n; i++) {
+		struct route *r = old->r[i];
+
+		if (drop && drop(r, opaque)) {
+			retire_locked(r, true);
+			continue;
+		}
+		if (add && add->magic < r->magic) {
+			t->r[j++] = add;
+			add = NULL;
+		}
+		t->r[j++] = r;
+	}
+	if (add)
+		t->r[j++] = add;
+	t->n = j;
+	__atomic_store_n(&table, t, __ATOMIC_RELEASE);
+	retire_locked(old, false);
+}
+
+static bool drop_magic_of(const struct route *r, void *opaque)
+{
+	const struct route *key = opaque;
+
+	return r->magic == key->magic && r->mod == key->mod;
+}
+
+static bool drop_owned_by(const struct route *r, void *m)
+{
+	return r->mod == m;
+}
+
+static char *magic_refusal(uint32_t magic)
+{
+	if (mh_hypercall_is_leaf(magic))
+		return g_strdup_printf("hypercall magic 0x%08" PRIx32 " is a real "
+				       "cpuid leaf range (0x0000xxxx, 0x4000xxxx, "
+				       "0x8000xxxx, 0xC000xxxx)", magic);
+	return g_strdup_printf("hypercall magic 0x%08" PRIx32 " is reserved for "
+			       "the host (0x4d480000-0x4d4800ff)", magic);
+}
+
+static const char *route_owner_desc(const struct route *r, char **buf)
+{
+	if (r->symbol)
+		return *buf = g_strdup_printf("%s.%s (route=)", r->owner, r->symbol);
+	return r->owner;
+}
+
+/* Insert @r; -EEXIST naming the owner if its magic is taken. */
+static int add_route(struct route *r, char **err)
+{
+	const struct route *have;
+	g_autofree char *buf = NULL;
+
+	g_mutex_lock(&routes_lock);
+	have = table_find(table, r->magic);
+	if (have) {
+		*err = g_strdup_printf("hypercall magic 0x%08" PRIx32 " is already "
+				       "routed to %s", r->magic,
+				       route_owner_desc(have, &buf));
+		g_mutex_unlock(&routes_lock);
+		return -EEXIST;
+	}
+	publish_locked(r, NULL, NULL);
+	g_mutex_unlock(&routes_lock);
+	return 0;
+}
+
+int mh_hypercall_register(struct mh_module *m, uint32_t magic,
+			  mh_hypercall_fn fn, void *opaque, char **err)
+{
+	struct route *r;
+	int ret;
+
+	if (!fn) {
+		*err = g_strdup_printf("hypercall magic 0x%08" PRIx32 ": no handler",
+				       magic);
+		return -EINVAL;
+	}
+	if (!mh_hypercall_routable(magic)) {
+		*err = magic_refusal(magic);
+		return -EINVAL;
+	}
+	r = g_new0(struct route, 1);
+	r->magic = magic;
+	r->owner = g_strdup(m->meta->name);
+	r->mod = m;
+	r->fn = fn;
+	r->opaque = opaque;
+	ret = add_route(r, err);
+	if (ret)
+		route_free(r);
+	return ret;
+}
+
+int mh_hypercall_unregister(struct mh_module *m, uint32_t magic)
+{
+	struct route key = { .magic = magic, .mod = m };
+	const struct route *have;
+	int ret = -ENOENT;
+
+	g_mutex_lock(&routes_lock);
+	have = table_find(table, magic);
+	if (have && have->mod == m) {
+		publish_locked(NULL, drop_magic_of, &key);
+		ret = 0;
+	}
+	g_mutex_unlock(&routes_lock);
+	return ret;
+}
+
+void mh_hypercall_release(struct mh_module *m)
+{
+	bool owns = false;
+
+	g_mutex_lock(&routes_lock);
+	for (guint i = 0; table && i < table->n && !owns; i++)
+		owns = table->r[i]->mod == m;
+	if (owns)
+		publish_locked(NULL, drop_owned_by, m);
+	g_mutex_unlock(&routes_lock);
+}
+
+void mh_hypercall_quiesced(void)
+{
+	g_mutex_lock(&routes_lock);
+	if (retired)
+		g_ptr_array_set_size(retired, 0);
+	g_mutex_unlock(&routes_lock);
+}
+
+const struct mh_hypercall *mh_hypercall_current(unsigned int vcpu_index)
+{
+	const struct mh_hypercall *c = hc_current;
+
+	return c && c->vcpu == vcpu_index ? c : NULL;
+}
+
+bool mh_hypercall_returns(void)
+{
+	return write_register != NULL;
+}
+
+/* -- reading the guest ----------------------------------------------------- */
+
+static inline uint64_t reg_read(struct qemu_plugin_register *reg)
+{
+	GByteArray *b = hc_buf;
+	uint64_t v = 0;
+	int n;
+
+	if (!reg)
+		return 0;
+	if (!b)
+		b = hc_buf = g_byte_array_sized_new(16);
+	g_byte_array_set_size(b, 0);
+	n = qemu_plugin_read_register(reg, b);
+	if (n > 0)
+		memcpy(&v, b->data, MIN((size_t)n, sizeof(v)));
+	return v;
+}
+
+static void read_call(struct mh_hypercall *c, unsigned int vcpu,
+		      uint32_t magic, unsigned int enc, uint64_t pc)
+{
+	bool is64 = reg_read(reg_efer) & EFER_LMA;
+
+	c->magic = magic;
+	c->width = is64 ? 64 : 32;
+	c->encoding = enc;
+	c->vcpu = vcpu;
+	c->pc = pc;
+	for (unsigned int i = 0; i < HC_NARGS; i++) {
+		uint64_t v = reg_read(reg_args[is64][i]);
+
+		c->args[i] = is64 ? v : (uint32_t)v;
+	}
+}
+
+/*
+ * Copy the NUL-terminated guest string at @addr, at most HC_STR_MAX bytes,
+ * a page at a time (a read fails as a whole if any byte is unmapped).
+ */
+static int read_guest_str(uint64_t addr, char **out)
+{
+	g_autoptr(GByteArray) b = g_byte_array_new();
+	GString *s = g_string_sized_new(64);
+
+	while (s->len < HC_STR_MAX) {
+		size_t chunk = MIN(4096 - (addr & 4095), HC_STR_MAX - s->len);
+		const guint8 *nul;
+
+		g_byte_array_set_size(b, 0);
+		if (!qemu_plugin_read_memory_vaddr(addr, b, chunk) ||
+		    b->len < chunk) {
+			g_string_free(s, TRUE);
+			return -EFAULT;
+		}
+		nul = memchr(b->data, 0, chunk);
+		if (nul) {
+			g_string_append_len(s, (const char *)b->data,
+					    nul - b->data);
+			*out = g_string_free(s, FALSE);
+			return 0;
+		}
+		g_string_append_len(s, (const char *)b->data, chunk);
+		addr += chunk;
+	}
+	g_string_free(s, TRUE);
+	return -ENAMETOOLONG;
+}
+
+static void write_rax(uint64_t val)
+{
+	GByteArray *b = hc_buf;
+
+	g_byte_array_set_size(b, 0);
+	g_byte_array_append(b, (const guint8 *)&val, sizeof(val));
+	write_register(reg_rax, b);
+}
+
+/* -- route to an exported symbol ------------------------------------------ */
+
+static ffi_type *ffi_of(enum mh_type t)
+{
+	switch (t) {
+	case MH_T_I8: return &ffi_type_sint8;
+	case MH_T_I16: return &ffi_type_sint16;
+	case MH_T_I32: return &ffi_type_sint32;
+	case MH_T_I64: return &ffi_type_sint64;
+	case MH_T_U8:
+	case MH_T_BOOL: return &ffi_type_uint8;
+	case MH_T_U16: return &ffi_type_uint16;
+	case MH_T_U32: return &ffi_type_uint32;
+	case MH_T_U64:
+	case MH_T_GADDR: return &ffi_type_uint64;
+	case MH_T_PTR:
+	case MH_T_STR: return &ffi_type_pointer;
+	case MH_T_VOID: break;
+	}
+	return &ffi_type_void;
+}
+
+/* The register value @v as @t, for ffi_call; the result, back to 64 bits. */
+union hc_val {
+	int8_t i8;
+	int16_t i16;
+	int32_t i32;
+	int64_t i64;
+	uint8_t u8;
+	uint16_t u16;
+	uint32_t u32;
+	uint64_t u64;
+	void *p;
+	ffi_arg ret;
+	ffi_sarg sret;
+};
+
+static void to_val(enum mh_type t, uint64_t v, union hc_val *out)
+{
+	switch (t) {
+	case MH_T_I8: out->i8 = v; break;
+	case MH_T_I16: out->i16 = v; break;
+	case MH_T_I32: out->i32 = v; break;
+	case MH_T_U8: out->u8 = v; break;
+	case MH_T_BOOL: out->u8 = !!v; break;
+	case MH_T_U16: out->u16 = v; break;
+	case MH_T_U32: out->u32 = v; break;
+	default: out->u64 = v; break;
+	}
+}
+
+static uint64_t from_ret(enum mh_type t, const union hc_val *r)
+{
+	switch (t) {
+	case MH_T_I8:
+	case MH_T_I16:
+	case MH_T_I32:
+	case MH_T_I64:
+		return (uint64_t)(int64_t)r->sret;
+	case MH_T_VOID:
+		return 0;
+	default:
+		return r->ret;
+	}
+}
+
+static int call_symbol(const struct route *r, const struct mh_hypercall *c,
+		       uint64_t *ret, char **err)
+{
+	union hc_val vals[HC_NARGS], rv = { 0 };
+	char *strs[HC_NARGS] = { 0 };
+	ffi_type *types[HC_NARGS];
+	void *values[HC_NARGS];
+	g_autofree char *sigstr = NULL;
+	void (*fn)(void);
+	struct mh_sig sig;
+	ffi_cif cif;
+	int res = 0;
+
+	if (mh_registry_current(r->owner, r->symbol, &fn, &sigstr)) {
+		*err = g_strdup_printf("%s.%s is not live (is %s loaded?)",
+				       r->owner, r->symbol, r->owner);
+		return -ENOENT;
+	}
+	if (mh_sig_parse(sigstr, &sig, err))
+		return -EINVAL;
+	if (sig.nargs > HC_NARGS) {
+		*err = g_strdup_printf("%s.%s is %s: a hypercall has at most %d "
+				       "arguments", r->owner, r->symbol, sigstr,
+				       HC_NARGS);
+		return -E2BIG;
+	}
+	for (unsigned int i = 0; i < sig.nargs && !res; i++) {
+		types[i] = ffi_of(sig.args[i]);
+		values[i] = &vals[i];
+		if (sig.args[i] == MH_T_PTR) {
+			*err = g_strdup_printf("%s.%s is %s: a host pointer (p) "
+					       "cannot come from a guest",
+					       r->owner, r->symbol, sigstr);
+			res = -EINVAL;
+		} else if (sig.args[i] == MH_T_STR) {
+			res = read_guest_str(c->args[i], &strs[i]);
+			if (res)
+				*err = g_strdup_printf("argument %u: no string at "
+						       "0x%" PRIx64 " (%s)", i + 1,
+						       c->args[i],
+						       res == -EFAULT ? "not mapped" :
+						       "longer than 4096 bytes");
+			vals[i].p = strs[i];
+		} else {
+			to_val(sig.args[i], c->args[i], &vals[i]);
+		}
+	}
+	if (!res && ffi_prep_cif(&cif, FFI_DEFAULT_ABI, sig.nargs,
+				 ffi_of(sig.ret), types) != FFI_OK) {
+		*err = g_strdup_printf("%s.%s: libffi cannot call %s", r->owner,
+				       r->symbol, sigstr);
+		res = -EINVAL;
+	}
+	if (!res) {
+		ffi_call(&cif, fn, &rv, values);
+		*ret = from_ret(sig.ret, &rv);
+	}
+	for (unsigned int i = 0; i < HC_NARGS; i++)
+		g_free(strs[i]);
+	return res;
+}
+
+/* -- guest control ---------------------------------------------------------- */
+
+static void control(const struct mh_hypercall *c)
+{
+	static const char *const ops[] = { "load", "unload", "reload" };
+	static const enum mh_req_kind kinds[] = { MH_REQ_LOAD, MH_REQ_UNLOAD,
+						  MH_REQ_RELOAD };
+	unsigned int op = c->magic - MH_HC_LOAD;
+	uint64_t addr = c->args[0], len = c->args[1];
+	g_autoptr(GByteArray) b = NULL;
+	g_autofree char *name = NULL;
+	g_autofree char *why = NULL;
+	int ret;
+
+	if (!guest_control) {
+		refuse(&rl_denied, "guest_denied", c->magic, ops[op], NULL,
+		       "guest_control=off");
+		return;
+	}
+	if (len == 0 || len > MH_NAME_MAX) {
+		why = g_strdup_printf("name length %" PRIu64 " is not 1..%d", len,
+				      MH_NAME_MAX);
+		refuse(&rl_denied, "guest_denied", c->magic, ops[op], NULL, why);
+		return;
+	}
+	b = g_byte_array_new();
+	if (!qemu_plugin_read_memory_vaddr(addr, b, len) || b->len < len) {
+		why = g_strdup_printf("cannot read the name at 0x%" PRIx64
+				      ": not mapped", addr);
+		refuse(&rl_denied, "guest_denied", c->magic, ops[op], NULL, why);
+		return;
+	}
+	name = g_strndup((const char *)b->data, len);
+	/* g_strndup stops at a NUL: a shorter string is not the name given. */
+	if (strlen(name) != len || !mh_valid_module_name(name, len)) {
+		refuse(&rl_denied, "guest_denied", c->magic, ops[op], name,
+		       "not a module name ([A-Za-z0-9_-]{1,64}, looked up in "
+		       "dir only)");
+		return;
+	}
+	ret = mh_request_async(kinds[op], name, MH_FROM_GUEST);
+	if (ret)
+		refuse(&rl_denied, "guest_denied", c->magic, ops[op], name,
+		       ret == -EAGAIN ? "too many guest requests queued" :
+		       "QEMU is exiting");
+}
+
+/* -- dispatch ---------------------------------------------------------------- */
+
+static void dispatch(unsigned int vcpu, uint64_t pc, unsigned int enc)
+{
+	uint32_t magic = (uint32_t)reg_read(reg_rax);
+	const struct route *r;
+	struct mh_hypercall call;
+	g_autofree char *err = NULL;
+	uint64_t ret = 0;
+
+	/* A real cpuid: the common case, at the cost of one register read. */
+	if (enc == MH_HC_ENC_CPUID && mh_hypercall_is_leaf(magic))
+		return;
+	r = table_find(__atomic_load_n(&table, __ATOMIC_ACQUIRE), magic);
+	if (!r) {
+		if (magic >= MH_HC_LOAD && magic <= MH_HC_RELOAD) {
+			read_call(&call, vcpu, magic, enc, pc);
+			control(&call);
+		} else {
+			unknown(magic, enc);
+		}
+		return;
+	}
+	read_call(&call, vcpu, magic, enc, pc);
+	__atomic_add_fetch(&((struct route *)r)->calls, 1, __ATOMIC_RELAXED);
+	if (r->fn) {
+		hc_current = &call;
+		ret = r->fn(mh_cpu_of(vcpu), &call, r->opaque);
+		hc_current = NULL;
+		/* The instance is live: routes leave with it, in a quiesce. */
+		__atomic_add_fetch(&r->mod->entry->hypercalls, 1,
+				   __ATOMIC_RELAXED);
+	} else if (call_symbol(r, &call, &ret, &err)) {
+		g_autofree char *route = g_strdup_printf("%s.%s", r->owner,
+							 r->symbol);
+
+		refuse(&rl_fault, "hypercall_fault", magic, "route", route, err);
+		return;
+	}
+	/* cpuid overwrites rax right after: only the NOP form can return. */
+	if (write_register && enc == MH_HC_ENC_NOP)
+		write_rax(ret);
+}
+
+static void cb_cpuid(unsigned int vcpu, void *udata)
+{
+	dispatch(vcpu, (uint64_t)(uintptr_t)udata, MH_HC_ENC_CPUID);
+}
+
+static void cb_nop(unsigned int vcpu, void *udata)
+{
+	dispatch(vcpu, (uint64_t)(uintptr_t)udata, MH_HC_ENC_NOP);
+}
+
+void mh_hypercall_instrument(struct qemu_plugin_tb *tb)
+{
+	size_t n = qemu_plugin_tb_n_insns(tb);
+
+	for (size_t i = 0; i < n; i++) {
+		struct qemu_plugin_insn *insn = qemu_plugin_tb_get_insn(tb, i);
+		size_t size = qemu_plugin_insn_size(insn);
+		uint8_t b[8];
+		void *pc;
+
+		/* The decoded length must match exactly: no prefixes. */
+		if (size != 2 && size != 8)
+			continue;
+		if (qemu_plugin_insn_data(insn, b, size) != size)
+			continue;
+		pc = (void *)(uintptr_t)qemu_plugin_insn_vaddr(insn);
+		if (size == 2 && b[0] == 0x0f && b[1] == 0xa2)
+			qemu_plugin_register_vcpu_insn_exec_cb(insn, cb_cpuid,
+							       QEMU_PLUGIN_CB_R_REGS,
+							       pc);
+		else if (size == 8 && !memcmp(b, HC_NOP_BYTES, 8))
+			qemu_plugin_register_vcpu_insn_exec_cb(insn, cb_nop,
+				write_register ? QEMU_PLUGIN_CB_RW_REGS :
+						 QEMU_PLUGIN_CB_R_REGS, pc);
+	}
+}
+
+/* -- start, vCPUs, exit ------------------------------------------------------ */
+
+void mh_hypercall_vcpu_init(void)
+{
+	static gsize done;
+	g_autoptr(GArray) list = NULL;
+
+	if (!g_once_init_enter(&done))
+		return;
+	list = qemu_plugin_get_registers();
+	for (guint i = 0; list && i < list->len; i++) {
+		qemu_plugin_reg_descriptor *d =
+			&g_array_index(list, qemu_plugin_reg_descriptor, i);
+
+		if (!strcmp(d->name, "rax"))
+			reg_rax = d->handle;
+		else if (!strcmp(d->name, "efer"))
+			reg_efer = d->handle;
+		for (unsigned int w = 0; w < 2; w++)
+			for (unsigned int a = 0; a < HC_NARGS; a++)
+				if (!strcmp(d->name, arg_names[w][a]))
+					reg_args[w][a] = d->handle;
+	}
+	if (!reg_rax || !reg_efer)
+		mh_err("hypercalls: this vCPU has no rax/efer register: "
+		       "hypercalls are not recognised");
+	g_once_init_leave(&done, 1);
+}
+
+int mh_hypercall_init(const struct mh_host_args *args, char **err)
+{
+	table = g_malloc0(sizeof(*table));
+	retired = g_ptr_array_new_with_free_func(retiree_free);
+	guest_control = args->guest_control;
+	write_register = (write_register_fn)dlsym(RTLD_DEFAULT,
+						  "qemu_plugin_write_register");
+	for (char **a = args->routes; a && *a; a++) {
+		struct route *r = g_new0(struct route, 1);
+		g_autofree char *why = NULL;
+
+		/* params.c checked the syntax and the magic. */
+		if (mh_route_parse(*a, &r->magic, &r->owner, &r->symbol, &why) ||
+		    add_route(r, &why)) {
+			*err = g_strdup_printf("route=%s: %s", *a, why);
+			route_free(r);
+			return -EINVAL;
+		}
+	}
+	mh_msg("hypercalls: guest_control=%s, return values %s",
+	       guest_control ? "on" : "off",
+	       write_register ? "written to rax (NOP form)" :
+	       "not supported by this QEMU (one-way)");
+	return 0;
+}
+
+void mh_hypercall_exit(void)
+{
+	rl_flush(&rl_unknown, "hypercall_unknown");
+	rl_flush(&rl_denied, "guest_denied");
+	rl_flush(&rl_fault, "hypercall_fault");
+}
+
+/* -- the control socket's "routes" -------------------------------------------- */
+
+static void describe_one(GString *json, bool *first, uint32_t magic,
+			 const char *owner, const char *handler,
+			 const char *kind, uint64_t calls)
+{
+	g_string_append_printf(json, "%s{\"magic\":\"0x%08" PRIx32 "\",\"owner\":",
+			       *first ? "" : ",", magic);
+	*first = false;
+	mh_json_escape(json, owner);
+	g_string_append(json, ",\"handler\":");
+	mh_json_escape(json, handler);
+	g_string_append_printf(json, ",\"kind\":\"%s\",\"calls\":%" PRIu64 "}",
+			       kind, calls);
+}
+
+void mh_hypercall_describe(GString *json)
+{
+	static const char *const ops[] = { "load", "unload", "reload" };
+	bool first = true;
+
+	g_string_append_c(json, '[');
+	for (unsigned int i = 0; i < 3; i++)
+		describe_one(json, &first, MH_HC_LOAD + i, "modhost", ops[i],
+			     guest_control ? "guest_control" :
+			     "guest_control (off)", 0);
+	g_mutex_lock(&routes_lock);
+	for (guint i = 0; table && i < table->n; i++) {
+		const struct route *r = table->r[i];
+		g_autofree char *handler = NULL;
+		Dl_info info;
+
+		if (r->symbol)
+			handler = g_strdup(r->symbol);
+		else if (dladdr((void *)r->fn, &info) && info.dli_sname)
+			handler = g_strdup(info.dli_sname);
+		else if (dladdr((void *)r->fn, &info) && info.dli_fbase)
+			handler = g_strdup_printf("%s+0x%tx", r->owner,
+						  (char *)r->fn -
+						  (char *)info.dli_fbase);
+		else
+			handler = g_strdup_printf("%p", (void *)r->fn);
+		describe_one(json, &first, r->magic, r->owner, handler,
+			     r->symbol ? "symbol" : "handler",
+			     __atomic_load_n(&r->calls, __ATOMIC_RELAXED));
+	}
+	g_mutex_unlock(&routes_lock);
+	g_string_append_c(json, ']');
+}

@@ -1,0 +1,815 @@
+// SPDX-License-Identifier: MIT
+/*
+ * callstack_instr - shadow call stacks of the guest, PANDA's plugin of the
+ * same name as a hot-reloadable module.
+ *
+ * At translation, a block whose last instruction is a call gets a callback
+ * on that instruction, and one ending in a ret gets one on the ret
+ * (decode.c says how the mode is found).  Every block also gets a
+ * conditional callback on the vCPU's "armed" flag: an inline compare, a
+ * call only right after a call or ret.
+ *
+ *  - A call pushes (return address, -) and arms.  The first block that
+ *    runs after it with the stack pointer the call leaves is the callee's
+ *    entry: it completes the frame and runs on_call.
+ *  - A ret arms.  The first block after it with the stack pointer the ret
+ *    leaves is where it returned to: that address is matched against the
+ *    whole stack, and every frame above and including the match is popped,
+ *    innermost first, each with its own on_ret.  Frames that a longjmp
+ *    skipped go at the next return that matches below them.
+ *
+ * The stack pointer check is what keeps an interrupt or a fault taken
+ * between the call (or ret) and its target from being taken for the
+ * callee: the handler's blocks do not have the expected stack pointer, so
+ * the vCPU stays armed until the guest comes back.  A call that runs again
+ * after a fault (same return address, same stack pointer, still pending)
+ * is the same call, not a new frame.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+MH_PARAM_STR(stack_type, "asid",
+	     "how stacks are told apart: asid (cr3), heuristic or threaded");
+MH_PARAM_BOOL(verbose, false, "log every call and return");
+MH_PARAM_STR(symbols, "", "ELF file whose symbol table names functions");
+MH_PARAM_STR(folded, "", "write folded stacks (outer;inner COUNT) here at exit");
+MH_PARAM_STR(trace, "", "write call and return events here, JSON lines");
+MH_PARAM_UINT(max_depth, 1024, "frames kept per stack (the oldest go first)");
+
+/* Blocks an armed vCPU may run before its call or ret is given up. */
+#define MISS_LIMIT 4096
+
+const struct mh_api *csi_mh;
+mh_module *csi_self;
+unsigned int csi_vcpus;	/* 0 until the first callback counts them */
+
+enum pending {
+	PEND_NONE,
+	PEND_CALL,	/* a frame waits for its callee's entry */
+};
+
+/* Per-vCPU state, a scoreboard element: only its own vCPU touches it. */
+struct vcpu {
+	uint64_t armed;			/* the blocks' condition: != 0 */
+	uint32_t kind;			/* enum pending; a ret is only in armed */
+	uint32_t call_depth;		/* PEND_CALL: the frame's depth */
+	struct csi_stack *stack;	/* PEND_CALL: the frame's stack */
+	uint64_t expect_sp;		/* PEND_CALL: sp at the callee's entry */
+	uint64_t sp_mask;		/* the bits of sp the mode uses */
+	uint64_t call_ret, call_sp;	/* PEND_CALL: the frame */
+	uint64_t call_target;		/* PEND_CALL: direct call's target */
+	uint64_t misses;		/* blocks run armed, not matching */
+	struct csi_stack *cur;		/* asid stacks: the stack of cur_asid */
+	uint64_t cur_asid;
+	uint64_t asid_ok;		/* cur_asid is cr3 now (see stack_of) */
+};
+
+/*
+ * A ret arms its vCPU with an inline store of this value: no call at all.
+ * The block it lands on decodes it (on_block).
+ */
+#define ARM_CALL	1ull
+#define ARM_RET		2ull
+static inline uint64_t arm_ret_value(unsigned int imm, unsigned int mode)
+{
+	return ARM_RET | (uint64_t)(mode == 16 ? 0 : mode == 32 ? 1 : 2) << 2 |
+	       (uint64_t)imm << 8;
+}
+
+static mh_scoreboard *score;
+static struct mh_ppp_point *pt_on_call, *pt_on_ret;
+static mh_reg *reg_sp, *reg_cr3, *reg_pc, *reg_cs;
+static bool verbose;
+static bool reloading;	/* save_state ran: exit may free everything */
+static char *folded_path;
+
+static inline mh_u64 armed_entry(void)
+{
+	return (mh_u64){ score, offsetof(struct vcpu, armed) };
+}
+
+static inline struct vcpu *vcpu_of(unsigned int vcpu_index)
+{
+	return csi_mh->scoreboard_find(score, vcpu_index);
+}
+
+/* Only valid in callbacks registered with MH_CB_R_REGS. */
+static inline uint64_t read_reg(const mh_reg *reg)
+{
+	uint64_t v = 0;
+
+	csi_mh->reg_read(reg, &v, sizeof(v));
+	return v;
+}
+
+/*
+ * qemu-system-x86_64 names the registers rsp/rip even for 32-bit code;
+ * qemu-system-i386 (which gdb needs for 32-bit guests) names them
+ * esp/eip.  The first read that fails switches to the other name.
+ */
+static uint64_t read_named(mh_reg **reg, const char *other)
+{
+	uint64_t v = 0;
+
+	if (csi_mh->reg_read(*reg, &v, sizeof(v)) == -ENOENT) {
+		*reg = csi_mh->reg_lookup(other);
+		csi_mh->reg_read(*reg, &v, sizeof(v));
+	}
+	return v;
+}
+
+static inline uint64_t read_sp(void)
+{
+	return read_named(&reg_sp, "esp");
+}
+
+static inline uint64_t read_pc(void)
+{
+	return read_named(&reg_pc, "eip");
+}
+
+/* The address space: cr3 without its PCID and cache-control bits. */
+static inline uint64_t read_asid(void)
+{
+	return read_reg(reg_cr3) & ~0xfffull;
+}
+
+/*
+ * The stack in use on this vCPU now; sp selects heuristic stacks.
+ *
+ * cr3 is read again only after an instruction that may load it: a mov to
+ * cr3 or a task switch (decode.c).  QEMU ends a block after each of them,
+ * so they are always a block's last instruction, which the translator
+ * classifies anyway; their callback only clears asid_ok.  This halves the
+ * register reads of a call and its return.
+ */
+static struct csi_stack *stack_of(struct vcpu *v, uint64_t sp)
+{
+	if (!v->asid_ok) {
+		uint64_t asid = read_asid();
+
+		if (asid != v->cur_asid)
+			v->cur = NULL;
+		v->cur_asid = asid;
+		v->asid_ok = 1;
+	}
+	if (csi_stack_kind == CS_STACK_ASID && v->cur)
+		return v->cur;
+	v->cur = csi_stack_get(v->cur_asid, sp);
+	return v->cur;
+}
+
+static void run_handlers(const struct mh_ppp_point *pt, unsigned int vcpu,
+			 uint64_t func)
+{
+	const struct mh_ppp_handlers *h = mh_ppp_handlers(pt);
+
+	for (uint32_t i = 0; i < h->n; i++)
+		((on_call_t)h->fn[i])(mh_cpu_of(vcpu), func);
+}
+
+/* -- vCPU callbacks --------------------------------------------------------- */
+
+/* A pending call or ret that another event replaces never completed. */
+static void supersede(struct vcpu *v)
+{
+	if (v->kind == PEND_CALL)
+		csi_stats.unresolved++;
+	else if ((v->armed & 3) == ARM_RET)
+		csi_stats.unmatched_rets++;
+}
+
+static void on_call_insn(unsigned int vcpu, void *udata)
+{
+	const struct csi_call_site *site = udata;
+	struct vcpu *v = vcpu_of(vcpu);
+	uint64_t sp = read_sp(), mask = csi_sp_mask(site->mode);
+	struct csi_stack *s = stack_of(v, sp);
+	bool locked = csi_lock(s);
+
+	if (v->kind == PEND_CALL && v->stack == s && v->call_ret == site->ret &&
+	    v->call_sp == sp && s->depth == v->call_depth) {
+		/* The same call again: it faulted and the guest retried it. */
+		csi_stats.restarts++;
+	} else {
+		supersede(v);
+		csi_push_locked(s, site->ret, sp);
+		v->stack = s;
+		v->kind = PEND_CALL;
+		v->call_ret = site->ret;
+		v->call_sp = sp;
+		v->call_depth = s->depth;
+	}
+	csi_unlock(s, locked);
+	v->call_target = site->target;
+	v->sp_mask = mask;
+	v->expect_sp = (sp - site->push) & mask;
+	v->misses = 0;
+	v->armed = ARM_CALL;
+	/* A far call may switch tasks: the callee reads cr3 again. */
+	if (site->asid_change)
+		v->asid_ok = 0;
+}
+
+static void on_asid_insn(unsigned int vcpu, void *udata)
+{
+	(void)udata;
+	vcpu_of(vcpu)->asid_ok = 0;
+}
+
+/* The callee's first block: complete the pending frame, run on_call. */
+static void enter(struct vcpu *v, unsigned int vcpu, uint64_t func)
+{
+	struct csi_stack *s = v->stack;
+	bool locked = csi_lock(s);
+	struct csi_frame *f;
+
+	f = s->depth == v->call_depth ? csi_frame_at(s, 0) : NULL;
+	if (!f || f->ret != v->call_ret || f->sp != v->call_sp || f->func) {
+		/* Another vCPU on the same stack moved it meanwhile. */
+		csi_stats.unresolved++;
+		goto out;
+	}
+	f->func = func;
+	csi_stats.calls++;
+	if (csi_folded_on)
+		f->node = csi_node_child(s->depth > 1 ? csi_frame_at(s, 1)->node
+					 : 0, func);
+	if (csi_trace_on())
+		csi_trace_event("call", vcpu, s, s->depth, func, f->ret);
+	if (verbose)
+		csi_mh->log(csi_self, MH_LOG_DEBUG, "call 0x%" PRIx64
+			    " ret 0x%" PRIx64 " depth %u", func, f->ret,
+			    s->depth);
+	run_handlers(pt_on_call, vcpu, func);
+out:
+	csi_unlock(s, locked);
+}
+
+/*
+ * A ret landed on @target: find the frame it returns to and pop down to
+ * it.  That is the innermost frame whose return address is @target and
+ * whose call left sp where the ret put it back (call-time sp + imm16),
+ * which also tells recursion levels apart.  The usual case, a return to
+ * the top frame, needs no register read; anything else reads sp (*@sp,
+ * read once, ~0 until then).  False if no frame fits.
+ */
+static bool leave(struct vcpu *v, unsigned int vcpu, uint64_t target,
+		  uint64_t *sp)
+{
+	struct csi_stack *s = v->cur;
+	uint64_t mask = csi_sp_mask(csi_udata_mode((void *)(uintptr_t)v->armed,
+						   2));
+	uint64_t imm = v->armed >> 8;
+	uint32_t i = 0;
+	bool locked;
+
+	if (!v->asid_ok || !s || csi_stack_kind != CS_STACK_ASID) {
+		*sp = read_sp();
+		s = stack_of(v, *sp);
+	}
+	locked = csi_lock(s);
+	if (!s->depth || csi_frame_at(s, 0)->ret != target) {
+		if (*sp == ~0ull)
+			*sp = read_sp();
+		for (i = 0; i < s->depth; i++) {
+			struct csi_frame *f = csi_frame_at(s, i);
+
+			if (f->ret == target &&
+			    ((f->sp + imm) & mask) == (*sp & mask))
+				break;
+		}
+		if (i == s->depth) {
+			csi_unlock(s, locked);
+			return false;
+		}
+	}
+	csi_stats.rets++;
+	for (uint32_t k = 0; k <= i; k++) {
+		struct csi_frame *f = csi_frame_at(s, 0);
+
+		/* Handlers see the frame on top, as at its on_call. */
+		if (f->func) {
+			if (csi_trace_on())
+				csi_trace_event("ret", vcpu, s, s->depth,
+						f->func, f->ret);
+			if (verbose)
+				csi_mh->log(csi_self, MH_LOG_DEBUG,
+					    "ret 0x%" PRIx64 " to 0x%" PRIx64
+					    " depth %u", f->func, f->ret,
+					    s->depth);
+			run_handlers(pt_on_ret, vcpu, f->func);
+		}
+		s->depth--;
+		csi_stats.frames_popped++;
+	}
+	csi_unlock(s, locked);
+	return true;
+}
+
+/*
+ * Every block, while its vCPU is armed.  A block that does not fit (an
+ * interrupt or fault handler taken first, or a ret used as a jump) leaves
+ * the vCPU armed, until a block fits, the next call or ret replaces the
+ * pending one, or MISS_LIMIT blocks have run.
+ */
+static void on_block(unsigned int vcpu, void *udata)
+{
+	struct vcpu *v = vcpu_of(vcpu);
+	uint64_t addr = (uintptr_t)udata, sp = ~0ull;
+
+	if ((v->armed & 3) == ARM_RET) {
+		/* A ret's inline store replaced any call still pending. */
+		if (v->kind == PEND_CALL)
+			csi_stats.unresolved++;
+		v->kind = PEND_NONE;
+		if (leave(v, vcpu, addr, &sp)) {
+			v->armed = 0;
+			v->misses = 0;
+			return;
+		}
+	} else if (v->kind == PEND_CALL) {
+		/* A direct call's target is known: no need to read sp. */
+		if (!(v->call_target && addr == v->call_target)) {
+			sp = read_sp();
+			if ((sp & v->sp_mask) != v->expect_sp)
+				goto miss;
+		}
+		v->armed = 0;
+		v->kind = PEND_NONE;
+		v->misses = 0;
+		enter(v, vcpu, addr);
+		return;
+	} else {
+		v->armed = 0;	/* nothing pending */
+		return;
+	}
+miss:
+	if (++v->misses >= MISS_LIMIT) {
+		if (v->kind == PEND_CALL)
+			csi_stats.unresolved++;
+		else
+			csi_stats.unmatched_rets++;
+		v->armed = 0;
+		v->kind = PEND_NONE;
+		v->misses = 0;
+	}
+}
+
+static void translate(mh_tb *tb, void *opaque)
+{
+	size_t n = csi_mh->tb_n_insns(tb);
+	struct csi_insn_class c;
+	mh_insn *last;
+
+	(void)opaque;
+	csi_mh->tb_exec_cond_cb(tb, on_block, MH_CB_R_REGS, MH_COND_NE,
+				armed_entry(), 0,
+				(void *)(uintptr_t)csi_mh->tb_vaddr(tb));
+	if (!n || !csi_classify(tb, &c))
+		return;
+	last = csi_mh->tb_insn(tb, n - 1);
+	if (c.kind == CSI_CALL)
+		csi_mh->insn_exec_cb(last, on_call_insn, MH_CB_R_REGS,
+				     (void *)csi_call_site(&c));
+	else if (c.kind == CSI_RET)
+		csi_mh->insn_exec_inline(last, MH_INLINE_STORE_U64,
+					 armed_entry(),
+					 arm_ret_value(c.imm, c.mode));
+	else if (c.asid_change)
+		csi_mh->insn_exec_cb(last, on_asid_insn, MH_CB_NO_REGS, NULL);
+}
+
+/* -- the API ------------------------------------------------------------------ */
+
+static struct csi_stack *current_stack(mh_cpu *cpu)
+{
+	unsigned int idx = mh_cpu_index(cpu);
+
+	if (!cpu || idx >= csi_mh->num_vcpus())
+		return NULL;
+	return stack_of(vcpu_of(idx), read_sp());
+}
+
+static uint32_t get_frames(uint64_t *out, uint32_t n, mh_cpu *cpu, bool funcs)
+{
+	struct csi_stack *s = current_stack(cpu);
+	uint32_t i;
+	bool locked;
+
+	if (!s || !out)
+		return 0;
+	locked = csi_lock(s);
+	for (i = 0; i < n && i < s->depth; i++) {
+		struct csi_frame *f = csi_frame_at(s, i);
+
+		out[i] = funcs ? f->func : f->ret;
+	}
+	csi_unlock(s, locked);
+	return i;
+}
+
+static uint32_t get_callers(uint64_t *callers, uint32_t n, mh_cpu *cpu)
+{
+	return get_frames(callers, n, cpu, false);
+}
+MH_EXPORT(get_callers, CS_GET_CALLERS_SIG);
+
+static uint32_t get_functions(uint64_t *functions, uint32_t n, mh_cpu *cpu)
+{
+	return get_frames(functions, n, cpu, true);
+}
+MH_EXPORT(get_functions, CS_GET_FUNCTIONS_SIG);
+
+static void get_prog_point(mh_cpu *cpu, struct prog_point *p)
+{
+	struct csi_stack *s = current_stack(cpu);
+	bool locked;
+
+	if (!p)
+		return;
+	memset(p, 0, sizeof(*p));
+	p->stack_kind = csi_stack_kind;
+	if (!s)
+		return;
+	locked = csi_lock(s);
+	p->caller = s->depth ? csi_frame_at(s, 0)->ret : 0;
+	csi_unlock(s, locked);
+	p->pc = read_pc();
+	p->sid_first = s->asid;
+	p->sid_second = s->anchor;
+	p->is_kernel_mode = (read_reg(reg_cs) & 3) == 0;
+}
+MH_EXPORT(get_prog_point, CS_GET_PROG_POINT_SIG);
+
+static char *get_stackid_string(const struct prog_point *p)
+{
+	if (!p)
+		return NULL;
+	return csi_stackid_string(p->stack_kind, p->sid_first, p->sid_second);
+}
+MH_EXPORT(get_stackid_string, CS_GET_STACKID_STRING_SIG);
+
+/* -- state handoff ---------------------------------------------------------- */
+
+#define STATE_MAGIC 0x31495343u	/* "CSI1" */
+
+struct save_ctx {
+	GByteArray *b;
+	GHashTable *index;	/* struct csi_stack * -> index + 1 */
+	uint32_t n;
+};
+
+static void put32(GByteArray *b, uint32_t v)
+{
+	g_byte_array_append(b, (const guint8 *)&v, sizeof(v));
+}
+
+static void put64(GByteArray *b, uint64_t v)
+{
+	g_byte_array_append(b, (const guint8 *)&v, sizeof(v));
+}
+
+static void save_stack(struct csi_stack *s, void *opaque)
+{
+	struct save_ctx *c = opaque;
+
+	g_hash_table_insert(c->index, s, GUINT_TO_POINTER(++c->n));
+	put64(c->b, s->asid);
+	put64(c->b, s->anchor);
+	put64(c->b, s->last_sp);
+	put32(c->b, s->depth);
+	for (uint32_t i = s->depth; i-- > 0;) {	/* outermost first */
+		struct csi_frame *f = csi_frame_at(s, i);
+
+		put64(c->b, f->ret);
+		put64(c->b, f->func);
+		put64(c->b, f->sp);
+		put32(c->b, f->node);
+	}
+}
+
+static void save_node(uint32_t id, uint32_t parent, uint64_t func,
+		      uint64_t count, void *opaque)
+{
+	GByteArray *b = opaque;
+
+	(void)id;
+	put32(b, parent);
+	put64(b, func);
+	put64(b, count);
+}
+
+/*
+ * Layout (host byte order, the same process reads it): magic, stack kind,
+ * stats; the stacks with their frames; the folded-stack nodes in id order;
+ * each vCPU's pending call or ret.
+ */
+static int csi_save(mh_module *self, void **data, size_t *len)
+{
+	struct save_ctx c = { g_byte_array_new(), g_hash_table_new(NULL, NULL), 0 };
+	unsigned int nv = csi_mh->num_vcpus();
+
+	(void)self;
+	put32(c.b, STATE_MAGIC);
+	put32(c.b, csi_stack_kind);
+	g_byte_array_append(c.b, (const guint8 *)&csi_stats, sizeof(csi_stats));
+	put32(c.b, csi_stack_count());
+	csi_stack_foreach(save_stack, &c);
+	put32(c.b, csi_node_count() - 1);
+	csi_node_foreach(save_node, c.b);
+	put32(c.b, nv);
+	for (unsigned int i = 0; i < nv; i++) {
+		struct vcpu *v = vcpu_of(i);
+
+		put32(c.b, v->kind);
+		put32(c.b, v->kind == PEND_CALL ? GPOINTER_TO_UINT(
+			g_hash_table_lookup(c.index, v->stack)) : 0);
+		put32(c.b, v->call_depth);
+		put64(c.b, v->expect_sp);
+		put64(c.b, v->sp_mask);
+		put64(c.b, v->call_ret);
+		put64(c.b, v->call_sp);
+		put64(c.b, v->armed);
+	}
+	g_hash_table_unref(c.index);
+	*len = c.b->len;
+	*data = malloc(c.b->len);
+	if (*data)
+		memcpy(*data, c.b->data, c.b->len);
+	g_byte_array_free(c.b, TRUE);
+	if (!*data)
+		return -ENOMEM;
+	reloading = true;
+	return 0;
+}
+
+struct reader {
+	const uint8_t *p, *end;
+	bool bad;
+};
+
+static void get(struct reader *r, void *v, size_t n)
+{
+	if (r->bad || (size_t)(r->end - r->p) < n) {
+		r->bad = true;
+		memset(v, 0, n);
+		return;
+	}
+	memcpy(v, r->p, n);
+	r->p += n;
+}
+
+static uint32_t get32(struct reader *r)
+{
+	uint32_t v;
+
+	get(r, &v, sizeof(v));
+	return v;
+}
+
+static uint64_t get64(struct reader *r)
+{
+	uint64_t v;
+
+	get(r, &v, sizeof(v));
+	return v;
+}
+
+static int csi_restore(mh_module *self, const void *data, size_t len,
+		       const char *old_version)
+{
+	struct reader r = { data, (const uint8_t *)data + len, false };
+	g_autoptr(GPtrArray) restored = g_ptr_array_new();
+	uint32_t kind, nstacks, nnodes, nv, kept = 0;
+	bool same_kind;
+
+	if (get32(&r) != STATE_MAGIC) {
+		csi_mh->log(self, MH_LOG_ERROR, "state from %s: not ours",
+			    old_version);
+		return -EINVAL;
+	}
+	kind = get32(&r);
+	same_kind = kind == csi_stack_kind;
+	get(&r, &csi_stats, sizeof(csi_stats));
+	nstacks = get32(&r);
+	for (uint32_t i = 0; i < nstacks && !r.bad; i++) {
+		uint64_t asid = get64(&r), anchor = get64(&r), last = get64(&r);
+		uint32_t depth = get32(&r);
+		struct csi_stack *s = NULL;
+
+		if (same_kind) {
+			s = csi_stack_get(asid, anchor);
+			s->last_sp = last;
+		}
+		g_ptr_array_add(restored, s);
+		for (uint32_t k = 0; k < depth && !r.bad; k++) {
+			uint64_t ret = get64(&r), func = get64(&r);
+			uint64_t sp = get64(&r);
+			uint32_t node = get32(&r);
+			struct csi_frame *f;
+
+			if (!s)
+				continue;
+			/* A smaller max_depth keeps the innermost frames. */
+			g_rec_mutex_lock(&s->lock);
+			f = csi_push_locked(s, ret, sp);
+			f->func = func;
+			f->node = node;
+			g_rec_mutex_unlock(&s->lock);
+			kept++;
+		}
+	}
+	nnodes = get32(&r);
+	for (uint32_t i = 0; i < nnodes && !r.bad; i++) {
+		uint32_t parent = get32(&r);
+		uint64_t func = get64(&r), count = get64(&r);
+
+		/* Fresh trie, same order: every node gets its old id back. */
+		if (!csi_node_restore(parent, func, count) ||
+		    csi_node_count() != i + 2)
+			r.bad = true;
+	}
+	nv = get32(&r);
+	for (uint32_t i = 0; i < nv && !r.bad; i++) {
+		uint32_t k = get32(&r), si = get32(&r);
+		struct vcpu tmp = { 0 };
+
+		tmp.call_depth = get32(&r);
+		tmp.expect_sp = get64(&r);
+		tmp.sp_mask = get64(&r);
+		tmp.call_ret = get64(&r);
+		tmp.call_sp = get64(&r);
+		tmp.armed = get64(&r);
+		if (i >= csi_mh->num_vcpus() ||
+		    (k != PEND_CALL && (tmp.armed & 3) != ARM_RET))
+			continue;
+		if (k == PEND_CALL) {
+			/* The frame must have come along. */
+			if (!si || si > restored->len ||
+			    !g_ptr_array_index(restored, si - 1))
+				continue;
+			tmp.stack = g_ptr_array_index(restored, si - 1);
+		}
+		tmp.kind = k;
+		*vcpu_of(i) = tmp;
+	}
+	if (r.bad) {
+		csi_mh->log(self, MH_LOG_ERROR, "state from %s: truncated",
+			    old_version);
+		return -EINVAL;
+	}
+	if (!same_kind)
+		csi_mh->log(self, MH_LOG_WARN, "stack_type changed: %u "
+			    "stacks from %s dropped", nstacks, old_version);
+	csi_trace_continue();
+	csi_mh->log(self, MH_LOG_INFO, "restored %u stacks, %u frames from %s",
+		    same_kind ? nstacks : 0, kept, old_version);
+	return 0;
+}
+
+/* -- module hooks ------------------------------------------------------------- */
+
+static int parse_stack_type(mh_module *self, const char *t)
+{
+	if (!t || !strcmp(t, "asid")) {
+		csi_stack_kind = CS_STACK_ASID;
+	} else if (!strcmp(t, "heuristic")) {
+		csi_stack_kind = CS_STACK_HEURISTIC;
+	} else if (!strcmp(t, "threaded")) {
+		/*
+		 * Threads can only be told apart by reading the guest OS's
+		 * structures; PANDA asks its osi plugin.  No module here
+		 * provides that, so refuse rather than fall back silently.
+		 */
+		csi_mh->log(self, MH_LOG_ERROR, "stack_type=threaded needs an "
+			    "OS-introspection provider (a module exporting the "
+			    "current process and thread ids, like PANDA's osi): "
+			    "none is available; use asid or heuristic");
+		return -ENOTSUP;
+	} else {
+		csi_mh->log(self, MH_LOG_ERROR, "stack_type=%s: expected asid, "
+			    "heuristic or threaded", t);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int csi_init(mh_module *self, const struct mh_api *api)
+{
+	const char *syms, *tr, *fo;
+	uint64_t depth;
+	int ret;
+
+	/* Every global is set here: a rollback runs init again. */
+	csi_mh = api;
+	csi_self = self;
+	csi_vcpus = api->num_vcpus();
+	reloading = false;
+	verbose = api->param_bool(self, "verbose");
+	ret = parse_stack_type(self, api->param_str(self, "stack_type"));
+	if (ret)
+		return ret;
+	depth = api->param_uint(self, "max_depth");
+	if (depth < 1 || depth > (1u << 20)) {
+		api->log(self, MH_LOG_ERROR, "max_depth=%" PRIu64
+			 ": expected 1 to %u", depth, 1u << 20);
+		return -EINVAL;
+	}
+	csi_max_depth = depth;
+
+	ret = csi_decode_init();
+	if (ret) {
+		api->log(self, MH_LOG_ERROR, "capstone: cannot open x86 handles");
+		return ret;
+	}
+	csi_stacks_init();
+	syms = api->param_str(self, "symbols");
+	if (syms && *syms) {
+		ret = csi_symbols_load(syms);
+		if (ret) {
+			api->log(self, MH_LOG_ERROR, "symbols=%s: %s", syms,
+				 strerror(-ret));
+			goto err_stacks;
+		}
+	}
+	fo = api->param_str(self, "folded");
+	folded_path = fo && *fo ? g_strdup(fo) : NULL;
+	csi_folded_on = folded_path != NULL;
+	tr = api->param_str(self, "trace");
+	csi_trace_set(tr);
+
+	reg_sp = api->reg_lookup("rsp");
+	reg_cr3 = api->reg_lookup("cr3");
+	reg_pc = api->reg_lookup("rip");
+	reg_cs = api->reg_lookup("cs");
+	score = api->scoreboard_new(self, sizeof(struct vcpu));
+	pt_on_call = api->ppp_declare(self, "on_call", CS_ON_CALL_SIG);
+	pt_on_ret = api->ppp_declare(self, "on_ret", CS_ON_RET_SIG);
+	if (!score || !pt_on_call || !pt_on_ret) {
+		ret = -ENOMEM;
+		goto err_out;
+	}
+	ret = api->set_translate(self, translate, NULL);
+	if (ret)
+		goto err_out;
+	api->log(self, MH_LOG_INFO, "stack_type=%s max_depth=%u%s%s",
+		 csi_stack_kind == CS_STACK_ASID ? "asid" : "heuristic",
+		 csi_max_depth, folded_path ? " folded=" : "",
+		 folded_path ? folded_path : "");
+	return 0;
+
+err_out:
+	csi_trace_close();
+	g_clear_pointer(&folded_path, g_free);
+	csi_symbols_free();
+err_stacks:
+	csi_stacks_exit();
+	csi_decode_exit();
+	return ret;
+}
+
+static void csi_exit(mh_module *self)
+{
+	int ret;
+
+	if (folded_path) {
+		ret = csi_folded_write(folded_path);
+		if (ret)
+			csi_mh->log(self, MH_LOG_ERROR, "folded=%s: %s",
+				    folded_path, strerror(-ret));
+	}
+	csi_mh->log(self, MH_LOG_INFO, "calls=%" PRIu64 " rets=%" PRIu64
+		    " popped=%" PRIu64 " unmatched_rets=%" PRIu64
+		    " unresolved=%" PRIu64 " restarts=%" PRIu64
+		    " dropped=%" PRIu64 " max_depth=%" PRIu64 " stacks=%u",
+		    csi_stats.calls, csi_stats.rets, csi_stats.frames_popped,
+		    csi_stats.unmatched_rets, csi_stats.unresolved,
+		    csi_stats.restarts, csi_stats.dropped, csi_stats.max_depth,
+		    csi_stack_count());
+	/* Closed under its lock: later events (QEMU exit) write nothing. */
+	csi_trace_close();
+	/*
+	 * At QEMU exit other vCPUs may still run our callbacks, so the
+	 * stacks stay.  Before a reload (save_state ran) every vCPU is
+	 * stopped and no block calls us any more: free them.  An unload
+	 * cannot be told from QEMU exit and leaves them.
+	 */
+	if (reloading) {
+		g_clear_pointer(&folded_path, g_free);
+		csi_symbols_free();
+		csi_stacks_exit();
+		csi_decode_exit();
+	}
+}
+
+MH_MODULE("callstack_instr", "1.0", "MIT",
+	  "Shadow call stacks: on_call/on_ret, get_callers, folded stacks",
+	  .init = csi_init,
+	  .exit = csi_exit,
+	  .save_state = csi_save,
+	  .restore_state = csi_restore);

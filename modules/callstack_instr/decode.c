@@ -1,0 +1,249 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Classify a block's last instruction as call, ret or other, with
+ * capstone, in the mode the code runs in.
+ *
+ * The plugin API does not say whether a block is 16-, 32- or 64-bit code,
+ * and registers cannot be read at translation (only in vCPU callbacks).
+ * But QEMU has already decoded the block in the right mode and tells us
+ * every instruction's length.  So we decode the block's instructions in
+ * each mode and take the first mode in which capstone finds exactly QEMU's
+ * lengths.  Modes disagree on lengths for most code (REX bytes are inc/dec
+ * outside 64-bit mode; immediates, displacements and rel16/rel32 change
+ * size between 16 and 32 bits), so a block that fits one mode fits it
+ * alone.  A block that fits several (say, a lone "ret" or "call *%eax")
+ * is decoded in the mode of the last block this vCPU thread classified,
+ * tried first: guests do not switch modes from one block to the next.
+ *
+ * Limits (README.md): for a block that fits several modes, the push size
+ * is that of the mode tried first; when no mode fits (capstone and QEMU
+ * disagree, e.g. an instruction capstone 4 does not know) only the last
+ * instruction is decoded, hint mode first.
+ */
+#include <capstone/capstone.h>
+#include <errno.h>
+#include <string.h>
+
+#include "internal.h"
+
+/* Enough instructions to tell the modes apart, bounded for long blocks. */
+#define CSI_CHECK_INSNS 16
+
+static const cs_mode cs_modes[] = { CS_MODE_16, CS_MODE_32, CS_MODE_64 };
+static const unsigned int mode_bits[] = { 16, 32, 64 };
+
+/*
+ * Translation may run on several vCPU threads at once, and capstone
+ * handles are not meant for concurrent use: one lock around decoding.
+ * Translation is rare next to execution, so it is never contended long.
+ */
+static GMutex decode_lock;
+static csh handles[3];
+static cs_insn *scratch[3];
+static GHashTable *sites;	/* struct csi_call_site -> itself */
+
+/* The mode this thread last classified in: tried first (see above). */
+static __thread int mode_hint = 1;
+
+static guint site_hash(gconstpointer p)
+{
+	const struct csi_call_site *s = p;
+
+	return g_int64_hash(&s->ret) ^ g_int64_hash(&s->target) ^ s->push;
+}
+
+static gboolean site_equal(gconstpointer a, gconstpointer b)
+{
+	const struct csi_call_site *x = a, *y = b;
+
+	return x->ret == y->ret && x->target == y->target &&
+	       x->push == y->push && x->mode == y->mode &&
+	       x->asid_change == y->asid_change;
+}
+
+const struct csi_call_site *csi_call_site(const struct csi_insn_class *c)
+{
+	struct csi_call_site key = {
+		.ret = c->next, .target = c->target, .push = c->push,
+		.mode = c->mode, .asid_change = c->asid_change,
+	}, *s;
+
+	g_mutex_lock(&decode_lock);
+	s = g_hash_table_lookup(sites, &key);
+	if (!s) {
+		s = g_memdup2(&key, sizeof(key));
+		g_hash_table_add(sites, s);
+	}
+	g_mutex_unlock(&decode_lock);
+	return s;
+}
+
+int csi_decode_init(void)
+{
+	sites = g_hash_table_new_full(site_hash, site_equal, g_free, NULL);
+	for (int m = 0; m < 3; m++) {
+		if (cs_open(CS_ARCH_X86, cs_modes[m], &handles[m]) != CS_ERR_OK)
+			goto fail;
+		cs_option(handles[m], CS_OPT_DETAIL, CS_OPT_ON);
+		scratch[m] = cs_malloc(handles[m]);
+		if (!scratch[m])
+			goto fail;
+	}
+	return 0;
+fail:
+	csi_decode_exit();
+	return -ENOMEM;
+}
+
+void csi_decode_exit(void)
+{
+	g_clear_pointer(&sites, g_hash_table_unref);
+	for (int m = 0; m < 3; m++) {
+		if (scratch[m])
+			cs_free(scratch[m], 1);
+		scratch[m] = NULL;
+		if (handles[m])
+			cs_close(&handles[m]);
+		handles[m] = 0;
+	}
+}
+
+/* Operand size of a near push in @mode with @insn's prefixes. */
+static unsigned int operand_size(unsigned int mode, const cs_insn *insn,
+				 bool far)
+{
+	const cs_x86 *x = &insn->detail->x86;
+	bool opsize = x->prefix[2] == 0x66;
+
+	if (mode == 64)
+		return (!far || (x->rex & 8)) ? 8 : 4;
+	if (mode == 32)
+		return opsize ? 2 : 4;
+	return opsize ? 4 : 2;
+}
+
+static void classify_insn(unsigned int mode, const cs_insn *insn,
+			  struct csi_insn_class *c)
+{
+	const cs_x86 *x = &insn->detail->x86;
+	unsigned int imm = 0;
+
+	c->mode = mode;
+	c->next = insn->address + insn->size;
+	c->kind = CSI_OTHER;
+	c->push = c->imm = 0;
+	c->asid_change = false;
+	c->target = 0;
+	switch (insn->id) {
+	case X86_INS_MOV:
+		/* QEMU ends a block after a control register write. */
+		c->asid_change = x->op_count == 2 &&
+				 x->operands[0].type == X86_OP_REG &&
+				 x->operands[0].reg == X86_REG_CR3;
+		break;
+	case X86_INS_LJMP:
+	case X86_INS_IRET:
+	case X86_INS_IRETD:
+	case X86_INS_IRETQ:
+	case X86_INS_INT:
+	case X86_INS_INT1:
+	case X86_INS_INT3:
+	case X86_INS_INTO:
+	case X86_INS_RSM:
+		/* Through a task gate these switch tasks, and cr3 with them. */
+		c->asid_change = true;
+		break;
+	case X86_INS_CALL:
+		c->kind = CSI_CALL;
+		c->push = operand_size(mode, insn, false);
+		/* 16-bit targets are offsets in CS, not linear addresses. */
+		if (mode != 16 && x->op_count == 1 &&
+		    x->operands[0].type == X86_OP_IMM)
+			c->target = (uint64_t)x->operands[0].imm &
+				    csi_sp_mask(mode);
+		break;
+	case X86_INS_LCALL:
+		c->kind = CSI_CALL;
+		c->asid_change = true;
+		c->push = 2 * operand_size(mode, insn, true);
+		break;
+	case X86_INS_RET:
+	case X86_INS_RETF:
+	case X86_INS_RETFQ:
+		if (x->op_count == 1 && x->operands[0].type == X86_OP_IMM)
+			imm = (unsigned int)x->operands[0].imm & 0xffff;
+		c->kind = CSI_RET;
+		c->imm = imm;
+		if (insn->id == X86_INS_RET)
+			c->push = operand_size(mode, insn, false);
+		else if (insn->id == X86_INS_RETFQ)
+			c->push = 16;
+		else
+			c->push = 2 * operand_size(mode, insn, true);
+		break;
+	default:
+		break;
+	}
+}
+
+/* Decode one instruction of QEMU's in mode @m; true if the lengths agree. */
+static bool decode_one(int m, const mh_insn *insn)
+{
+	uint8_t bytes[16];
+	const uint8_t *code = bytes;
+	size_t want = csi_mh->insn_size(insn), size;
+	uint64_t addr = csi_mh->insn_vaddr(insn);
+
+	if (want == 0 || want > sizeof(bytes))
+		return false;
+	size = csi_mh->insn_data(insn, bytes, want);
+	if (size != want)
+		return false;
+	return cs_disasm_iter(handles[m], &code, &size, &addr, scratch[m]) &&
+	       scratch[m]->size == want;
+}
+
+/* Does mode @m decode the block's last CSI_CHECK_INSNS as QEMU did? */
+static bool mode_fits(int m, const mh_tb *tb, size_t n)
+{
+	size_t first = n > CSI_CHECK_INSNS ? n - CSI_CHECK_INSNS : 0;
+
+	for (size_t i = first; i < n; i++)
+		if (!decode_one(m, csi_mh->tb_insn(tb, i)))
+			return false;
+	return true;
+}
+
+bool csi_classify(const mh_tb *tb, struct csi_insn_class *c)
+{
+	size_t n = csi_mh->tb_n_insns(tb);
+	const mh_insn *last;
+	int order[3], m = -1;
+	bool ok = false;
+
+	if (!n)
+		return false;
+	last = csi_mh->tb_insn(tb, n - 1);
+	order[0] = mode_hint;
+	order[1] = mode_hint == 1 ? 2 : 1;
+	order[2] = 3 - order[0] - order[1];
+
+	g_mutex_lock(&decode_lock);
+	for (int i = 0; i < 3 && m < 0; i++)
+		if (mode_fits(order[i], tb, n))
+			m = order[i];
+	if (m >= 0) {
+		/* mode_fits() decoded the last instruction last. */
+		mode_hint = m;
+		ok = true;
+	} else {
+		for (int i = 0; i < 3 && !ok; i++) {
+			m = order[i];
+			ok = decode_one(m, last);
+		}
+	}
+	if (ok)
+		classify_insn(mode_bits[m], scratch[m], c);
+	g_mutex_unlock(&decode_lock);
+	return ok;
+}

@@ -1,0 +1,182 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * callstack_instr internals, shared by its files:
+ *   decode.c          capstone: classify a block's last instruction
+ *   stacks.c          shadow stacks, return matching, folded-stack counts
+ *   output.c          symbols (libelf), folded file, JSON-lines trace
+ *   callstack_instr.c the module: parameters, vCPU callbacks, API, reload
+ */
+#ifndef CALLSTACK_INSTR_INTERNAL_H
+#define CALLSTACK_INSTR_INTERNAL_H
+
+#include <glib.h>
+#include <stdint.h>
+
+#include <modhost/callstack_instr.h>
+#include <modhost/module.h>
+
+extern const struct mh_api *csi_mh;
+extern mh_module *csi_self;
+
+/* -- decode.c ----------------------------------------------------------- */
+
+enum csi_kind {
+	CSI_OTHER,
+	CSI_CALL,
+	CSI_RET,
+};
+
+/*
+ * What the translator learnt about a block's last instruction.  It is
+ * packed into the instrumentation's user data (csi_pack_*), so it lives
+ * exactly as long as the translated block: no cache keyed by address.
+ */
+struct csi_insn_class {
+	enum csi_kind kind;
+	unsigned int mode;	/* 16, 32 or 64 */
+	unsigned int push;	/* bytes a call pushes / a ret pops (CS:IP too) */
+	unsigned int imm;	/* ret imm16: extra bytes a ret pops */
+	bool asid_change;	/* may load cr3 (mov to cr3, task switch) */
+	uint64_t target;	/* a direct call's target (32/64-bit); else 0 */
+	uint64_t next;		/* address after the instruction */
+};
+
+int csi_decode_init(void);
+void csi_decode_exit(void);
+/* Classify @tb's last instruction; false if capstone cannot decode it. */
+bool csi_classify(const mh_tb *tb, struct csi_insn_class *c);
+
+/*
+ * User data of a call's callback: what the call site needs at run time.
+ * Interned by content (decode.c), so retranslating a block reuses the
+ * same one and memory stays bounded by the distinct call sites; nothing
+ * is ever looked up by address.
+ */
+struct csi_call_site {
+	uint64_t ret;		/* return address */
+	uint64_t target;	/* a direct call's target; 0 if indirect */
+	uint32_t push;		/* bytes the call pushes */
+	uint32_t mode;		/* 16, 32, 64 */
+	bool asid_change;	/* a far call: may switch tasks */
+};
+
+const struct csi_call_site *csi_call_site(const struct csi_insn_class *c);
+
+/* The mode coded in two bits of @udata at @shift: 16, 32 or 64. */
+static inline unsigned int csi_udata_mode(void *udata, unsigned int shift)
+{
+	static const unsigned int modes[] = { 16, 32, 64, 64 };
+
+	return modes[((uintptr_t)udata >> shift) & 3];
+}
+
+/* The stack pointer bits a push in @mode changes. */
+static inline uint64_t csi_sp_mask(unsigned int mode)
+{
+	return mode == 16 ? 0xffff : mode == 32 ? 0xffffffffull : ~0ull;
+}
+
+/* -- stacks.c ----------------------------------------------------------- */
+
+/* One frame: pushed by a call, completed at the callee's first block. */
+struct csi_frame {
+	uint64_t ret;		/* return address */
+	uint64_t func;		/* callee entry; 0 until seen */
+	uint64_t sp;		/* stack pointer at the call (restart check) */
+	uint32_t node;		/* folded-stack node of this frame, 0 = none */
+};
+
+struct csi_stack {
+	GRecMutex lock;		/* recursive: PPP handlers may call get_*() */
+	uint64_t asid;
+	uint64_t anchor;	/* heuristic: sp where first seen; else 0 */
+	uint64_t last_sp;	/* heuristic: sp at the last event */
+	uint32_t base;		/* ring: index of the bottom frame */
+	uint32_t depth;
+	struct csi_frame *frames;	/* csi_max_depth entries */
+};
+
+extern uint32_t csi_max_depth;
+extern enum cs_stack_kind csi_stack_kind;
+
+struct csi_stats {
+	uint64_t calls, rets, frames_popped, unmatched_rets, dropped;
+	uint64_t unresolved, restarts, max_depth;
+};
+extern struct csi_stats csi_stats;
+
+int csi_stacks_init(void);
+void csi_stacks_exit(void);
+/* The stack of address space @asid at stack pointer @sp (created). */
+struct csi_stack *csi_stack_get(uint64_t asid, uint64_t sp);
+guint csi_stack_count(void);
+void csi_stack_foreach(void (*fn)(struct csi_stack *, void *), void *opaque);
+
+/* The i-th frame from the top (0 = innermost); needs i < depth. */
+static inline struct csi_frame *csi_frame_at(struct csi_stack *s, uint32_t i)
+{
+	return &s->frames[(s->base + s->depth - 1 - i) % csi_max_depth];
+}
+
+/*
+ * With one vCPU, only its thread touches the stacks (hooks run while it
+ * is stopped), so the lock is skipped: a good part of a call's cost on a
+ * call-heavy guest.  The returned flag pairs the unlock with the lock.
+ */
+extern unsigned int csi_vcpus;
+static inline bool csi_lock(struct csi_stack *s)
+{
+	/* Every x86 vCPU exists before the first block runs. */
+	if (!csi_vcpus)
+		csi_vcpus = csi_mh->num_vcpus();
+	if (csi_vcpus <= 1)
+		return false;
+	g_rec_mutex_lock(&s->lock);
+	return true;
+}
+
+static inline void csi_unlock(struct csi_stack *s, bool locked)
+{
+	if (locked)
+		g_rec_mutex_unlock(&s->lock);
+}
+
+/* Push a frame; returns it.  Must hold s->lock. */
+struct csi_frame *csi_push_locked(struct csi_stack *s, uint64_t ret,
+				  uint64_t sp);
+
+/* The folded-stack frame that stands for the frames cut off a long path. */
+#define CSI_TRUNCATED (~0ull)
+
+/* Folded stacks: a trie of (parent, function) nodes with call counts. */
+extern bool csi_folded_on;
+uint32_t csi_node_child(uint32_t parent, uint64_t func);
+void csi_node_foreach(void (*fn)(uint32_t id, uint32_t parent, uint64_t func,
+				 uint64_t count, void *), void *opaque);
+uint32_t csi_node_count(void);
+/* For restore: append a node; false if @parent is not a known node. */
+bool csi_node_restore(uint32_t parent, uint64_t func, uint64_t count);
+
+/* -- output.c ----------------------------------------------------------- */
+
+int csi_symbols_load(const char *path);
+void csi_symbols_free(void);
+/* "name", "name+0x10" or "0x1234"; into @buf. */
+const char *csi_symbolize(uint64_t addr, char *buf, size_t len);
+
+/* The trace goes to @path, opened at the first event; NULL: no trace. */
+void csi_trace_set(const char *path);
+/* Restored from an earlier version: append to its trace, do not truncate. */
+void csi_trace_continue(void);
+void csi_trace_close(void);
+bool csi_trace_on(void);
+void csi_trace_event(const char *event, unsigned int vcpu,
+		     const struct csi_stack *s, uint32_t depth, uint64_t func,
+		     uint64_t ret);
+int csi_folded_write(const char *path);
+
+/* "asid=0x..." or "asid=0x...,sp=0x..." */
+char *csi_stackid_string(enum cs_stack_kind kind, uint64_t asid,
+			 uint64_t anchor);
+
+#endif /* CALLSTACK_INSTR_INTERNAL_H */

@@ -1,0 +1,304 @@
+// SPDX-License-Identifier: MIT
+/*
+ * What a user reads: function names from an ELF symbol table (libelf),
+ * the folded stacks written at exit, the JSON-lines trace of calls and
+ * returns.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <gelf.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+/* -- symbols ------------------------------------------------------------- */
+
+struct sym {
+	uint64_t addr, size;
+	char *name;
+};
+
+static GArray *syms;		/* struct sym, sorted by addr */
+
+static gint sym_cmp(gconstpointer a, gconstpointer b)
+{
+	const struct sym *x = a, *y = b;
+
+	return x->addr < y->addr ? -1 : x->addr > y->addr;
+}
+
+static void sym_clear(gpointer p)
+{
+	g_free(((struct sym *)p)->name);
+}
+
+int csi_symbols_load(const char *path)
+{
+	Elf_Scn *scn = NULL;
+	GElf_Shdr sh;
+	int fd, ret = -ENOENT;
+	Elf *elf;
+
+	if (elf_version(EV_CURRENT) == EV_NONE)
+		return -EINVAL;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	elf = elf_begin(fd, ELF_C_READ, NULL);
+	if (!elf) {
+		ret = -EINVAL;
+		goto out_close;
+	}
+	syms = g_array_new(FALSE, FALSE, sizeof(struct sym));
+	g_array_set_clear_func(syms, sym_clear);
+	while ((scn = elf_nextscn(elf, scn))) {
+		Elf_Data *data;
+
+		if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_SYMTAB ||
+		    !sh.sh_entsize)
+			continue;
+		data = elf_getdata(scn, NULL);
+		for (size_t i = 0; data && i < sh.sh_size / sh.sh_entsize; i++) {
+			GElf_Sym s;
+			const char *name;
+			struct sym e;
+
+			if (!gelf_getsym(data, i, &s) ||
+			    GELF_ST_TYPE(s.st_info) != STT_FUNC || !s.st_value)
+				continue;
+			name = elf_strptr(elf, sh.sh_link, s.st_name);
+			if (!name || !*name)
+				continue;
+			e.addr = s.st_value;
+			e.size = s.st_size;
+			e.name = g_strdup(name);
+			g_array_append_val(syms, e);
+		}
+		ret = 0;
+	}
+	g_array_sort(syms, sym_cmp);
+	elf_end(elf);
+out_close:
+	close(fd);
+	if (ret)
+		csi_symbols_free();
+	return ret;
+}
+
+void csi_symbols_free(void)
+{
+	if (syms)
+		g_array_free(syms, TRUE);
+	syms = NULL;
+}
+
+const char *csi_symbolize(uint64_t addr, char *buf, size_t len)
+{
+	guint lo = 0, hi = syms ? syms->len : 0;
+
+	if (addr == CSI_TRUNCATED)
+		return "[truncated]";
+	/* The last symbol at or below @addr. */
+	while (lo < hi) {
+		guint mid = lo + (hi - lo) / 2;
+
+		if (g_array_index(syms, struct sym, mid).addr <= addr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo > 0) {
+		const struct sym *s = &g_array_index(syms, struct sym, lo - 1);
+
+		if (s->addr == addr)
+			return s->name;
+		if (addr < s->addr + s->size) {
+			snprintf(buf, len, "%s+0x%" PRIx64, s->name,
+				 addr - s->addr);
+			return buf;
+		}
+	}
+	if (!addr)
+		return "[unknown]";
+	snprintf(buf, len, "0x%" PRIx64, addr);
+	return buf;
+}
+
+char *csi_stackid_string(enum cs_stack_kind kind, uint64_t asid,
+			 uint64_t anchor)
+{
+	char *s = NULL;
+	int n;
+
+	if (kind == CS_STACK_HEURISTIC)
+		n = asprintf(&s, "asid=0x%" PRIx64 ",sp=0x%" PRIx64, asid,
+			     anchor);
+	else
+		n = asprintf(&s, "asid=0x%" PRIx64, asid);
+	return n < 0 ? NULL : s;
+}
+
+/* -- trace --------------------------------------------------------------- */
+
+static GMutex trace_lock;
+static char *trace_path;
+static FILE *trace;
+static bool trace_append;
+
+void csi_trace_set(const char *path)
+{
+	g_free(trace_path);
+	trace_path = path && *path ? g_strdup(path) : NULL;
+	trace_append = false;
+}
+
+void csi_trace_continue(void)
+{
+	trace_append = true;
+}
+
+bool csi_trace_on(void)
+{
+	return trace_path != NULL;
+}
+
+void csi_trace_close(void)
+{
+	g_mutex_lock(&trace_lock);
+	if (trace)
+		fclose(trace);
+	trace = NULL;
+	g_clear_pointer(&trace_path, g_free);
+	g_mutex_unlock(&trace_lock);
+}
+
+void csi_trace_event(const char *event, unsigned int vcpu,
+		     const struct csi_stack *s, uint32_t depth, uint64_t func,
+		     uint64_t ret)
+{
+	char buf[128];
+
+	g_mutex_lock(&trace_lock);
+	/*
+	 * Opened here, not in init: a reloaded version only learns in
+	 * restore_state (after init) that it continues an earlier trace.
+	 */
+	if (!trace && trace_path) {
+		trace = fopen(trace_path, trace_append ? "a" : "w");
+		if (!trace) {
+			csi_mh->log(csi_self, MH_LOG_ERROR, "trace %s: %s",
+				    trace_path, strerror(errno));
+			g_clear_pointer(&trace_path, g_free);
+		}
+	}
+	if (trace) {
+		fprintf(trace, "{\"event\":\"%s\",\"vcpu\":%u,\"stack\":\"",
+			event, vcpu);
+		if (csi_stack_kind == CS_STACK_HEURISTIC)
+			fprintf(trace, "asid=0x%" PRIx64 ",sp=0x%" PRIx64,
+				s->asid, s->anchor);
+		else
+			fprintf(trace, "asid=0x%" PRIx64, s->asid);
+		fprintf(trace, "\",\"depth\":%u,\"func\":\"0x%" PRIx64
+			"\",\"ret\":\"0x%" PRIx64 "\"", depth, func, ret);
+		if (syms) {
+			/* Symbol names are C identifiers: nothing to escape. */
+			fprintf(trace, ",\"name\":\"%s\"",
+				csi_symbolize(func, buf, sizeof(buf)));
+		}
+		fputs("}\n", trace);
+	}
+	g_mutex_unlock(&trace_lock);
+}
+
+/* -- folded stacks ------------------------------------------------------- */
+
+struct fold {
+	GArray *parent;		/* uint32_t per node */
+	GArray *func;		/* uint64_t per node */
+	GArray *count;		/* uint64_t per node */
+};
+
+static void fold_collect(uint32_t id, uint32_t parent, uint64_t func,
+			 uint64_t count, void *opaque)
+{
+	struct fold *f = opaque;
+
+	/* Nodes are appended in id order and a parent precedes its child. */
+	g_assert(id == f->parent->len);
+	g_array_append_val(f->parent, parent);
+	g_array_append_val(f->func, func);
+	g_array_append_val(f->count, count);
+}
+
+static gint str_cmp(gconstpointer a, gconstpointer b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int csi_folded_write(const char *path)
+{
+	struct fold f = {
+		g_array_new(FALSE, FALSE, sizeof(uint32_t)),
+		g_array_new(FALSE, FALSE, sizeof(uint64_t)),
+		g_array_new(FALSE, FALSE, sizeof(uint64_t)),
+	};
+	GPtrArray *lines = g_ptr_array_new_with_free_func(g_free);
+	GPtrArray *names = g_ptr_array_new();
+	g_autofree char *tmp = g_strdup_printf("%s.tmp", path);
+	uint32_t zero = 0;
+	uint64_t z = 0;
+	FILE *out;
+	int ret = 0;
+
+	/* Index 0 stands for the root, so ids index the arrays directly. */
+	g_array_append_val(f.parent, zero);
+	g_array_append_val(f.func, z);
+	g_array_append_val(f.count, z);
+	csi_node_foreach(fold_collect, &f);
+
+	for (guint i = 1; i < f.parent->len; i++) {
+		uint64_t count = g_array_index(f.count, uint64_t, i);
+		GString *line;
+		char buf[128];
+
+		if (!count)
+			continue;
+		g_ptr_array_set_size(names, 0);
+		for (uint32_t n = i; n; n = g_array_index(f.parent, uint32_t, n))
+			g_ptr_array_add(names, g_strdup(csi_symbolize(
+				g_array_index(f.func, uint64_t, n), buf,
+				sizeof(buf))));
+		line = g_string_new(NULL);
+		for (guint k = names->len; k-- > 0;) {
+			g_string_append(line, g_ptr_array_index(names, k));
+			g_string_append_c(line, k ? ';' : ' ');
+			g_free(g_ptr_array_index(names, k));
+		}
+		g_string_append_printf(line, "%" PRIu64, count);
+		g_ptr_array_add(lines, g_string_free(line, FALSE));
+	}
+	g_ptr_array_sort(lines, str_cmp);
+
+	/* Written aside and renamed: a reader never sees half a file. */
+	out = fopen(tmp, "w");
+	if (!out) {
+		ret = -errno;
+		goto out;
+	}
+	for (guint i = 0; i < lines->len; i++)
+		fprintf(out, "%s\n", (char *)g_ptr_array_index(lines, i));
+	if (fclose(out) || rename(tmp, path))
+		ret = -errno;
+out:
+	g_ptr_array_free(names, TRUE);
+	g_ptr_array_free(lines, TRUE);
+	g_array_free(f.parent, TRUE);
+	g_array_free(f.func, TRUE);
+	g_array_free(f.count, TRUE);
+	return ret;
+}

@@ -1,0 +1,149 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * dwarfp internals: the index of one binary's DWARF (index.c), the
+ * evaluation of location expressions (eval.c) and the module glue
+ * (dwarfp.c).  index.c and eval.c use neither the module API nor QEMU, so
+ * tests/stpi/dwarfp-query links them directly.
+ *
+ * Addresses in the index are the binary's own (link-time) addresses; the
+ * load bias is added where an address leaves dwarfp.
+ */
+#ifndef DWARFP_H
+#define DWARFP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <glib.h>
+#include <libdwarf/dwarf.h>
+#include <libdwarf/libdwarf.h>
+
+#include <modhost/stpi.h>
+
+/* One operation of a location expression, as libdwarf decodes it. */
+struct dw_op {
+	uint8_t atom;
+	uint64_t op1, op2;
+};
+
+/* One entry of a location list: the expression that holds in [lo, hi). */
+struct dw_locexpr {
+	uint64_t lo, hi;
+	uint32_t n_ops;
+	struct dw_op *ops;
+};
+
+/* A location: one expression valid everywhere, or a location list. */
+struct dw_loc {
+	bool whole;		/* a single expression, valid at any pc */
+	bool is_const;		/* DW_AT_const_value: @value, no expression */
+	uint64_t value;
+	uint32_t n;
+	struct dw_locexpr *e;
+};
+
+struct dw_range {
+	uint64_t lo, hi;
+};
+
+/* A variable or parameter and the scope (lexical block) it is visible in. */
+struct dw_var {
+	const char *name;
+	const char *type;
+	bool is_param;
+	uint32_t n_scope;		/* 0: the whole function */
+	struct dw_range *scope;
+	struct dw_loc loc;
+};
+
+/* A function: out of line (a subprogram) or an inlined instance. */
+struct dw_func {
+	const char *name;
+	uint64_t lo, hi;		/* entry and end of the range holding it */
+	uint64_t post_prologue;		/* 0 for inlined instances */
+	const char *pp_file;		/* the line at post_prologue */
+	uint32_t pp_line;
+	bool inlined;
+	struct dw_func *outer;		/* the out-of-line function holding it */
+	uint32_t n_ranges;
+	struct dw_range *ranges;
+	struct dw_loc frame_base;
+	GArray *vars;			/* struct dw_var, in DIE order */
+	uint8_t addr_size;
+};
+
+/* One line-table row. */
+struct dw_row {
+	uint64_t addr;
+	const char *file;
+	uint32_t line;
+	uint8_t is_stmt;		/* some row at this address is a statement */
+	uint8_t end;			/* end_sequence: no line from here */
+	/*
+	 * @file/@line come from the address's last row (what addr2line
+	 * reports); @sfile/@sline from its last statement row (where gdb
+	 * stops for a line, what the line events report).
+	 */
+	const char *sfile;
+	uint32_t sline;
+};
+
+/* A piece of the address space whose innermost function is @fn. */
+struct dw_seg {
+	uint64_t lo, hi;
+	struct dw_func *fn;
+};
+
+struct dw_binary {
+	char *path;
+	uint64_t bias;
+	uint8_t addr_size;		/* of the first CU with code: 4 or 8 */
+	Dwarf_Debug dbg;
+	Dwarf_Cie *cies;
+	Dwarf_Fde *fdes;
+	Dwarf_Signed n_cies, n_fdes;
+	GMutex cfi_lock;		/* libdwarf is not thread-safe */
+	GStringChunk *strs;
+	GArray *rows;			/* struct dw_row, by address, one per address */
+	GArray *segs;			/* innermost function, by address */
+	GArray *osegs;			/* out-of-line function, by address */
+	GPtrArray *funcs;		/* struct dw_func *, owned */
+	GArray *globals;		/* struct dw_var */
+};
+
+/* index.c */
+struct dw_binary *dw_open(const char *path, uint64_t bias, char **err);
+void dw_close(struct dw_binary *b);
+/* The row that holds @addr (unbiased), or NULL. */
+const struct dw_row *dw_line_at(const struct dw_binary *b, uint64_t addr);
+/* The innermost (or out-of-line) function holding @addr, or NULL. */
+const struct dw_func *dw_func_at(const struct dw_binary *b, uint64_t addr,
+				 bool innermost);
+/* Is @var visible at @addr (its lexical block holds it)? */
+bool dw_var_in_scope(const struct dw_var *var, uint64_t addr);
+
+/* eval.c */
+
+/*
+ * How eval reads the guest: @reg reads DWARF register @regno (in the
+ * binary's numbering), @mem guest memory.  Both return 0 or -1.
+ */
+struct dw_guest {
+	int (*reg)(void *ctx, unsigned int regno, uint64_t *val);
+	int (*mem)(void *ctx, uint64_t addr, void *buf, size_t len);
+	void *ctx;
+};
+
+/*
+ * Where @loc puts the variable when the pc is @addr (unbiased) in @fn
+ * (NULL for a global).  Return 0 and set *@type and *@val (biased), or -1
+ * when the variable has no location at @addr (optimized out there).
+ */
+int dw_eval(struct dw_binary *b, const struct dw_func *fn,
+	    const struct dw_loc *loc, uint64_t addr, const struct dw_guest *g,
+	    LocType *type, uint64_t *val);
+/* The CFA at @addr (unbiased), through the CFI; 0 or -1. */
+int dw_cfa(struct dw_binary *b, uint64_t addr, const struct dw_guest *g,
+	   uint64_t *cfa);
+
+#endif /* DWARFP_H */

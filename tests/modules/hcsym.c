@@ -1,0 +1,39 @@
+// SPDX-License-Identifier: MIT
+/*
+ * hcsym - exports functions for route=0xMAGIC:hcsym.SYMBOL, for
+ * tests/integration/hypercall.t: the host calls them through libffi with
+ * the guest's arguments converted by the signature.
+ */
+#include <inttypes.h>
+#include <stdbool.h>
+
+#include <modhost/module.h>
+
+static const struct mh_api *mh;
+static mh_module *me;
+
+/* s: a guest string the host copied in; g: a guest address. */
+static uint32_t hc_greet(const char *s, uint32_t n, uint64_t where)
+{
+	mh->log(me, MH_LOG_INFO, "greet s='%s' n=%" PRIu32 " g=%s", s, n,
+		where ? "set" : "zero");
+	return n + 1;
+}
+MH_EXPORT(hc_greet, "u32(s,u32,g)");
+
+/* A host pointer cannot come from a guest: the host refuses the call. */
+static void hc_hostptr(void *p)
+{
+	mh->log(me, MH_LOG_INFO, "hostptr %p", p);
+}
+MH_EXPORT(hc_hostptr, "v(p)");
+
+static int hcsym_init(mh_module *self, const struct mh_api *api)
+{
+	mh = api;
+	me = self;
+	return 0;
+}
+
+MH_MODULE("hcsym", "1", "MIT", "test module: hypercall routes to symbols",
+	  .init = hcsym_init);

@@ -1,0 +1,49 @@
+# stpi, dwarfp and dwarf_simple: test guests, the index query tool, the
+# probe module.  -included at the end of tests/tests.mk.
+#
+# Guests: tests/stpi/sguest.c at -O0 and at -O2 (i386 multiboot kernels,
+# with crt0.S and libguest.c from tests/guest/ built at the same level),
+# as build/tests/stpi/sguest-O0.elf and sguest-O2.elf.
+
+STPI_OUT := $(BUILD)/tests/stpi
+STPI_GUEST_CFLAGS = -m32 -march=i686 -ffreestanding -fno-pic -fno-pie \
+	-fno-stack-protector -fno-asynchronous-unwind-tables -nostdlib \
+	-g -Wall -Wextra -Werror
+STPI_LEVELS := O0 O2
+STPI_GUESTS := $(STPI_LEVELS:%=$(STPI_OUT)/sguest-%.elf)
+
+# $(STPI_OUT)/OPT/NAME.o from tests/stpi/NAME.c or tests/guest/NAME.{c,S}
+$(STPI_OUT)/%.o: tests/stpi.mk tests/guest/libguest.h
+	$(call say,GUEST,$@)
+	@mkdir -p $(@D)
+	$(Q)$(GUEST_CC) $(STPI_GUEST_CFLAGS) -$(patsubst $(STPI_OUT)/%,%,$(@D)) -c -o $@ \
+		$(firstword $(wildcard tests/stpi/$(notdir $*).c tests/guest/$(notdir $*).c \
+			tests/guest/$(notdir $*).S))
+
+$(foreach l,$(STPI_LEVELS),$(STPI_OUT)/$(l)/sguest.o): tests/stpi/sguest.c
+$(foreach l,$(STPI_LEVELS),$(STPI_OUT)/$(l)/libguest.o): tests/guest/libguest.c
+$(foreach l,$(STPI_LEVELS),$(STPI_OUT)/$(l)/crt0.o): tests/guest/crt0.S
+
+$(STPI_OUT)/sguest-%.elf: $(STPI_OUT)/%/crt0.o $(STPI_OUT)/%/sguest.o \
+		$(STPI_OUT)/%/libguest.o tests/guest/link.ld
+	$(call say,GUEST,$@)
+	$(Q)$(GUEST_CC) $(GUEST_LDFLAGS) -o $@ $(filter %.o,$^)
+
+# dwarfp's index without QEMU (tests/integration/stpi-addr2line.t, bench).
+DWARFP_SRCS := modules/dwarfp/index.c modules/dwarfp/eval.c
+$(STPI_OUT)/dwarfp-query: tests/stpi/dwarfp-query.c $(DWARFP_SRCS) \
+		modules/dwarfp/dwarfp.h include/modhost/stpi.h
+	$(call say,CC,$@)
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) -std=gnu11 -D_GNU_SOURCE -Iinclude \
+		$(shell pkg-config --cflags glib-2.0) -o $@ $(filter %.c,$^) \
+		-ldwarf $(shell pkg-config --libs glib-2.0)
+
+# The probe: a stpi client that logs what it is told (tests/integration/stpi*.t).
+$(TMOD)/stpi_probe.so: tests/stpi/stpi_probe.c include/modhost/module.h \
+		include/modhost/stpi.h
+	$(call say,CC,$@)
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(TMOD_CFLAGS) $(TMOD_LDFLAGS) -o $@ $<
+
+tests-build: $(STPI_GUESTS) $(STPI_OUT)/dwarfp-query $(TMOD)/stpi_probe.so
