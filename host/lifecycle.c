@@ -259,6 +259,59 @@ static bool planned(GPtrArray *plan, const char *name)
 	return false;
 }
 
+/* The signature @module exports @name with: live, or planned in @plan. */
+static char *export_sig(GPtrArray *plan, const char *module, const char *name)
+{
+	void (*fn)(void);
+	char *sig = NULL;
+
+	for (guint i = 0; i < plan->len; i++) {
+		struct request *r = g_ptr_array_index(plan, i);
+		GPtrArray *ex = r->mod->meta->exports;
+
+		if (strcmp(r->name, module))
+			continue;
+		for (guint j = 0; j < ex->len; j++) {
+			struct mh_meta_sym *e = g_ptr_array_index(ex, j);
+
+			if (!strcmp(e->name, name))
+				return g_strdup(e->sig);
+		}
+		return NULL;
+	}
+	if (!mh_registry_current(module, name, &fn, &sig))
+		return sig;
+	return NULL;
+}
+
+/*
+ * Every static import must match its provider's export before any code of
+ * the importer runs (the registry checks again when it binds).
+ */
+static int check_import_sigs(struct mh_module *mod, GPtrArray *plan,
+			     char **err)
+{
+	GPtrArray *im = mod->meta->imports;
+
+	for (guint i = 0; i < im->len; i++) {
+		struct mh_meta_sym *s = g_ptr_array_index(im, i);
+		g_autofree char *sig = export_sig(plan, s->module, s->name);
+
+		if (!sig) {
+			*err = g_strdup_printf("%s.%s is not exported (does %s "
+					       "export %s?)", s->module, s->name,
+					       s->module, s->name);
+			return -ENOENT;
+		}
+		if (strcmp(sig, s->sig)) {
+			*err = g_strdup_printf("%s.%s is %s, imported as %s",
+					       s->module, s->name, sig, s->sig);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
 /*
  * Open @name and, depth first, every module it requires that is not live,
  * appending requests to @plan in the order they must be applied.
@@ -301,6 +354,8 @@ static int plan_load(const char *name, bool root, enum mh_origin from,
 			*err = g_strdup_printf("required module '%s': %s", dep, why);
 	}
 	g_hash_table_remove(visiting, name);
+	if (!ret)
+		ret = check_import_sigs(mod, plan, err);
 	if (ret)
 		goto fail;
 	ret = mh_module_map(mod, err);

@@ -17,7 +17,7 @@ need "$ABI_O/info"
 MODHOST_SO=$ABI_HOST
 MANIFEST=$TOP/abi/v$ABI_MAJOR.manifest
 need "$MODHOST_SO" "$MANIFEST" "$ABI_O/elfpatch" "$ABI_O/current/abimod.so" \
-	"$ABI_O/old/oldmod.so"
+	"$ABI_O/old/oldmod.so" "$TMOD/prov-v1.so" "$TMOD/cons-badsig.so"
 command -v objcopy >/dev/null || skip_all "objcopy (binutils) is missing"
 
 MAJ=$ABI_MAJOR MIN=$ABI_MINOR
@@ -221,19 +221,18 @@ fi
 ok_todo $? "... and none of its code ran" "$AFTER_DLOPEN"
 
 # -- imports ----------------------------------------------------------------
-# The symbol registry is being written.  When it lands: build a provider
-# exporting "u32(p,u32,p)" and a consumer importing it as "u64(p)", and
-# check the consumer is refused naming both signatures, its constructor
-# silent.  Until then this is a skip.
-for i in 1 2 3; do
-	_tap_n=$((_tap_n + 1))
-	echo "ok $_tap_n # SKIP import with a wrong signature: the symbol registry is not in this build"
-done
+# A consumer importing prov.prov_add with another signature than prov
+# exports: refused naming both, before any of its code runs.
+drop "$TMOD/prov-v1.so" prov
+refused "$TMOD/cons-badsig.so" cons \
+	"prov\\.prov_add is u64\\(u64\\), imported as u64\\(u32\\)" \
+	"import with a wrong signature"
+rm -f "$MODDIR/prov.so" "$MODDIR/cons.so"
 
 # -- still the same host ------------------------------------------------------
 qemu_alive
 ok $? "QEMU and the guest survived every refusal"
-is "$(count_events '(.event=="load" or .event=="reload") and .version!="old"')" \
+is "$(count_events '(.event=="load" or .event=="reload") and .module=="abimod" and .version!="old"')" \
 	"$(($(wc -w <<<"$ABI_SNAPSHOTS") + 1))" "only the valid abimod builds were loaded"
 is "$(events '.event=="reject"' | jq -r .error | grep -c 'dlopen' || true)" "0" \
 	"no refusal came from dlopen"

@@ -60,7 +60,7 @@ try_bad() {
 	jq -e --arg p "$4" '.error|test($p)' <<<"$ev" >/dev/null
 	ok $? "$5: $(jq -r .error <<<"$ev")"
 }
-try_bad "$TMOD/cons-badsig.so" cons rollback \
+try_bad "$TMOD/cons-badsig.so" cons reject \
 	"prov.prov_add is u64\\(u64\\), imported as u64\\(u32\\)" "signature mismatch"
 try_bad "$TMOD/cons-missing.so" cons reject "required module 'nosuch'" "missing provider"
 try_bad "$TMOD/prov-drop.so" prov rollback "export 'prov_add' is gone, but cons imports it" \

@@ -11,6 +11,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -23,6 +24,18 @@
 #endif
 
 static const struct mh_api *mh;
+
+/* Appends to $MODHOST_TEST_MARKER: proves whether any code of it ran. */
+__attribute__((constructor)) static void cons_loaded(void)
+{
+	const char *marker = getenv("MODHOST_TEST_MARKER");
+	FILE *f = marker ? fopen(marker, "a") : NULL;
+
+	if (f) {
+		fputs("cons " CONS_VERSION "\n", f);
+		fclose(f);
+	}
+}
 static uint64_t counts[2];	/* calls made, handler runs */
 
 #if defined(CONS_BAD_SIG)
