@@ -619,8 +619,7 @@ static void *api_import(mh_module *self, const char *module, const char *symbol,
 	if (!module || !symbol || !sig)
 		return NULL;
 	/* Like panda_require(): a provider not loaded is loaded now. */
-	if (!mh_module_is_loaded(module) && mh_valid_module_name(module, strlen(module)) &&
-	    mh_lifecycle_require(module, &err)) {
+	if (mh_lifecycle_require(module, &err)) {
 		api_log(self, MH_LOG_ERROR, "import %s.%s: %s", module, symbol, err);
 		return NULL;
 	}
@@ -655,9 +654,7 @@ static int api_ppp_register(mh_module *self, const char *module,
 
 	if (!module || !point || !sig)
 		return -EINVAL;
-	if (!mh_module_is_loaded(module) &&
-	    mh_valid_module_name(module, strlen(module)) &&
-	    mh_lifecycle_require(module, &err)) {
+	if (mh_lifecycle_require(module, &err)) {
 		api_log(self, MH_LOG_ERROR, "PPP %s.%s: %s", module, point, err);
 		return -ENOENT;
 	}

@@ -255,7 +255,7 @@ int mh_request_unload(const char *name, bool force, enum mh_origin from);
 /* Called with every vCPU stopped: apply what is queued. */
 int mh_lifecycle_apply(void);
 bool mh_lifecycle_pending(void);
-/* From init (inside an apply): load @name now if it is not live. */
+/* 0 if @name is live; from init (inside an apply), load it now if not. */
 int mh_lifecycle_require(const char *name, char **err);
 /* At QEMU exit: fail queued requests, then unload every module. */
 void mh_lifecycle_cancel(void);

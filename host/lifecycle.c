@@ -739,8 +739,9 @@ int mh_lifecycle_apply(void)
 }
 
 /*
- * From a module's init: load @name now, inside the running apply, like
- * PANDA's panda_require().  Its prepare() runs here too, in the pause.
+ * @name is live, or is loaded now: from a module's init, inside the running
+ * apply, like PANDA's panda_require().  Its prepare() runs here too, in the
+ * pause.
  */
 int mh_lifecycle_require(const char *name, char **err)
 {
@@ -749,13 +750,17 @@ int mh_lifecycle_require(const char *name, char **err)
 	g_autoptr(GHashTable) visiting = g_hash_table_new(g_str_hash, g_str_equal);
 	int ret;
 
+	if (mh_module_is_loaded(name))
+		return 0;
+	if (!mh_valid_module_name(name, strlen(name))) {
+		*err = g_strdup_printf("'%.80s' is not a module name", name);
+		return -EINVAL;
+	}
 	if (!applying) {
 		*err = g_strdup_printf("cannot load '%s' from here: only from init",
 				       name);
 		return -EPERM;
 	}
-	if (is_live_locked(name))
-		return 0;
 	ret = plan_load(name, true, MH_FROM_IMPORT, plan, visiting, err);
 	for (guint i = 0; !ret && i < plan->len; i++) {
 		struct request *r = g_ptr_array_index(plan, i);
