@@ -36,7 +36,7 @@ TEST_MODULES := $(COUNTER_VARIANTS:%=$(TMOD)/counter-%.so) \
 	$(REGISTRY_VARIANTS:%=$(TMOD)/%.so) \
 	$(TMOD)/dep_base.so $(TMOD)/dep_user.so $(TMOD)/probe.so
 
-$(TMOD)/counter-%.so: tests/modules/counter.c include/modhost/module.h tests/tests.mk
+$(TMOD)/counter-%.so: tests/modules/counter.c tests/modules/testmod.h include/modhost/module.h tests/tests.mk
 	$(call say,CC,$@)
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(TMOD_CFLAGS) $(counter_$*_FLAGS) $(TMOD_LDFLAGS) -o $@ $<
@@ -49,7 +49,7 @@ $(REGISTRY_VARIANTS:%=$(TMOD)/%.so): $(TMOD)/%.so: include/modhost/module.h test
 		tests/modules/$(firstword $(subst -, ,$*)).c
 
 $(REGISTRY_VARIANTS:%=$(TMOD)/%.so): $(TMOD)/%.so: tests/modules/prov.c tests/modules/cons.c \
-	tests/modules/blob.h
+	tests/modules/blob.h tests/modules/testmod.h
 
 $(TMOD)/%.so: tests/modules/%.c include/modhost/module.h
 	$(call say,CC,$@)

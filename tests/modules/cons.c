@@ -11,13 +11,13 @@
  */
 #include <errno.h>
 #include <inttypes.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <modhost/module.h>
 
 #include "blob.h"
+#include "testmod.h"
 
 #ifndef CONS_VERSION
 #define CONS_VERSION "1"
@@ -28,13 +28,7 @@ static const struct mh_api *mh;
 /* Appends to $MODHOST_TEST_MARKER: proves whether any code of it ran. */
 __attribute__((constructor)) static void cons_loaded(void)
 {
-	const char *marker = getenv("MODHOST_TEST_MARKER");
-	FILE *f = marker ? fopen(marker, "a") : NULL;
-
-	if (f) {
-		fputs("cons " CONS_VERSION "\n", f);
-		fclose(f);
-	}
+	testmod_mark("cons " CONS_VERSION "\n");
 }
 static uint64_t counts[2];	/* calls made, handler runs */
 

@@ -15,14 +15,13 @@
  * module's code ran.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <unistd.h>
 
 #include <modhost/module.h>
+
+#include "testmod.h"
 
 #ifdef COUNTER_ABI_MAJOR
 #undef MODHOST_ABI_MAJOR
@@ -45,18 +44,7 @@ static uint64_t *beat;
 
 __attribute__((constructor)) static void counter_loaded(void)
 {
-	const char *marker = getenv("MODHOST_TEST_MARKER");
-	int fd;
-
-	if (!marker)
-		return;
-	fd = open(marker, O_WRONLY | O_CREAT | O_APPEND, 0644);
-	if (fd >= 0) {
-		if (write(fd, "counter " COUNTER_VERSION "\n",
-			  sizeof("counter " COUNTER_VERSION "\n") - 1) < 0)
-			abort();
-		close(fd);
-	}
+	testmod_mark("counter " COUNTER_VERSION "\n");
 }
 
 static void on_block(unsigned int vcpu_index, void *udata)
@@ -64,8 +52,7 @@ static void on_block(unsigned int vcpu_index, void *udata)
 	(void)vcpu_index;
 	(void)udata;
 	__atomic_add_fetch(&count, 1, __ATOMIC_RELAXED);
-	if (beat)
-		__atomic_add_fetch(beat, 1, __ATOMIC_RELAXED);
+	testmod_beat(beat);
 }
 
 static void translate(mh_tb *tb, void *opaque)
@@ -87,16 +74,10 @@ static int counter_init(mh_module *self, const struct mh_api *api)
 	*(volatile int *)(uintptr_t)api->param_uint(self, "start") = 1;
 #endif
 	if (hb && *hb) {
-		int fd = open(hb, O_RDWR | O_CREAT, 0644);
+		int ret = testmod_beat_map(hb, &beat);
 
-		if (fd < 0 || ftruncate(fd, 4096) < 0)
-			return -errno;
-		beat = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-		close(fd);
-		if (beat == MAP_FAILED) {
-			beat = NULL;
-			return -ENOMEM;
-		}
+		if (ret)
+			return ret;
 	}
 	api->log(self, MH_LOG_INFO, "init version %s", COUNTER_VERSION);
 	return api->set_translate(self, translate, NULL);
@@ -106,9 +87,7 @@ static void counter_exit(mh_module *self)
 {
 	mh->log(self, MH_LOG_INFO, "exit version %s count=%" PRIu64,
 		COUNTER_VERSION, count);
-	if (beat)
-		munmap(beat, 4096);
-	beat = NULL;
+	testmod_beat_unmap(&beat);
 }
 
 static int counter_save(mh_module *self, void **data, size_t *len)

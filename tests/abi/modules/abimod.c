@@ -17,12 +17,11 @@
  * named by its heartbeat parameter, so a test sees it run.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdlib.h>
-#include <sys/mman.h>
-#include <unistd.h>
 
 #include <modhost/module.h>
+
+#include "../../modules/testmod.h"
 
 #ifdef ABIMOD_MAJOR
 #undef MODHOST_ABI_MAJOR
@@ -53,26 +52,14 @@ static uint64_t *beat;
 
 __attribute__((constructor)) static void abimod_loaded(void)
 {
-	static const char line[] = "abimod " ABIMOD_VARIANT "\n";
-	const char *marker = getenv("MODHOST_TEST_MARKER");
-	int fd;
-
-	if (!marker)
-		return;
-	fd = open(marker, O_WRONLY | O_CREAT | O_APPEND, 0644);
-	if (fd < 0)
-		return;
-	if (write(fd, line, sizeof(line) - 1) < 0)
-		abort();
-	close(fd);
+	testmod_mark("abimod " ABIMOD_VARIANT "\n");
 }
 
 static void on_block(unsigned int vcpu_index, void *udata)
 {
 	(void)vcpu_index;
 	(void)udata;
-	if (beat)
-		__atomic_add_fetch(beat, 1, __ATOMIC_RELAXED);
+	testmod_beat(beat);
 }
 
 static const struct mh_api *mh;
@@ -89,16 +76,10 @@ static int abimod_init(mh_module *self, const struct mh_api *api)
 
 	mh = api;
 	if (hb && *hb) {
-		int fd = open(hb, O_RDWR | O_CREAT, 0644);
+		int ret = testmod_beat_map(hb, &beat);
 
-		if (fd < 0 || ftruncate(fd, 4096) < 0)
-			return -errno;
-		beat = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-		close(fd);
-		if (beat == MAP_FAILED) {
-			beat = NULL;
-			return -ENOMEM;
-		}
+		if (ret)
+			return ret;
 	}
 	api->log(self, MH_LOG_INFO, "up: built for %d.%d, host table %u.%u "
 		 "of %u bytes", MODHOST_ABI_MAJOR, MODHOST_ABI_MINOR,
@@ -109,9 +90,7 @@ static int abimod_init(mh_module *self, const struct mh_api *api)
 static void abimod_exit(mh_module *self)
 {
 	(void)self;
-	if (beat)
-		munmap(beat, 4096);
-	beat = NULL;
+	testmod_beat_unmap(&beat);
 }
 
 MH_MODULE("abimod", ABIMOD_VARIANT, "MIT", "ABI conformance test module",

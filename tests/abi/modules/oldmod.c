@@ -16,13 +16,12 @@
  * The static asserts check that the copies match the real header's layout
  * for the members they keep: this is what an old build saw.
  */
-#include <fcntl.h>
 #include <stddef.h>
 #include <stdlib.h>
-#include <sys/mman.h>
-#include <unistd.h>
 
 #include <modhost/module.h>
+
+#include "../../modules/testmod.h"
 
 /* struct mh_api as an early minor declared it: up to set_translate... */
 struct old_api {
@@ -81,24 +80,12 @@ MH_PARAM_STR(heartbeat, "", "file whose first 8 bytes count blocks");
 static const struct old_api *mh;
 static uint64_t *beat;
 
-static void mark(const char *line, size_t len)
-{
-	const char *marker = getenv("MODHOST_TEST_MARKER");
-	int fd = marker ? open(marker, O_WRONLY | O_CREAT | O_APPEND, 0644) : -1;
-
-	if (fd < 0)
-		return;
-	if (write(fd, line, len) < 0)
-		abort();
-	close(fd);
-}
-
 /* Called only by a host that reads past .size. */
 static int poison(void)
 {
 	static const char line[] = "oldmod poison: hook read past ops.size\n";
 
-	mark(line, sizeof(line) - 1);
+	testmod_mark(line);
 	return -1;
 }
 
@@ -106,8 +93,7 @@ static void on_block(unsigned int vcpu_index, void *udata)
 {
 	(void)vcpu_index;
 	(void)udata;
-	if (beat)
-		__atomic_add_fetch(beat, 1, __ATOMIC_RELAXED);
+	testmod_beat(beat);
 }
 
 static void translate(mh_tb *tb, void *opaque)
@@ -119,18 +105,10 @@ static void translate(mh_tb *tb, void *opaque)
 static int oldmod_init(mh_module *self, const struct old_api *api)
 {
 	const char *hb = api->param_str(self, "heartbeat");
-	int fd;
 
 	mh = api;
-	if (hb && *hb) {
-		fd = open(hb, O_RDWR | O_CREAT, 0644);
-		if (fd < 0 || ftruncate(fd, 4096) < 0)
-			return -1;
-		beat = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-		close(fd);
-		if (beat == MAP_FAILED)
-			beat = NULL;
-	}
+	if (hb && *hb && testmod_beat_map(hb, &beat))
+		return -1;
 	api->log(self, MH_LOG_INFO, "up: %s, host table %u bytes, mine %zu",
 		 api->module_name(self), api->size, sizeof(*api));
 	return api->set_translate(self, translate, NULL);
