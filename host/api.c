@@ -274,6 +274,24 @@ static bool api_mem_is_sign_extended(uint32_t info)
 	return qemu_plugin_mem_is_sign_extended(info);
 }
 
+static uint64_t api_mem_value(uint32_t info)
+{
+	qemu_plugin_mem_value v = qemu_plugin_mem_get_value(info);
+
+	switch (v.type) {
+	case QEMU_PLUGIN_MEM_VALUE_U8:
+		return v.data.u8;
+	case QEMU_PLUGIN_MEM_VALUE_U16:
+		return v.data.u16;
+	case QEMU_PLUGIN_MEM_VALUE_U32:
+		return v.data.u32;
+	case QEMU_PLUGIN_MEM_VALUE_U64:
+		return v.data.u64;
+	default:
+		return v.data.u128.low;
+	}
+}
+
 /* -- registers and memory ---------------------------------------------- */
 
 /*
@@ -761,4 +779,6 @@ const struct mh_api mh_host_api = {
 	.hypercall_unregister = api_hypercall_unregister,
 	.hypercall_current = api_hypercall_current,
 	.hypercall_returns = api_hypercall_returns,
+	.mem_value = api_mem_value,
+	.exiting = mh_lifecycle_exiting,
 };

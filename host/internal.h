@@ -260,6 +260,8 @@ int mh_lifecycle_require(const char *name, char **err);
 /* At QEMU exit: fail queued requests, then unload every module. */
 void mh_lifecycle_cancel(void);
 void mh_lifecycle_exit(void);
+/* True from mh_lifecycle_exit() on: exit hooks run because QEMU ends. */
+bool mh_lifecycle_exiting(void);
 /* vCPU-side, lock-free: the live modules' translate hooks. */
 void mh_lifecycle_translate(struct qemu_plugin_tb *tb);
 const char *mh_module_dir(void);

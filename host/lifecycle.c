@@ -970,11 +970,19 @@ void mh_lifecycle_cancel(void)
 		g_thread_pool_free(pool, TRUE, TRUE);
 }
 
+static bool qemu_exiting;
+
+bool mh_lifecycle_exiting(void)
+{
+	return qemu_exiting;
+}
+
 void mh_lifecycle_exit(void)
 {
 	GString *ev;
 
 	g_mutex_lock(&mh_lock);
+	qemu_exiting = true;
 	for (guint i = live->len; i-- > 0;) {
 		struct mh_entry *e = g_ptr_array_index(live, i);
 

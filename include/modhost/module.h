@@ -24,7 +24,7 @@ extern "C" {
 
 /* A major bump breaks modules; a minor bump only appends. */
 #define MODHOST_ABI_MAJOR 1
-#define MODHOST_ABI_MINOR 1
+#define MODHOST_ABI_MINOR 2
 
 /* Name of the ELF section that holds a module's metadata. */
 #define MH_SECTION ".modhost"
@@ -287,6 +287,20 @@ struct mh_api {
 	const struct mh_hypercall *(*hypercall_current)(mh_cpu *cpu);
 	/* Does a handler's result reach the guest's rax (QEMU >= 10.1)? */
 	bool (*hypercall_returns)(void);
+
+	/* -- since 1.2 -- */
+
+	/*
+	 * Inside a memory callback: the value the access loaded or stored,
+	 * zero-extended (the low half of a 16-byte access).
+	 */
+	uint64_t (*mem_value)(uint32_t meminfo);
+	/*
+	 * Inside exit: true when QEMU itself is ending.  Other vCPUs may still
+	 * run the module's callbacks then, so exit must free nothing they
+	 * use; false for an unload or a reload, after which exit frees all.
+	 */
+	bool (*exiting)(void);
 };
 
 /* Does the running host's table have @member? */
