@@ -48,6 +48,7 @@ static const struct row meta_rows[] = {
 	{ "meta", "param-type.int", "int64 as a C literal: decimal, 0x hex or 0 octal, optional sign" },
 	{ "meta", "param-type.uint", "uint64, decimal or 0x hex" },
 	{ "meta", "param-type.str", "any text" },
+	{ "meta", "param-type.list", "any text; given several times, the module gets every value in order, one per line" },
 };
 
 /*

@@ -57,7 +57,8 @@ static const char *param_value(mh_module *self, const char *name,
 {
 	const struct mh_param_decl *d = mh_meta_param(self->meta, name);
 
-	if (!d || d->type != want)
+	if (!d || (d->type != want &&
+		   !(want == MH_PT_STR && d->type == MH_PT_LIST)))
 		return NULL;
 	return g_hash_table_lookup(self->params, name);
 }

@@ -67,7 +67,7 @@ static char *clip(const char *word)
 	return g_strconcat(head, "...", NULL);
 }
 
-/* Parse KEY=VALUE into @req->params; a KEY given twice is an error. */
+/* Parse KEY=VALUE into @req->params; a KEY given again adds a value. */
 static int parse_assign(struct mh_ctl_req *req, const char *word, char **err)
 {
 	const char *eq = strchr(word, '=');
@@ -90,13 +90,7 @@ static int parse_assign(struct mh_ctl_req *req, const char *word, char **err)
 	if (!req->params)
 		req->params = g_hash_table_new_full(g_str_hash, g_str_equal,
 						    g_free, g_free);
-	if (g_hash_table_contains(req->params, key)) {
-		g_autofree char *k = clip(key);
-
-		*err = g_strdup_printf("parameter '%s' given twice", k);
-		return -EINVAL;
-	}
-	g_hash_table_insert(req->params, g_steal_pointer(&key), g_strdup(eq + 1));
+	mh_param_add(req->params, key, eq + 1);
 	return 0;
 }
 

@@ -54,7 +54,7 @@ char *mh_join_unique(GPtrArray *names);
 
 /* -- params.c --------------------------------------------------------- */
 
-enum mh_ptype { MH_PT_BOOL, MH_PT_INT, MH_PT_UINT, MH_PT_STR };
+enum mh_ptype { MH_PT_BOOL, MH_PT_INT, MH_PT_UINT, MH_PT_STR, MH_PT_LIST };
 
 struct mh_host_args {
 	char *dir;		/* module directory */
@@ -73,6 +73,15 @@ int mh_args_parse(struct mh_host_args *a, int argc, char **argv,
 void mh_args_clear(struct mh_host_args *a);
 int mh_ptype_from_string(const char *s, enum mh_ptype *t);
 const char *mh_ptype_name(enum mh_ptype t);
+/*
+ * A MODULE.PARAM given several times is kept as all its values, one per
+ * line (no value holds a newline: QEMU's and the control socket's syntax
+ * have no way to write one).  mh_param_add() appends @val to @key's values.
+ * mh_param_value() is what a parameter of type @t gets: a LIST all of them,
+ * any other type the last.
+ */
+void mh_param_add(GHashTable *params, const char *key, const char *val);
+const char *mh_param_value(enum mh_ptype t, const char *val);
 /* Check @val against @t; 0 or -EINVAL with *err saying what was expected. */
 int mh_param_check(enum mh_ptype t, const char *val, char **err);
 bool mh_param_as_bool(const char *val);

@@ -571,7 +571,8 @@ static GHashTable *resolve_params(const struct mh_meta *m, GHashTable *overrides
 			*err = g_strdup_printf("parameter %s: %s", d->name, why);
 			goto fail;
 		}
-		g_hash_table_insert(p, g_strdup(k), g_strdup(v));
+		g_hash_table_insert(p, g_strdup(k),
+				    g_strdup(mh_param_value(d->type, v)));
 	}
 	return p;
 fail:

@@ -17,6 +17,7 @@ static const char *const ptype_names[] = {
 	[MH_PT_INT] = "int",
 	[MH_PT_UINT] = "uint",
 	[MH_PT_STR] = "str",
+	[MH_PT_LIST] = "list",
 };
 
 const char *mh_ptype_name(enum mh_ptype t)
@@ -61,11 +62,27 @@ bool mh_param_as_bool(const char *val)
 	return b;
 }
 
+void mh_param_add(GHashTable *params, const char *key, const char *val)
+{
+	const char *old = g_hash_table_lookup(params, key);
+
+	g_hash_table_insert(params, g_strdup(key),
+			    old ? g_strconcat(old, "\n", val, NULL) : g_strdup(val));
+}
+
+const char *mh_param_value(enum mh_ptype t, const char *val)
+{
+	const char *nl = t == MH_PT_LIST ? NULL : strrchr(val, '\n');
+
+	return nl ? nl + 1 : val;
+}
+
 int mh_param_check(enum mh_ptype t, const char *val, char **err)
 {
 	bool b;
 	guint64 u;
 
+	val = mh_param_value(t, val);
 	switch (t) {
 	case MH_PT_BOOL:
 		if (bool_parse(val, &b))
@@ -96,6 +113,7 @@ int mh_param_check(enum mh_ptype t, const char *val, char **err)
 		}
 		goto bad;
 	case MH_PT_STR:
+	case MH_PT_LIST:
 		return 0;
 	}
 bad:
@@ -200,7 +218,7 @@ static int parse_module_param(struct mh_host_args *a, const char *key,
 		mp = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
 		g_hash_table_insert(a->params, g_steal_pointer(&module), mp);
 	}
-	g_hash_table_insert(mp, g_strdup(dot + 1), g_strdup(val));
+	mh_param_add(mp, dot + 1, val);
 	return 0;
 }
 

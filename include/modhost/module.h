@@ -198,7 +198,10 @@ struct mh_api {
 		__attribute__((format(printf, 3, 4)));
 	const char *(*module_name)(mh_module *self);
 
-	/* Parameters declared with MH_PARAM_*(): the value for this load. */
+	/*
+	 * Parameters declared with MH_PARAM_*(): the value for this load.
+	 * param_str() also reads a LIST parameter.
+	 */
 	const char *(*param_str)(mh_module *self, const char *name);
 	int64_t (*param_int)(mh_module *self, const char *name);
 	uint64_t (*param_uint)(mh_module *self, const char *name);
@@ -461,7 +464,9 @@ extern const struct mh_import __stop_mh_imports[]
 /*
  * Parameters: MODULE.NAME=VALUE on the plugin's command line, applied at
  * each load.  @name is a bare identifier, @def the default (for STR a string
- * literal), @help one line.
+ * literal), @help one line.  A parameter given several times keeps its last
+ * value, except a LIST (since 1.2): it starts empty and collects every value
+ * given, in order; param_str() returns them one per line.
  */
 #define MH_PARAM_(name, type, def, help)				\
 	MH_INFO("param", #name ":" type ":" help);			\
@@ -470,6 +475,7 @@ extern const struct mh_import __stop_mh_imports[]
 #define MH_PARAM_INT(name, def, help) MH_PARAM_(name, "int", #def, help)
 #define MH_PARAM_UINT(name, def, help) MH_PARAM_(name, "uint", #def, help)
 #define MH_PARAM_STR(name, def, help) MH_PARAM_(name, "str", def, help)
+#define MH_PARAM_LIST(name, help) MH_PARAM_(name, "list", "", help)
 
 #ifdef __cplusplus
 }

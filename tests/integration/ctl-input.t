@@ -18,7 +18,7 @@ CASES=(
 	"extra word (reload)|reload counter now|too many arguments"
 	"a word that is not 'force'|unload counter now|'now': usage: unload NAME"
 	"not a module name|load ../counter|not a module name"
-	"the same parameter twice|load nosuch a=1 a=2|given twice"
+	"a parameter with no name|load counter =1|expected KEY=VALUE"
 	"binary junk|\\x01\\x02\\x00\\xff\\xfe\\x80junk|control characters or invalid UTF-8"
 	"a name not in dir|load nosuch|nosuch.so: No such file or directory"
 	"info on a name not in dir|info nosuch|no module 'nosuch'"

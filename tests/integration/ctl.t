@@ -8,7 +8,7 @@
 MODCTL=$BUILD/bin/modctl
 need "$BUILD/modhost.so" "$MODCTL" "$TMOD/counter-v1.so" "$TMOD/counter-v2.so" \
 	"$TMOD/dep_base.so" "$TMOD/dep_user.so" "$TMOD/counter-abimajor.so"
-plan 39
+plan 40
 
 SOCK=$T/ctl.sock
 HB=$T/heartbeat
@@ -33,7 +33,7 @@ mc --json info dep_user |
 ok $? "info on a module not loaded reads its file in dir"
 
 # -- load ---------------------------------------------------------------
-out=$(mc load counter "heartbeat=$HB")
+out=$(mc load counter "heartbeat=$HB" tag=x tag=y)
 ok $? "modctl load counter heartbeat=FILE succeeds"
 is "$out" "counter: loaded version 1" "and says what it loaded"
 is "$(last load | jq -r '[.module,.version,.from]|join(" ")')" "counter 1 ctl" \
@@ -48,6 +48,8 @@ is "$(mc --json info counter | jq -r '.params[] | select(.name=="heartbeat").val
 	"info: the heartbeat parameter given to load is the module's"
 mc info counter | grep -q '^description: *test module: counts blocks$'
 ok $? "info: modinfo-style lines (description)"
+is "$(events '.event=="message" and (.text|startswith("tag "))' | jq -r .text | paste -sd,)" \
+	"tag x,tag y" "load with a list parameter given twice: the module gets both values"
 
 # -- failures: exit 1, the host's error on stderr, nothing changes -------
 mc load counter >/dev/null 2>"$T/err"

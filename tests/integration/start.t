@@ -16,7 +16,7 @@ refuse() {
 	ok $? "$what refused: $(grep -m1 modhost: <<<"$out")"
 }
 
-plan 14
+plan 15
 drop "$TMOD/counter-v1.so" counter
 
 refuse "unknown argument 'bogus=1'" "unknown argument" ",bogus=1"
@@ -32,11 +32,14 @@ refuse "log=/nonexistent/x" "unwritable log" ",log=/nonexistent/x"
 
 # Good arguments: parameters reach the module, watch=off watches nothing.
 drop "$BUILD/modules/example.so" example
-qemu_start load=counter:example counter.start=1000 example.insns=on watch=off
+qemu_start load=counter:example counter.start=7 counter.start=1000 \
+	example.insns=on counter.tag=a counter.tag=b@0x10 counter.tag=a watch=off
 is "$(events '.event=="load"' | jq -r .module | paste -sd' ')" "counter example" \
 	"load=A:B loads in the order given"
 wait_event '.event=="message" and .text=="counting executed instructions"'
 ok $? "example.insns=on reaches the module (bool parameter)"
+is "$(events '.event=="message" and (.text|startswith("tag "))' | jq -r .text | paste -sd,)" \
+	"tag a,tag b@0x10,tag a" "a list parameter given three times: every value, in order"
 drop "$TMOD/counter-v2.so" counter
 wait_ticks 3
 is "$(count_events '.event=="reload"')" "0" "watch=off: a changed file is not reloaded"
@@ -44,4 +47,4 @@ qemu_stop
 exit_count=$(events '.event=="message" and (.text|test("^exit version 1 count="))' |
 	jq -r '.text|sub(".*count=";"")')
 [ "${exit_count:-0}" -gt 1000 ]
-ok $? "counter.start=1000 reaches the module (uint parameter): count $exit_count"
+ok $? "counter.start=7 then =1000: the last value reaches the module (uint parameter): count $exit_count"

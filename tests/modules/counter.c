@@ -37,6 +37,7 @@
 
 MH_PARAM_STR(heartbeat, "", "file whose first 8 bytes count blocks");
 MH_PARAM_UINT(start, 0, "initial count");
+MH_PARAM_LIST(tag, "logged at init, one message a value");
 
 static const struct mh_api *mh;
 static uint64_t count;
@@ -78,6 +79,12 @@ static int counter_init(mh_module *self, const struct mh_api *api)
 
 		if (ret)
 			return ret;
+	}
+	for (const char *t = api->param_str(self, "tag"); t && *t;) {
+		size_t n = strcspn(t, "\n");
+
+		api->log(self, MH_LOG_INFO, "tag %.*s", (int)n, t);
+		t += n + (t[n] == '\n');
 	}
 	api->log(self, MH_LOG_INFO, "init version %s", COUNTER_VERSION);
 	return api->set_translate(self, translate, NULL);

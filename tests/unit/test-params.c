@@ -94,6 +94,8 @@ static const struct values values[] = {
 	       "0xg", "0x0x1", "1.0") },
 	{ "/params/check/str", MH_PT_STR, "str", true,
 	  STRV("", "anything", "with=equals:and:colons", " spaced ", "-1") },
+	{ "/params/check/list", MH_PT_LIST, "list", true,
+	  STRV("", "one", "a:b@0x10", "two\nvalues") },
 };
 
 static void test_values(gconstpointer data)
@@ -140,6 +142,7 @@ static void test_ptype_names(void)
 		{ "int", MH_PT_INT },
 		{ "uint", MH_PT_UINT },
 		{ "str", MH_PT_STR },
+		{ "list", MH_PT_LIST },
 	};
 
 	for (unsigned int i = 0; i < G_N_ELEMENTS(types); i++) {
@@ -328,11 +331,30 @@ static void test_args_module_param_repeat(void)
 {
 	g_auto(mh_host_args_t) a = { 0 };
 
-	args_ok(&a, STRV("m.p=1", "m.q=x", "m.p=2"));
+	args_ok(&a, STRV("m.p=1", "m.q=x", "m.p=2", "m.p=", "m.p=3"));
 	g_assert_cmpuint(g_hash_table_size(a.params), ==, 1);
 	g_assert_cmpuint(module_param_count(&a, "m"), ==, 2);
-	g_assert_cmpstr(param_value(&a, "m", "p"), ==, "2");
+	/* Every value is kept, in order: a list gets them all, others the last. */
+	g_assert_cmpstr(param_value(&a, "m", "p"), ==, "1\n2\n\n3");
+	g_assert_cmpstr(mh_param_value(MH_PT_LIST, param_value(&a, "m", "p")),
+			==, "1\n2\n\n3");
+	g_assert_cmpstr(mh_param_value(MH_PT_STR, param_value(&a, "m", "p")),
+			==, "3");
+	g_assert_cmpstr(mh_param_value(MH_PT_UINT, "1\n2"), ==, "2");
 	g_assert_cmpstr(param_value(&a, "m", "q"), ==, "x");
+}
+
+/* A repeated scalar is checked as its last value: an override wins. */
+static void test_check_repeated(void)
+{
+	g_autofree char *err = NULL;
+
+	g_assert_cmpint(mh_param_check(MH_PT_BOOL, "x\non", &err), ==, 0);
+	g_assert_cmpint(mh_param_check(MH_PT_UINT, "1\n0x10", &err), ==, 0);
+	g_assert_cmpint(mh_param_check(MH_PT_LIST, "a\n\nb", &err), ==, 0);
+	g_assert_null(err);
+	g_assert_cmpint(mh_param_check(MH_PT_BOOL, "on\nx", &err), ==, -EINVAL);
+	assert_error(err, STRV("'x'", "bool"));
 }
 
 static void test_args_module_param_empty(void)
@@ -464,6 +486,7 @@ int main(int argc, char **argv)
 	g_test_add_func("/params/args/watch", test_args_watch);
 	g_test_add_func("/params/args/load-order", test_args_load_order);
 	g_test_add_func("/params/args/later-wins", test_args_later_wins);
+	g_test_add_func("/params/check/repeated", test_check_repeated);
 	g_test_add_func("/params/args/value-with-equals",
 			test_args_value_with_equals);
 	g_test_add_func("/params/args/module-params", test_args_module_params);
