@@ -23,6 +23,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <poll.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -346,6 +347,53 @@ static void query_list(GString *o, const char *key,
 	reply_end(o);
 }
 
+static void version_of(const struct mh_entry *e, const char *users,
+		       void *opaque)
+{
+	(void)users;
+	if (e->state == MH_LIVE && e->live)
+		*(char **)opaque = g_strdup(e->live->meta->version);
+}
+
+/* The live version of @name, or NULL. */
+static char *live_version(const char *name)
+{
+	char *v = NULL;
+
+	mh_lifecycle_with(name, version_of, &v);
+	return v;
+}
+
+/* route and unroute change no module: answered at once, like a query. */
+static void change_route(GString *o, const struct mh_ctl_req *req)
+{
+	g_autofree char *err = NULL, *magic = NULL, *to = NULL;
+	g_autofree char *version = NULL;
+	int ret;
+
+	if (req->cmd == MH_CTL_ROUTE) {
+		version = live_version(req->name);
+		ret = mh_hypercall_route_add(req->magic, req->name, req->symbol,
+					     version != NULL, &err);
+	} else {
+		ret = mh_hypercall_route_del(req->magic, &err);
+	}
+	if (ret) {
+		reply_error(o, err ? err : g_strerror(-ret));
+		return;
+	}
+	magic = g_strdup_printf("0x%08" PRIx32, req->magic);
+	reply_ok(o);
+	kv_str(o, "magic", magic);
+	if (req->cmd == MH_CTL_ROUTE) {
+		to = g_strdup_printf("%s.%s", req->name, req->symbol);
+		kv_str(o, "route", to);
+		g_string_append_printf(o, ",\"live\":%s",
+				       version ? "true" : "false");
+	}
+	reply_end(o);
+}
+
 static void answer_query(GString *o, const struct mh_ctl_req *req)
 {
 	switch (req->cmd) {
@@ -364,29 +412,16 @@ static void answer_query(GString *o, const struct mh_ctl_req *req)
 	case MH_CTL_ROUTES:
 		query_list(o, "routes", mh_query_routes);
 		break;
+	case MH_CTL_ROUTE:
+	case MH_CTL_UNROUTE:
+		change_route(o, req);
+		break;
 	default:
 		g_assert_not_reached();
 	}
 }
 
 /* -- requests (the worker thread) ------------------------------------- */
-
-static void version_of(const struct mh_entry *e, const char *users,
-		       void *opaque)
-{
-	(void)users;
-	if (e->state == MH_LIVE && e->live)
-		*(char **)opaque = g_strdup(e->live->meta->version);
-}
-
-/* The live version of @name, or NULL. */
-static char *live_version(const char *name)
-{
-	char *v = NULL;
-
-	mh_lifecycle_with(name, version_of, &v);
-	return v;
-}
 
 static void run_request(GString *o, const struct mh_ctl_req *req)
 {

@@ -9,6 +9,7 @@
  *   load NAME [KEY=VALUE]...
  *   unload NAME [force]
  *   param NAME KEY=VALUE
+ *   route 0xMAGIC:MODULE.SYMBOL | unroute 0xMAGIC
  *
  * This file is pure (no I/O, no host state) so that the unit tests and a
  * libFuzzer target (tests/fuzz/ctl-parse.c) can drive it on any bytes.
@@ -37,6 +38,8 @@ static const struct ctl_cmd commands[] = {
 	{ "routes", MH_CTL_ROUTES, "routes" },
 	{ "stats", MH_CTL_STATS, "stats" },
 	{ "param", MH_CTL_PARAM, "param NAME KEY=VALUE" },
+	{ "route", MH_CTL_ROUTE, "route 0xMAGIC:MODULE.SYMBOL" },
+	{ "unroute", MH_CTL_UNROUTE, "unroute 0xMAGIC" },
 };
 
 bool mh_ctl_changes_modules(enum mh_ctl_cmd cmd)
@@ -48,6 +51,7 @@ bool mh_ctl_changes_modules(enum mh_ctl_cmd cmd)
 void mh_ctl_req_clear(struct mh_ctl_req *req)
 {
 	g_free(req->name);
+	g_free(req->symbol);
 	if (req->params)
 		g_hash_table_unref(req->params);
 	memset(req, 0, sizeof(*req));
@@ -65,6 +69,47 @@ static char *clip(const char *word)
 		return g_strdup(word);
 	head = g_utf8_substring(word, 0, 37);
 	return g_strconcat(head, "...", NULL);
+}
+
+/*
+ * route 0xMAGIC:MODULE.SYMBOL (the plugin's route= syntax, params.c) or
+ * unroute 0xMAGIC (the same with ":x.y" supplied, so both check the
+ * magic alike).  A route is short ASCII: anything else is refused before
+ * it is parsed, so no message quotes more than a clipped word.
+ */
+static int parse_route(struct mh_ctl_req *req, const char *word,
+		       const char *usage, char **err)
+{
+	g_autofree char *why = NULL, *spec = NULL;
+	g_autofree char *module = NULL;
+	size_t len = strlen(word);
+	bool ascii = len <= 8 + 3 + MH_NAME_MAX + 1 + 64;
+	int ret;
+
+	for (size_t i = 0; i < len && ascii; i++)
+		ascii = g_ascii_isgraph(word[i]);
+	if (!ascii || (req->cmd == MH_CTL_UNROUTE && strchr(word, ':'))) {
+		g_autofree char *w = clip(word);
+
+		*err = g_strdup_printf("'%s': usage: %s", w, usage);
+		return -EINVAL;
+	}
+	spec = req->cmd == MH_CTL_ROUTE ? g_strdup(word) :
+	       g_strconcat(word, ":x.y", NULL);
+	ret = mh_route_parse(spec, &req->magic, &module, &req->symbol, &why);
+	if (ret) {
+		*err = g_strdup_printf("'%s': %s", word,
+				       req->cmd == MH_CTL_UNROUTE &&
+				       g_str_has_prefix(why, "expected") ?
+				       "expected 0xMAGIC (1 to 8 hex digits)" :
+				       why);
+		return ret;
+	}
+	if (req->cmd == MH_CTL_ROUTE)
+		req->name = g_steal_pointer(&module);
+	else
+		g_clear_pointer(&req->symbol, g_free);
+	return 0;
 }
 
 /* Parse KEY=VALUE into @req->params; a KEY given again adds a value. */
@@ -156,7 +201,8 @@ int mh_ctl_parse(const char *line, size_t len, struct mh_ctl_req *req,
 
 		*err = g_strdup_printf("unknown command '%s' (expected list, "
 				       "info, load, unload, reload, symbols, "
-				       "routes, stats or param)", w);
+				       "routes, stats, param, route or unroute)",
+				       w);
 		return -EINVAL;
 	}
 
@@ -170,6 +216,8 @@ int mh_ctl_parse(const char *line, size_t len, struct mh_ctl_req *req,
 		break;
 	case MH_CTL_INFO:
 	case MH_CTL_RELOAD:
+	case MH_CTL_ROUTE:
+	case MH_CTL_UNROUTE:
 		min = max = 1;
 		break;
 	case MH_CTL_LOAD:
@@ -194,6 +242,12 @@ int mh_ctl_parse(const char *line, size_t len, struct mh_ctl_req *req,
 	}
 
 	req->cmd = c->cmd;
+	if (c->cmd == MH_CTL_ROUTE || c->cmd == MH_CTL_UNROUTE) {
+		ret = parse_route(req, g_ptr_array_index(words, 1), c->usage, err);
+		if (ret)
+			goto fail;
+		return 0;
+	}
 	if (nargs >= 1) {
 		const char *name = g_ptr_array_index(words, 1);
 

@@ -293,7 +293,8 @@ static char *magic_refusal(uint32_t magic)
 static const char *route_owner_desc(const struct route *r, char **buf)
 {
 	if (r->symbol)
-		return *buf = g_strdup_printf("%s.%s (route=)", r->owner, r->symbol);
+		return *buf = g_strdup_printf("%s.%s (a symbol route)", r->owner,
+					      r->symbol);
 	return r->owner;
 }
 
@@ -536,6 +537,29 @@ static uint64_t from_ret(enum mh_type t, const union hc_val *r)
 	}
 }
 
+/* Can a hypercall call @module.@symbol of signature @sigstr? */
+static int sig_callable(const char *module, const char *symbol,
+			const char *sigstr, struct mh_sig *sig, char **err)
+{
+	if (mh_sig_parse(sigstr, sig, err))
+		return -EINVAL;
+	if (sig->nargs > HC_NARGS) {
+		*err = g_strdup_printf("%s.%s is %s: a hypercall has at most %d "
+				       "arguments", module, symbol, sigstr,
+				       HC_NARGS);
+		return -E2BIG;
+	}
+	for (unsigned int i = 0; i < sig->nargs; i++) {
+		if (sig->args[i] == MH_T_PTR) {
+			*err = g_strdup_printf("%s.%s is %s: a host pointer (p) "
+					       "cannot come from a guest",
+					       module, symbol, sigstr);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
 static int call_symbol(const struct route *r, const struct mh_hypercall *c,
 		       uint64_t *ret, char **err)
 {
@@ -544,33 +568,22 @@ static int call_symbol(const struct route *r, const struct mh_hypercall *c,
 	ffi_type *types[HC_NARGS];
 	void *values[HC_NARGS];
 	g_autofree char *sigstr = NULL;
+	struct mh_module *provider;
 	void (*fn)(void);
-	struct mh_sig sig;
+	struct mh_sig sig = { 0 };
 	ffi_cif cif;
 	int res = 0;
 
-	if (mh_registry_current(r->owner, r->symbol, &fn, &sigstr)) {
+	if (mh_registry_current(r->owner, r->symbol, &fn, &sigstr, &provider)) {
 		*err = g_strdup_printf("%s.%s is not live (is %s loaded?)",
 				       r->owner, r->symbol, r->owner);
 		return -ENOENT;
 	}
-	if (mh_sig_parse(sigstr, &sig, err))
-		return -EINVAL;
-	if (sig.nargs > HC_NARGS) {
-		*err = g_strdup_printf("%s.%s is %s: a hypercall has at most %d "
-				       "arguments", r->owner, r->symbol, sigstr,
-				       HC_NARGS);
-		return -E2BIG;
-	}
+	res = sig_callable(r->owner, r->symbol, sigstr, &sig, err);
 	for (unsigned int i = 0; i < sig.nargs && !res; i++) {
 		types[i] = ffi_of(sig.args[i]);
 		values[i] = &vals[i];
-		if (sig.args[i] == MH_T_PTR) {
-			*err = g_strdup_printf("%s.%s is %s: a host pointer (p) "
-					       "cannot come from a guest",
-					       r->owner, r->symbol, sigstr);
-			res = -EINVAL;
-		} else if (sig.args[i] == MH_T_STR) {
+		if (sig.args[i] == MH_T_STR) {
 			res = read_guest_str(c->args[i], &strs[i]);
 			if (res)
 				*err = g_strdup_printf("argument %u: no string at "
@@ -592,6 +605,9 @@ static int call_symbol(const struct route *r, const struct mh_hypercall *c,
 	if (!res) {
 		ffi_call(&cif, fn, &rv, values);
 		*ret = from_ret(sig.ret, &rv);
+		/* Live until the next quiesce, which this vCPU holds off. */
+		__atomic_add_fetch(&provider->entry->hypercalls, 1,
+				   __ATOMIC_RELAXED);
 	}
 	for (unsigned int i = 0; i < HC_NARGS; i++)
 		g_free(strs[i]);
@@ -755,6 +771,93 @@ void mh_hypercall_vcpu_init(void)
 	g_once_init_leave(&done, 1);
 }
 
+/*
+ * A route to @module.@symbol, from route= or the control socket.  While
+ * the provider is not loaded the route waits for it (calls fail with a
+ * hypercall_fault event); @live says it is loaded, and then the symbol
+ * must exist and be callable now.
+ */
+static int add_symbol_route(uint32_t magic, const char *module,
+			    const char *symbol, bool live, char **err)
+{
+	g_autofree char *sigstr = NULL;
+	void (*fn)(void);
+	struct mh_sig sig;
+	struct route *r;
+	int ret;
+
+	if (live) {
+		if (mh_registry_current(module, symbol, &fn, &sigstr, NULL)) {
+			*err = g_strdup_printf("module %s exports no '%s' (see "
+					       "modctl symbols)", module, symbol);
+			return -ENOENT;
+		}
+		ret = sig_callable(module, symbol, sigstr, &sig, err);
+		if (ret)
+			return ret;
+	}
+	r = g_new0(struct route, 1);
+	r->magic = magic;
+	r->owner = g_strdup(module);
+	r->symbol = g_strdup(symbol);
+	ret = add_route(r, err);
+	if (ret)
+		route_free(r);
+	return ret;
+}
+
+static void route_event(const char *what, uint32_t magic, const char *module,
+			const char *symbol)
+{
+	GString *ev = mh_event_new(what);
+
+	event_magic(ev, magic);
+	if (module) {
+		g_autofree char *to = g_strdup_printf("%s.%s", module, symbol);
+
+		mh_event_str(ev, "to", to);
+	}
+	mh_event_str(ev, "from", "ctl");
+	mh_event_emit(ev);
+}
+
+int mh_hypercall_route_add(uint32_t magic, const char *module,
+			   const char *symbol, bool live, char **err)
+{
+	int ret = add_symbol_route(magic, module, symbol, live, err);
+
+	if (!ret)
+		route_event("route", magic, module, symbol);
+	return ret;
+}
+
+int mh_hypercall_route_del(uint32_t magic, char **err)
+{
+	struct route key = { .magic = magic };
+	const struct route *have;
+	int ret = 0;
+
+	g_mutex_lock(&routes_lock);
+	have = table_find(table, magic);
+	if (!have) {
+		*err = g_strdup_printf("no route for hypercall magic 0x%08" PRIx32,
+				       magic);
+		ret = -ENOENT;
+	} else if (!have->symbol) {
+		*err = g_strdup_printf("hypercall magic 0x%08" PRIx32 " is %s's "
+				       "own handler: it goes when %s unregisters "
+				       "it or is unloaded", magic, have->owner,
+				       have->owner);
+		ret = -EPERM;
+	} else {
+		publish_locked(NULL, drop_magic_of, &key);
+	}
+	g_mutex_unlock(&routes_lock);
+	if (!ret)
+		route_event("unroute", magic, NULL, NULL);
+	return ret;
+}
+
 int mh_hypercall_init(const struct mh_host_args *args, char **err)
 {
 	table = g_malloc0(sizeof(*table));
@@ -763,14 +866,13 @@ int mh_hypercall_init(const struct mh_host_args *args, char **err)
 	write_register = (write_register_fn)dlsym(RTLD_DEFAULT,
 						  "qemu_plugin_write_register");
 	for (char **a = args->routes; a && *a; a++) {
-		struct route *r = g_new0(struct route, 1);
-		g_autofree char *why = NULL;
+		g_autofree char *why = NULL, *module = NULL, *symbol = NULL;
+		uint32_t magic;
 
 		/* params.c checked the syntax and the magic. */
-		if (mh_route_parse(*a, &r->magic, &r->owner, &r->symbol, &why) ||
-		    add_route(r, &why)) {
+		if (mh_route_parse(*a, &magic, &module, &symbol, &why) ||
+		    add_symbol_route(magic, module, symbol, false, &why)) {
 			*err = g_strdup_printf("route=%s: %s", *a, why);
-			route_free(r);
 			return -EINVAL;
 		}
 	}

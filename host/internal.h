@@ -227,9 +227,13 @@ int mh_registry_ppp_register(struct mh_module *m, const char *module,
 			     void (*fn)(void), char **err);
 int mh_registry_ppp_unregister(struct mh_module *m, const char *module,
 			       const char *name, void (*fn)(void));
-/* Export @module.@name's current function and signature; -ENOENT if not live. */
+/*
+ * Export @module.@name's current function, signature and (if @provider)
+ * the instance exporting it; -ENOENT if not live.
+ */
 int mh_registry_current(const char *module, const char *name,
-			void (**fn)(void), char **sig);
+			void (**fn)(void), char **sig,
+			struct mh_module **provider);
 
 /* -- lifecycle.c ------------------------------------------------------ */
 
@@ -305,6 +309,14 @@ void mh_hypercall_instrument(struct qemu_plugin_tb *tb);
 int mh_hypercall_register(struct mh_module *m, uint32_t magic,
 			  mh_hypercall_fn fn, void *opaque, char **err);
 int mh_hypercall_unregister(struct mh_module *m, uint32_t magic);
+/*
+ * The control socket's route and unroute: a symbol route like route=
+ * (@live: the provider is loaded, so check its export now), and the
+ * removal of one; 0 or -errno and *err.
+ */
+int mh_hypercall_route_add(uint32_t magic, const char *module,
+			   const char *symbol, bool live, char **err);
+int mh_hypercall_route_del(uint32_t magic, char **err);
 const struct mh_hypercall *mh_hypercall_current(unsigned int vcpu_index);
 bool mh_hypercall_returns(void);
 /* @m goes: its routes go with it. */
@@ -337,6 +349,7 @@ void mh_watcher_stop(void);
 enum mh_ctl_cmd {
 	MH_CTL_LIST, MH_CTL_INFO, MH_CTL_LOAD, MH_CTL_UNLOAD, MH_CTL_RELOAD,
 	MH_CTL_SYMBOLS, MH_CTL_ROUTES, MH_CTL_STATS, MH_CTL_PARAM,
+	MH_CTL_ROUTE, MH_CTL_UNROUTE,
 };
 
 struct mh_ctl_req {
@@ -344,6 +357,8 @@ struct mh_ctl_req {
 	char *name;		/* every command that takes a module */
 	GHashTable *params;	/* load, param: KEY -> VALUE; NULL if none */
 	bool force;		/* unload NAME force */
+	uint32_t magic;		/* route, unroute */
+	char *symbol;		/* route: name is the module */
 };
 
 /*

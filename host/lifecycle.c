@@ -279,7 +279,7 @@ static char *export_sig(GPtrArray *plan, const char *module, const char *name)
 		}
 		return NULL;
 	}
-	if (!mh_registry_current(module, name, &fn, &sig))
+	if (!mh_registry_current(module, name, &fn, &sig, NULL))
 		return sig;
 	return NULL;
 }

@@ -38,6 +38,7 @@ struct symbol {
 	char *module, *name;
 	char *sig;		/* the provider's, once it exported it */
 	void (*impl)(void);	/* NULL while the provider is not live */
+	struct mh_module *provider;	/* the live instance exporting it */
 	struct stub stub;	/* made at the first import */
 	GPtrArray *importers;	/* module names, one per import edge */
 	/* zero-returning stand-in, made when the provider goes */
@@ -165,6 +166,7 @@ static void *dead_code(struct symbol *s)
 static void symbol_retire(struct symbol *s)
 {
 	s->impl = NULL;
+	s->provider = NULL;
 	if (!s->stub.rw)
 		return;
 	s->dead_calls = 0;
@@ -393,6 +395,7 @@ void mh_registry_publish(struct mh_module *m)
 		g_free(s->sig);
 		s->sig = g_strdup(e->sig);
 		s->impl = e->fn;
+		s->provider = m;
 		stub_point(&s->stub, (void *)e->fn);
 	}
 	/* What an earlier version exported and this one does not. */
@@ -553,7 +556,8 @@ void *mh_registry_import(struct mh_module *m, const char *module,
  * modules only go while every vCPU is stopped.
  */
 int mh_registry_current(const char *module, const char *name,
-			void (**fn)(void), char **sig)
+			void (**fn)(void), char **sig,
+			struct mh_module **provider)
 {
 	g_autofree char *k = key(module, name);
 	struct symbol *s;
@@ -564,6 +568,8 @@ int mh_registry_current(const char *module, const char *name,
 	if (s && s->impl) {
 		*fn = s->impl;
 		*sig = g_strdup(s->sig);
+		if (provider)
+			*provider = s->provider;
 		ret = 0;
 	}
 	g_mutex_unlock(&reg_lock);

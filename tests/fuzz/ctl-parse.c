@@ -12,11 +12,13 @@
  *  - a message is one short line of printable, valid UTF-8 (it goes into a
  *    JSON reply as it is);
  *  - an accepted request is well formed: a known command with the words it
- *    takes, a valid module name, parameter names that are identifiers;
+ *    takes, a valid module name, parameter names that are identifiers, a
+ *    route's magic one a module may route and its symbol an identifier;
  *  - an accepted request, written back as a line, parses to the same
  *    request (nothing of the input is lost or invented).
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -40,7 +42,7 @@ static bool takes_name(enum mh_ctl_cmd cmd)
 {
 	return cmd == MH_CTL_INFO || cmd == MH_CTL_LOAD ||
 	       cmd == MH_CTL_UNLOAD || cmd == MH_CTL_RELOAD ||
-	       cmd == MH_CTL_PARAM;
+	       cmd == MH_CTL_PARAM || cmd == MH_CTL_ROUTE;
 }
 
 static const char *const words[] = {
@@ -48,6 +50,7 @@ static const char *const words[] = {
 	[MH_CTL_UNLOAD] = "unload", [MH_CTL_RELOAD] = "reload",
 	[MH_CTL_SYMBOLS] = "symbols", [MH_CTL_ROUTES] = "routes",
 	[MH_CTL_STATS] = "stats", [MH_CTL_PARAM] = "param",
+	[MH_CTL_ROUTE] = "route", [MH_CTL_UNROUTE] = "unroute",
 };
 
 static void check_request(const struct mh_ctl_req *r)
@@ -61,6 +64,12 @@ static void check_request(const struct mh_ctl_req *r)
 	    (r->name && mh_valid_module_name(r->name, strlen(r->name))))
 		abort();
 	if (r->force && r->cmd != MH_CTL_UNLOAD)
+		abort();
+	if ((r->cmd == MH_CTL_ROUTE) !=
+	    (r->symbol && mh_valid_param_name(r->symbol)))
+		abort();
+	if ((r->cmd == MH_CTL_ROUTE || r->cmd == MH_CTL_UNROUTE) &&
+	    !mh_hypercall_routable(r->magic))
 		abort();
 	if (r->cmd == MH_CTL_PARAM &&
 	    (!r->params || g_hash_table_size(r->params) != 1))
@@ -82,6 +91,12 @@ static char *unparse(const struct mh_ctl_req *r)
 	GString *s = g_string_new(words[r->cmd]);
 	g_autoptr(GList) keys = NULL;
 
+	if (r->cmd == MH_CTL_ROUTE || r->cmd == MH_CTL_UNROUTE) {
+		g_string_append_printf(s, " 0x%" PRIx32, r->magic);
+		if (r->symbol)
+			g_string_append_printf(s, ":%s.%s", r->name, r->symbol);
+		return g_string_free(s, FALSE);
+	}
 	if (r->name)
 		g_string_append_printf(s, " %s", r->name);
 	if (r->force)
@@ -89,10 +104,18 @@ static char *unparse(const struct mh_ctl_req *r)
 	if (r->params) {
 		keys = g_list_sort(g_hash_table_get_keys(r->params),
 				   (GCompareFunc)strcmp);
-		for (GList *l = keys; l; l = l->next)
-			g_string_append_printf(s, " %s=%s", (char *)l->data,
-					       (char *)g_hash_table_lookup(r->params,
-									   l->data));
+		/* A key given several times holds its values a line each. */
+		for (GList *l = keys; l; l = l->next) {
+			const char *v = g_hash_table_lookup(r->params, l->data);
+			size_t n;
+
+			do {
+				n = strcspn(v, "\n");
+				g_string_append_printf(s, " %s=%.*s",
+						       (char *)l->data, (int)n, v);
+				v += n + 1;
+			} while (v[-1]);
+		}
 	}
 	return g_string_free(s, FALSE);
 }
@@ -112,7 +135,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 		check_message(err);
 		/* A refused request holds nothing. */
-		if (req.name || req.params || req.force)
+		if (req.name || req.params || req.force || req.symbol)
 			abort();
 		return 0;
 	}

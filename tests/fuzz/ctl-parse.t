@@ -31,7 +31,9 @@ n=0
 for req in "list" "info counter" "load counter start=5 heartbeat=/tmp/x" \
 	"unload dep_base force" "reload counter" "symbols" "routes" "stats" \
 	"param counter start=0x10" "load  counter	a=1\r" "unload counter now" \
-	"bogus" "" "load ../x" "param counter start"; do
+	"bogus" "" "load ../x" "param counter start" "load dwarfp tag=a tag= tag=b" \
+	"route 0x12340001:hcsym.hc_greet" "unroute 0x12340001" \
+	"route 0x4d480001:a.b" "unroute 0x1:x.y"; do
 	n=$((n + 1))
 	printf '%b' "$req" > "$T/seeds/$n"
 done

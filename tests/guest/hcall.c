@@ -12,6 +12,8 @@
  *   mode=5 magic=M enc=E      a string route: ("hello", 42, &x), then an
  *                             unmapped string; then the same at M+1 and
  *                             M+2; "hcall: done"
+ *   mode=6 magic=M enc=E      a string route, forever: ("tick", K, &x),
+ *                             a few thousand blocks apart
  * enc=0 is the cpuid form, enc=1 the marked NOP.
  */
 #include <modhost/guest.h>
@@ -129,6 +131,16 @@ unsigned kmain(unsigned magic_mb, struct mb_info *info)
 		serial_puts("hcall: done\n");
 		spin();
 	}
+	case 6:
+		for (mh_hc_word k = 0;; k++) {
+			mh_hc_word a[6] = { (mh_hc_word)"tick", k,
+					    (mh_hc_word)&x, 0, 0, 0 };
+			volatile unsigned int d = 0;
+
+			call6(magic, a);
+			while (d < 20000)
+				d++;
+		}
 	}
 	serial_puts("hcall: sent ");
 	put_dec(n);

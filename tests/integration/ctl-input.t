@@ -25,6 +25,13 @@ CASES=(
 	"reload of a module not loaded|reload dep_base_not_here|not loaded"
 	"unknown parameter|param counter nope=1|no parameter 'nope'"
 	"unload of a module in use, without force|unload dep_base|in use by dep_user"
+	"route without its spec|route|missing argument: usage: route 0xMAGIC:MODULE.SYMBOL"
+	"route, not a route|route 12345:a.b|expected 0xMAGIC:module.symbol"
+	"route to a cpuid leaf|route 0x80000001:a.b|real cpuid leaf range"
+	"route, no symbol|route 0x12340000:mod|is not module.symbol"
+	"unroute with a target|unroute 0x12340000:a.b|usage: unroute 0xMAGIC"
+	"unroute, not a magic|unroute banana|expected 0xMAGIC \\(1 to 8 hex digits\\)"
+	"unroute of nothing|unroute 0x12340000|no route for hypercall magic 0x12340000"
 	"empty line||empty request"
 )
 plan $((${#CASES[@]} * 2 + 11))

@@ -46,6 +46,8 @@ static const struct command commands[] = {
 	{ "routes", 0, 0, "" },
 	{ "stats", 0, 0, "" },
 	{ "param", 2, 2, "NAME KEY=VALUE" },
+	{ "route", 1, 1, "0xMAGIC:MODULE.SYMBOL" },
+	{ "unroute", 1, 1, "0xMAGIC" },
 };
 
 static char *opt_socket;
@@ -76,6 +78,10 @@ static const char summary[] =
 	"  stats                     per-module accounting\n"
 	"  symbols                   exported symbols and callback points\n"
 	"  routes                    hypercall routes\n"
+	"  route 0xMAGIC:MODULE.SYMBOL\n"
+	"                            route a hypercall magic to an exported\n"
+	"                            symbol (like the plugin's route=)\n"
+	"  unroute 0xMAGIC           remove such a route\n"
 	"\n"
 	"Exit status: 0 done, 1 the request failed (the host's error on\n"
 	"stderr), 2 a bad command line.  See Documentation/modctl.rst.\n";

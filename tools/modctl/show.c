@@ -338,6 +338,14 @@ static void show_done(const char *cmd, JsonObject *reply)
 		       str_of(reply, "old_version") ?: "-", v ? v : "-");
 	else if (!strcmp(cmd, "unload"))
 		printf("%s: unloaded version %s\n", name, v ? v : "-");
+	else if (!strcmp(cmd, "route"))
+		printf("%s -> %s%s\n", str_of(reply, "magic"),
+		       str_of(reply, "route"),
+		       json_object_get_boolean_member_with_default(reply, "live",
+								   false) ?
+		       "" : " (not loaded yet: calls fail until it is)");
+	else if (!strcmp(cmd, "unroute"))
+		printf("%s: route removed\n", str_of(reply, "magic"));
 	else if (!strcmp(cmd, "param"))
 		printf("%s.%s=%s: applies at the %s\n", name,
 		       str_of(reply, "param"), str_of(reply, "value"),
