@@ -650,11 +650,13 @@ static void test_read_counter(void)
 	g_assert_cmpstr(m->license, ==, "MIT");
 	g_assert_cmpstr(m->description, ==, "test module: counts blocks");
 	g_assert_cmpuint(m->depends->len, ==, 0);
-	g_assert_cmpuint(m->params->len, ==, 2);
+	g_assert_cmpuint(m->params->len, ==, 3);
 	assert_param(mh_meta_param(m, "heartbeat"), "heartbeat", MH_PT_STR, "",
 		     "file whose first 8 bytes count blocks");
 	assert_param(mh_meta_param(m, "start"), "start", MH_PT_UINT, "0",
 		     "initial count");
+	assert_param(mh_meta_param(m, "tag"), "tag", MH_PT_LIST, "",
+		     "logged at init, one message a value");
 }
 
 static void test_read_dep_user(void)
