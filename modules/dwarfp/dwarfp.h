@@ -65,10 +65,16 @@ struct dw_func {
 	uint32_t pp_line;
 	bool inlined;
 	struct dw_func *outer;		/* the out-of-line function holding it */
+	struct dw_cu *cu;		/* index.c: where @vars are read from */
 	uint32_t n_ranges;
 	struct dw_range *ranges;
 	struct dw_loc frame_base;
-	GArray *vars;			/* struct dw_var, in DIE order */
+	/*
+	 * struct dw_var, in DIE order.  Those of the inlined instances in an
+	 * out-of-line function are in its @vars too, scoped to the
+	 * instance's ranges; an inlined instance's own @vars is empty.
+	 */
+	GArray *vars;			/* see dw_read_vars() */
 	uint8_t addr_size;
 };
 
@@ -94,6 +100,10 @@ struct dw_seg {
 	struct dw_func *fn;
 };
 
+struct dw_amap;		/* index.c's address search over a sorted array */
+struct dw_cu;		/* index.c's record of a compile unit */
+struct dw_late;		/* index.c's state for reading variables late */
+
 struct dw_binary {
 	char *path;
 	uint64_t bias;
@@ -102,13 +112,16 @@ struct dw_binary {
 	Dwarf_Cie *cies;
 	Dwarf_Fde *fdes;
 	Dwarf_Signed n_cies, n_fdes;
-	GMutex cfi_lock;		/* libdwarf is not thread-safe */
+	GMutex cfi_lock;		/* libdwarf is not thread-safe: taken by
+					   every call into it after dw_open() */
 	GStringChunk *strs;
 	GArray *rows;			/* struct dw_row, by address, one per address */
 	GArray *segs;			/* innermost function, by address */
 	GArray *osegs;			/* out-of-line function, by address */
+	struct dw_amap *row_map, *seg_map, *oseg_map;	/* their lookups */
 	GPtrArray *funcs;		/* struct dw_func *, owned */
 	GArray *globals;		/* struct dw_var */
+	struct dw_late *late;
 };
 
 /* index.c */
@@ -116,9 +129,18 @@ struct dw_binary *dw_open(const char *path, uint64_t bias, char **err);
 void dw_close(struct dw_binary *b);
 /* The row that holds @addr (unbiased), or NULL. */
 const struct dw_row *dw_line_at(const struct dw_binary *b, uint64_t addr);
-/* The innermost (or out-of-line) function holding @addr, or NULL. */
+/*
+ * The innermost (or out-of-line) function holding @addr, or NULL.  An
+ * out-of-line function comes with its @vars read (dw_read_vars()).
+ */
 const struct dw_func *dw_func_at(const struct dw_binary *b, uint64_t addr,
 				 bool innermost);
+/*
+ * Read @f's variables into @f->vars if not yet done: dw_open() leaves
+ * them, CU by CU, to the first question about one of the CU's functions.
+ * Thread-safe (takes cfi_lock the first time).
+ */
+void dw_read_vars(const struct dw_binary *b, const struct dw_func *f);
 /* Is @var visible at @addr (its lexical block holds it)? */
 bool dw_var_in_scope(const struct dw_var *var, uint64_t addr);
 

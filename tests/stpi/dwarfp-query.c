@@ -6,13 +6,19 @@
  *   dwarfp-query lookup ELF      for each hex address on stdin, two lines as
  *                                `addr2line -f -e ELF` prints them
  *   dwarfp-query funcs ELF       name entry post-prologue file:line
- *   dwarfp-query bench ELF       index time and lookups/s over the rows'
- *                                addresses, as "index_ms N" / "lookups_per_s N"
+ *   dwarfp-query vars ELF [ADDR] the variables of each function (or those
+ *                                in scope at hex ADDR) and the globals:
+ *                                function kind name type scopes locations
+ *   dwarfp-query bench ELF [FILE]  index time, and lookups/s (pc -> function
+ *                                and line) over the hex addresses in FILE, or
+ *                                the rows' addresses shuffled, as "index_ms N"
+ *                                and "lookups_per_s N" (CPU time, not wall)
  */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "../../modules/dwarfp/dwarfp.h"
 
@@ -28,6 +34,51 @@ static void print_one(const struct dw_binary *b, uint64_t a)
 		printf("??:0\n");
 }
 
+static void print_var(const char *fn, const struct dw_var *v)
+{
+	printf("%s %s %s %s %" PRIu32 " %s\n", fn, v->is_param ? "param" : "local",
+	       v->name, v->type, v->n_scope,
+	       v->loc.is_const ? "const" : v->loc.whole ? "expr" : "list");
+}
+
+static void print_vars(const struct dw_binary *b, const char *at)
+{
+	if (at) {
+		uint64_t a = strtoull(at, NULL, 16);
+		const struct dw_func *f = dw_func_at(b, a, false);
+
+		for (guint i = 0; f && i < f->vars->len; i++) {
+			const struct dw_var *v = &g_array_index(f->vars, struct dw_var, i);
+
+			if (dw_var_in_scope(v, a))
+				print_var(f->name ? f->name : "??", v);
+		}
+	} else {
+		for (guint i = 0; i < b->funcs->len; i++) {
+			const struct dw_func *f = g_ptr_array_index(b->funcs, i);
+
+			dw_read_vars(b, f);
+			for (guint j = 0; j < f->vars->len; j++)
+				print_var(f->name ? f->name : "??",
+					  &g_array_index(f->vars, struct dw_var, j));
+		}
+	}
+	for (guint i = 0; i < b->globals->len; i++)
+		print_var("-", &g_array_index(b->globals, struct dw_var, i));
+}
+
+/*
+ * CPU time in microseconds: the benchmark's figures should not depend on
+ * what else the machine runs (bench-stpi times addr2line the same way).
+ */
+static gint64 cpu_us(clockid_t clk)
+{
+	struct timespec ts;
+
+	clock_gettime(clk, &ts);
+	return ts.tv_sec * G_GINT64_CONSTANT(1000000) + ts.tv_nsec / 1000;
+}
+
 int main(int argc, char **argv)
 {
 	struct dw_binary *b;
@@ -36,10 +87,10 @@ int main(int argc, char **argv)
 	gint64 t0;
 
 	if (argc < 3) {
-		fprintf(stderr, "usage: %s rows|lookup|funcs|bench ELF\n", argv[0]);
+		fprintf(stderr, "usage: %s rows|lookup|funcs|vars|bench ELF\n", argv[0]);
 		return 2;
 	}
-	t0 = g_get_monotonic_time();
+	t0 = cpu_us(CLOCK_PROCESS_CPUTIME_ID);
 	b = dw_open(argv[2], 0, &err);
 	if (!b) {
 		fprintf(stderr, "%s\n", err);
@@ -65,27 +116,42 @@ int main(int argc, char **argv)
 			       f->name ? f->name : "??", f->lo, f->post_prologue,
 			       f->pp_file ? f->pp_file : "??", f->pp_line);
 		}
+	} else if (!strcmp(argv[1], "vars")) {
+		print_vars(b, argc > 3 ? argv[3] : NULL);
 	} else if (!strcmp(argv[1], "bench")) {
-		gint64 t1 = g_get_monotonic_time(), t2;
+		gint64 t1 = cpu_us(CLOCK_PROCESS_CPUTIME_ID), t2;
 		GArray *addrs = g_array_new(FALSE, FALSE, sizeof(uint64_t));
 		uint64_t n = 0, sum = 0;
+		bool given = argc > 3;
+		FILE *in = given ? fopen(argv[3], "r") : NULL;
 
-		for (guint i = 0; i < b->rows->len; i++) {
+		if (given && !in) {
+			perror(argv[3]);
+			return 1;
+		}
+		while (given && fgets(line, sizeof(line), in)) {
+			uint64_t a = strtoull(line, NULL, 16);
+
+			g_array_append_val(addrs, a);
+		}
+		if (given)
+			fclose(in);
+		for (guint i = 0; !given && i < b->rows->len; i++) {
 			const struct dw_row *r = &g_array_index(b->rows, struct dw_row, i);
 
 			if (!r->end)
 				g_array_append_val(addrs, r->addr);
 		}
 		/* Shuffle: lookups of a run come in no particular order. */
-		for (guint i = addrs->len; i > 1; i--) {
+		for (guint i = given ? 0 : addrs->len; i > 1; i--) {
 			guint j = g_random_int_range(0, i);
 			uint64_t t = g_array_index(addrs, uint64_t, i - 1);
 
 			g_array_index(addrs, uint64_t, i - 1) = g_array_index(addrs, uint64_t, j);
 			g_array_index(addrs, uint64_t, j) = t;
 		}
-		t2 = g_get_monotonic_time();
-		while (g_get_monotonic_time() - t2 < 500000 && addrs->len) {
+		t2 = cpu_us(CLOCK_THREAD_CPUTIME_ID);
+		while (cpu_us(CLOCK_THREAD_CPUTIME_ID) - t2 < 500000 && addrs->len) {
 			for (guint i = 0; i < addrs->len; i++) {
 				uint64_t a = g_array_index(addrs, uint64_t, i);
 				const struct dw_row *r = dw_line_at(b, a);
@@ -96,7 +162,8 @@ int main(int argc, char **argv)
 			n += addrs->len;
 		}
 		printf("index_ms %.3f\n", (t1 - t0) / 1000.0);
-		printf("lookups_per_s %.0f\n", n / ((g_get_monotonic_time() - t2) / 1e6));
+		printf("lookups_per_s %.0f\n",
+		       n / ((cpu_us(CLOCK_THREAD_CPUTIME_ID) - t2) / 1e6));
 		printf("rows %u\n# %" PRIu64 "\n", addrs->len, sum);
 		g_array_free(addrs, TRUE);
 	} else {
