@@ -3,27 +3,27 @@
  * callstack_instr - shadow call stacks of the guest, PANDA's plugin of the
  * same name as a hot-reloadable module.
  *
- * At translation, a block whose last instruction is a call gets a callback
- * on that instruction, and one ending in a ret gets one on the ret
- * (decode.c says how the mode is found).  Every block also gets a
- * conditional callback on the vCPU's "armed" flag: an inline compare, a
- * call only right after a call or ret.
+ * At translation, a block whose last instruction is a call or a ret gets
+ * instrumented on that instruction (decode.c says how the mode is found).
  *
- *  - A call pushes (return address, -) and arms.  The first block that
- *    runs after it with the stack pointer the call leaves is the callee's
- *    entry: it completes the frame and runs on_call.
- *  - A ret arms.  The first block after it with the stack pointer the ret
- *    leaves is where it returned to: that address is matched against the
- *    whole stack, and every frame above and including the match is popped,
- *    innermost first, each with its own on_ret.  Frames that a longjmp
- *    skipped go at the next return that matches below them.
+ *  - Near calls and rets in 32/64-bit code, nearly all of them, get a
+ *    memory callback on their stack access: the slot the call pushed the
+ *    return address to, or the ret popped it from.  A direct call's
+ *    callee is known, so its frame is complete in that one callback.  An
+ *    indirect call pushes its frame and arms the vCPU.  A ret pops the
+ *    frame whose slot it read, and every frame above it (on_ret_mem says
+ *    how the frame is found).
+ *  - 16-bit code and far calls and rets, where segment bases count, keep
+ *    register reads: the call pushes (return address, sp) and arms, the
+ *    ret arms with an inline store, and the next block that fits
+ *    completes the call or pops down to the frame the ret returned to.
  *
- * The stack pointer check is what keeps an interrupt or a fault taken
- * between the call (or ret) and its target from being taken for the
+ * Every block also gets a conditional callback on the vCPU's "armed" flag:
+ * an inline compare, a call only right after an armed call or ret.  The
+ * stack pointer check there is what keeps an interrupt or a fault taken
+ * between an indirect call and its callee from being taken for the
  * callee: the handler's blocks do not have the expected stack pointer, so
- * the vCPU stays armed until the guest comes back.  A call that runs again
- * after a fault (same return address, same stack pointer, still pending)
- * is the same call, not a new frame.
+ * the vCPU stays armed until the guest comes back.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -42,6 +42,14 @@ MH_PARAM_UINT(max_depth, 1024, "frames kept per stack (the oldest go first)");
 
 /* Blocks an armed vCPU may run before its call or ret is given up. */
 #define MISS_LIMIT 4096
+
+/*
+ * The memory callbacks on near calls and rets (see translate()) read cr3
+ * after an address-space change, and consumers' handlers may read
+ * registers: declare it.  Measured no slower than MH_CB_NO_REGS, as these
+ * instructions end their block anyway.
+ */
+#define MEM_CB_FLAGS MH_CB_R_REGS
 
 const struct mh_api *csi_mh;
 mh_module *csi_self;
@@ -66,6 +74,8 @@ struct vcpu {
 	struct csi_stack *cur;		/* asid stacks: the stack of cur_asid */
 	uint64_t cur_asid;
 	uint64_t asid_ok;		/* cur_asid is cr3 now (see stack_of) */
+	struct csi_stack *hstack;	/* handlers running: their stack */
+	uint64_t hpc;			/* handlers running: the guest's pc */
 };
 
 /*
@@ -84,6 +94,8 @@ static mh_scoreboard *score;
 static struct mh_ppp_point *pt_on_call, *pt_on_ret;
 static mh_reg *reg_sp, *reg_cr3, *reg_pc, *reg_cs;
 static bool verbose;
+static bool outputs;	/* folded, trace or verbose: work beyond the stacks */
+static bool ret_outputs;	/* trace or verbose: rets are reported */
 static bool reloading;	/* save_state ran: exit may free everything */
 static char *folded_path;
 
@@ -92,9 +104,60 @@ static inline mh_u64 armed_entry(void)
 	return (mh_u64){ score, offsetof(struct vcpu, armed) };
 }
 
+/*
+ * Each vCPU's scoreboard element, looked up once: through the host and
+ * QEMU, a lookup costs a good part of a call's whole bookkeeping.  QEMU
+ * moves scoreboards only when a hot-plugged vCPU outgrows them, and it
+ * flushes all translated code then: translate() runs before any new block
+ * can call us, and makes a new table when the number of vCPUs changed.
+ * Old tables stay until the module goes, as another vCPU may be reading
+ * one.
+ */
+struct vcpu_table {
+	unsigned int n;
+	struct vcpu *v[];
+};
+static struct vcpu_table *vcpu_table;	/* published with release */
+static GPtrArray *old_tables;		/* under table_lock */
+static GMutex table_lock;
+
 static inline struct vcpu *vcpu_of(unsigned int vcpu_index)
 {
+	const struct vcpu_table *t = __atomic_load_n(&vcpu_table,
+						     __ATOMIC_ACQUIRE);
+
+	if (t && vcpu_index < t->n)
+		return t->v[vcpu_index];
 	return csi_mh->scoreboard_find(score, vcpu_index);
+}
+
+static void vcpu_table_update(void)
+{
+	unsigned int n = csi_mh->num_vcpus();
+	struct vcpu_table *t = __atomic_load_n(&vcpu_table, __ATOMIC_ACQUIRE);
+
+	if ((t && t->n == n) || !n)
+		return;
+	g_mutex_lock(&table_lock);
+	t = vcpu_table;
+	if (!t || t->n != n) {
+		struct vcpu_table *nt = g_malloc(sizeof(*nt) +
+						 n * sizeof(nt->v[0]));
+
+		nt->n = n;
+		for (unsigned int i = 0; i < n; i++)
+			nt->v[i] = csi_mh->scoreboard_find(score, i);
+		if (t)
+			g_ptr_array_add(old_tables, t);
+		__atomic_store_n(&vcpu_table, nt, __ATOMIC_RELEASE);
+	}
+	g_mutex_unlock(&table_lock);
+}
+
+static void vcpu_table_free(void)
+{
+	g_clear_pointer(&vcpu_table, g_free);
+	g_clear_pointer(&old_tables, g_ptr_array_unref);
 }
 
 /* Only valid in callbacks registered with MH_CB_R_REGS. */
@@ -147,7 +210,7 @@ static inline uint64_t read_asid(void)
  * classifies anyway; their callback only clears asid_ok.  This halves the
  * register reads of a call and its return.
  */
-static struct csi_stack *stack_of(struct vcpu *v, uint64_t sp)
+static struct csi_stack *stack_of_slow(struct vcpu *v, uint64_t sp)
 {
 	if (!v->asid_ok) {
 		uint64_t asid = read_asid();
@@ -163,13 +226,11 @@ static struct csi_stack *stack_of(struct vcpu *v, uint64_t sp)
 	return v->cur;
 }
 
-static void run_handlers(const struct mh_ppp_point *pt, unsigned int vcpu,
-			 uint64_t func)
+static inline struct csi_stack *stack_of(struct vcpu *v, uint64_t sp)
 {
-	const struct mh_ppp_handlers *h = mh_ppp_handlers(pt);
-
-	for (uint32_t i = 0; i < h->n; i++)
-		((on_call_t)h->fn[i])(mh_cpu_of(vcpu), func);
+	if (v->asid_ok && v->cur && csi_stack_kind == CS_STACK_ASID)
+		return v->cur;
+	return stack_of_slow(v, sp);
 }
 
 /* -- vCPU callbacks --------------------------------------------------------- */
@@ -183,17 +244,120 @@ static void supersede(struct vcpu *v)
 		csi_stats.unmatched_rets++;
 }
 
-static void on_call_insn(unsigned int vcpu, void *udata)
+/*
+ * Run @pt's handlers.  Meanwhile the API answers from @s and @pc (where
+ * the guest is headed) instead of the registers: the memory callbacks
+ * that run most handlers cannot read registers that are still being
+ * updated by the instruction.
+ */
+static void run_handlers(struct vcpu *v, const struct mh_ppp_point *pt,
+			 unsigned int vcpu, struct csi_stack *s, uint64_t pc,
+			 uint64_t func)
 {
-	const struct csi_call_site *site = udata;
-	struct vcpu *v = vcpu_of(vcpu);
-	uint64_t sp = read_sp(), mask = csi_sp_mask(site->mode);
+	const struct mh_ppp_handlers *h = mh_ppp_handlers(pt);
+
+	if (!h->n)
+		return;
+	v->hstack = s;
+	v->hpc = pc;
+	for (uint32_t i = 0; i < h->n; i++)
+		((on_call_t)h->fn[i])(mh_cpu_of(vcpu), func);
+	v->hstack = NULL;
+}
+
+/* The folded stacks, the trace and the debug log of a call. */
+static void __attribute__((noinline))
+enter_outputs(unsigned int vcpu, struct csi_stack *s, struct csi_frame *f)
+{
+	if (csi_folded_on)
+		f->node = csi_node_child(s->depth > 1 ? csi_frame_at(s, 1)->node
+					 : 0, f->func);
+	if (csi_trace_on())
+		csi_trace_event("call", vcpu, s, s->depth, f->func, f->ret);
+	if (verbose)
+		csi_mh->log(csi_self, MH_LOG_DEBUG, "call 0x%" PRIx64
+			    " ret 0x%" PRIx64 " depth %u", f->func, f->ret,
+			    s->depth);
+}
+
+/* @f, on top of @s, is @func's frame: complete it, run on_call.  Lock held. */
+static inline void enter_locked(struct vcpu *v, unsigned int vcpu,
+				struct csi_stack *s, struct csi_frame *f,
+				uint64_t func)
+{
+	f->func = func;
+	csi_stats.calls++;
+	if (outputs)
+		enter_outputs(vcpu, s, f);
+	run_handlers(v, pt_on_call, vcpu, s, func, func);
+}
+
+/*
+ * Pop the top @n frames of @s, innermost first, each with its on_ret; the
+ * guest continues at @to.  A pending call whose frame goes with them will
+ * never be completed.  Lock held.
+ */
+/* Does anything report where rets go (on_ret handlers, trace, verbose)? */
+static inline bool rets_reported(void)
+{
+	return ret_outputs || mh_ppp_handlers(pt_on_ret)->n;
+}
+
+static void __attribute__((noinline))
+pop_report(struct vcpu *v, unsigned int vcpu, struct csi_stack *s,
+	   uint32_t n, uint64_t to)
+{
+	while (n--) {
+		struct csi_frame *f = csi_frame_at(s, 0);
+
+		/* Handlers see the frame on top, as at its on_call. */
+		if (f->func) {
+			if (csi_trace_on())
+				csi_trace_event("ret", vcpu, s, s->depth,
+						f->func, f->ret);
+			if (verbose)
+				csi_mh->log(csi_self, MH_LOG_DEBUG,
+					    "ret 0x%" PRIx64 " to 0x%" PRIx64
+					    " depth %u", f->func, to, s->depth);
+			run_handlers(v, pt_on_ret, vcpu, s, to, f->func);
+		}
+		s->depth--;
+	}
+}
+
+static inline void pop_locked(struct vcpu *v, unsigned int vcpu,
+			      struct csi_stack *s, uint32_t n, uint64_t to)
+{
+	csi_stats.rets++;
+	csi_stats.frames_popped += n;
+	if (rets_reported())
+		pop_report(v, vcpu, s, n, to);
+	else
+		s->depth -= n;
+	if (v->kind == PEND_CALL && v->stack == s && s->depth < v->call_depth) {
+		csi_stats.unresolved++;
+		v->kind = PEND_NONE;
+		v->armed = 0;
+		v->misses = 0;
+	}
+}
+
+/*
+ * Push the frame of a call made at stack pointer @sp whose callee is not
+ * known yet, and arm: the first block that runs with the stack pointer
+ * the call left completes it (on_block).  The same call seen again while
+ * still pending (same return address, stack pointer and depth) faulted
+ * and was retried: it stays one frame.
+ */
+static void push_pending(struct vcpu *v, const struct csi_call_site *site,
+			 uint64_t sp)
+{
+	uint64_t mask = csi_sp_mask(site->mode);
 	struct csi_stack *s = stack_of(v, sp);
 	bool locked = csi_lock(s);
 
 	if (v->kind == PEND_CALL && v->stack == s && v->call_ret == site->ret &&
 	    v->call_sp == sp && s->depth == v->call_depth) {
-		/* The same call again: it faulted and the guest retried it. */
 		csi_stats.restarts++;
 	} else {
 		supersede(v);
@@ -210,9 +374,113 @@ static void on_call_insn(unsigned int vcpu, void *udata)
 	v->expect_sp = (sp - site->push) & mask;
 	v->misses = 0;
 	v->armed = ARM_CALL;
+}
+
+/*
+ * 16-bit code and far calls, before the instruction: segment bases count
+ * there, so the stack pointer comes from the register.
+ */
+static void on_call_insn(unsigned int vcpu, void *udata)
+{
+	const struct csi_call_site *site = udata;
+	struct vcpu *v = vcpu_of(vcpu);
+
+	push_pending(v, site, read_sp());
 	/* A far call may switch tasks: the callee reads cr3 again. */
 	if (site->asid_change)
 		v->asid_ok = 0;
+}
+
+/*
+ * A near call in 32/64-bit code, after its push succeeded (a push that
+ * faults calls nothing): @slot, where the return address went, is the
+ * stack pointer the call leaves.  Flat segments: the linear address is
+ * the stack pointer.  A frame keeps the stack pointer before the call.
+ */
+static inline uint64_t sp_before(uint64_t slot, const struct csi_call_site *site)
+{
+	return (slot + site->push) & csi_sp_mask(site->mode);
+}
+
+/* A direct call: the callee is its target, the frame is complete at once. */
+static void on_call_direct(unsigned int vcpu, uint32_t info, uint64_t slot,
+			   void *udata)
+{
+	const struct csi_call_site *site = udata;
+	struct vcpu *v = vcpu_of(vcpu);
+	uint64_t sp = sp_before(slot, site);
+	struct csi_stack *s = stack_of(v, sp);
+	bool locked = csi_lock(s);
+
+	(void)info;
+	enter_locked(v, vcpu, s, csi_push_locked(s, site->ret, sp),
+		     site->target);
+	csi_unlock(s, locked);
+}
+
+/* An indirect call: the callee's first block completes the frame. */
+static void on_call_indirect(unsigned int vcpu, uint32_t info, uint64_t slot,
+			     void *udata)
+{
+	const struct csi_call_site *site = udata;
+
+	(void)info;
+	push_pending(vcpu_of(vcpu), site, sp_before(slot, site));
+}
+
+/* User data of a near ret's memory callback: the bytes it pops, the mode. */
+static inline void *ret_udata(unsigned int push, unsigned int mode)
+{
+	return (void *)(uintptr_t)(push | mode << 8);
+}
+
+/*
+ * A near ret in 32/64-bit code, after it loaded its return address from
+ * @slot.  The frame it returns from is the one whose call pushed to that
+ * slot: the top frame, whatever the slot holds now (a retpoline thunk
+ * returns through its own frame to another address: "redirected"), or
+ * else the innermost frame whose slot and return address both match
+ * (frames above it were left by a longjmp or a get-PC call).  That frame
+ * and every frame above it are popped.
+ *
+ * The value loaded is read only when it is needed: reading it costs a
+ * quarter of what the module adds to a call and its return.  So the
+ * common case, a ret through the top frame's slot, reads it only when
+ * something reports rets, and only then counts redirected rets.
+ */
+static void on_ret_mem(unsigned int vcpu, uint32_t info, uint64_t slot,
+		       void *udata)
+{
+	struct vcpu *v = vcpu_of(vcpu);
+	uintptr_t u = (uintptr_t)udata;
+	uint64_t sp = (slot + (u & 0xff)) & csi_sp_mask(u >> 8), to = 0;
+	struct csi_stack *s = stack_of(v, sp);
+	bool locked = csi_lock(s);
+	uint32_t i = 0;
+
+	if (s->depth && csi_frame_at(s, 0)->sp == sp) {
+		if (rets_reported()) {
+			to = csi_mh->mem_value(info);
+			if (csi_frame_at(s, 0)->ret != to)
+				csi_stats.redirected++;
+		}
+	} else {
+		to = csi_mh->mem_value(info);
+		for (i = 1; i < s->depth; i++) {
+			struct csi_frame *f = csi_frame_at(s, i);
+
+			if (f->sp == sp && f->ret == to)
+				break;
+		}
+		if (i >= s->depth) {
+			/* A ret used as a jump, or frames lost to max_depth. */
+			csi_stats.unmatched_rets++;
+			csi_unlock(s, locked);
+			return;
+		}
+	}
+	pop_locked(v, vcpu, s, i + 1, to);
+	csi_unlock(s, locked);
 }
 
 static void on_asid_insn(unsigned int vcpu, void *udata)
@@ -221,7 +489,7 @@ static void on_asid_insn(unsigned int vcpu, void *udata)
 	vcpu_of(vcpu)->asid_ok = 0;
 }
 
-/* The callee's first block: complete the pending frame, run on_call. */
+/* The callee's first block of a pending call: complete the frame. */
 static void enter(struct vcpu *v, unsigned int vcpu, uint64_t func)
 {
 	struct csi_stack *s = v->stack;
@@ -232,31 +500,18 @@ static void enter(struct vcpu *v, unsigned int vcpu, uint64_t func)
 	if (!f || f->ret != v->call_ret || f->sp != v->call_sp || f->func) {
 		/* Another vCPU on the same stack moved it meanwhile. */
 		csi_stats.unresolved++;
-		goto out;
+	} else {
+		enter_locked(v, vcpu, s, f, func);
 	}
-	f->func = func;
-	csi_stats.calls++;
-	if (csi_folded_on)
-		f->node = csi_node_child(s->depth > 1 ? csi_frame_at(s, 1)->node
-					 : 0, func);
-	if (csi_trace_on())
-		csi_trace_event("call", vcpu, s, s->depth, func, f->ret);
-	if (verbose)
-		csi_mh->log(csi_self, MH_LOG_DEBUG, "call 0x%" PRIx64
-			    " ret 0x%" PRIx64 " depth %u", func, f->ret,
-			    s->depth);
-	run_handlers(pt_on_call, vcpu, func);
-out:
 	csi_unlock(s, locked);
 }
 
 /*
- * A ret landed on @target: find the frame it returns to and pop down to
- * it.  That is the innermost frame whose return address is @target and
- * whose call left sp where the ret put it back (call-time sp + imm16),
- * which also tells recursion levels apart.  The usual case, a return to
- * the top frame, needs no register read; anything else reads sp (*@sp,
- * read once, ~0 until then).  False if no frame fits.
+ * A far or 16-bit ret landed on @target: the innermost frame whose return
+ * address is @target and whose call left sp where the ret put it back
+ * (call-time sp + imm16) is popped, with every frame above it.  The usual
+ * case, a return to the top frame, needs no register read; anything else
+ * reads sp (*@sp, read once, ~0 until then).  False if no frame fits.
  */
 static bool leave(struct vcpu *v, unsigned int vcpu, uint64_t target,
 		  uint64_t *sp)
@@ -288,33 +543,16 @@ static bool leave(struct vcpu *v, unsigned int vcpu, uint64_t target,
 			return false;
 		}
 	}
-	csi_stats.rets++;
-	for (uint32_t k = 0; k <= i; k++) {
-		struct csi_frame *f = csi_frame_at(s, 0);
-
-		/* Handlers see the frame on top, as at its on_call. */
-		if (f->func) {
-			if (csi_trace_on())
-				csi_trace_event("ret", vcpu, s, s->depth,
-						f->func, f->ret);
-			if (verbose)
-				csi_mh->log(csi_self, MH_LOG_DEBUG,
-					    "ret 0x%" PRIx64 " to 0x%" PRIx64
-					    " depth %u", f->func, f->ret,
-					    s->depth);
-			run_handlers(pt_on_ret, vcpu, f->func);
-		}
-		s->depth--;
-		csi_stats.frames_popped++;
-	}
+	pop_locked(v, vcpu, s, i + 1, target);
 	csi_unlock(s, locked);
 	return true;
 }
 
 /*
- * Every block, while its vCPU is armed.  A block that does not fit (an
- * interrupt or fault handler taken first, or a ret used as a jump) leaves
- * the vCPU armed, until a block fits, the next call or ret replaces the
+ * Every block, while its vCPU is armed (by an indirect, far or 16-bit
+ * call, or a far or 16-bit ret).  A block that does not fit (an interrupt
+ * or fault handler taken first, or a ret used as a jump) leaves the vCPU
+ * armed, until a block fits, the next such call or ret replaces the
  * pending one, or MISS_LIMIT blocks have run.
  */
 static void on_block(unsigned int vcpu, void *udata)
@@ -360,44 +598,71 @@ miss:
 	}
 }
 
+/*
+ * Near calls and rets in 32/64-bit code, nearly all of them, are seen by
+ * memory callbacks on their stack access: no register read, and a direct
+ * call is complete in one callback.  16-bit code and far calls and rets
+ * keep the register path (segment bases count there).
+ */
 static void translate(mh_tb *tb, void *opaque)
 {
 	size_t n = csi_mh->tb_n_insns(tb);
 	struct csi_insn_class c;
 	mh_insn *last;
+	bool regs;
 
 	(void)opaque;
+	vcpu_table_update();
 	csi_mh->tb_exec_cond_cb(tb, on_block, MH_CB_R_REGS, MH_COND_NE,
 				armed_entry(), 0,
 				(void *)(uintptr_t)csi_mh->tb_vaddr(tb));
 	if (!n || !csi_classify(tb, &c))
 		return;
 	last = csi_mh->tb_insn(tb, n - 1);
-	if (c.kind == CSI_CALL)
+	regs = c.mode == 16 || c.far;
+	if (c.kind == CSI_CALL && regs)
 		csi_mh->insn_exec_cb(last, on_call_insn, MH_CB_R_REGS,
 				     (void *)csi_call_site(&c));
-	else if (c.kind == CSI_RET)
+	else if (c.kind == CSI_CALL)
+		csi_mh->insn_mem_cb(last, c.target ? on_call_direct
+					  : on_call_indirect, MEM_CB_FLAGS,
+				    MH_MEM_W, (void *)csi_call_site(&c));
+	else if (c.kind == CSI_RET && regs)
 		csi_mh->insn_exec_inline(last, MH_INLINE_STORE_U64,
 					 armed_entry(),
 					 arm_ret_value(c.imm, c.mode));
+	else if (c.kind == CSI_RET)
+		csi_mh->insn_mem_cb(last, on_ret_mem, MEM_CB_FLAGS, MH_MEM_R,
+				    ret_udata(c.push, c.mode));
 	else if (c.asid_change)
 		csi_mh->insn_exec_cb(last, on_asid_insn, MH_CB_NO_REGS, NULL);
 }
 
 /* -- the API ------------------------------------------------------------------ */
 
-static struct csi_stack *current_stack(mh_cpu *cpu)
+/* @cpu's vCPU state, NULL for a bad handle. */
+static struct vcpu *api_vcpu(mh_cpu *cpu)
 {
 	unsigned int idx = mh_cpu_index(cpu);
 
 	if (!cpu || idx >= csi_mh->num_vcpus())
 		return NULL;
-	return stack_of(vcpu_of(idx), read_sp());
+	return vcpu_of(idx);
+}
+
+static struct csi_stack *current_stack(struct vcpu *v)
+{
+	if (!v)
+		return NULL;
+	/* In an on_call/on_ret handler: its stack (see run_handlers). */
+	if (v->hstack)
+		return v->hstack;
+	return stack_of(v, read_sp());
 }
 
 static uint32_t get_frames(uint64_t *out, uint32_t n, mh_cpu *cpu, bool funcs)
 {
-	struct csi_stack *s = current_stack(cpu);
+	struct csi_stack *s = current_stack(api_vcpu(cpu));
 	uint32_t i;
 	bool locked;
 
@@ -427,7 +692,8 @@ MH_EXPORT(get_functions, CS_GET_FUNCTIONS_SIG);
 
 static void get_prog_point(mh_cpu *cpu, struct prog_point *p)
 {
-	struct csi_stack *s = current_stack(cpu);
+	struct vcpu *v = api_vcpu(cpu);
+	struct csi_stack *s = current_stack(v);
 	bool locked;
 
 	if (!p)
@@ -439,7 +705,7 @@ static void get_prog_point(mh_cpu *cpu, struct prog_point *p)
 	locked = csi_lock(s);
 	p->caller = s->depth ? csi_frame_at(s, 0)->ret : 0;
 	csi_unlock(s, locked);
-	p->pc = read_pc();
+	p->pc = v->hstack ? v->hpc : read_pc();
 	p->sid_first = s->asid;
 	p->sid_second = s->anchor;
 	p->is_kernel_mode = (read_reg(reg_cs) & 3) == 0;
@@ -456,7 +722,15 @@ MH_EXPORT(get_stackid_string, CS_GET_STACKID_STRING_SIG);
 
 /* -- state handoff ---------------------------------------------------------- */
 
-#define STATE_MAGIC 0x31495343u	/* "CSI1" */
+/*
+ * "CSI2" writes the stats as a count and that many u64s, so that stats
+ * added later do not move what follows; "CSI1" (version 1.0) wrote the
+ * eight it had as one struct.
+ */
+#define STATE_MAGIC 0x32495343u	/* "CSI2" */
+#define STATE_MAGIC_1 0x31495343u	/* "CSI1" */
+#define STATS_N (sizeof(csi_stats) / sizeof(uint64_t))
+#define STATS_N_1 8
 
 struct save_ctx {
 	GByteArray *b;
@@ -517,6 +791,7 @@ static int csi_save(mh_module *self, void **data, size_t *len)
 	(void)self;
 	put32(c.b, STATE_MAGIC);
 	put32(c.b, csi_stack_kind);
+	put32(c.b, STATS_N);
 	g_byte_array_append(c.b, (const guint8 *)&csi_stats, sizeof(csi_stats));
 	put32(c.b, csi_stack_count());
 	csi_stack_foreach(save_stack, &c);
@@ -585,17 +860,26 @@ static int csi_restore(mh_module *self, const void *data, size_t len,
 {
 	struct reader r = { data, (const uint8_t *)data + len, false };
 	g_autoptr(GPtrArray) restored = g_ptr_array_new();
-	uint32_t kind, nstacks, nnodes, nv, kept = 0;
+	uint32_t magic, kind, nstats, nstacks, nnodes, nv, kept = 0;
+	uint64_t *stats = (uint64_t *)&csi_stats;
 	bool same_kind;
 
-	if (get32(&r) != STATE_MAGIC) {
+	magic = get32(&r);
+	if (magic != STATE_MAGIC && magic != STATE_MAGIC_1) {
 		csi_mh->log(self, MH_LOG_ERROR, "state from %s: not ours",
 			    old_version);
 		return -EINVAL;
 	}
 	kind = get32(&r);
 	same_kind = kind == csi_stack_kind;
-	get(&r, &csi_stats, sizeof(csi_stats));
+	nstats = magic == STATE_MAGIC_1 ? STATS_N_1 : get32(&r);
+	for (uint32_t i = 0; i < nstats && !r.bad; i++) {
+		uint64_t x = get64(&r);
+
+		/* Stats a later version added are dropped. */
+		if (i < STATS_N)
+			stats[i] = x;
+	}
 	nstacks = get32(&r);
 	for (uint32_t i = 0; i < nstacks && !r.bad; i++) {
 		uint64_t asid = get64(&r), anchor = get64(&r), last = get64(&r);
@@ -710,6 +994,8 @@ static int csi_init(mh_module *self, const struct mh_api *api)
 	csi_self = self;
 	csi_vcpus = api->num_vcpus();
 	reloading = false;
+	vcpu_table = NULL;
+	old_tables = NULL;
 	verbose = api->param_bool(self, "verbose");
 	ret = parse_stack_type(self, api->param_str(self, "stack_type"));
 	if (ret)
@@ -742,11 +1028,14 @@ static int csi_init(mh_module *self, const struct mh_api *api)
 	csi_folded_on = folded_path != NULL;
 	tr = api->param_str(self, "trace");
 	csi_trace_set(tr);
+	ret_outputs = csi_trace_on() || verbose;
+	outputs = csi_folded_on || ret_outputs;
 
 	reg_sp = api->reg_lookup("rsp");
 	reg_cr3 = api->reg_lookup("cr3");
 	reg_pc = api->reg_lookup("rip");
 	reg_cs = api->reg_lookup("cs");
+	old_tables = g_ptr_array_new_with_free_func(g_free);
 	score = api->scoreboard_new(self, sizeof(struct vcpu));
 	pt_on_call = api->ppp_declare(self, "on_call", CS_ON_CALL_SIG);
 	pt_on_ret = api->ppp_declare(self, "on_ret", CS_ON_RET_SIG);
@@ -764,6 +1053,7 @@ static int csi_init(mh_module *self, const struct mh_api *api)
 	return 0;
 
 err_out:
+	vcpu_table_free();
 	csi_trace_close();
 	g_clear_pointer(&folded_path, g_free);
 	csi_symbols_free();
@@ -785,12 +1075,13 @@ static void csi_exit(mh_module *self)
 	}
 	csi_mh->log(self, MH_LOG_INFO, "calls=%" PRIu64 " rets=%" PRIu64
 		    " popped=%" PRIu64 " unmatched_rets=%" PRIu64
-		    " unresolved=%" PRIu64 " restarts=%" PRIu64
-		    " dropped=%" PRIu64 " max_depth=%" PRIu64 " stacks=%u",
+		    " redirected=%" PRIu64 " unresolved=%" PRIu64
+		    " restarts=%" PRIu64 " dropped=%" PRIu64
+		    " max_depth=%" PRIu64 " stacks=%u",
 		    csi_stats.calls, csi_stats.rets, csi_stats.frames_popped,
-		    csi_stats.unmatched_rets, csi_stats.unresolved,
-		    csi_stats.restarts, csi_stats.dropped, csi_stats.max_depth,
-		    csi_stack_count());
+		    csi_stats.unmatched_rets, csi_stats.redirected,
+		    csi_stats.unresolved, csi_stats.restarts, csi_stats.dropped,
+		    csi_stats.max_depth, csi_stack_count());
 	/* Closed under its lock: later events (QEMU exit) write nothing. */
 	csi_trace_close();
 	/*
@@ -800,6 +1091,7 @@ static void csi_exit(mh_module *self)
 	 * cannot be told from QEMU exit and leaves them.
 	 */
 	if (reloading) {
+		vcpu_table_free();
 		g_clear_pointer(&folded_path, g_free);
 		csi_symbols_free();
 		csi_stacks_exit();
@@ -807,7 +1099,7 @@ static void csi_exit(mh_module *self)
 	}
 }
 
-MH_MODULE("callstack_instr", "1.0", "MIT",
+MH_MODULE("callstack_instr", "1.1", "MIT",
 	  "Shadow call stacks: on_call/on_ret, get_callers, folded stacks",
 	  .init = csi_init,
 	  .exit = csi_exit,

@@ -133,6 +133,7 @@ static void classify_insn(unsigned int mode, const cs_insn *insn,
 	c->kind = CSI_OTHER;
 	c->push = c->imm = 0;
 	c->asid_change = false;
+	c->far = false;
 	c->target = 0;
 	switch (insn->id) {
 	case X86_INS_MOV:
@@ -165,6 +166,7 @@ static void classify_insn(unsigned int mode, const cs_insn *insn,
 	case X86_INS_LCALL:
 		c->kind = CSI_CALL;
 		c->asid_change = true;
+		c->far = true;
 		c->push = 2 * operand_size(mode, insn, true);
 		break;
 	case X86_INS_RET:
@@ -174,6 +176,7 @@ static void classify_insn(unsigned int mode, const cs_insn *insn,
 			imm = (unsigned int)x->operands[0].imm & 0xffff;
 		c->kind = CSI_RET;
 		c->imm = imm;
+		c->far = insn->id != X86_INS_RET;
 		if (insn->id == X86_INS_RET)
 			c->push = operand_size(mode, insn, false);
 		else if (insn->id == X86_INS_RETFQ)

@@ -37,6 +37,7 @@ struct csi_insn_class {
 	unsigned int push;	/* bytes a call pushes / a ret pops (CS:IP too) */
 	unsigned int imm;	/* ret imm16: extra bytes a ret pops */
 	bool asid_change;	/* may load cr3 (mov to cr3, task switch) */
+	bool far;		/* lcall, retf: CS:IP, segment bases matter */
 	uint64_t target;	/* a direct call's target (32/64-bit); else 0 */
 	uint64_t next;		/* address after the instruction */
 };
@@ -92,16 +93,19 @@ struct csi_stack {
 	uint64_t anchor;	/* heuristic: sp where first seen; else 0 */
 	uint64_t last_sp;	/* heuristic: sp at the last event */
 	uint32_t base;		/* ring: index of the bottom frame */
-	uint32_t depth;
-	struct csi_frame *frames;	/* csi_max_depth entries */
+	uint32_t depth;		/* frames held, up to csi_max_depth */
+	struct csi_frame *frames;	/* csi_ring_mask + 1 entries */
 };
 
 extern uint32_t csi_max_depth;
+/* The ring's size is a power of two: no division on the hot path. */
+extern uint32_t csi_ring_mask;
 extern enum cs_stack_kind csi_stack_kind;
 
 struct csi_stats {
 	uint64_t calls, rets, frames_popped, unmatched_rets, dropped;
 	uint64_t unresolved, restarts, max_depth;
+	uint64_t redirected;	/* rets that popped a frame's slot, other value */
 };
 extern struct csi_stats csi_stats;
 
@@ -115,7 +119,7 @@ void csi_stack_foreach(void (*fn)(struct csi_stack *, void *), void *opaque);
 /* The i-th frame from the top (0 = innermost); needs i < depth. */
 static inline struct csi_frame *csi_frame_at(struct csi_stack *s, uint32_t i)
 {
-	return &s->frames[(s->base + s->depth - 1 - i) % csi_max_depth];
+	return &s->frames[(s->base + s->depth - 1 - i) & csi_ring_mask];
 }
 
 /*
@@ -142,8 +146,27 @@ static inline void csi_unlock(struct csi_stack *s, bool locked)
 }
 
 /* Push a frame; returns it.  Must hold s->lock. */
-struct csi_frame *csi_push_locked(struct csi_stack *s, uint64_t ret,
-				  uint64_t sp);
+static inline struct csi_frame *csi_push_locked(struct csi_stack *s,
+						uint64_t ret, uint64_t sp)
+{
+	struct csi_frame *f;
+
+	if (s->depth == csi_max_depth) {
+		/* Full: the outermost frame goes, it can no longer match. */
+		s->base = (s->base + 1) & csi_ring_mask;
+		s->depth--;
+		csi_stats.dropped++;
+	}
+	s->depth++;
+	f = csi_frame_at(s, 0);
+	f->ret = ret;
+	f->func = 0;
+	f->sp = sp;
+	f->node = 0;
+	if (s->depth > csi_stats.max_depth)
+		csi_stats.max_depth = s->depth;
+	return f;
+}
 
 /* The folded-stack frame that stands for the frames cut off a long path. */
 #define CSI_TRUNCATED (~0ull)

@@ -22,6 +22,7 @@
 #define MAX_STACK_DIFF 5000
 
 uint32_t csi_max_depth = 1024;
+uint32_t csi_ring_mask = 1023;
 enum cs_stack_kind csi_stack_kind = CS_STACK_ASID;
 struct csi_stats csi_stats;
 
@@ -163,6 +164,11 @@ void csi_node_foreach(void (*fn)(uint32_t id, uint32_t parent, uint64_t func,
 int csi_stacks_init(void)
 {
 	struct node root = { 0, 0, 0, 0 };
+	uint32_t ring = 1;
+
+	while (ring < csi_max_depth)
+		ring <<= 1;
+	csi_ring_mask = ring - 1;
 
 	stacks = g_hash_table_new_full(key_hash, key_equal, g_free, stack_free);
 	by_asid = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free,
@@ -194,7 +200,7 @@ static struct csi_stack *stack_new_locked(uint64_t asid, uint64_t anchor)
 	s->asid = asid;
 	s->anchor = anchor;
 	s->last_sp = anchor;
-	s->frames = g_new0(struct csi_frame, csi_max_depth);
+	s->frames = g_new0(struct csi_frame, csi_ring_mask + 1);
 	k->asid = asid;
 	k->anchor = anchor;
 	g_hash_table_insert(stacks, k, s);
@@ -269,26 +275,4 @@ void csi_stack_foreach(void (*fn)(struct csi_stack *, void *), void *opaque)
 	while (g_hash_table_iter_next(&it, NULL, &v))
 		fn(v, opaque);
 	g_mutex_unlock(&table_lock);
-}
-
-struct csi_frame *csi_push_locked(struct csi_stack *s, uint64_t ret,
-				  uint64_t sp)
-{
-	struct csi_frame *f;
-
-	if (s->depth == csi_max_depth) {
-		/* Full: the outermost frame goes, it can no longer match. */
-		s->base = (s->base + 1) % csi_max_depth;
-		s->depth--;
-		csi_stats.dropped++;
-	}
-	s->depth++;
-	f = csi_frame_at(s, 0);
-	f->ret = ret;
-	f->func = 0;
-	f->sp = sp;
-	f->node = 0;
-	if (s->depth > csi_stats.max_depth)
-		csi_stats.max_depth = s->depth;
-	return f;
 }

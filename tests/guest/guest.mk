@@ -57,7 +57,8 @@ $(LM64_OBJ)/%.o: tests/guest/%.S tests/guest/guest.mk
 	@mkdir -p $(@D)
 	$(Q)$(GUEST_CC) $(LM64_CFLAGS) -c -o $@ $<
 
-LM64_GUEST_ELFS := $(BUILD)/tests/guest/lm64-hcall.elf
+LM64_GUEST_ELFS := $(BUILD)/tests/guest/lm64-hcall.elf \
+	$(BUILD)/tests/guest/lm64-csthunk.elf
 $(LM64_GUEST_ELFS): $(BUILD)/tests/guest/lm64-%.elf: $(LM64_OBJ)/lm64-crt0.o \
 		$(LM64_OBJ)/%.o $(LM64_OBJ)/libguest.o tests/guest/lm64-link.ld
 	$(if $(Q),@echo "  GUEST   $@")
@@ -77,7 +78,8 @@ $(BUILD)/tests/guest/hcall.o $(LM64_OBJ)/hcall.o: include/modhost/guest.h \
 $(BUILD)/tests/guest/hcall.o: GUEST_CFLAGS += -Iinclude
 
 # -- callstack_instr guests (tests/integration/callstack*.t, make bench) -------
-CS_GUEST_ELFS := $(BUILD)/tests/guest/callgraph.elf $(BUILD)/tests/guest/csrec.elf
+CS_GUEST_ELFS := $(BUILD)/tests/guest/callgraph.elf $(BUILD)/tests/guest/csrec.elf \
+	$(BUILD)/tests/guest/csthunk.elf
 GUEST_ELFS += $(CS_GUEST_ELFS)
 $(CS_GUEST_ELFS): $(BUILD)/tests/guest/%.elf: $(BUILD)/tests/guest/crt0.o \
 		$(BUILD)/tests/guest/%.o $(BUILD)/tests/guest/libguest.o \
@@ -85,4 +87,6 @@ $(CS_GUEST_ELFS): $(BUILD)/tests/guest/%.elf: $(BUILD)/tests/guest/crt0.o \
 	$(if $(Q),@echo "  GUEST   $@")
 	$(Q)$(GUEST_CC) $(GUEST_LDFLAGS) -o $@ $(filter %.o,$^)
 # Every C call a call instruction: the test's expected call graph says so.
-$(BUILD)/tests/guest/callgraph.o: GUEST_CFLAGS += -fno-optimize-sibling-calls
+$(BUILD)/tests/guest/callgraph.o $(BUILD)/tests/guest/csthunk.o: \
+	GUEST_CFLAGS += -fno-optimize-sibling-calls
+$(LM64_OBJ)/csthunk.o: LM64_CFLAGS += -fno-optimize-sibling-calls
