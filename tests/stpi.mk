@@ -1,14 +1,19 @@
 # stpi, dwarfp and dwarf_simple: test guests, the index query tool, the
 # probe module.  -included at the end of tests/tests.mk.
 #
-# Guests: tests/stpi/sguest.c at -O0 and at -O2 (i386 multiboot kernels,
-# with crt0.S and libguest.c from tests/guest/ built at the same level),
-# as build/tests/stpi/sguest-O0.elf and sguest-O2.elf.
+# Guests: tests/stpi/sguest.c at -O0 and at -O2, with crt0.S and
+# libguest.c from tests/guest/ built at the same level:
+# - i386 multiboot kernels: build/tests/stpi/sguest-O0.elf, sguest-O2.elf;
+# - x86_64 long-mode kernels (tests/guest/lm64-crt0.S, as guest.mk's lm64
+#   guests): sguest64-O0.elf.64 and sguest64-O2.elf.64 are the ELF64 files
+#   for dwarfp, addr2line and gdb; sguest64-O0.elf and sguest64-O2.elf the
+#   same code in the ELF32 container QEMU's multiboot loader takes.
 
 STPI_OUT := $(BUILD)/tests/stpi
 STPI_GUEST_CFLAGS = -m32 -march=i686 -ffreestanding -fno-pic -fno-pie \
 	-fno-stack-protector -fno-asynchronous-unwind-tables -nostdlib \
-	-g -Wall -Wextra -Werror
+	-g -fdebug-prefix-map=$(CURDIR)=. -Wa,--debug-prefix-map,$(CURDIR)=. \
+	-Wall -Wextra -Werror
 STPI_LEVELS := O0 O2
 STPI_GUESTS := $(STPI_LEVELS:%=$(STPI_OUT)/sguest-%.elf)
 
@@ -29,6 +34,34 @@ $(STPI_OUT)/sguest-%.elf: $(STPI_OUT)/%/crt0.o $(STPI_OUT)/%/sguest.o \
 	$(call say,GUEST,$@)
 	$(Q)$(GUEST_CC) $(GUEST_LDFLAGS) -o $@ $(filter %.o,$^)
 
+STPI64_GUEST_CFLAGS = -m64 -mno-red-zone -mgeneral-regs-only -mcmodel=small \
+	-ffreestanding -fno-pic -fno-pie -fno-stack-protector \
+	-fno-asynchronous-unwind-tables -nostdlib -g -fdebug-prefix-map=$(CURDIR)=. \
+	-Wa,--debug-prefix-map,$(CURDIR)=. \
+	-Wall -Wextra -Werror \
+	-Wno-int-to-pointer-cast
+STPI64_GUESTS := $(STPI_LEVELS:%=$(STPI_OUT)/sguest64-%.elf)
+STPI64_OBJS := $(foreach l,$(STPI_LEVELS), \
+	$(addprefix $(STPI_OUT)/lm64-$(l)/,lm64-crt0.o sguest.o libguest.o))
+
+# Explicit targets, so they win over the i386 pattern rule above.
+$(STPI64_OBJS): tests/stpi.mk tests/guest/libguest.h
+	$(call say,GUEST,$@)
+	@mkdir -p $(@D)
+	$(Q)$(GUEST_CC) $(STPI64_GUEST_CFLAGS) -$(subst lm64-,,$(notdir $(@D))) \
+		-c -o $@ $(firstword $(wildcard tests/stpi/$(basename $(@F)).c \
+			tests/guest/$(basename $(@F)).c tests/guest/$(basename $(@F)).S))
+$(filter %/sguest.o,$(STPI64_OBJS)): tests/stpi/sguest.c
+$(filter %/libguest.o,$(STPI64_OBJS)): tests/guest/libguest.c
+$(filter %/lm64-crt0.o,$(STPI64_OBJS)): tests/guest/lm64-crt0.S
+
+$(STPI_OUT)/sguest64-%.elf: $(STPI_OUT)/lm64-%/lm64-crt0.o \
+		$(STPI_OUT)/lm64-%/sguest.o $(STPI_OUT)/lm64-%/libguest.o \
+		tests/guest/lm64-link.ld
+	$(call say,GUEST,$@)
+	$(Q)$(GUEST_CC) $(LM64_LDFLAGS) -o $@.64 $(filter %.o,$^)
+	$(Q)objcopy -I elf64-x86-64 -O elf32-i386 $@.64 $@
+
 # dwarfp's index without QEMU (tests/integration/stpi-addr2line.t, bench).
 DWARFP_SRCS := modules/dwarfp/index.c modules/dwarfp/eval.c
 $(STPI_OUT)/dwarfp-query: tests/stpi/dwarfp-query.c $(DWARFP_SRCS) \
@@ -46,4 +79,5 @@ $(TMOD)/stpi_probe.so: tests/stpi/stpi_probe.c include/modhost/module.h \
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(TMOD_CFLAGS) $(TMOD_LDFLAGS) -o $@ $<
 
-tests-build: $(STPI_GUESTS) $(STPI_OUT)/dwarfp-query $(TMOD)/stpi_probe.so
+tests-build: $(STPI_GUESTS) $(STPI64_GUESTS) $(STPI_OUT)/dwarfp-query \
+	$(TMOD)/stpi_probe.so

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * dwarfp - stpi's DWARF provider.  prepare() indexes each binary=PATH
+ * dwarfp - stpi's DWARF provider.  prepare() indexes every binary=PATH
  * (index.c) on a host thread while the guest runs; init() handles stpi's
  * provider points and instruments the instructions that start a line (an
  * is_stmt row) or a function body (its post-prologue address), raising
@@ -16,8 +16,8 @@
 
 #include "dwarfp.h"
 
-MH_PARAM_STR(binary, "",
-	     "guest binaries with DWARF: PATH[@0xBIAS], several separated by ':'");
+MH_PARAM_LIST(binary,
+	      "a guest binary with DWARF: PATH[@0xBIAS]; repeat for several");
 MH_PARAM_STR(asid, "",
 	     "raise events only in this address space (cr3, hex); default: any");
 
@@ -102,7 +102,7 @@ static void free_index(void)
 static int build_index(mh_module *self, const struct mh_api *api)
 {
 	const char *spec = api->param_str(self, "binary");
-	g_auto(GStrv) paths = NULL;
+	g_auto(GStrv) specs = NULL;
 	g_autoptr(GHashTable) starts = g_hash_table_new(g_direct_hash, g_direct_equal);
 	gint64 t0 = g_get_monotonic_time();
 	guint n_rows = 0, n_funcs = 0;
@@ -113,8 +113,9 @@ static int build_index(mh_module *self, const struct mh_api *api)
 		api->log(self, MH_LOG_WARN, "no binary= given: nothing to index");
 		return 0;
 	}
-	paths = g_strsplit(spec, ":", -1);
-	for (char **p = paths; *p; p++) {
+	/* A list parameter: one binary=PATH[@0xBIAS] a line. */
+	specs = g_strsplit(spec, "\n", -1);
+	for (char **p = specs; *p; p++) {
 		char *at = strrchr(*p, '@'), *end = NULL, *err = NULL;
 		uint64_t bias = 0;
 		struct dw_binary *b;
@@ -404,14 +405,71 @@ static void dwarfp_exit(mh_module *self)
 {
 	(void)self;
 	/*
-	 * Translated code is flushed before this copy goes, so no callback
-	 * still uses the sites.  At QEMU exit other vCPUs may still run:
-	 * then free nothing (the host says so by not unloading the copy).
+	 * When QEMU ends, other vCPUs may still be in on_site() and the
+	 * provider points: keep everything.  On an unload or a reload every
+	 * vCPU is stopped and translated code is flushed, so no callback uses
+	 * the sites or the index any more; the host frees the scoreboard.  A
+	 * rolled-back reload runs init again, which rebuilds the index.
 	 */
+	if (mh->exiting())
+		return;
+	free_index();
+	vstates = NULL;
+}
+
+/*
+ * The handoff across a reload: per vCPU, the pc of the line it is on (0:
+ * none yet), so that the new version neither raises a second
+ * on_before_line_change for that line nor loses the on_after_line_change
+ * that closes it.  The new version looks the pc up in its own index; if
+ * the binary changed and no line starts there, it starts afresh.
+ */
+static int dwarfp_save_state(mh_module *self, void **data, size_t *len)
+{
+	unsigned int n = mh->num_vcpus();
+	uint64_t *pcs;
+
+	(void)self;
+	pcs = calloc(n ? n : 1, sizeof(*pcs));
+	if (!pcs)
+		return -ENOMEM;
+	for (unsigned int i = 0; i < n; i++) {
+		const struct vstate *vs = mh->scoreboard_find(vstates, i);
+
+		if (vs && vs->last)
+			pcs[i] = vs->last->pc;
+	}
+	*data = pcs;
+	*len = n * sizeof(*pcs);
+	return 0;
+}
+
+static int dwarfp_restore_state(mh_module *self, const void *data, size_t len,
+				const char *old_version)
+{
+	unsigned int n = mh->num_vcpus();
+
+	(void)self;
+	(void)old_version;
+	for (unsigned int i = 0; i < n && (i + 1) * sizeof(uint64_t) <= len; i++) {
+		struct vstate *vs = mh->scoreboard_find(vstates, i);
+		const struct site *s;
+		uint64_t pc;
+
+		/* The blob carries no alignment promise. */
+		memcpy(&pc, (const char *)data + i * sizeof(pc), sizeof(pc));
+		s = pc ? site_at(pc) : NULL;
+
+		if (vs && s && s->row)
+			vs->last = s;
+	}
+	return 0;
 }
 
 MH_MODULE("dwarfp", "1.0", "MIT",
 	  "DWARF provider of stpi: lines, function starts, live variables",
 	  .prepare = dwarfp_prepare,
 	  .init = dwarfp_init,
-	  .exit = dwarfp_exit);
+	  .exit = dwarfp_exit,
+	  .save_state = dwarfp_save_state,
+	  .restore_state = dwarfp_restore_state);

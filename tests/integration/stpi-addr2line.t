@@ -1,17 +1,20 @@
 #!/bin/bash
 # dwarfp's index against binutils and gdb, without QEMU: for every
-# line-table address of the test guest built at -O0 and at -O2, the
-# (function, file:line) answer equals `addr2line -f -e`; every function's
-# post-prologue address equals where gdb's "break FUNC" stops.
+# line-table address of the test guest built at -O0 and at -O2, for i386
+# and for x86_64, the (function, file:line) answer equals `addr2line -f -e`;
+# every function's post-prologue address equals where gdb's "break FUNC"
+# stops.
 . "$(dirname "$0")/../lib.sh"
 Q=$BUILD/tests/stpi/dwarfp-query
-need "$Q" "$BUILD/tests/stpi/sguest-O0.elf" "$BUILD/tests/stpi/sguest-O2.elf"
+need "$Q" "$BUILD/tests/stpi/sguest-O0.elf" "$BUILD/tests/stpi/sguest-O2.elf" \
+	"$BUILD/tests/stpi/sguest64-O0.elf.64" "$BUILD/tests/stpi/sguest64-O2.elf.64"
 command -v addr2line >/dev/null || skip_all "no addr2line"
 command -v gdb >/dev/null || skip_all "no gdb"
-plan 8
+plan 16
 
-for o in O0 O2; do
+for o in O0 O2 x86_64-O0 x86_64-O2; do
 	E=$BUILD/tests/stpi/sguest-$o.elf
+	case $o in x86_64-*) E=$BUILD/tests/stpi/sguest64-${o#x86_64-}.elf.64;; esac
 	"$Q" rows "$E" > "$T/addrs"
 	n=$(wc -l < "$T/addrs")
 	[ "$n" -ge 150 ]

@@ -1,8 +1,8 @@
 /*
  * sguest - the stpi/dwarfp test guest: functions with parameters, locals,
  * variables in and after lexical blocks, globals, a loop, inlining at -O2.
- * Built at -O0 and -O2, for i386 (tests/stpi.mk).  Prints "sguest: start",
- * a checksum, and exits through isa-debug-exit with status 0.
+ * Built at -O0 and -O2, for i386 and x86_64 (tests/stpi.mk).  Prints
+ * "sguest: start", a checksum, and exits through isa-debug-exit with 0.
  */
 #include "../guest/libguest.h"
 
@@ -65,21 +65,59 @@ __attribute__((noinline)) int area(struct point *p, int scale)
 	return w * h;
 }
 
+/*
+ * Round 1 runs in a second address space, for dwarfp's asid= filter: cr3
+ * holds g_alt_root instead of the boot value.  On x86_64 g_alt_root is a
+ * copy of the boot page tables' root, so the mappings stay the same; on
+ * i386 paging is off and cr3 only tags the round (loaded but unused).
+ */
+static unsigned long g_alt_root[4096 / sizeof(unsigned long)]
+	__attribute__((aligned(4096)));
+
+static unsigned long cr3_read(void)
+{
+	unsigned long v;
+
+	__asm__ volatile("mov %%cr3, %0" : "=r"(v));
+	return v;
+}
+
+static void cr3_write(unsigned long v)
+{
+	__asm__ volatile("mov %0, %%cr3" : : "r"(v) : "memory");
+}
+
+/*
+ * rounds=N on the command line (default 3): a long run for the reload
+ * tests, which wait for the "tick" lines printed every 1024 rounds.
+ */
 unsigned kmain(unsigned magic, struct mb_info *info)
 {
 	struct point pt = { 3, 4 };
-	unsigned total = 0;
-	int round;
+	unsigned total = 0, rounds = cmdline_uint(info, "rounds", 3);
+	unsigned long boot_root = cr3_read();
+	unsigned round;
 
 	(void)magic;
-	(void)info;
 	serial_init();
 	serial_puts("sguest: start\n");
-	for (round = 0; round < 3; round++) {
+#ifdef __x86_64__
+	memcpy(g_alt_root, (const void *)boot_root, sizeof(g_alt_root));
+#endif
+	for (round = 0; round < rounds; round++) {
+		if (round == 1)
+			cr3_write((unsigned long)g_alt_root);
 		total += add3(round, 2, 3);
 		total += scan(g_table, 8);
 		total += blocks(round + 1);
 		total += area(&pt, round + 1);
+		if (round == 1)
+			cr3_write(boot_root);
+		if (round % 1024 == 1023) {
+			serial_puts("sguest: tick ");
+			put_dec(round / 1024 + 1);
+			serial_puts("\n");
+		}
 	}
 	serial_puts("sguest: total ");
 	put_hex(total);
