@@ -72,16 +72,15 @@ static char *clip(const char *word)
 }
 
 /*
- * route 0xMAGIC:MODULE.SYMBOL (the plugin's route= syntax, params.c) or
- * unroute 0xMAGIC (the same with ":x.y" supplied, so both check the
- * magic alike).  A route is short ASCII: anything else is refused before
- * it is parsed, so no message quotes more than a clipped word.
+ * route 0xMAGIC:MODULE.SYMBOL (the plugin's route= syntax) or unroute
+ * 0xMAGIC, checked by params.c as route= is.  A route is short ASCII:
+ * anything else is refused before it is parsed, so no message quotes more
+ * than a clipped word.
  */
 static int parse_route(struct mh_ctl_req *req, const char *word,
 		       const char *usage, char **err)
 {
-	g_autofree char *why = NULL, *spec = NULL;
-	g_autofree char *module = NULL;
+	g_autofree char *why = NULL;
 	size_t len = strlen(word);
 	bool ascii = len <= 8 + 3 + MH_NAME_MAX + 1 + 64;
 	int ret;
@@ -94,22 +93,12 @@ static int parse_route(struct mh_ctl_req *req, const char *word,
 		*err = g_strdup_printf("'%s': usage: %s", w, usage);
 		return -EINVAL;
 	}
-	spec = req->cmd == MH_CTL_ROUTE ? g_strdup(word) :
-	       g_strconcat(word, ":x.y", NULL);
-	ret = mh_route_parse(spec, &req->magic, &module, &req->symbol, &why);
-	if (ret) {
-		*err = g_strdup_printf("'%s': %s", word,
-				       req->cmd == MH_CTL_UNROUTE &&
-				       g_str_has_prefix(why, "expected") ?
-				       "expected 0xMAGIC (1 to 8 hex digits)" :
-				       why);
-		return ret;
-	}
-	if (req->cmd == MH_CTL_ROUTE)
-		req->name = g_steal_pointer(&module);
-	else
-		g_clear_pointer(&req->symbol, g_free);
-	return 0;
+	ret = req->cmd == MH_CTL_ROUTE ?
+	      mh_route_parse(word, &req->magic, &req->name, &req->symbol, &why) :
+	      mh_magic_parse(word, len, &req->magic, &why);
+	if (ret)
+		*err = g_strdup_printf("'%s': %s", word, why);
+	return ret;
 }
 
 /* Parse KEY=VALUE into @req->params; a KEY given again adds a value. */

@@ -87,6 +87,11 @@ int mh_param_check(enum mh_ptype t, const char *val, char **err);
 bool mh_param_as_bool(const char *val);
 bool mh_valid_module_name(const char *s, size_t len);
 bool mh_valid_param_name(const char *s);
+/*
+ * 0xMAGIC (@len bytes of @s), a magic a module may route: 0, or -EINVAL
+ * and *err saying why.
+ */
+int mh_magic_parse(const char *s, size_t len, uint32_t *magic, char **err);
 /* route=0xMAGIC:module.symbol: 0, or -EINVAL and *err saying why. */
 int mh_route_parse(const char *val, uint32_t *magic, char **module,
 		   char **symbol, char **err);

@@ -147,19 +147,15 @@ bool mh_valid_param_name(const char *s)
 	return true;
 }
 
-int mh_route_parse(const char *val, uint32_t *magic, char **module,
-		   char **symbol, char **err)
+int mh_magic_parse(const char *s, size_t len, uint32_t *magic, char **err)
 {
-	const char *colon = strchr(val, ':'), *dot;
 	guint64 m;
 
-	if (!colon || !g_str_has_prefix(val, "0x") || colon - val > 10 ||
-	    colon - val < 3) {
-		*err = g_strdup("expected 0xMAGIC:module.symbol (MAGIC 1 to 8 hex "
-				"digits)");
+	if (len < 3 || len > 10 || strncmp(s, "0x", 2)) {
+		*err = g_strdup("expected 0xMAGIC (1 to 8 hex digits)");
 		return -EINVAL;
 	}
-	g_autofree char *hex = g_strndup(val + 2, colon - val - 2);
+	g_autofree char *hex = g_strndup(s + 2, len - 2);
 	if (!g_ascii_string_to_unsigned(hex, 16, 0, G_MAXUINT32, &m, NULL)) {
 		*err = g_strdup_printf("'0x%s' is not a 32-bit hex magic", hex);
 		return -EINVAL;
@@ -171,13 +167,29 @@ int mh_route_parse(const char *val, uint32_t *magic, char **module,
 				       "(0x4d480000-0x4d4800ff)", (unsigned int)m);
 		return -EINVAL;
 	}
+	*magic = m;
+	return 0;
+}
+
+int mh_route_parse(const char *val, uint32_t *magic, char **module,
+		   char **symbol, char **err)
+{
+	const char *colon = strchr(val, ':'), *dot;
+
+	if (!colon || !g_str_has_prefix(val, "0x") || colon - val > 10 ||
+	    colon - val < 3) {
+		*err = g_strdup("expected 0xMAGIC:module.symbol (MAGIC 1 to 8 hex "
+				"digits)");
+		return -EINVAL;
+	}
+	if (mh_magic_parse(val, colon - val, magic, err))
+		return -EINVAL;
 	dot = strchr(colon + 1, '.');
 	if (!dot || !mh_valid_module_name(colon + 1, dot - colon - 1) ||
 	    !mh_valid_param_name(dot + 1)) {
 		*err = g_strdup_printf("'%s' is not module.symbol", colon + 1);
 		return -EINVAL;
 	}
-	*magic = m;
 	*module = g_strndup(colon + 1, dot - colon - 1);
 	*symbol = g_strdup(dot + 1);
 	return 0;
