@@ -76,87 +76,46 @@ static const char *const state_names[] = {
 	[MH_GOING] = "going",
 };
 
-/*
- * A JSON string.  Metadata is checked printable but not UTF-8, and a file
- * name may be anything: replace what is not UTF-8, so every reply parses.
- */
-static void json_str(GString *o, const char *s)
-{
-	g_autofree char *valid = NULL;
-
-	if (!s) {
-		g_string_append(o, "null");
-		return;
-	}
-	if (!g_utf8_validate(s, -1, NULL))
-		s = valid = g_utf8_make_valid(s, -1);
-	mh_json_escape(o, s);
-}
-
-static void kv_str(GString *o, const char *key, const char *val)
-{
-	g_string_append_printf(o, ",\"%s\":", key);
-	json_str(o, val);
-}
-
-static void kv_int(GString *o, const char *key, int64_t val)
-{
-	g_string_append_printf(o, ",\"%s\":%" G_GINT64_FORMAT, key, val);
-}
-
-static void kv_uint(GString *o, const char *key, uint64_t val)
-{
-	g_string_append_printf(o, ",\"%s\":%" G_GUINT64_FORMAT, key, val);
-}
-
-static void kv_bool(GString *o, const char *key, bool val)
-{
-	g_string_append_printf(o, ",\"%s\":%s", key, val ? "true" : "false");
-}
-
 /* @list is "a, b" (lifecycle's users); write ["a","b"]. */
 static void kv_names(GString *o, const char *key, const char *list)
 {
 	g_auto(GStrv) names = g_strsplit(list, ", ", -1);
-	bool first = true;
 
-	g_string_append_printf(o, ",\"%s\":[", key);
+	mh_json_key(o, key);
+	mh_json_arr_begin(o);
 	for (char **n = names; *n; n++) {
-		if (!**n)
-			continue;
-		if (!first)
-			g_string_append_c(o, ',');
-		json_str(o, *n);
-		first = false;
+		if (**n)
+			mh_json_str(o, *n);
 	}
-	g_string_append_c(o, ']');
+	mh_json_arr_end(o);
 }
 
 static void kv_strs(GString *o, const char *key, GPtrArray *strs)
 {
-	g_string_append_printf(o, ",\"%s\":[", key);
-	for (guint i = 0; strs && i < strs->len; i++) {
-		if (i)
-			g_string_append_c(o, ',');
-		json_str(o, g_ptr_array_index(strs, i));
-	}
-	g_string_append_c(o, ']');
+	mh_json_key(o, key);
+	mh_json_arr_begin(o);
+	for (guint i = 0; strs && i < strs->len; i++)
+		mh_json_str(o, g_ptr_array_index(strs, i));
+	mh_json_arr_end(o);
 }
 
 static void reply_ok(GString *o)
 {
-	g_string_append(o, "{\"ok\":true");
+	mh_json_obj_begin(o);
+	mh_json_kv_bool(o, "ok", true);
 }
 
 static void reply_end(GString *o)
 {
-	g_string_append(o, "}\n");
+	mh_json_obj_end(o);
+	g_string_append_c(o, '\n');
 }
 
 static void reply_error(GString *o, const char *error)
 {
-	g_string_append(o, "{\"ok\":false,\"error\":");
-	json_str(o, error);
+	mh_json_obj_begin(o);
+	mh_json_kv_bool(o, "ok", false);
+	mh_json_kv_str(o, "error", error);
 	reply_end(o);
 }
 
@@ -170,57 +129,57 @@ static uint64_t counter(const uint64_t *c)
 /* The fields list and stats share. */
 static void entry_head(GString *o, const struct mh_entry *e, const char *users)
 {
-	g_string_append(o, "{\"name\":");
-	json_str(o, e->name);
-	kv_str(o, "version", e->live ? e->live->meta->version : NULL);
-	kv_str(o, "state", state_names[e->state]);
+	mh_json_obj_begin(o);
+	mh_json_kv_str(o, "name", e->name);
+	mh_json_kv_str(o, "version", e->live ? e->live->meta->version : NULL);
+	mh_json_kv_str(o, "state", state_names[e->state]);
 	kv_names(o, "used_by", users);
-	kv_uint(o, "loads", e->loads);
-	kv_uint(o, "reloads", e->reloads);
-	kv_uint(o, "rollbacks", e->rollbacks);
+	mh_json_kv_uint(o, "loads", e->loads);
+	mh_json_kv_uint(o, "reloads", e->reloads);
+	mh_json_kv_uint(o, "rollbacks", e->rollbacks);
 }
 
 static void list_one(const struct mh_entry *e, const char *users, void *opaque)
 {
 	GString *o = opaque;
 
-	if (o->str[o->len - 1] != '[')
-		g_string_append_c(o, ',');
 	entry_head(o, e, users);
-	kv_str(o, "file", e->live ? e->live->file : NULL);
-	kv_bool(o, "tainted", e->live && e->live->tainted);
-	g_string_append_c(o, '}');
+	mh_json_kv_str(o, "file", e->live ? e->live->file : NULL);
+	mh_json_kv_bool(o, "tainted", e->live && e->live->tainted);
+	mh_json_obj_end(o);
 }
 
 static void stats_one(const struct mh_entry *e, const char *users, void *opaque)
 {
 	GString *o = opaque;
 
-	if (o->str[o->len - 1] != '[')
-		g_string_append_c(o, ',');
 	entry_head(o, e, users);
-	kv_int(o, "last_pause_us", e->last_pause_us);
-	kv_uint(o, "callbacks", counter(&e->callbacks));
-	kv_uint(o, "inline_ops", counter(&e->inline_ops));
-	kv_uint(o, "hypercalls", counter(&e->hypercalls));
+	mh_json_kv_int(o, "last_pause_us", e->last_pause_us);
+	mh_json_kv_uint(o, "callbacks", counter(&e->callbacks));
+	mh_json_kv_uint(o, "inline_ops", counter(&e->inline_ops));
+	mh_json_kv_uint(o, "hypercalls", counter(&e->hypercalls));
 	if (mh_api_accounting()) {
-		kv_uint(o, "cb_calls", counter(&e->cb_calls));
-		kv_uint(o, "cb_ns", counter(&e->cb_ns));
+		mh_json_kv_uint(o, "cb_calls", counter(&e->cb_calls));
+		mh_json_kv_uint(o, "cb_ns", counter(&e->cb_ns));
 	} else {
 		/* Not measured: null, not a zero that looks like one. */
-		g_string_append(o, ",\"cb_calls\":null,\"cb_ns\":null");
+		mh_json_key(o, "cb_calls");
+		mh_json_null(o);
+		mh_json_key(o, "cb_ns");
+		mh_json_null(o);
 	}
-	g_string_append_c(o, '}');
+	mh_json_obj_end(o);
 }
 
 static void query_modules(GString *o, bool stats)
 {
 	reply_ok(o);
 	if (stats)
-		kv_bool(o, "accounting", mh_api_accounting());
-	g_string_append(o, ",\"modules\":[");
+		mh_json_kv_bool(o, "accounting", mh_api_accounting());
+	mh_json_key(o, "modules");
+	mh_json_arr_begin(o);
 	mh_lifecycle_foreach(!stats, stats ? stats_one : list_one, o);
-	g_string_append_c(o, ']');
+	mh_json_arr_end(o);
 	reply_end(o);
 }
 
@@ -231,47 +190,53 @@ static void meta_fields(GString *o, const struct mh_meta *m,
 	g_autofree char *abi = g_strdup_printf("%u.%u", m->abi_major,
 					       m->abi_minor);
 
-	kv_str(o, "version", m->version);
-	kv_str(o, "license", m->license);
-	kv_str(o, "description", m->description);
-	kv_str(o, "abi", abi);
+	mh_json_kv_str(o, "version", m->version);
+	mh_json_kv_str(o, "license", m->license);
+	mh_json_kv_str(o, "description", m->description);
+	mh_json_kv_str(o, "abi", abi);
 	kv_strs(o, "depends", m->depends);
-	g_string_append(o, ",\"exports\":[");
+	mh_json_key(o, "exports");
+	mh_json_arr_begin(o);
 	for (guint i = 0; m->exports && i < m->exports->len; i++) {
 		const struct mh_meta_sym *s = g_ptr_array_index(m->exports, i);
 
-		g_string_append(o, i ? ",{\"name\":" : "{\"name\":");
-		json_str(o, s->name);
-		kv_str(o, "signature", s->sig);
-		g_string_append_c(o, '}');
+		mh_json_obj_begin(o);
+		mh_json_kv_str(o, "name", s->name);
+		mh_json_kv_str(o, "signature", s->sig);
+		mh_json_obj_end(o);
 	}
-	g_string_append(o, "],\"imports\":[");
+	mh_json_arr_end(o);
+	mh_json_key(o, "imports");
+	mh_json_arr_begin(o);
 	for (guint i = 0; m->imports && i < m->imports->len; i++) {
 		const struct mh_meta_sym *s = g_ptr_array_index(m->imports, i);
 
-		g_string_append(o, i ? ",{\"module\":" : "{\"module\":");
-		json_str(o, s->module);
-		kv_str(o, "name", s->name);
-		kv_str(o, "signature", s->sig);
-		g_string_append_c(o, '}');
+		mh_json_obj_begin(o);
+		mh_json_kv_str(o, "module", s->module);
+		mh_json_kv_str(o, "name", s->name);
+		mh_json_kv_str(o, "signature", s->sig);
+		mh_json_obj_end(o);
 	}
-	g_string_append(o, "],\"params\":[");
+	mh_json_arr_end(o);
+	mh_json_key(o, "params");
+	mh_json_arr_begin(o);
 	for (guint i = 0; i < m->params->len; i++) {
 		const struct mh_param_decl *d = g_ptr_array_index(m->params, i);
 		const char *n = next ? g_hash_table_lookup(next, d->name) : NULL;
 
-		g_string_append(o, i ? ",{\"name\":" : "{\"name\":");
-		json_str(o, d->name);
-		kv_str(o, "type", mh_ptype_name(d->type));
-		kv_str(o, "default", d->def);
-		kv_str(o, "help", d->help);
+		mh_json_obj_begin(o);
+		mh_json_kv_str(o, "name", d->name);
+		mh_json_kv_str(o, "type", mh_ptype_name(d->type));
+		mh_json_kv_str(o, "default", d->def);
+		mh_json_kv_str(o, "help", d->help);
 		if (values)
-			kv_str(o, "value", g_hash_table_lookup(values, d->name));
+			mh_json_kv_str(o, "value",
+				       g_hash_table_lookup(values, d->name));
 		/* What the next load or reload gets. */
-		kv_str(o, "next", n ? n : d->def);
-		g_string_append_c(o, '}');
+		mh_json_kv_str(o, "next", n ? n : d->def);
+		mh_json_obj_end(o);
 	}
-	g_string_append_c(o, ']');
+	mh_json_arr_end(o);
 }
 
 struct info_ctx {
@@ -289,15 +254,15 @@ static void info_entry(const struct mh_entry *e, const char *users,
 		return;
 	x->live = true;
 	reply_ok(x->o);
-	kv_str(x->o, "name", e->name);
-	kv_str(x->o, "state", state_names[e->state]);
-	kv_str(x->o, "file", e->live->file);
+	mh_json_kv_str(x->o, "name", e->name);
+	mh_json_kv_str(x->o, "state", state_names[e->state]);
+	mh_json_kv_str(x->o, "file", e->live->file);
 	meta_fields(x->o, e->live->meta, e->live->params, x->next);
 	kv_names(x->o, "used_by", users);
-	kv_uint(x->o, "loads", e->loads);
-	kv_uint(x->o, "reloads", e->reloads);
-	kv_uint(x->o, "rollbacks", e->rollbacks);
-	kv_bool(x->o, "tainted", e->live->tainted);
+	mh_json_kv_uint(x->o, "loads", e->loads);
+	mh_json_kv_uint(x->o, "reloads", e->reloads);
+	mh_json_kv_uint(x->o, "rollbacks", e->rollbacks);
+	mh_json_kv_bool(x->o, "tainted", e->live->tainted);
 	reply_end(x->o);
 }
 
@@ -330,9 +295,9 @@ static void query_info(GString *o, const char *name)
 		return;
 	}
 	reply_ok(o);
-	kv_str(o, "name", name);
-	kv_str(o, "state", "unformed");
-	kv_str(o, "file", path);
+	mh_json_kv_str(o, "name", name);
+	mh_json_kv_str(o, "state", "unformed");
+	mh_json_kv_str(o, "file", path);
 	meta_fields(o, m, NULL, next);
 	mh_meta_free(m);
 	reply_end(o);
@@ -342,7 +307,7 @@ static void query_list(GString *o, const char *key,
 		       void (*fill)(GString *json))
 {
 	reply_ok(o);
-	g_string_append_printf(o, ",\"%s\":", key);
+	mh_json_key(o, key);
 	fill(o);
 	reply_end(o);
 }
@@ -384,12 +349,11 @@ static void change_route(GString *o, const struct mh_ctl_req *req)
 	}
 	magic = g_strdup_printf("0x%08" PRIx32, req->magic);
 	reply_ok(o);
-	kv_str(o, "magic", magic);
+	mh_json_kv_str(o, "magic", magic);
 	if (req->cmd == MH_CTL_ROUTE) {
 		to = g_strdup_printf("%s.%s", req->name, req->symbol);
-		kv_str(o, "route", to);
-		g_string_append_printf(o, ",\"live\":%s",
-				       version ? "true" : "false");
+		mh_json_kv_str(o, "route", to);
+		mh_json_kv_bool(o, "live", version != NULL);
 	}
 	reply_end(o);
 }
@@ -452,10 +416,10 @@ static void run_request(GString *o, const struct mh_ctl_req *req)
 		if (ret)
 			break;
 		reply_ok(o);
-		kv_str(o, "module", req->name);
-		kv_str(o, "param", key);
-		kv_str(o, "value", val);
-		kv_str(o, "applies", before ? "next reload" : "next load");
+		mh_json_kv_str(o, "module", req->name);
+		mh_json_kv_str(o, "param", key);
+		mh_json_kv_str(o, "value", val);
+		mh_json_kv_str(o, "applies", before ? "next reload" : "next load");
 		reply_end(o);
 		return;
 	default:
@@ -467,13 +431,13 @@ static void run_request(GString *o, const struct mh_ctl_req *req)
 	}
 	after = live_version(req->name);
 	reply_ok(o);
-	kv_str(o, "module", req->name);
+	mh_json_kv_str(o, "module", req->name);
 	if (req->cmd == MH_CTL_UNLOAD) {
-		kv_str(o, "version", before);
+		mh_json_kv_str(o, "version", before);
 	} else {
-		kv_str(o, "version", after);
+		mh_json_kv_str(o, "version", after);
 		if (req->cmd == MH_CTL_RELOAD)
-			kv_str(o, "old_version", before);
+			mh_json_kv_str(o, "old_version", before);
 	}
 	reply_end(o);
 }

@@ -29,7 +29,9 @@
  * Every refusal and every unknown magic is an event, rate limited so that
  * a guest cannot flood the log: a burst of RL_BURST events a second, each
  * with the count of occurrences it stands for; what is left is reported
- * at exit, so the counts always add up.
+ * at exit, so the counts always add up.  Guest requests themselves are
+ * accepted at most RL_BURST a second (more are refused, so counted as
+ * guest_denied): each causes a few events, and so these stay bounded too.
  *
  * Locking: routes_lock serialises writers of the table (register,
  * unregister, release); readers (vCPUs) take none.
@@ -98,6 +100,13 @@ struct ratelimit {
 };
 
 static struct ratelimit rl_unknown, rl_denied, rl_fault;
+/*
+ * Guest requests accepted: at most RL_BURST a window, so the events a
+ * request causes (guest_request, load, unload, reload, reject, rollback,
+ * quiesce ...) stay as bounded as the rate-limited kinds.  One over is
+ * refused with a (rate-limited) guest_denied and so counted.
+ */
+static struct ratelimit rl_requests;
 
 /* One more occurrence.  True: emit an event now, standing for *@count. */
 static bool rl_hit(struct ratelimit *rl, uint64_t *count, uint64_t *total)
@@ -123,12 +132,12 @@ static bool rl_hit(struct ratelimit *rl, uint64_t *count, uint64_t *total)
 	return emit;
 }
 
-static void event_magic(GString *ev, uint32_t magic)
+static void kv_magic(GString *json, uint32_t magic)
 {
 	char hex[16];
 
 	snprintf(hex, sizeof(hex), "0x%08" PRIx32, magic);
-	mh_event_str(ev, "magic", hex);
+	mh_json_kv_str(json, "magic", hex);
 }
 
 static void rl_flush(struct ratelimit *rl, const char *event)
@@ -155,16 +164,20 @@ static void unknown(uint32_t magic, unsigned int enc)
 	if (!rl_hit(&rl_unknown, &count, &total))
 		return;
 	ev = mh_event_new("hypercall_unknown");
-	event_magic(ev, magic);
+	kv_magic(ev, magic);
 	mh_event_str(ev, "encoding", enc == MH_HC_ENC_NOP ? "nop" : "cpuid");
 	mh_event_int(ev, "count", count);
 	mh_event_int(ev, "total", total);
 	mh_event_emit(ev);
 }
 
-/* A guest request refused (@what: guest_denied), or a route call failed. */
+/*
+ * A guest request refused (@what: guest_denied), or a route call failed.
+ * @name: @name_len bytes from the guest, any (NULL: none).
+ */
 static void refuse(struct ratelimit *rl, const char *what, uint32_t magic,
-		   const char *op, const char *name, const char *error)
+		   const char *op, const char *name, size_t name_len,
+		   const char *error)
 {
 	uint64_t count, total;
 	GString *ev;
@@ -172,9 +185,10 @@ static void refuse(struct ratelimit *rl, const char *what, uint32_t magic,
 	if (!rl_hit(rl, &count, &total))
 		return;
 	ev = mh_event_new(what);
-	event_magic(ev, magic);
+	kv_magic(ev, magic);
 	mh_event_str(ev, "op", op);
-	mh_event_str(ev, "name", name);
+	if (name)
+		mh_event_strn(ev, "name", name, name_len);
 	mh_event_str(ev, "error", error);
 	mh_event_int(ev, "count", count);
 	mh_event_int(ev, "total", total);
@@ -626,37 +640,50 @@ static void control(const struct mh_hypercall *c)
 	g_autoptr(GByteArray) b = NULL;
 	g_autofree char *name = NULL;
 	g_autofree char *why = NULL;
+	uint64_t count, total;	/* of rl_requests: not reported */
 	int ret;
 
 	if (!guest_control) {
-		refuse(&rl_denied, "guest_denied", c->magic, ops[op], NULL,
+		refuse(&rl_denied, "guest_denied", c->magic, ops[op], NULL, 0,
 		       "guest_control=off");
 		return;
 	}
 	if (len == 0 || len > MH_NAME_MAX) {
 		why = g_strdup_printf("name length %" PRIu64 " is not 1..%d", len,
 				      MH_NAME_MAX);
-		refuse(&rl_denied, "guest_denied", c->magic, ops[op], NULL, why);
+		refuse(&rl_denied, "guest_denied", c->magic, ops[op], NULL, 0,
+		       why);
 		return;
 	}
 	b = g_byte_array_new();
 	if (!qemu_plugin_read_memory_vaddr(addr, b, len) || b->len < len) {
 		why = g_strdup_printf("cannot read the name at 0x%" PRIx64
 				      ": not mapped", addr);
-		refuse(&rl_denied, "guest_denied", c->magic, ops[op], NULL, why);
+		refuse(&rl_denied, "guest_denied", c->magic, ops[op], NULL, 0,
+		       why);
 		return;
 	}
 	name = g_strndup((const char *)b->data, len);
-	/* g_strndup stops at a NUL: a shorter string is not the name given. */
+	/*
+	 * g_strndup stops at a NUL: a shorter string is not the name given.
+	 * The event shows all the bytes the guest gave, NULs included.
+	 */
 	if (strlen(name) != len || !mh_valid_module_name(name, len)) {
-		refuse(&rl_denied, "guest_denied", c->magic, ops[op], name,
+		refuse(&rl_denied, "guest_denied", c->magic, ops[op],
+		       (const char *)b->data, len,
 		       "not a module name ([A-Za-z0-9_-]{1,64}, looked up in "
 		       "dir only)");
 		return;
 	}
+	if (!rl_hit(&rl_requests, &count, &total)) {
+		refuse(&rl_denied, "guest_denied", c->magic, ops[op], name, len,
+		       "more than " G_STRINGIFY(RL_BURST) " guest requests a "
+		       "second");
+		return;
+	}
 	ret = mh_request_async(kinds[op], name, MH_FROM_GUEST);
 	if (ret)
-		refuse(&rl_denied, "guest_denied", c->magic, ops[op], name,
+		refuse(&rl_denied, "guest_denied", c->magic, ops[op], name, len,
 		       ret == -EAGAIN ? "too many guest requests queued" :
 		       "QEMU is exiting");
 }
@@ -697,7 +724,8 @@ static void dispatch(unsigned int vcpu, uint64_t pc, unsigned int enc)
 		g_autofree char *route = g_strdup_printf("%s.%s", r->owner,
 							 r->symbol);
 
-		refuse(&rl_fault, "hypercall_fault", magic, "route", route, err);
+		refuse(&rl_fault, "hypercall_fault", magic, "route", route,
+		       strlen(route), err);
 		return;
 	}
 	/* cpuid overwrites rax right after: only the NOP form can return. */
@@ -811,7 +839,7 @@ static void route_event(const char *what, uint32_t magic, const char *module,
 {
 	GString *ev = mh_event_new(what);
 
-	event_magic(ev, magic);
+	kv_magic(ev, magic);
 	if (module) {
 		g_autofree char *to = g_strdup_printf("%s.%s", module, symbol);
 
@@ -892,28 +920,25 @@ void mh_hypercall_exit(void)
 
 /* -- the control socket's "routes" -------------------------------------------- */
 
-static void describe_one(GString *json, bool *first, uint32_t magic,
-			 const char *owner, const char *handler,
-			 const char *kind, uint64_t calls)
+static void describe_one(GString *json, uint32_t magic, const char *owner,
+			 const char *handler, const char *kind, uint64_t calls)
 {
-	g_string_append_printf(json, "%s{\"magic\":\"0x%08" PRIx32 "\",\"owner\":",
-			       *first ? "" : ",", magic);
-	*first = false;
-	mh_json_escape(json, owner);
-	g_string_append(json, ",\"handler\":");
-	mh_json_escape(json, handler);
-	g_string_append_printf(json, ",\"kind\":\"%s\",\"calls\":%" PRIu64 "}",
-			       kind, calls);
+	mh_json_obj_begin(json);
+	kv_magic(json, magic);
+	mh_json_kv_str(json, "owner", owner);
+	mh_json_kv_str(json, "handler", handler);
+	mh_json_kv_str(json, "kind", kind);
+	mh_json_kv_uint(json, "calls", calls);
+	mh_json_obj_end(json);
 }
 
 void mh_hypercall_describe(GString *json)
 {
 	static const char *const ops[] = { "load", "unload", "reload" };
-	bool first = true;
 
-	g_string_append_c(json, '[');
+	mh_json_arr_begin(json);
 	for (unsigned int i = 0; i < 3; i++)
-		describe_one(json, &first, MH_HC_LOAD + i, "modhost", ops[i],
+		describe_one(json, MH_HC_LOAD + i, "modhost", ops[i],
 			     guest_control ? "guest_control" :
 			     "guest_control (off)", 0);
 	g_mutex_lock(&routes_lock);
@@ -932,10 +957,10 @@ void mh_hypercall_describe(GString *json)
 						  (char *)info.dli_fbase);
 		else
 			handler = g_strdup_printf("%p", (void *)r->fn);
-		describe_one(json, &first, r->magic, r->owner, handler,
+		describe_one(json, r->magic, r->owner, handler,
 			     r->symbol ? "symbol" : "handler",
 			     __atomic_load_n(&r->calls, __ATOMIC_RELAXED));
 	}
 	g_mutex_unlock(&routes_lock);
-	g_string_append_c(json, ']');
+	mh_json_arr_end(json);
 }

@@ -46,11 +46,50 @@ void mh_log_starting(bool starting);
  */
 GString *mh_event_new(const char *event);
 void mh_event_str(GString *ev, const char *key, const char *val);
+/* A field of @len bytes that may hold NULs and bytes that are not UTF-8. */
+void mh_event_strn(GString *ev, const char *key, const char *val, size_t len);
 void mh_event_int(GString *ev, const char *key, int64_t val);
 void mh_event_emit(GString *ev);
-void mh_json_escape(GString *out, const char *s);
 /* "a, b": the distinct strings of @names, in first-seen order. */
 char *mh_join_unique(GPtrArray *names);
+
+/* -- json.c ----------------------------------------------------------- */
+
+/**
+ * mh_json_escape_len() - append @len bytes of @s as a quoted JSON string
+ * @out: where to append
+ * @s: the bytes, any (NULs included)
+ * @len: how many
+ *
+ * The result is valid UTF-8 JSON whatever @s holds: a byte that does not
+ * start a valid UTF-8 sequence becomes U+FFFD, a NUL \u0000, control
+ * characters and DEL are escaped.  mh_json_escape() takes a C string
+ * (NULL writes "").
+ */
+void mh_json_escape_len(GString *out, const char *s, size_t len);
+void mh_json_escape(GString *out, const char *s);
+
+/*
+ * Building JSON in a GString: each helper writes the comma that is due
+ * before it (none after "{", "[" or a key), so objects and arrays nest
+ * without bookkeeping.  mh_json_str() of NULL writes null.  The kv_
+ * helpers are a key and its value.
+ */
+void mh_json_obj_begin(GString *j);
+void mh_json_obj_end(GString *j);
+void mh_json_arr_begin(GString *j);
+void mh_json_arr_end(GString *j);
+void mh_json_key(GString *j, const char *key);
+void mh_json_str(GString *j, const char *s);
+void mh_json_strn(GString *j, const char *s, size_t len);
+void mh_json_int(GString *j, int64_t v);
+void mh_json_uint(GString *j, uint64_t v);
+void mh_json_bool(GString *j, bool v);
+void mh_json_null(GString *j);
+void mh_json_kv_str(GString *j, const char *key, const char *val);
+void mh_json_kv_int(GString *j, const char *key, int64_t val);
+void mh_json_kv_uint(GString *j, const char *key, uint64_t val);
+void mh_json_kv_bool(GString *j, const char *key, bool val);
 
 /* -- params.c --------------------------------------------------------- */
 

@@ -5,10 +5,11 @@
  * Human lines go to QEMU's plugin output (qemu_plugin_outs, shown with
  * "-d plugin"); while the host is starting, errors also go to stderr so
  * that a refused start says why without -d.  Events go to log=FILE, one
- * JSON object a line, flushed at once so that tools can follow the file.
+ * JSON object a line (built with json.c, so valid UTF-8 whatever a module,
+ * a file or the guest put in it), flushed at once so that tools can follow
+ * the file.
  */
 #include <errno.h>
-#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -82,61 +83,37 @@ void mh_err(const char *fmt, ...)
 	va_end(ap);
 }
 
-void mh_json_escape(GString *out, const char *s)
-{
-	g_string_append_c(out, '"');
-	for (; s && *s; s++) {
-		unsigned char c = *s;
-
-		switch (c) {
-		case '"':
-			g_string_append(out, "\\\"");
-			break;
-		case '\\':
-			g_string_append(out, "\\\\");
-			break;
-		case '\n':
-			g_string_append(out, "\\n");
-			break;
-		case '\t':
-			g_string_append(out, "\\t");
-			break;
-		default:
-			if (c < 0x20 || c == 0x7f)
-				g_string_append_printf(out, "\\u%04x", c);
-			else
-				g_string_append_c(out, c);
-		}
-	}
-	g_string_append_c(out, '"');
-}
-
 GString *mh_event_new(const char *event)
 {
 	GString *ev = g_string_sized_new(128);
 
-	g_string_append_printf(ev, "{\"ts\":%" PRId64 ",\"event\":",
-			       mh_log_now_us());
-	mh_json_escape(ev, event);
+	mh_json_obj_begin(ev);
+	mh_json_kv_int(ev, "ts", mh_log_now_us());
+	mh_json_kv_str(ev, "event", event);
 	return ev;
 }
 
 void mh_event_str(GString *ev, const char *key, const char *val)
 {
-	if (!val)
-		return;
-	g_string_append_printf(ev, ",\"%s\":", key);
-	mh_json_escape(ev, val);
+	if (val)
+		mh_json_kv_str(ev, key, val);
+}
+
+void mh_event_strn(GString *ev, const char *key, const char *val, size_t len)
+{
+	mh_json_key(ev, key);
+	mh_json_strn(ev, val, len);
 }
 
 void mh_event_int(GString *ev, const char *key, int64_t val)
 {
-	g_string_append_printf(ev, ",\"%s\":%" PRId64, key, val);
+	mh_json_kv_int(ev, key, val);
 }
 
 void mh_event_emit(GString *ev)
 {
-	g_string_append(ev, "}\n");
+	mh_json_obj_end(ev);
+	g_string_append_c(ev, '\n');
 	g_mutex_lock(&log_lock);
 	if (log_file) {
 		fputs(ev->str, log_file);

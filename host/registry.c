@@ -641,49 +641,43 @@ static void json_users(GString *json, GPtrArray *names)
 	g_autofree char *joined = mh_join_unique(names);
 	g_auto(GStrv) users = g_strsplit(joined, ", ", -1);
 
-	g_string_append(json, ",\"users\":[");
-	for (char **u = users; *u && **u; u++) {
-		if (u != users)
-			g_string_append_c(json, ',');
-		mh_json_escape(json, *u);
-	}
-	g_string_append_c(json, ']');
+	mh_json_key(json, "users");
+	mh_json_arr_begin(json);
+	for (char **u = users; *u && **u; u++)
+		mh_json_str(json, *u);
+	mh_json_arr_end(json);
 }
 
 /* One {"name":...,"kind":...} object of mh_registry_describe(), left open. */
-static void json_open(GString *json, bool *first, const char *name,
-		      const char *kind, const char *sig, const char *provider,
-		      bool live)
+static void json_open(GString *json, const char *name, const char *kind,
+		      const char *sig, const char *provider, bool live)
 {
-	g_string_append(json, *first ? "{\"name\":" : ",{\"name\":");
-	*first = false;
-	mh_json_escape(json, name);
-	g_string_append_printf(json, ",\"kind\":\"%s\",\"signature\":", kind);
-	mh_json_escape(json, sig);
-	g_string_append(json, ",\"provider\":");
-	mh_json_escape(json, provider);
-	g_string_append_printf(json, ",\"live\":%s", live ? "true" : "false");
+	mh_json_obj_begin(json);
+	mh_json_kv_str(json, "name", name);
+	mh_json_kv_str(json, "kind", kind);
+	mh_json_kv_str(json, "signature", sig);
+	mh_json_kv_str(json, "provider", provider);
+	mh_json_kv_bool(json, "live", live);
 }
 
 void mh_registry_describe(GString *json)
 {
 	GHashTableIter it;
 	gpointer k, v;
-	bool first = true;
 
 	g_mutex_lock(&reg_lock);
-	g_string_append_c(json, '[');
+	mh_json_arr_begin(json);
 	g_hash_table_iter_init(&it, symbols);
 	while (g_hash_table_iter_next(&it, &k, &v)) {
 		struct symbol *s = v;
 
 		if (!s->sig)
 			continue;
-		json_open(json, &first, k, "export", s->sig, s->module, s->impl);
-		g_string_append_printf(json, ",\"dead_calls\":%u",
-				       g_atomic_int_get(&s->dead_calls));
+		json_open(json, k, "export", s->sig, s->module, s->impl);
+		mh_json_kv_uint(json, "dead_calls",
+				g_atomic_int_get(&s->dead_calls));
 		json_users(json, s->importers);
-		g_string_append_c(json, '}');
+		mh_json_obj_end(json);
 	}
 	g_hash_table_iter_init(&it, points);
 	while (g_hash_table_iter_next(&it, &k, &v)) {
@@ -691,13 +685,12 @@ void mh_registry_describe(GString *json)
 
 		if (!p->sig)
 			continue;
-		json_open(json, &first, k, "ppp", p->sig, p->module, p->declared);
-		g_string_append_printf(json, ",\"handlers\":%u",
-				       p->pub.handlers->n);
+		json_open(json, k, "ppp", p->sig, p->module, p->declared);
+		mh_json_kv_uint(json, "handlers", p->pub.handlers->n);
 		json_users(json, p->owners);
-		g_string_append_c(json, '}');
+		mh_json_obj_end(json);
 	}
-	g_string_append_c(json, ']');
+	mh_json_arr_end(json);
 	g_mutex_unlock(&reg_lock);
 }
 

@@ -14,6 +14,11 @@
  *                             M+2; "hcall: done"
  *   mode=6 magic=M enc=E      a string route, forever: ("tick", K, &x),
  *                             a few thousand blocks apart
+ *   mode=7                    guest control with names that are not text:
+ *                             bytes that are not UTF-8, control characters,
+ *                             quotes, a NUL; "hcall: done"
+ *   mode=8                    guest control, forever: good and bad requests
+ *                             as fast as the vCPU goes ("tick K" lines)
  * enc=0 is the cpuid form, enc=1 the marked NOP.
  */
 #include <modhost/guest.h>
@@ -81,6 +86,37 @@ static void guest_control(void)
 	serial_puts("hcall: done\n");
 }
 
+/* Names a log must carry as valid JSON (tests/integration/log-json.t). */
+static void odd_names(void)
+{
+	static const char bytes[] = "f\x83\xe6?f\x81\xce\x80";
+	static const char ctrl[] = "q\"b\\s\x01\x7f\n\x1b";
+	static const char nul[] = "hc\0rec";
+
+	control(MH_HC_LOAD, bytes, sizeof(bytes) - 1);
+	control(MH_HC_UNLOAD, ctrl, sizeof(ctrl) - 1);
+	control(MH_HC_RELOAD, nul, sizeof(nul) - 1);
+	serial_puts("hcall: done\n");
+}
+
+/* A guest flooding guest control (tests/integration/log-flood.t). */
+static __attribute__((noreturn)) void flood(void)
+{
+	static const char bad[] = "\xff\xfe";
+
+	for (unsigned int i = 0, k = 0;; i++) {
+		mh_guest_load("hcrec");
+		mh_guest_unload("hcrec");
+		mh_guest_load("nosuch");
+		control(MH_HC_RELOAD, bad, sizeof(bad) - 1);
+		if ((i & 0xfff) == 0xfff) {
+			serial_puts("tick ");
+			put_dec(++k);
+			serial_putc('\n');
+		}
+	}
+}
+
 unsigned kmain(unsigned magic_mb, struct mb_info *info)
 {
 	unsigned int mode, n, magic;
@@ -131,6 +167,11 @@ unsigned kmain(unsigned magic_mb, struct mb_info *info)
 		serial_puts("hcall: done\n");
 		spin();
 	}
+	case 7:
+		odd_names();
+		spin();
+	case 8:
+		flood();
 	case 6:
 		for (mh_hc_word k = 0;; k++) {
 			mh_hc_word a[6] = { (mh_hc_word)"tick", k,
