@@ -10,8 +10,7 @@
  * possible with a length) as \u0000.
  *
  * The writer appends to a GString and needs no state of its own: a comma is
- * due before a value or key unless the text so far ends an opening bracket
- * or a key.  So a caller can build nested objects and arrays from small
+ * due before a value or key exactly when the text so far ends in a value.  So a caller can build nested objects and arrays from small
  * helpers without threading a "first" flag through them.
  */
 #include <inttypes.h>
@@ -75,12 +74,16 @@ void mh_json_escape(GString *out, const char *s)
 	mh_json_escape_len(out, s ? s : "", s ? strlen(s) : 0);
 }
 
-/* A comma unless the text so far ends in "{", "[" or a key's ":". */
+/*
+ * A comma if the text so far ends in a value: a string, a number, true,
+ * false, null, an object or an array.  Not after "{", "[", a key's ":",
+ * nor at the start of a line (a GString may hold several replies).
+ */
 static void sep(GString *j)
 {
 	char last = j->len ? j->str[j->len - 1] : '\0';
 
-	if (last && last != '{' && last != '[' && last != ':')
+	if (last && strchr("\"}]0123456789el", last))
 		g_string_append_c(j, ',');
 }
 

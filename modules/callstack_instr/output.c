@@ -176,6 +176,36 @@ void csi_trace_close(void)
 	g_mutex_unlock(&trace_lock);
 }
 
+/*
+ * A symbol name as a JSON string.  Names come from whatever ELF file the
+ * user gave: not necessarily C identifiers, not necessarily UTF-8.  Bytes
+ * that are not UTF-8 become U+FFFD, so every trace line parses.
+ */
+static void trace_name(FILE *f, const char *s)
+{
+	const char *end;
+
+	fputc('"', f);
+	while (*s) {
+		g_utf8_validate(s, -1, &end);
+		for (; s < end; s++) {
+			unsigned char c = *s;
+
+			if (c == '"' || c == '\\')
+				fprintf(f, "\\%c", c);
+			else if (c < 0x20 || c == 0x7f)
+				fprintf(f, "\\u%04x", c);
+			else
+				fputc(c, f);
+		}
+		if (*s) {
+			fputs("\\ufffd", f);
+			s++;
+		}
+	}
+	fputc('"', f);
+}
+
 void csi_trace_event(const char *event, unsigned int vcpu,
 		     const struct csi_stack *s, uint32_t depth, uint64_t func,
 		     uint64_t ret)
@@ -206,9 +236,8 @@ void csi_trace_event(const char *event, unsigned int vcpu,
 		fprintf(trace, "\",\"depth\":%u,\"func\":\"0x%" PRIx64
 			"\",\"ret\":\"0x%" PRIx64 "\"", depth, func, ret);
 		if (syms) {
-			/* Symbol names are C identifiers: nothing to escape. */
-			fprintf(trace, ",\"name\":\"%s\"",
-				csi_symbolize(func, buf, sizeof(buf)));
+			fputs(",\"name\":", trace);
+			trace_name(trace, csi_symbolize(func, buf, sizeof(buf)));
 		}
 		fputs("}\n", trace);
 	}

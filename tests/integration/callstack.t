@@ -8,7 +8,7 @@
 . "$(dirname "$0")/../lib.sh"
 ELF=$BUILD/tests/guest/callgraph.elf
 need "$BUILD/modhost.so" "$BUILD/modules/callstack_instr.so" "$TMOD/cs_cons.so" "$ELF"
-plan 16
+plan 18
 
 cp "$BUILD/modules/callstack_instr.so" "$TMOD/cs_cons.so" "$MODDIR/"
 export GUEST=callgraph
@@ -111,6 +111,16 @@ lj=$(jq -c 'select(.event=="ret" and (.name|test("^cg_l[oj]")))' "$T/trace" | he
 d=$(jq -r 'select(.event=="call" and .name=="cg_lj_try") | .depth' "$T/trace" | head -1)
 is "$lj" "cg_longjmp:$((d + 3)) cg_lj_deep:$((d + 2)) cg_lj_mid:$((d + 1)) cg_lj_try:$d" \
 	"after the longjmp, cg_lj_try's ret pops 4 frames, one on_ret each, innermost first"
+
+# -- symbol names that are not text: the trace stays UTF-8 JSON ---------------
+objcopy --redefine-sym "cg_leaf=cg_\"le\\af$(printf '\377\001')" "$ELF" "$T/odd.elf"
+run_guest "callstack_instr.symbols=$T/odd.elf" "callstack_instr.trace=$T/trace3"
+python3 -c 'import json,sys; [json.loads(l) for l in open(sys.argv[1],encoding="utf-8")]' \
+	"$T/trace3" 2>/dev/null
+ok $? "a symbol name with quotes, a backslash and bytes that are not UTF-8: the trace parses (python3 json)"
+is "$(jq -r 'select(.name=="cg_\"le\\af\ufffd\u0001") | .event' "$T/trace3" | sort | uniq -c |
+	awk '{print $2 $1}' | paste -sd' ')" "call18 ret18" \
+	"and carries the name escaped, invalid bytes as U+FFFD"
 
 # -- heuristic stacks, no symbols: hex names -----------------------------------
 run_guest callstack_instr.stack_type=heuristic "callstack_instr.folded=$T/folded2"

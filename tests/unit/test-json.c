@@ -120,6 +120,20 @@ static void test_builder(void)
 			"\"empty\":{}}");
 }
 
+/* A second line in the same buffer starts without a comma. */
+static void test_second_line(void)
+{
+	g_autoptr(GString) j = g_string_new(NULL);
+
+	for (int i = 0; i < 2; i++) {
+		mh_json_obj_begin(j);
+		mh_json_kv_int(j, "i", i);
+		mh_json_obj_end(j);
+		g_string_append_c(j, '\n');
+	}
+	g_assert_cmpstr(j->str, ==, "{\"i\":0}\n{\"i\":1}\n");
+}
+
 /* Keys go through the same escaper. */
 static void test_key_escaped(void)
 {
@@ -142,5 +156,6 @@ int main(int argc, char **argv)
 	g_test_add_func("/json/all-bytes", test_all_bytes);
 	g_test_add_func("/json/builder", test_builder);
 	g_test_add_func("/json/key-escaped", test_key_escaped);
+	g_test_add_func("/json/second-line", test_second_line);
 	return g_test_run();
 }
