@@ -86,7 +86,7 @@ static void guest_control(void)
 	serial_puts("hcall: done\n");
 }
 
-/* Names a log must carry as valid JSON (tests/integration/log-json.t). */
+/* Names a log must carry as valid JSON (tests/integration/guest-log.t). */
 static void odd_names(void)
 {
 	static const char bytes[] = "f\x83\xe6?f\x81\xce\x80";
@@ -99,7 +99,7 @@ static void odd_names(void)
 	serial_puts("hcall: done\n");
 }
 
-/* A guest flooding guest control (tests/integration/log-flood.t). */
+/* A guest flooding guest control (tests/integration/guest-log.t). */
 static __attribute__((noreturn)) void flood(void)
 {
 	static const char bad[] = "\xff\xfe";
