@@ -229,14 +229,43 @@ static mh_scoreboard *api_scoreboard_new(mh_module *self, size_t element_size)
 }
 
 /*
- * Translated code may still point into a scoreboard until the next flush,
- * so a module's own free only drops it from the instance: the host frees it
- * in mh_module_unregister(), which runs after a flush.
+ * Translated code may still point into a scoreboard until the next flush.
+ * Inside an apply (init, exit: every vCPU stopped, the code flushed) it
+ * is freed at once; from anywhere else (a vCPU callback, the exit hooks
+ * at QEMU's exit) it is dropped from the instance and freed at the next
+ * quiesce, after its flush.
  */
+static GMutex sb_lock;			/* sb_retired */
+static GPtrArray *sb_retired;		/* scoreboards to free at the next quiesce */
+
 static void api_scoreboard_free(mh_module *self, mh_scoreboard *score)
 {
-	(void)self;
-	(void)score;
+	if (!self || !score)
+		return;
+	/* Only its own, once: anything else would free what others use. */
+	if (!g_ptr_array_remove_fast(self->scoreboards, score)) {
+		api_log(self, MH_LOG_ERROR, "scoreboard_free: %p is not a "
+			"scoreboard of this module (freed twice?)", (void *)score);
+		return;
+	}
+	if (mh_lifecycle_applying()) {
+		qemu_plugin_scoreboard_free((struct qemu_plugin_scoreboard *)score);
+		return;
+	}
+	g_mutex_lock(&sb_lock);
+	if (!sb_retired)
+		sb_retired = g_ptr_array_new_with_free_func(
+			(GDestroyNotify)qemu_plugin_scoreboard_free);
+	g_ptr_array_add(sb_retired, score);
+	g_mutex_unlock(&sb_lock);
+}
+
+void mh_api_quiesced(void)
+{
+	g_mutex_lock(&sb_lock);
+	if (sb_retired)
+		g_ptr_array_set_size(sb_retired, 0);
+	g_mutex_unlock(&sb_lock);
 }
 
 static void *api_scoreboard_find(mh_scoreboard *score, unsigned int vcpu_index)
@@ -528,29 +557,49 @@ static inline uint64_t acct_now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + ts.tv_nsec;
 }
 
-static inline void acct_charge(struct mh_entry *e, uint64_t t0)
+/*
+ * Timed calls nest: a provider's callback runs its consumers' PPP handlers,
+ * each timed for its owner.  A frame charges its module the time it took
+ * less what the frames nested in it charged (acct_nested, per thread).
+ */
+static __thread uint64_t acct_nested;
+
+void mh_api_acct_enter(struct mh_acct_frame *f)
 {
-	__atomic_add_fetch(&e->cb_ns, acct_now_ns() - t0, __ATOMIC_RELAXED);
+	f->outer_nested = acct_nested;
+	acct_nested = 0;
+	f->t0 = acct_now_ns();
+}
+
+void mh_api_acct_leave(struct mh_acct_frame *f, struct mh_entry *e)
+{
+	uint64_t dt = acct_now_ns() - f->t0;
+
+	__atomic_add_fetch(&e->cb_ns, dt - MIN(dt, acct_nested),
+			   __ATOMIC_RELAXED);
 	__atomic_add_fetch(&e->cb_calls, 1, __ATOMIC_RELAXED);
+	acct_nested = f->outer_nested + dt;
 }
 
 static void acct_udata_cb(unsigned int vcpu_index, void *p)
 {
 	struct acct_cb *a = p;
-	uint64_t t0 = acct_now_ns();
+	struct mh_acct_frame f;
 
+	mh_api_acct_enter(&f);
 	((mh_vcpu_udata_cb)a->fn)(vcpu_index, a->udata);
-	acct_charge(a->entry, t0);
+	mh_api_acct_leave(&f, a->entry);
 }
 
 static void acct_mem_cb(unsigned int vcpu_index, uint32_t meminfo,
 			uint64_t vaddr, void *p)
 {
 	struct acct_cb *a = p;
-	uint64_t t0 = acct_now_ns();
+	struct mh_acct_frame f;
 
+	mh_api_acct_enter(&f);
 	((mh_vcpu_mem_cb)a->fn)(vcpu_index, meminfo, vaddr, a->udata);
-	acct_charge(a->entry, t0);
+	mh_api_acct_leave(&f, a->entry);
 }
 
 /* With accounting=on, route @cb/@udata through the timing trampoline. */

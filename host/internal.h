@@ -241,6 +241,8 @@ int mh_guard_call(mh_guarded_fn fn, void *arg, int *signo);
 extern const struct mh_api mh_host_api;
 void mh_module_unregister(struct mh_module *m);
 void mh_api_vcpu_init(void);
+/* Every vCPU is stopped, the code flushed: free the scoreboards let go. */
+void mh_api_quiesced(void);
 
 /* -- registry.c ------------------------------------------------------- */
 
@@ -323,6 +325,11 @@ bool mh_lifecycle_exiting(void);
 void mh_lifecycle_translate(struct qemu_plugin_tb *tb);
 const char *mh_module_dir(void);
 bool mh_module_is_loaded(const char *name);
+/*
+ * True while this thread applies requests (every vCPU stopped, translated
+ * code flushed, or no vCPU yet): what a module frees now is unreachable.
+ */
+bool mh_lifecycle_applying(void);
 
 /* -- hypercall.c ------------------------------------------------------ */
 
@@ -461,10 +468,19 @@ void mh_api_set_accounting(bool on);
 bool mh_api_accounting(void);
 /* Run @m's translate hook, its registrations counted on its entry. */
 void mh_api_translate(struct mh_module *m, struct qemu_plugin_tb *tb);
+/*
+ * accounting=on: time one call and charge it to @e in leave, less the
+ * time of the timed calls nested in it (charged to their own modules).
+ */
+struct mh_acct_frame {
+	uint64_t t0;
+	uint64_t outer_nested;
+};
+void mh_api_acct_enter(struct mh_acct_frame *f);
+void mh_api_acct_leave(struct mh_acct_frame *f, struct mh_entry *e);
 
 /* -- plugin.c --------------------------------------------------------- */
 
 void mh_plugin_register_callbacks(void);
-qemu_plugin_id_t mh_plugin_id(void);
 
 #endif /* MODHOST_HOST_INTERNAL_H */

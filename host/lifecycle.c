@@ -80,6 +80,11 @@ static bool is_live_locked(const char *name) /* Must hold mh_lock. */
 	return e && e->state == MH_LIVE;
 }
 
+bool mh_lifecycle_applying(void)
+{
+	return applying;
+}
+
 bool mh_module_is_loaded(const char *name)
 {
 	bool ret;
@@ -437,20 +442,53 @@ int mh_request_load(const char *name, enum mh_origin from)
 	return request_load(name, from, false);
 }
 
-int mh_request_unload(const char *name, bool force, enum mh_origin from)
+static int unload_check_locked(struct request *r, char **users, char **err);
+
+static struct request *unload_request_new(const char *name, bool force,
+					  enum mh_origin from)
 {
-	g_autoptr(GPtrArray) plan =
-		g_ptr_array_new_with_free_func((GDestroyNotify)request_free);
 	struct request *r = g_new0(struct request, 1);
-	int ret;
 
 	r->kind = REQ_UNLOAD;
 	r->name = g_strdup(name);
 	r->force = force;
 	r->from = from;
+	return r;
+}
+
+/*
+ * Submit the unload @r (alone in @plan), unless it would be refused: that
+ * is said at once, without pausing the guest for nothing (the pause would
+ * also become the module's last pause in stats).  Must hold req_lock.
+ */
+static int submit_unload(GPtrArray *plan, struct request *r)
+{
+	g_autofree char *users = NULL;
+	char *err = NULL;
+	int ret;
+
+	g_mutex_lock(&mh_lock);
+	ret = unload_check_locked(r, &users, &err);
+	g_mutex_unlock(&mh_lock);
+	if (!ret)
+		return submit(plan, false);
+	event_reject(r->name, NULL, err);
+	r->error = err;
+	r->result = ret;
+	r->done = true;
+	return ret;
+}
+
+int mh_request_unload(const char *name, bool force, enum mh_origin from)
+{
+	g_autoptr(GPtrArray) plan =
+		g_ptr_array_new_with_free_func((GDestroyNotify)request_free);
+	struct request *r = unload_request_new(name, force, from);
+	int ret;
+
 	g_ptr_array_add(plan, r);
 	g_mutex_lock(&req_lock);
-	ret = submit(plan, false);
+	ret = submit_unload(plan, r);
 	g_mutex_unlock(&req_lock);
 	return ret;
 }
@@ -535,23 +573,41 @@ static char *users_locked(const char *name) /* Must hold mh_lock. */
 	return mh_join_unique(users);
 }
 
+/*
+ * Why unloading @r->name would be refused now: 0, or -errno and *@err.
+ * *@users: the live modules that use it ("" if none).
+ */
+static int unload_check_locked(struct request *r, char **users, char **err) /* Must hold mh_lock. */
+{
+	struct mh_entry *e = g_hash_table_lookup(entries, r->name);
+
+	*users = NULL;
+	if (!e || e->state != MH_LIVE) {
+		*err = g_strdup("unload: not loaded");
+		return -ENOENT;
+	}
+	*users = users_locked(r->name);
+	if (**users && !r->force) {
+		*err = g_strdup_printf("unload refused: in use by %s", *users);
+		return -EBUSY;
+	}
+	return 0;
+}
+
 static int apply_unload_locked(struct request *r) /* Must hold mh_lock. */
 {
 	struct mh_entry *e = g_hash_table_lookup(entries, r->name);
 	g_autofree char *users = NULL;
+	g_autofree char *err = NULL;
 	struct mh_module *mod;
 	GString *ev;
+	int ret;
 
-	if (!e || e->state != MH_LIVE) {
-		event_reject(r->name, NULL, "unload: not loaded");
-		return -ENOENT;
-	}
-	users = users_locked(r->name);
-	if (*users && !r->force) {
-		g_autofree char *err = g_strdup_printf("unload refused: in use by %s",
-						       users);
+	/* Checked before the quiesce too; a user may have come meanwhile. */
+	ret = unload_check_locked(r, &users, &err);
+	if (ret) {
 		event_reject(r->name, NULL, err);
-		return -EBUSY;
+		return ret;
 	}
 	mod = e->live;
 	module_exit(mod);
@@ -819,11 +875,9 @@ static int check_params(char **err)
 		gpointer pk, pv;
 		g_autofree char *why = NULL;
 
-		if (!g_file_test(path, G_FILE_TEST_EXISTS)) {
-			mh_msg("parameters given for '%s', which is not in %s (yet)",
-			       (char *)k, args->dir);
+		/* Said when start-up ends, if it is still not there. */
+		if (!g_file_test(path, G_FILE_TEST_EXISTS))
 			continue;
-		}
 		if (mh_meta_read(path, &meta, &why)) {
 			*err = g_strdup_printf("%s: %s", path, why);
 			return -EINVAL;
@@ -862,6 +916,48 @@ int mh_lifecycle_init(const struct mh_host_args *a, char **err)
 	return check_params(err);
 }
 
+/*
+ * Start-up is over: MODULE.PARAM given for a module that did not load
+ * would otherwise be ignored without a word.  A module whose file is in
+ * dir may still be loaded later (watcher, modctl), and then gets them; one
+ * that is not there most likely means a typo in the module's name.
+ */
+static void warn_unused_params(void)
+{
+	GHashTableIter it, pit;
+	gpointer k, v, pk;
+
+	g_hash_table_iter_init(&it, args->params);
+	while (g_hash_table_iter_next(&it, &k, &v)) {
+		g_autofree char *path = module_path(k);
+		g_autoptr(GPtrArray) names = g_ptr_array_new();
+		g_autofree char *list = NULL;
+
+		if (mh_module_is_loaded(k))
+			continue;
+		g_hash_table_iter_init(&pit, v);
+		while (g_hash_table_iter_next(&pit, &pk, NULL))
+			g_ptr_array_add(names, pk);
+		g_ptr_array_sort(names, (GCompareFunc)g_strcmp0);
+		g_ptr_array_add(names, NULL);
+		list = g_strjoinv(", ", (char **)names->pdata);
+		if (g_file_test(path, G_FILE_TEST_EXISTS)) {
+			mh_msg("%s is not loaded: its parameters (%s) apply when "
+			       "it is", (char *)k, list);
+			continue;
+		}
+		for (guint i = 0; i + 1 < names->len; i++) {
+			GString *ev = mh_event_new("param_unused");
+
+			mh_event_str(ev, "module", k);
+			mh_event_str(ev, "param", g_ptr_array_index(names, i));
+			mh_event_emit(ev);
+		}
+		mh_err("warning: parameters for module '%s' (%s) are unused: it "
+		       "is not loaded and there is no %s", (char *)k, list, path);
+	}
+}
+
 int mh_lifecycle_start(char **err)
 {
 	for (char **n = args->load; n && *n; n++) {
@@ -872,6 +968,7 @@ int mh_lifecycle_start(char **err)
 			return -EINVAL;
 		}
 	}
+	warn_unused_params();
 	return 0;
 }
 
@@ -1111,13 +1208,10 @@ int mh_request(enum mh_req_kind kind, const char *name, GHashTable *params,
 		goto out;
 	}
 	if (kind == MH_REQ_UNLOAD) {
-		struct request *r = g_new0(struct request, 1);
+		struct request *r = unload_request_new(name, force, from);
 
-		r->kind = REQ_UNLOAD;
-		r->name = g_strdup(name);
-		r->force = force;
-		r->from = from;
 		g_ptr_array_add(plan, r);
+		ret = submit_unload(plan, r);
 	} else {
 		if (params && g_hash_table_size(params)) {
 			old_params = params_merge_locked(name, params);
@@ -1131,8 +1225,8 @@ int mh_request(enum mh_req_kind kind, const char *name, GHashTable *params,
 			*err = g_strdup_printf("%s: %s", path, why);
 			goto out;
 		}
+		ret = submit(plan, false);
 	}
-	ret = submit(plan, false);
 	if (ret) {
 		for (guint i = 0; i < plan->len && !*err; i++) {
 			struct request *r = g_ptr_array_index(plan, i);

@@ -17,11 +17,6 @@ QEMU_PLUGIN_EXPORT int qemu_plugin_version = QEMU_PLUGIN_VERSION;
 static qemu_plugin_id_t host_id;
 static struct mh_host_args args;
 
-qemu_plugin_id_t mh_plugin_id(void)
-{
-	return host_id;
-}
-
 static void host_vcpu_init(qemu_plugin_id_t id, unsigned int vcpu_index)
 {
 	(void)id;

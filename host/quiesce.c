@@ -47,6 +47,7 @@ static void quiesce_done(qemu_plugin_id_t id)
 	set_flags(0);
 	ops = mh_lifecycle_apply();
 	mh_registry_quiesced();
+	mh_api_quiesced();
 	mh_plugin_register_callbacks();
 	pause_us = mh_log_now_us() - answered_at;
 	mh_lifecycle_note_pause(pause_us);

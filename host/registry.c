@@ -9,7 +9,10 @@
  * rewrites the target (one aligned 8-byte store), so a call costs one
  * extra direct jump over a plain indirect call.  When the provider is
  * gone, the target is a libffi closure built from the signature that
- * returns zero and reports import_dead.
+ * returns zero and reports import_dead: one per signature the symbol was
+ * exported with, never one built for another.  While a live importer
+ * holds the stub, a provider that comes back must export the symbol with
+ * the signature it was imported with, or its load is refused.
  *
  * Stubs live in memory from ffi_closure_alloc(), which gives a writable
  * and an executable view of the same bytes (W^X-safe where libffi is).
@@ -17,7 +20,9 @@
  * A PPP point holds an immutable array of handlers.  Adding or removing a
  * handler publishes a new array; the old one is freed at the next quiesce,
  * when no vCPU can be walking it, so a provider running a point (even one
- * whose handler unregisters itself) always sees a whole array.
+ * whose handler unregisters itself) always sees a whole array.  With
+ * accounting=on each handler is published as a libffi closure that times
+ * the call and charges its owner, not the provider running the point.
  *
  * Locking: reg_lock guards everything here.  It nests inside mh_lock and
  * is never held while module code runs.
@@ -34,6 +39,12 @@ struct stub {
 	void **target;		/* in the writable view */
 };
 
+/* A libffi call interface built from a signature string. */
+struct ffi_sig {
+	ffi_cif cif;
+	ffi_type *args[MH_SIG_MAX_ARGS];
+};
+
 struct symbol {
 	char *module, *name;
 	char *sig;		/* the provider's, once it exported it */
@@ -41,12 +52,32 @@ struct symbol {
 	struct mh_module *provider;	/* the live instance exporting it */
 	struct stub stub;	/* made at the first import */
 	GPtrArray *importers;	/* module names, one per import edge */
-	/* zero-returning stand-in, made when the provider goes */
-	ffi_closure *dead;
-	void *dead_code;
-	ffi_cif dead_cif;
-	ffi_type *dead_args[MH_SIG_MAX_ARGS];
+	/*
+	 * Zero-returning stand-ins, made when the provider goes, one per
+	 * signature (signature -> struct stand_in).  Never freed: a stub may
+	 * point at one while a vCPU runs.
+	 */
+	GHashTable *dead;
 	guint dead_calls;
+};
+
+struct stand_in {
+	struct symbol *sym;
+	ffi_closure *closure;
+	void *code;
+	struct ffi_sig fs;
+};
+
+/*
+ * One registered PPP handler.  With accounting=on, @code is a closure
+ * that times @fn and charges @entry; otherwise @code is @fn.
+ */
+struct handler {
+	void (*fn)(void);	/* what the owner registered */
+	void (*code)(void);	/* what the handler set holds */
+	ffi_closure *closure;
+	struct mh_entry *entry;
+	struct ffi_sig fs;
 };
 
 struct point {
@@ -54,12 +85,14 @@ struct point {
 	char *module, *name, *sig;
 	bool declared;		/* by the live provider */
 	GPtrArray *owners;	/* module name of each handler, in order */
+	GPtrArray *handlers;	/* struct handler, parallel to owners */
 };
 
 static GMutex reg_lock;
 static GHashTable *symbols;	/* "module.name" -> struct symbol */
 static GHashTable *points;	/* "module.name" -> struct point */
 static GPtrArray *retired;	/* handler sets to free at the next quiesce */
+static GPtrArray *retired_handlers;	/* struct handler, likewise */
 static const struct mh_ppp_handlers no_handlers;
 
 static char *key(const char *module, const char *name)
@@ -119,9 +152,43 @@ static ffi_type *ffi_of(enum mh_type t)
 	return &ffi_type_void;
 }
 
+/* Build @f from @sig; 0, or -EINVAL if either is unusable. */
+static int ffi_sig_prep(struct ffi_sig *f, const char *sig)
+{
+	struct mh_sig ms;
+	g_autofree char *err = NULL;
+
+	if (mh_sig_parse(sig, &ms, &err))
+		return -EINVAL;
+	for (unsigned int i = 0; i < ms.nargs; i++)
+		f->args[i] = ffi_of(ms.args[i]);
+	if (ffi_prep_cif(&f->cif, FFI_DEFAULT_ABI, ms.nargs, ffi_of(ms.ret),
+			 f->args) != FFI_OK)
+		return -EINVAL;
+	return 0;
+}
+
+/* A closure over @f calling @fun(cif, ret, args, @udata); its code or NULL. */
+static void *closure_make(ffi_closure **closure, struct ffi_sig *f,
+			  void (*fun)(ffi_cif *, void *, void **, void *),
+			  void *udata)
+{
+	void *code;
+
+	*closure = ffi_closure_alloc(sizeof(ffi_closure), &code);
+	if (!*closure)
+		return NULL;
+	if (ffi_prep_closure_loc(*closure, &f->cif, fun, udata, code) != FFI_OK) {
+		ffi_closure_free(*closure);
+		*closure = NULL;
+		return NULL;
+	}
+	return code;
+}
+
 static void dead_call(ffi_cif *cif, void *ret, void **args, void *udata)
 {
-	struct symbol *s = udata;
+	struct symbol *s = ((struct stand_in *)udata)->sym;
 
 	(void)args;
 	/* libffi widens small integer returns to a full ffi_arg */
@@ -139,27 +206,37 @@ static void dead_call(ffi_cif *cif, void *ret, void **args, void *udata)
 	}
 }
 
+/* The stand-in for @s as exported now (s->sig): built once per signature. */
 static void *dead_code(struct symbol *s)
 {
-	struct mh_sig sig;
-	g_autofree char *err = NULL;
+	struct stand_in *si;
 
-	if (s->dead)
-		return s->dead_code;
-	if (mh_sig_parse(s->sig, &sig, &err))
-		return NULL;
-	for (unsigned int i = 0; i < sig.nargs; i++)
-		s->dead_args[i] = ffi_of(sig.args[i]);
-	s->dead = ffi_closure_alloc(sizeof(ffi_closure), &s->dead_code);
-	if (!s->dead ||
-	    ffi_prep_cif(&s->dead_cif, FFI_DEFAULT_ABI, sig.nargs,
-			 ffi_of(sig.ret), s->dead_args) != FFI_OK ||
-	    ffi_prep_closure_loc(s->dead, &s->dead_cif, dead_call, s,
-				 s->dead_code) != FFI_OK) {
-		mh_err("%s.%s: cannot build its stand-in", s->module, s->name);
+	if (!s->dead)
+		s->dead = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+						NULL);
+	si = g_hash_table_lookup(s->dead, s->sig);
+	if (si)
+		return si->code;
+	si = g_new0(struct stand_in, 1);
+	si->sym = s;
+	if (ffi_sig_prep(&si->fs, s->sig) ||
+	    !(si->code = closure_make(&si->closure, &si->fs, dead_call, si))) {
+		mh_err("%s.%s: cannot build its stand-in for %s", s->module,
+		       s->name, s->sig);
+		g_free(si);
 		return NULL;
 	}
-	return s->dead_code;
+	g_hash_table_insert(s->dead, g_strdup(s->sig), si);
+	return si->code;
+}
+
+static void handler_free(gpointer p)
+{
+	struct handler *h = p;
+
+	if (h->closure)
+		ffi_closure_free(h->closure);
+	g_free(h);
 }
 
 /* The provider is gone: calls reach the stand-in from now on. */
@@ -201,6 +278,7 @@ static struct point *point_get_locked(const char *module, const char *name) /* M
 		p->name = g_strdup(name);
 		p->pub.handlers = &no_handlers;
 		p->owners = g_ptr_array_new_with_free_func(g_free);
+		p->handlers = g_ptr_array_new_with_free_func(handler_free);
 		g_hash_table_insert(points, g_steal_pointer(&k), p);
 	}
 	return p;
@@ -211,6 +289,7 @@ void mh_registry_init(void)
 	symbols = g_hash_table_new(g_str_hash, g_str_equal);
 	points = g_hash_table_new(g_str_hash, g_str_equal);
 	retired = g_ptr_array_new_with_free_func(g_free);
+	retired_handlers = g_ptr_array_new_with_free_func(handler_free);
 }
 
 static const char *owner(struct mh_module *m)
@@ -287,8 +366,14 @@ static int check_tables(struct mh_module *m, char **err)
 	return 0;
 }
 
-/* A new version must keep every export someone imports, unchanged. */
-static int check_reload_locked(struct mh_module *m, char **err) /* Must hold reg_lock. */
+/*
+ * A new version must keep every export someone imports, unchanged.  A
+ * fresh load (not @reload) may find importers too: those left behind by a
+ * forced unload, or by a rollback that ended in an unload.  Their stubs
+ * reach the stand-in; the new provider may leave an export out (the stub
+ * stays dead), but must not wire a changed signature into them.
+ */
+static int check_exports_locked(struct mh_module *m, bool reload, char **err) /* Must hold reg_lock. */
 {
 	GHashTableIter it;
 	gpointer v;
@@ -302,7 +387,7 @@ static int check_reload_locked(struct mh_module *m, char **err) /* Must hold reg
 		if (strcmp(s->module, owner(m)) || !s->importers->len)
 			continue;
 		e = find_export(m, s->name);
-		if (e && !strcmp(e->sig, s->sig))
+		if (e ? !strcmp(e->sig, s->sig) : !reload)
 			continue;
 		users = mh_join_unique(s->importers);
 		if (e)
@@ -352,7 +437,7 @@ int mh_registry_check_reload(struct mh_module *m, char **err)
 	int ret;
 
 	g_mutex_lock(&reg_lock);
-	ret = check_reload_locked(m, err);
+	ret = check_exports_locked(m, true, err);
 	g_mutex_unlock(&reg_lock);
 	return ret;
 }
@@ -365,8 +450,7 @@ int mh_registry_bind(struct mh_module *m, bool reload, char **err)
 	if (ret)
 		return ret;
 	g_mutex_lock(&reg_lock);
-	if (reload)
-		ret = check_reload_locked(m, err);
+	ret = check_exports_locked(m, reload, err);
 	for (const struct mh_import *i = m->ops.imports;
 	     !ret && i && i < m->ops.imports_end; i++) {
 		void *p = import_locked(m, i->module, i->name, i->sig, err);
@@ -428,9 +512,49 @@ void mh_registry_retire(const char *module)
 
 /* -- PPP ------------------------------------------------------------------ */
 
-/* Publish @p's handlers with @fn added (@add) or its first match removed. */
-static int point_update_locked(struct point *p, void (*fn)(void),
-			       const char *who, bool add) /* Must hold reg_lock. */
+static void ppp_timed(ffi_cif *cif, void *ret, void **args, void *udata)
+{
+	struct handler *h = udata;
+	struct mh_acct_frame f;
+
+	mh_api_acct_enter(&f);
+	ffi_call(cif, FFI_FN(h->fn), ret, args);
+	mh_api_acct_leave(&f, h->entry);
+}
+
+/*
+ * @fn as @m registers it on @p: with accounting=on, behind a closure that
+ * charges @m for its time (the provider calls it directly, from inside
+ * its own timed callback).  NULL and *err if that cannot be built.
+ */
+static struct handler *handler_new(struct point *p, struct mh_module *m,
+				   void (*fn)(void), char **err)
+{
+	struct handler *h = g_new0(struct handler, 1);
+	void *code;
+
+	h->fn = fn;
+	h->code = fn;
+	h->entry = m->entry;
+	if (!mh_api_accounting() || !h->entry)
+		return h;
+	if (ffi_sig_prep(&h->fs, p->sig) ||
+	    !(code = closure_make(&h->closure, &h->fs, ppp_timed, h))) {
+		*err = g_strdup_printf("PPP %s.%s: cannot build the accounting "
+				       "trampoline", p->module, p->name);
+		g_free(h);
+		return NULL;
+	}
+	h->code = (void (*)(void))code;
+	return h;
+}
+
+/*
+ * Publish @p's handlers with @add appended, or else with the first of
+ * @who's handlers that is @fn (any, if NULL) removed.
+ */
+static int point_update_locked(struct point *p, struct handler *add,
+			       void (*fn)(void), const char *who) /* Must hold reg_lock. */
 {
 	const struct mh_ppp_handlers *old = p->pub.handlers;
 	uint32_t n = old->n, at = n;
@@ -438,7 +562,9 @@ static int point_update_locked(struct point *p, void (*fn)(void),
 
 	if (!add) {
 		for (at = 0; at < n; at++) {
-			if ((!fn || old->fn[at] == fn) &&
+			struct handler *h = g_ptr_array_index(p->handlers, at);
+
+			if ((!fn || h->fn == fn) &&
 			    !strcmp(g_ptr_array_index(p->owners, at), who))
 				break;
 		}
@@ -452,10 +578,14 @@ static int point_update_locked(struct point *p, void (*fn)(void),
 			set->fn[set->n++] = old->fn[i];
 	}
 	if (add) {
-		set->fn[set->n++] = fn;
+		set->fn[set->n++] = add->code;
 		g_ptr_array_add(p->owners, g_strdup(who));
+		g_ptr_array_add(p->handlers, add);
 	} else {
 		g_ptr_array_remove_index(p->owners, at);
+		/* A vCPU may be running it until the next quiesce. */
+		g_ptr_array_add(retired_handlers,
+				g_ptr_array_steal_index(p->handlers, at));
 	}
 	__atomic_store_n(&p->pub.handlers, set, __ATOMIC_RELEASE);
 	if (old != &no_handlers)
@@ -513,7 +643,9 @@ int mh_registry_ppp_register(struct mh_module *m, const char *module,
 				       p->sig, sig);
 		ret = -EINVAL;
 	} else {
-		ret = point_update_locked(p, fn, owner(m), true);
+		struct handler *h = handler_new(p, m, fn, err);
+
+		ret = h ? point_update_locked(p, h, NULL, owner(m)) : -ENOMEM;
 	}
 	g_mutex_unlock(&reg_lock);
 	return ret;
@@ -529,7 +661,7 @@ int mh_registry_ppp_unregister(struct mh_module *m, const char *module,
 	g_mutex_lock(&reg_lock);
 	p = g_hash_table_lookup(points, k);
 	if (p && fn)
-		ret = point_update_locked(p, fn, owner(m), false);
+		ret = point_update_locked(p, NULL, fn, owner(m));
 	g_mutex_unlock(&reg_lock);
 	return ret;
 }
@@ -601,7 +733,7 @@ void mh_registry_release(struct mh_module *m)
 	/* Handlers leave with their owner. */
 	g_hash_table_iter_init(&it, points);
 	while (g_hash_table_iter_next(&it, NULL, &v)) {
-		while (!point_update_locked(v, NULL, owner(m), false))
+		while (!point_update_locked(v, NULL, NULL, owner(m)))
 			;
 	}
 	g_mutex_unlock(&reg_lock);
@@ -698,5 +830,6 @@ void mh_registry_quiesced(void)
 {
 	g_mutex_lock(&reg_lock);
 	g_ptr_array_set_size(retired, 0);
+	g_ptr_array_set_size(retired_handlers, 0);
 	g_mutex_unlock(&reg_lock);
 }

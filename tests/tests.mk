@@ -29,12 +29,14 @@ cons_v1_FLAGS := -DCONS_VERSION='"1"'
 cons_v2_FLAGS := -DCONS_VERSION='"2"'
 cons_badsig_FLAGS := -DCONS_VERSION='"badsig"' -DCONS_BAD_SIG
 cons_missing_FLAGS := -DCONS_VERSION='"missing"' -DCONS_MISSING
+cons_ppp_FLAGS := -DCONS_VERSION='"ppp"' -DCONS_PPP_ONLY
 REGISTRY_VARIANTS := prov-v1 prov-v2 prov-drop prov-sig prov-pppsig \
-	cons-v1 cons-v2 cons-badsig cons-missing
+	cons-v1 cons-v2 cons-badsig cons-missing cons-ppp
 
 TEST_MODULES := $(COUNTER_VARIANTS:%=$(TMOD)/counter-%.so) \
 	$(REGISTRY_VARIANTS:%=$(TMOD)/%.so) \
-	$(TMOD)/dep_base.so $(TMOD)/dep_user.so $(TMOD)/probe.so
+	$(TMOD)/dep_base.so $(TMOD)/dep_user.so $(TMOD)/probe.so \
+	$(TMOD)/sbloop.so
 
 $(TMOD)/counter-%.so: tests/modules/counter.c tests/modules/testmod.h include/modhost/module.h tests/tests.mk
 	$(call say,CC,$@)

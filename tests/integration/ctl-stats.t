@@ -7,8 +7,9 @@
 . "$(dirname "$0")/../lib.sh"
 MODCTL=$BUILD/bin/modctl
 need "$BUILD/modhost.so" "$MODCTL" "$TMOD/counter-v1.so" "$TMOD/counter-v2.so" \
-	"$TMOD/counter-initfail.so" "$BUILD/modules/example.so"
-plan 16
+	"$TMOD/counter-initfail.so" "$BUILD/modules/example.so" \
+	"$TMOD/prov-v1.so" "$TMOD/cons-ppp.so"
+plan 18
 
 SOCK=$T/ctl.sock
 mc() { timeout 30 "$MODCTL" -s "$SOCK" "$@"; }
@@ -65,3 +66,19 @@ is "$(stat_of example '[.cb_calls, .cb_ns]')" "[0,0]" \
 mc reload counter >/dev/null
 [ "$(stat_of counter .cb_calls)" -gt "$calls" ]
 ok $? "timing goes on across a reload"
+qemu_stop
+
+# -- accounting=on: PPP handlers are charged to their owner ------------------
+# cons-ppp has no callback of its own: its on_block handler runs from
+# prov's exec callback, one call per block.
+drop "$TMOD/prov-v1.so" prov
+drop "$TMOD/cons-ppp.so" cons
+qemu_start "ctl=$SOCK" load=cons watch=off accounting=on
+wait_ticks 2
+pcalls=$(stat_of prov .cb_calls)
+ccalls=$(stat_of cons .cb_calls)
+cns=$(stat_of cons .cb_ns)
+[ "$ccalls" -gt 1000 ] && [ "$cns" -gt 0 ] 2>/dev/null
+ok $? "the handler's owner is charged: cons $ccalls calls, $cns ns (prov $pcalls calls)"
+[ "$pcalls" -gt 1000 ] 2>/dev/null
+ok $? "prov is charged for its own callback ($pcalls calls, $(stat_of prov .cb_ns) ns)"

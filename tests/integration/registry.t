@@ -5,8 +5,9 @@
 # import pointer never changes; incompatible versions roll back.
 . "$(dirname "$0")/../lib.sh"
 MODCTL=$BUILD/bin/modctl
-need "$BUILD/modhost.so" "$MODCTL" "$TMOD/prov-v1.so" "$TMOD/cons-v1.so"
-plan 30
+need "$BUILD/modhost.so" "$MODCTL" "$TMOD/prov-v1.so" "$TMOD/cons-v1.so" \
+	"$TMOD/counter-v1.so"
+plan 39
 
 SOCK=$T/ctl.sock
 mc() { timeout 60 "$MODCTL" -s "$SOCK" "$@"; }
@@ -94,11 +95,31 @@ is "$(field received "$p")" "$(field calls "$c")" \
 is "$(field handler_calls "$p")" "$(field handled "$c")" \
 	"every handler prov ran was cons's live one (counts equal)"
 
-# -- forced unload: a second run ------------------------------------------------
+# -- refused and forced unloads: a second run ----------------------------------
 drop "$TMOD/prov-v1.so" prov
 drop "$TMOD/cons-v1.so" cons
-qemu_start load=cons "ctl=$SOCK"
+qemu_start load=cons "ctl=$SOCK" watch=off
 wait_ticks 1
+
+# A refused unload is refused before any quiesce: it neither pauses the
+# guest nor becomes prov's last pause.  (A quiesce's event is logged before
+# the next quiesce starts: the counter load below orders them.)
+last_pause() { mc --json stats | jq '.modules[] | select(.name=="prov") | .last_pause_us'; }
+mc reload prov >/dev/null && wait_event '.event=="quiesce"'
+ok $? "prov reloaded: one quiesce"
+pause=$(events '.event=="quiesce"' | tail -1 | jq .pause_us)
+is "$(last_pause)" "$pause" "prov's last pause is that reload's ($pause us)"
+nq=$(count_events '.event=="quiesce"')
+mc unload prov 2>"$T/err"
+grep -q "unload refused: in use by cons" "$T/err"
+ok $? "unload prov without force is refused: $(cat "$T/err")"
+drop "$TMOD/counter-v1.so" counter
+mc load counter >/dev/null && wait_event '.event=="quiesce"' $((nq + 1))
+ok $? "another module loads (a quiesce)"
+is "$(count_events '.event=="quiesce"')" "$((nq + 1))" \
+	"the refused unload asked for no quiesce (only counter's load did)"
+is "$(last_pause)" "$pause" "prov's last pause is still its reload's"
+
 mc unload prov force >/dev/null
 ok $? "modctl unload prov force"
 is "$(events '.event=="unload" and .module=="prov"' | tail -1 | jq -r .forced_users)" "cons" \
@@ -111,8 +132,27 @@ qemu_alive
 ok $? "no crash: the guest runs on, cons calling a dead import"
 [ "$(mc --json symbols | jq -r '.symbols[] | select(.name=="prov.prov_add") | .dead_calls')" -gt 1 ] 2>/dev/null
 ok $? "modctl symbols counts the dead calls"
+
+# A provider back with another signature for what cons still imports must
+# not be wired into cons's stub: its load is refused, naming cons.
+drop "$TMOD/prov-sig.so" prov
+mc load prov 2>"$T/err"
+[ $? -ne 0 ] && grep -q "export 'prov_add' changes from u64(u64) to u64(u32), but cons imports it" "$T/err"
+ok $? "prov with prov_add as u64(u32) is refused while cons imports u64(u64): $(cat "$T/err")"
+is "$(events '.event=="reject" and .module=="prov"' | tail -1 | jq -r .error)" \
+	"export 'prov_add' changes from u64(u64) to u64(u32), but cons imports it" \
+	"the reject event names the export and its importer"
+dead() { mc --json symbols | jq -r '.symbols[] | select(.name=="prov.prov_add") | [.signature,.live,.dead_calls]|join(" ")'; }
+d1=$(dead)
+wait_ticks 1
+d2=$(dead)
+[ "${d1% *}" = "u64(u64) false" ] && [ "${d2% *}" = "u64(u64) false" ] &&
+	[ "${d2##* }" -gt "${d1##* }" ] 2>/dev/null
+ok $? "cons's calls still reach the stand-in ($d1 -> $d2)"
+
+drop "$TMOD/prov-v1.so" prov
 mc load prov >/dev/null && wait_event '.event=="load" and .module=="prov" and .from=="ctl"'
-ok $? "prov loads again; cons's pointer reaches it again"
+ok $? "prov loads again with the signature cons imported; cons's pointer reaches it again"
 wait_ticks 1
 qemu_stop
 p=$(msg prov '^exit' | tail -1)

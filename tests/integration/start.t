@@ -16,7 +16,7 @@ refuse() {
 	ok $? "$what refused: $(grep -m1 modhost: <<<"$out")"
 }
 
-plan 15
+plan 18
 drop "$TMOD/counter-v1.so" counter
 
 refuse "unknown argument 'bogus=1'" "unknown argument" ",bogus=1"
@@ -48,3 +48,13 @@ exit_count=$(events '.event=="message" and (.text|test("^exit version 1 count=")
 	jq -r '.text|sub(".*count=";"")')
 [ "${exit_count:-0}" -gt 1000 ]
 ok $? "counter.start=7 then =1000: the last value reaches the module (uint parameter): count $exit_count"
+
+# Parameters for a module that never loads are not dropped without a word.
+qemu_start watch=off nosuch.depth=3 counter.start=5
+is "$(events '.event=="param_unused"' | jq -r '[.module,.param]|join(" ")')" "nosuch depth" \
+	"a parameter for a module neither loaded nor in dir: param_unused"
+grep -q "modhost: warning: parameters for module 'nosuch' (depth) are unused" "$T/stderr"
+ok $? "and a line on stderr: $(grep -m1 nosuch "$T/stderr")"
+grep -q "modhost: counter is not loaded: its parameters (start) apply when it is" "$QLOG"
+ok $? "counter (in dir, not loaded): its parameters wait for its load (a plugin output line)"
+qemu_stop
