@@ -29,8 +29,8 @@ try() {
 	drop "$TMOD/counter-$1.so" counter
 	wait_event '.event=="reject" or .event=="rollback"' $((n + 1))
 	ev=$(events '.event=="reject" or .event=="rollback"' | tail -1)
-	jq -e --arg e "$2" --arg p "$3" '.event==$e and (.error|test($p))' \
-		<<<"$ev" >/dev/null
+	[ -n "$ev" ] && jq -e --arg e "$2" --arg p "$3" \
+		'.event==$e and (.error|test($p))' <<<"$ev" >/dev/null
 	ok $? "$1, $4: $2 ($(jq -r .error <<<"$ev"))"
 	timeout 30 "$MODCTL" -s "$SOCK" --json list >/dev/null
 	ok $? "$1, $4: QEMU survives and the control socket answers"
