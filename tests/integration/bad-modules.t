@@ -102,7 +102,7 @@ for c in "${CASES[@]}"; do
 	[ -n "$ev" ] && jq -e --arg e "$event" --arg p "$pat" \
 		'.event==$e and (.error|test($p))' <<<"$ev" >/dev/null
 	ok $? "$name: $event ($(jq -r .error <<<"$ev" 2>/dev/null))"
-	[ "$(wc -l <<<"$reply")" -eq 1 ] &&
+	[ -n "$reply" ] && [ "$(wc -l <<<"$reply")" -eq 1 ] &&
 		jq -e '.ok==false and (.error|length>0)' <<<"$reply" >/dev/null
 	ok $? "$name: one error reply on the control socket"
 	h=$(heartbeat "$HB")
@@ -118,15 +118,16 @@ is "$("$MODCTL" -s "$SOCK" --json info counter | jq -r .version)" "1" \
 # A module whose required module is missing: a reject naming it.
 cp "$TMOD/dep_user.so" "$MODDIR/dep_user.so"
 reply=$(timeout 60 "$MODCTL" -s "$SOCK" --raw <<<"load dep_user")
-jq -e '.ok==false and (.error|test("dep_base"))' <<<"$reply" >/dev/null &&
+[ -n "$reply" ] &&
+	jq -e '.ok==false and (.error|test("dep_base"))' <<<"$reply" >/dev/null &&
 	events '.event=="reject" and .module=="dep_user"' | tail -1 |
-	jq -e '.error|test("required module .dep_base.")' >/dev/null
+	grep -q "required module 'dep_base'"
 ok $? "a missing required module: reject naming it ($(jq -r .error <<<"$reply"))"
 
 # After all of them, a good version 2 still reloads with the count.
 place "cp $TMOD/counter-v2.so"
 reply=$(timeout 60 "$MODCTL" -s "$SOCK" --raw <<<"reload counter")
-jq -e .ok <<<"$reply" >/dev/null
+[ -n "$reply" ] && jq -e .ok <<<"$reply" >/dev/null
 ok $? "a good version 2 reloads after the corpus"
 is "$(events '.event=="state_handoff"' | jq -r '[.from_version,.version]|join(" ")')" \
 	"1 2" "with version 1's state"
