@@ -105,7 +105,11 @@ struct mh_host_args {
 	bool accounting;	/* time the modules' callbacks */
 	bool guest_control;	/* may the guest load/unload/reload */
 	char **routes;		/* route=0xMAGIC:module.symbol, NULL-terminated */
+	unsigned int hook_timeout;	/* seconds a module hook may run; 0: no bound */
 };
+
+#define MH_HOOK_TIMEOUT_DEFAULT 5
+#define MH_HOOK_TIMEOUT_MAX 3600
 
 int mh_args_parse(struct mh_host_args *a, int argc, char **argv,
 		  const char *default_dir, char **err);
@@ -229,12 +233,46 @@ void mh_module_close(struct mh_module *m);
 /* -- guard.c ---------------------------------------------------------- */
 
 /*
- * Run a module hook with SIGSEGV/SIGBUS/SIGILL/SIGFPE contained: a crash
- * returns -EFAULT instead of killing QEMU.
+ * Module hooks run contained: a crash (SIGSEGV/SIGBUS/SIGILL/SIGFPE),
+ * abort(), exit() and friends called by the module's code (its GOT bound
+ * by the loader), or a hook still running after the hook timeout ends the
+ * hook, not QEMU.
  */
-void mh_guard_init(void);
+enum mh_guard_kind { MH_GUARD_NONE, MH_GUARD_SIGNAL, MH_GUARD_EXIT,
+		     MH_GUARD_TIMEOUT };
+
+struct mh_guard_fault {
+	enum mh_guard_kind kind;
+	int signo;		/* MH_GUARD_SIGNAL */
+	const char *fn;		/* MH_GUARD_EXIT: "exit", "_exit" ... */
+	int status;		/* MH_GUARD_EXIT: the status asked for */
+};
+
+/**
+ * mh_guard_init() - install the handlers, start the hook watchdog
+ * @hook_timeout_s: bound on a hook's run time in seconds; 0: none
+ * @err: why it failed
+ *
+ * Return: 0, or -EBUSY when no real-time signal is free for the watchdog.
+ */
+int mh_guard_init(unsigned int hook_timeout_s, char **err);
+/* The bound on a hook's run time in seconds, 0 if none. */
+unsigned int mh_guard_timeout(void);
 typedef int (*mh_guarded_fn)(void *arg);
-int mh_guard_call(mh_guarded_fn fn, void *arg, int *signo);
+/**
+ * mh_guard_call() - run a module hook contained
+ * @fn: calls the hook
+ * @arg: for @fn
+ * @fault: how the hook was ended, kind MH_GUARD_NONE if it returned
+ *
+ * Return: what @fn returned, or -EFAULT (signal), -ECANCELED (exit) or
+ * -ETIMEDOUT (hook timeout) when it was ended.
+ */
+int mh_guard_call(mh_guarded_fn fn, void *arg, struct mh_guard_fault *fault);
+/* "init called exit(3)": a line for an ended hook, or NULL if it returned. */
+char *mh_guard_describe(const char *hook, const struct mh_guard_fault *f);
+/* The host function a module's GOT entry for @name is bound to, or NULL. */
+void *mh_guard_catcher(const char *name);
 
 /* -- api.c ------------------------------------------------------------ */
 

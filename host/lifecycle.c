@@ -118,10 +118,11 @@ static void event_reject(const char *name, const char *file, const char *error)
 	note_error(g_strdup(error));
 }
 
-static char *hook_error(const char *hook, int ret, int signo)
+static char *hook_error(const char *hook, int ret,
+			const struct mh_guard_fault *fault)
 {
-	if (signo)
-		return g_strdup_printf("%s crashed (%s)", hook, g_strsignal(signo));
+	if (fault->kind != MH_GUARD_NONE)
+		return mh_guard_describe(hook, fault);
 	return g_strdup_printf("%s failed: %d (%s)", hook, ret, g_strerror(-ret));
 }
 
@@ -177,14 +178,16 @@ static int call_restore(void *p)
 static int run_hook(struct mh_module *mod, const char *hook, mh_guarded_fn fn,
 		    struct hook_call *c, char **err)
 {
-	int signo, ret;
+	struct mh_guard_fault fault;
+	int ret;
 
 	c->mod = mod;
-	ret = mh_guard_call(fn, c, &signo);
-	if (signo)
+	ret = mh_guard_call(fn, c, &fault);
+	/* Ended half way: its state may be anything from here on. */
+	if (fault.kind != MH_GUARD_NONE)
 		mod->tainted = true;
 	if (ret && err)
-		*err = hook_error(hook, ret, signo);
+		*err = hook_error(hook, ret, &fault);
 	return ret;
 }
 
@@ -846,7 +849,8 @@ void mh_lifecycle_translate(struct qemu_plugin_tb *tb)
 		struct mh_module *m = ((struct mh_entry *)
 				       g_ptr_array_index(live, i))->live;
 
-		if (m->translate)
+		/* A tainted instance instruments nothing more. */
+		if (m->translate && !m->tainted)
 			mh_api_translate(m, tb);
 	}
 }

@@ -13,7 +13,9 @@
 #include <fcntl.h>
 #include <gelf.h>
 #include <libelf.h>
+#include <link.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -783,15 +785,132 @@ fail:
 	return ret;
 }
 
+#if defined(__x86_64__)
+#define MH_R_JUMP_SLOT R_X86_64_JUMP_SLOT
+#define MH_R_GLOB_DAT R_X86_64_GLOB_DAT
+#elif defined(__aarch64__)
+#define MH_R_JUMP_SLOT R_AARCH64_JUMP_SLOT
+#define MH_R_GLOB_DAT R_AARCH64_GLOB_DAT
+#endif
+
+/* Is [@at, @at + @len) inside a segment of type @type of @elf? */
+static bool in_segment(Elf *elf, size_t nph, uint32_t type, uint64_t at,
+		       uint64_t len, GElf_Phdr *seg)
+{
+	for (size_t i = 0; i < nph; i++) {
+		if (!gelf_getphdr(elf, i, seg) || seg->p_type != type)
+			continue;
+		if (at >= seg->p_vaddr && seg->p_memsz >= len &&
+		    at - seg->p_vaddr <= seg->p_memsz - len)
+			return true;
+	}
+	return false;
+}
+
+/* Point the GOT slot at @at (an address of the mapped copy) to @fn. */
+static int bind_slot(Elf *elf, size_t nph, uintptr_t base, uint64_t at,
+		     void *fn, char **err)
+{
+	const uintptr_t page = sysconf(_SC_PAGESIZE);
+	uintptr_t slot = base + at, pg = slot & ~(page - 1);
+	bool ro = false;
+	GElf_Phdr seg;
+
+	if (!in_segment(elf, nph, PT_LOAD, at, sizeof(fn), &seg)) {
+		*err = g_strdup("a relocation lies outside the loaded segments");
+		return -ENOEXEC;
+	}
+	/* ld.so made the RELRO pages read-only, up to the last whole page. */
+	if (in_segment(elf, nph, PT_GNU_RELRO, at, sizeof(fn), &seg))
+		ro = pg < ((base + seg.p_vaddr + seg.p_memsz) & ~(page - 1));
+	if (ro && mprotect((void *)pg, page, PROT_READ | PROT_WRITE)) {
+		int e = errno;
+
+		*err = g_strdup_printf("cannot bind exit() and friends: "
+				       "mprotect: %s", g_strerror(e));
+		return -e;
+	}
+	memcpy((void *)slot, &fn, sizeof(fn));
+	if (ro)
+		mprotect((void *)pg, page, PROT_READ);
+	return 0;
+}
+
+/*
+ * Bind the module's own calls to exit(), _exit() ... to the guard's
+ * catchers, so that one made in a hook ends the hook rather than QEMU.
+ * Its GOT slots for them (JUMP_SLOT and GLOB_DAT relocations) are written
+ * after dlopen() resolved them; calls from the libraries it uses are not
+ * the module's and stay as they are.
+ */
+static int bind_exit_calls(struct mh_module *mod, char **err)
+{
+#ifdef MH_R_JUMP_SLOT
+	Elf *elf = elf_memory(mod->image, mod->image_size);
+	struct link_map *lm;
+	Elf_Scn *scn = NULL;
+	size_t nph;
+	int ret = 0;
+
+	if (!elf || elf_getphdrnum(elf, &nph) ||
+	    dlinfo(mod->handle, RTLD_DI_LINKMAP, &lm)) {
+		*err = g_strdup("cannot read the mapped module's segments");
+		ret = -ENOEXEC;
+		goto out;
+	}
+	while (!ret && (scn = elf_nextscn(elf, scn))) {
+		Elf_Data *rel, *syms;
+		GElf_Shdr sh, symsh;
+		Elf_Scn *symscn;
+
+		if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_RELA ||
+		    !sh.sh_entsize || !(symscn = elf_getscn(elf, sh.sh_link)) ||
+		    !gelf_getshdr(symscn, &symsh) ||
+		    !(rel = elf_getdata(scn, NULL)) ||
+		    !(syms = elf_getdata(symscn, NULL)))
+			continue;
+		for (size_t i = 0; !ret && i < sh.sh_size / sh.sh_entsize; i++) {
+			GElf_Rela r;
+			GElf_Sym sym;
+			const char *name;
+			void *fn;
+
+			if (!gelf_getrela(rel, i, &r) ||
+			    (GELF_R_TYPE(r.r_info) != MH_R_JUMP_SLOT &&
+			     GELF_R_TYPE(r.r_info) != MH_R_GLOB_DAT) ||
+			    !gelf_getsym(syms, GELF_R_SYM(r.r_info), &sym) ||
+			    sym.st_shndx != SHN_UNDEF ||
+			    !(name = elf_strptr(elf, symsh.sh_link, sym.st_name)) ||
+			    !(fn = mh_guard_catcher(name)))
+				continue;
+			ret = bind_slot(elf, nph, lm->l_addr, r.r_offset, fn, err);
+		}
+	}
+out:
+	elf_end(elf);
+	return ret;
+#else
+	/* No GOT binding on this architecture: exit() is not contained. */
+	(void)mod;
+	(void)err;
+	return 0;
+#endif
+}
+
 int mh_module_map(struct mh_module *mod, char **err)
 {
+	int ret;
+
 	/* Every check passed: only now may the module's code run. */
 	mod->handle = open_copy(mod->meta->name, mod->image, mod->image_size,
 				err);
-	g_clear_pointer(&mod->image, g_free);
-	if (!mod->handle)
+	if (!mod->handle) {
+		g_clear_pointer(&mod->image, g_free);
 		return -ENOEXEC;
-	return take_ops(mod, err);
+	}
+	ret = bind_exit_calls(mod, err);
+	g_clear_pointer(&mod->image, g_free);
+	return ret ? ret : take_ops(mod, err);
 }
 
 int mh_module_open(const char *path, const char *name, GHashTable *overrides,

@@ -239,6 +239,7 @@ int mh_args_parse(struct mh_host_args *a, int argc, char **argv,
 {
 	memset(a, 0, sizeof(*a));
 	a->watch = true;
+	a->hook_timeout = MH_HOOK_TIMEOUT_DEFAULT;
 	a->params = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
 					  (GDestroyNotify)g_hash_table_unref);
 
@@ -298,6 +299,19 @@ int mh_args_parse(struct mh_host_args *a, int argc, char **argv,
 				return -EINVAL;
 			}
 			a->guest_control = b;
+		} else if (!strcmp(key, "hook_timeout")) {
+			guint64 secs;
+
+			if (!g_ascii_string_to_unsigned(val, 10, 0,
+							MH_HOOK_TIMEOUT_MAX,
+							&secs, NULL)) {
+				*err = g_strdup_printf("hook_timeout=%s: expected "
+						       "whole seconds, 0 (no "
+						       "bound) to %d", val,
+						       MH_HOOK_TIMEOUT_MAX);
+				return -EINVAL;
+			}
+			a->hook_timeout = secs;
 		} else if (!strcmp(key, "route")) {
 			/* Repeatable: one route per argument. */
 			g_autofree char *m = NULL, *sym = NULL, *why = NULL;
@@ -318,7 +332,8 @@ int mh_args_parse(struct mh_host_args *a, int argc, char **argv,
 			*err = g_strdup_printf("unknown argument '%s' (expected dir=, "
 					       "load=, watch=, log=, ctl=, "
 					       "accounting=, guest_control=, "
-					       "route= or MODULE.PARAM=)",
+					       "hook_timeout=, route= or "
+					       "MODULE.PARAM=)",
 					       argv[i]);
 			return -EINVAL;
 		}

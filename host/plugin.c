@@ -78,9 +78,9 @@ QEMU_PLUGIN_EXPORT int qemu_plugin_install(qemu_plugin_id_t id,
 		goto fail;
 	}
 	if (mh_args_parse(&args, argc, argv, defdir, &err) ||
-	    mh_log_open(args.log, &err))
+	    mh_log_open(args.log, &err) ||
+	    mh_guard_init(args.hook_timeout, &err))
 		goto fail;
-	mh_guard_init();
 	mh_api_set_accounting(args.accounting);
 	mh_registry_init();
 	if (mh_hypercall_init(&args, &err))

@@ -14,11 +14,15 @@ counter_v2_FLAGS := -DCOUNTER_VERSION='"2"'
 counter_v3_FLAGS := -DCOUNTER_VERSION='"3"'
 counter_initfail_FLAGS := -DCOUNTER_VERSION='"initfail"' -DCOUNTER_INIT_FAIL
 counter_crash_FLAGS := -DCOUNTER_VERSION='"crash"' -DCOUNTER_INIT_CRASH
+counter_abort_FLAGS := -DCOUNTER_VERSION='"abort"' -DCOUNTER_INIT_ABORT
+counter_exit_FLAGS := -DCOUNTER_VERSION='"exit"' -DCOUNTER_INIT_EXIT
+counter_hang_FLAGS := -DCOUNTER_VERSION='"hang"' -DCOUNTER_INIT_HANG
 counter_abimajor_FLAGS := -DCOUNTER_VERSION='"abimajor"' \
 	-DCOUNTER_ABI_MAJOR=$(shell echo $$(($(ABI_MAJOR) + 1)))
 counter_abiminor_FLAGS := -DCOUNTER_VERSION='"abiminor"' \
 	-DCOUNTER_ABI_MINOR=$(shell echo $$(($(ABI_MINOR) + 1)))
-COUNTER_VARIANTS := v1 v2 v3 initfail crash abimajor abiminor
+COUNTER_VARIANTS := v1 v2 v3 initfail crash abort exit hang abimajor \
+	abiminor
 
 prov_v1_FLAGS := -DPROV_VERSION='"1"'
 prov_v2_FLAGS := -DPROV_VERSION='"2"'
@@ -61,7 +65,9 @@ $(TMOD)/%.so: tests/modules/%.c include/modhost/module.h
 # Unit tests link the host's pure parts directly.
 UNIT_TESTS := $(BUILD)/tests/unit/test-meta $(BUILD)/tests/unit/test-params \
 	$(BUILD)/tests/unit/test-signature $(BUILD)/tests/unit/test-json
-UNIT_HOST_SRCS := host/loader.c host/params.c host/signature.c host/json.c
+# guard.c: the loader binds modules' exit() calls to its catchers.
+UNIT_HOST_SRCS := host/loader.c host/params.c host/signature.c host/json.c \
+	host/guard.c
 
 $(BUILD)/tests/unit/test-%: tests/unit/test-%.c tests/unit/unit.h $(UNIT_HOST_SRCS) host/internal.h
 	$(call say,CC,$@)

@@ -6,6 +6,9 @@
  *   COUNTER_VERSION      version string (default "1")
  *   COUNTER_INIT_FAIL    init returns -EINVAL
  *   COUNTER_INIT_CRASH   init dereferences NULL
+ *   COUNTER_INIT_ABORT   init calls abort()
+ *   COUNTER_INIT_EXIT    init calls exit(3)
+ *   COUNTER_INIT_HANG    init never returns
  *   COUNTER_ABI_MAJOR/MINOR  claim another ABI version
  *
  * It counts executed blocks with a real callback (not inline), so that a
@@ -73,6 +76,16 @@ static int counter_init(mh_module *self, const struct mh_api *api)
 #endif
 #ifdef COUNTER_INIT_CRASH
 	*(volatile int *)(uintptr_t)api->param_uint(self, "start") = 1;
+#endif
+#ifdef COUNTER_INIT_ABORT
+	abort();
+#endif
+#ifdef COUNTER_INIT_EXIT
+	exit(3);
+#endif
+#ifdef COUNTER_INIT_HANG
+	for (volatile uint64_t spin = 0;; spin++)
+		;
 #endif
 	if (hb && *hb) {
 		int ret = testmod_beat_map(hb, &beat);
