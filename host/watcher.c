@@ -16,7 +16,8 @@
  *    writing it again) makes delete and re-create one change: a reload when
  *    the new file is closed, never an unload followed by a load.
  * Only a missing file unloads; anything present but unusable is rejected by
- * the loader with the reason.
+ * the loader with the reason.  A module refused because a module it
+ * requires has no file yet is tried again when that one loads.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -37,6 +38,8 @@ static char *watch_dir;
 
 /* Names deleted or moved out, and when they may unload (ms, monotonic). */
 static GHashTable *gone;
+/* Names refused for a required module's missing file -> what they require. */
+static GHashTable *waiting;
 
 static char *name_path(const char *name)
 {
@@ -100,11 +103,60 @@ static void note_event(const struct inotify_event *ev, GHashTable *act)
 	g_hash_table_add(act, g_steal_pointer(&name));
 }
 
+static void act_present(const char *name);
+
+/*
+ * @name was refused for a missing file of a module it requires (two files
+ * dropped at once arrive as two events, the user's maybe first): remember
+ * what it requires, to try it again when one of those loads.
+ */
+static void wait_for_requires(const char *name)
+{
+	g_autofree char *path = name_path(name);
+	g_autofree char *err = NULL;
+	struct mh_meta *m;
+	GPtrArray *req, *names;
+
+	if (mh_meta_read(path, &m, &err))
+		return;
+	req = mh_meta_requires(m);
+	names = g_ptr_array_new_with_free_func(g_free);
+	for (guint i = 0; i < req->len; i++)
+		g_ptr_array_add(names, g_strdup(g_ptr_array_index(req, i)));
+	g_ptr_array_unref(req);
+	mh_meta_free(m);
+	g_hash_table_insert(waiting, g_strdup(name), names);
+}
+
+/* @loaded is live now: try again the names that were waiting for it. */
+static void retry_waiting(const char *loaded)
+{
+	g_autoptr(GPtrArray) retry = g_ptr_array_new_with_free_func(g_free);
+	GHashTableIter it;
+	gpointer k, v;
+
+	g_hash_table_iter_init(&it, waiting);
+	while (g_hash_table_iter_next(&it, &k, &v)) {
+		if (g_ptr_array_find_with_equal_func(v, loaded, g_str_equal, NULL))
+			g_ptr_array_add(retry, g_strdup(k));
+	}
+	for (guint i = 0; i < retry->len; i++)
+		act_present(g_ptr_array_index(retry, i));
+}
+
 /* Load or reload @name, unless it went again since the event. */
 static void act_present(const char *name)
 {
-	if (name_kind(name) != -ENOENT)
-		mh_request_load(name, MH_FROM_WATCH);
+	int ret;
+
+	g_hash_table_remove(waiting, name);
+	if (name_kind(name) == -ENOENT)
+		return;
+	ret = mh_request_load(name, MH_FROM_WATCH);
+	if (ret == -ENOENT)
+		wait_for_requires(name);
+	else if (!ret)
+		retry_waiting(name);
 }
 
 /* Act on the names quiet for QUIET_MS; return ms until the next one. */
@@ -216,6 +268,8 @@ int mh_watcher_start(const char *dir, char **err)
 	}
 	watch_dir = g_strdup(dir);
 	gone = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+	waiting = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+					(GDestroyNotify)g_ptr_array_unref);
 	thread = g_thread_new("modhost-watch", watcher_thread, NULL);
 	return 0;
 
@@ -240,5 +294,6 @@ void mh_watcher_stop(void)
 	close(stop_pipe[1]);
 	inotify_fd = stop_pipe[0] = stop_pipe[1] = -1;
 	g_hash_table_unref(gone);
+	g_hash_table_unref(waiting);
 	g_free(watch_dir);
 }
