@@ -221,13 +221,10 @@ void mh_loader_cleanup(void);
 /*
  * Open a module file in two steps: check it (metadata, ABI, name, params,
  * ops header; no code of it runs), then map it (dlopen, constructors).
- * mh_module_open() does both.
  */
 int mh_module_check(const char *path, const char *name,
 		    GHashTable *overrides, struct mh_module **out, char **err);
 int mh_module_map(struct mh_module *mod, char **err);
-int mh_module_open(const char *path, const char *name,
-		   GHashTable *overrides, struct mh_module **out, char **err);
 void mh_module_close(struct mh_module *m);
 
 /* -- guard.c ---------------------------------------------------------- */

@@ -8,13 +8,16 @@
  * copy and dlopen()ed, so no code of a refused module ever runs and a later
  * write to the watched file cannot touch the mapping.
  */
+#include <dirent.h>
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <gelf.h>
 #include <libelf.h>
 #include <link.h>
+#include <signal.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -27,6 +30,7 @@
 #define META_MAX_SYMBOLS 256
 
 static char *private_dir;
+static int private_lock = -1;	/* private_dir, flock()ed while we run */
 static unsigned int copy_seq;
 
 /* -- metadata --------------------------------------------------------- */
@@ -143,7 +147,7 @@ static int parse_param(struct mh_meta *m, const char *val, char **err)
 	}
 	if (mh_ptype_from_string(f[1], &t)) {
 		*err = g_strdup_printf("metadata: param '%s' has unknown type '%.20s' "
-				       "(expected bool, int, uint or str)", f[0], f[1]);
+				       "(expected bool, int, uint, str or list)", f[0], f[1]);
 		return -EINVAL;
 	}
 	if (mh_meta_param(m, f[0])) {
@@ -495,30 +499,80 @@ out:
 	return ret;
 }
 
+/* Why @path, which open() refused with @e, cannot be read. */
+static char *open_error(const char *path, int e)
+{
+	struct stat st;
+
+	if (e == ELOOP)
+		return g_strdup("symbolic link loop");
+	/* Present, but what it points to is not. */
+	if (e == ENOENT && !lstat(path, &st) && S_ISLNK(st.st_mode))
+		return g_strdup("dangling symbolic link (its target is missing)");
+	return g_strdup(g_strerror(e));
+}
+
+/*
+ * Read the whole of a regular file.  Anything else (a FIFO, a device, a
+ * directory) is refused without reading it, and the open never blocks: a
+ * FIFO renamed over a module must not stop the host.
+ */
 static int read_image(const char *path, char **image, gsize *size, char **err)
 {
 	struct stat st;
-	GError *gerr = NULL;
+	g_autofree char *buf = NULL;
+	size_t got = 0;
+	int fd, ret;
 
-	if (stat(path, &st)) {
-		*err = g_strdup(g_strerror(errno));
-		return -errno;
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+	if (fd < 0) {
+		ret = -errno;
+		*err = open_error(path, -ret);
+		return ret;
+	}
+	if (fstat(fd, &st)) {
+		ret = -errno;
+		*err = g_strdup(g_strerror(-ret));
+		goto out;
 	}
 	if (!S_ISREG(st.st_mode)) {
-		*err = g_strdup("not a regular file");
-		return -EINVAL;
+		*err = g_strdup_printf("not a regular file (%s)",
+				       S_ISDIR(st.st_mode) ? "a directory" :
+				       S_ISFIFO(st.st_mode) ? "a FIFO" :
+				       S_ISSOCK(st.st_mode) ? "a socket" :
+				       "a device");
+		ret = -EINVAL;
+		goto out;
 	}
 	if (st.st_size > MH_MAX_FILE_SIZE) {
 		*err = g_strdup_printf("file is larger than %u MiB",
 				       MH_MAX_FILE_SIZE >> 20);
-		return -EFBIG;
+		ret = -EFBIG;
+		goto out;
 	}
-	if (!g_file_get_contents(path, image, size, &gerr)) {
-		*err = g_strdup(gerr->message);
-		g_error_free(gerr);
-		return -EIO;
+	buf = g_malloc(st.st_size + 1);
+	/* Up to the size fstat gave: a file growing meanwhile is judged as read. */
+	while (got < (size_t)st.st_size) {
+		ssize_t n = read(fd, buf + got, st.st_size - got);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			ret = -errno;
+			*err = g_strdup_printf("read: %s", g_strerror(-ret));
+			goto out;
+		}
+		if (n == 0)
+			break;
+		got += n;
 	}
-	return 0;
+	buf[got] = '\0';
+	*image = g_steal_pointer(&buf);
+	*size = got;
+	ret = 0;
+out:
+	close(fd);
+	return ret;
 }
 
 int mh_meta_read(const char *path, struct mh_meta **out, char **err)
@@ -582,16 +636,119 @@ fail:
 	return NULL;
 }
 
+/*
+ * The private directory is "modhost-PID-XXXXXX" in the temporary directory,
+ * flock()ed by its host for as long as it runs.  A QEMU that dies without
+ * its atexit (abort, exit from elsewhere, SIGKILL) leaves it behind; the
+ * next host removes those whose owner is gone: its pid names no process
+ * and the lock is free (the lock also covers a pid seen from another pid
+ * namespace sharing the directory).
+ */
+#define PRIVATE_PREFIX "modhost-"
+
+/* Is @name, in @tmpdir, the private directory of a dead host of ours? */
+static bool private_dir_stale(int tmpfd, const char *name, int *dirfd)
+{
+	const char *p = name + strlen(PRIVATE_PREFIX);
+	char *end;
+	long pid;
+	struct stat st;
+	int fd;
+
+	errno = 0;
+	pid = strtol(p, &end, 10);
+	if (errno || end == p || *end != '-' || pid <= 0 || pid == getpid() ||
+	    strlen(end + 1) != 6)
+		return false;
+	/* EPERM: alive, another user's. */
+	if (pid <= G_MAXINT && (kill(pid, 0) == 0 || errno != ESRCH))
+		return false;
+	fd = openat(tmpfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	if (fstat(fd, &st) || st.st_uid != getuid() ||
+	    flock(fd, LOCK_EX | LOCK_NB)) {
+		close(fd);
+		return false;
+	}
+	*dirfd = fd;
+	return true;
+}
+
+/* Remove the private copies a dead host left in @dirfd, then the directory. */
+static void private_dir_remove(int tmpfd, const char *name, int dirfd)
+{
+	DIR *d = fdopendir(dirfd);
+	struct dirent *de;
+
+	if (!d) {
+		close(dirfd);
+		return;
+	}
+	while ((de = readdir(d))) {
+		if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
+			unlinkat(dirfd, de->d_name, 0);
+	}
+	/*
+	 * Still locked by us while it goes.  If something we did not put
+	 * there keeps it (a subdirectory), it stays: nothing of ours is lost.
+	 */
+	unlinkat(tmpfd, name, AT_REMOVEDIR);
+	closedir(d);
+}
+
+static void private_dirs_clean(void)
+{
+	int tmpfd = open(g_get_tmp_dir(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d;
+	struct dirent *de;
+	g_autoptr(GPtrArray) stale = g_ptr_array_new_with_free_func(g_free);
+
+	if (tmpfd < 0)
+		return;
+	d = fdopendir(dup(tmpfd));
+	if (!d) {
+		close(tmpfd);
+		return;
+	}
+	/* Names first: removing while readdir() walks may skip entries. */
+	while ((de = readdir(d))) {
+		if (g_str_has_prefix(de->d_name, PRIVATE_PREFIX))
+			g_ptr_array_add(stale, g_strdup(de->d_name));
+	}
+	closedir(d);
+	for (guint i = 0; i < stale->len; i++) {
+		const char *name = g_ptr_array_index(stale, i);
+		int dirfd;
+
+		if (private_dir_stale(tmpfd, name, &dirfd))
+			private_dir_remove(tmpfd, name, dirfd);
+	}
+	close(tmpfd);
+}
+
 int mh_loader_init(char **err)
 {
+	g_autofree char *tmpl = g_strdup_printf(PRIVATE_PREFIX "%d-XXXXXX",
+						(int)getpid());
 	GError *gerr = NULL;
+	int ret;
 
-	private_dir = g_dir_make_tmp("modhost-XXXXXX", &gerr);
+	private_dirs_clean();
+	private_dir = g_dir_make_tmp(tmpl, &gerr);
 	if (!private_dir) {
 		*err = g_strdup_printf("cannot create a private directory: %s",
 				       gerr->message);
 		g_error_free(gerr);
 		return -EIO;
+	}
+	private_lock = open(private_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (private_lock < 0 || flock(private_lock, LOCK_EX | LOCK_NB)) {
+		ret = -errno;
+		*err = g_strdup_printf("%s: cannot lock the private directory: %s",
+				       private_dir, g_strerror(-ret));
+		mh_loader_cleanup();
+		return ret;
 	}
 	return 0;
 }
@@ -601,9 +758,16 @@ void mh_loader_cleanup(void)
 	if (private_dir)
 		rmdir(private_dir);
 	g_clear_pointer(&private_dir, g_free);
+	if (private_lock >= 0)
+		close(private_lock);
+	private_lock = -1;
 }
 
-/* dlopen a private copy of @image; the copy is unlinked at once. */
+/*
+ * dlopen a private copy of @image; the copy is unlinked at once.  Its name,
+ * "DIR/NAME.N.so", is what dladdr() reports for the module's code:
+ * hypercaller reads the module's name from it (the ABI has no other way).
+ */
 static void *open_copy(const char *name, const char *image, gsize size,
 		       char **err)
 {
@@ -911,24 +1075,6 @@ int mh_module_map(struct mh_module *mod, char **err)
 	ret = bind_exit_calls(mod, err);
 	g_clear_pointer(&mod->image, g_free);
 	return ret ? ret : take_ops(mod, err);
-}
-
-int mh_module_open(const char *path, const char *name, GHashTable *overrides,
-		   struct mh_module **out, char **err)
-{
-	struct mh_module *mod;
-	int ret;
-
-	ret = mh_module_check(path, name, overrides, &mod, err);
-	if (ret)
-		return ret;
-	ret = mh_module_map(mod, err);
-	if (ret) {
-		mh_module_close(mod);
-		return ret;
-	}
-	*out = mod;
-	return 0;
 }
 
 void mh_module_close(struct mh_module *mod)

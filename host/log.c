@@ -35,8 +35,10 @@ int mh_log_open(const char *path, char **err)
 		return 0;
 	log_file = fopen(path, "ae");
 	if (!log_file) {
-		*err = g_strdup_printf("log=%s: %s", path, g_strerror(errno));
-		return -errno;
+		int ret = -errno;	/* g_strdup_printf() may change errno */
+
+		*err = g_strdup_printf("log=%s: %s", path, g_strerror(-ret));
+		return ret;
 	}
 	return 0;
 }

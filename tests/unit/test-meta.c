@@ -507,6 +507,16 @@ static void test_parse_truncated(void)
 	parse_refused(b->data, b->len - 1, -EINVAL, STRV("NUL-terminated"));
 }
 
+/* The refusal of an unknown type lists every type there is, list too. */
+static void test_parse_param_bad_type(void)
+{
+	g_autoptr(GByteArray) b = blob_new(STRV(HEADER, "param=p:float:help",
+						"paramdefault=p:1"));
+
+	parse_refused(b->data, b->len, -EINVAL,
+		      STRV("unknown type 'float'", "bool, int, uint, str or list"));
+}
+
 static void test_parse_name_too_long(void)
 {
 	g_autofree char *name = g_strnfill(MH_NAME_MAX + 1, 'n');
@@ -921,6 +931,7 @@ int main(int argc, char **argv)
 	g_test_add_func("/meta/parse/bad-default/int",
 			test_parse_bad_default_int);
 	g_test_add_func("/meta/parse/empty", test_parse_empty);
+	g_test_add_func("/meta/parse/param/bad-type", test_parse_param_bad_type);
 	g_test_add_func("/meta/parse/truncated", test_parse_truncated);
 	g_test_add_func("/meta/parse/name/too-long", test_parse_name_too_long);
 	g_test_add_func("/meta/parse/depends/too-many",
