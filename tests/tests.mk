@@ -58,8 +58,9 @@ $(TMOD)/%.so: tests/modules/%.c include/modhost/module.h
 
 # Unit tests link the host's pure parts directly.
 UNIT_TESTS := $(BUILD)/tests/unit/test-meta $(BUILD)/tests/unit/test-params \
+	$(BUILD)/tests/unit/test-ctlparse \
 	$(BUILD)/tests/unit/test-signature
-UNIT_HOST_SRCS := host/loader.c host/params.c host/signature.c
+UNIT_HOST_SRCS := host/loader.c host/params.c host/signature.c host/ctlparse.c
 
 $(BUILD)/tests/unit/test-%: tests/unit/test-%.c tests/unit/unit.h $(UNIT_HOST_SRCS) host/internal.h
 	$(call say,CC,$@)
