@@ -123,18 +123,26 @@ static int connect_to(const char *path)
 	return fd;
 }
 
-static void write_all(int fd, const char *buf, size_t len, const char *what)
+/*
+ * Send @len bytes.  false if the host closed the connection first: it
+ * closes a client it refuses ("too many clients") right after saying so,
+ * and that reply is still there to read.
+ */
+static bool write_all(int fd, const char *buf, size_t len, const char *what)
 {
 	while (len) {
 		ssize_t n = send(fd, buf, len, MSG_NOSIGNAL);
 
 		if (n < 0 && errno == EINTR)
 			continue;
+		if (n < 0 && (errno == EPIPE || errno == ECONNRESET))
+			return false;
 		if (n < 0)
 			die(EXIT_FAILED, "%s: %s", what, g_strerror(errno));
 		buf += n;
 		len -= n;
 	}
+	return true;
 }
 
 /* Send @line and return the reply line, without its newline. */
@@ -144,8 +152,8 @@ static char *request(const char *path, const char *line)
 	int fd = connect_to(path);
 	char buf[4096];
 
-	write_all(fd, line, strlen(line), path);
-	write_all(fd, "\n", 1, path);
+	if (write_all(fd, line, strlen(line), path))
+		write_all(fd, "\n", 1, path);
 	for (;;) {
 		ssize_t n = recv(fd, buf, sizeof(buf), 0);
 		char *nl;
@@ -191,9 +199,9 @@ static int raw(const char *path)
 		if (p[0].revents) {
 			ssize_t n = read(STDIN_FILENO, buf, sizeof(buf));
 
-			if (n > 0) {
-				write_all(fd, buf, n, path);
-			} else if (n == 0 || errno != EINTR) {
+			/* A refused write: stop sending, read why. */
+			if (n > 0 ? !write_all(fd, buf, n, path) :
+			    n == 0 || errno != EINTR) {
 				shutdown(fd, SHUT_WR);
 				p[0].fd = -1;
 			}
