@@ -894,7 +894,7 @@ void mh_hypercall_exit(void)
 
 static void describe_one(GString *json, bool *first, uint32_t magic,
 			 const char *owner, const char *handler,
-			 const char *kind, uint64_t calls)
+			 const char *kind, bool enabled, uint64_t calls)
 {
 	g_string_append_printf(json, "%s{\"magic\":\"0x%08" PRIx32 "\",\"owner\":",
 			       *first ? "" : ",", magic);
@@ -902,8 +902,9 @@ static void describe_one(GString *json, bool *first, uint32_t magic,
 	mh_json_escape(json, owner);
 	g_string_append(json, ",\"handler\":");
 	mh_json_escape(json, handler);
-	g_string_append_printf(json, ",\"kind\":\"%s\",\"calls\":%" PRIu64 "}",
-			       kind, calls);
+	g_string_append_printf(json, ",\"kind\":\"%s\",\"enabled\":%s,"
+			       "\"calls\":%" PRIu64 "}", kind,
+			       enabled ? "true" : "false", calls);
 }
 
 void mh_hypercall_describe(GString *json)
@@ -915,7 +916,7 @@ void mh_hypercall_describe(GString *json)
 	for (unsigned int i = 0; i < 3; i++)
 		describe_one(json, &first, MH_HC_LOAD + i, "modhost", ops[i],
 			     guest_control ? "guest_control" :
-			     "guest_control (off)", 0);
+			     "guest_control (off)", guest_control, 0);
 	g_mutex_lock(&routes_lock);
 	for (guint i = 0; table && i < table->n; i++) {
 		const struct route *r = table->r[i];
@@ -933,7 +934,7 @@ void mh_hypercall_describe(GString *json)
 		else
 			handler = g_strdup_printf("%p", (void *)r->fn);
 		describe_one(json, &first, r->magic, r->owner, handler,
-			     r->symbol ? "symbol" : "handler",
+			     r->symbol ? "symbol" : "handler", true,
 			     __atomic_load_n(&r->calls, __ATOMIC_RELAXED));
 	}
 	g_mutex_unlock(&routes_lock);
