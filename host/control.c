@@ -20,6 +20,11 @@
  * A client that goes away mid-request harms nothing: a partial line is
  * dropped, and a request already with the worker completes (as insmod does
  * when killed) with its reply thrown away.
+ *
+ * Clients cannot starve each other of a place: one that sends no complete
+ * line for IDLE_SECS (and has no request with the worker) is told so and
+ * closed, and one over MAX_CLIENTS is answered "too many clients" at once
+ * and closed, rather than left waiting in the listen backlog in silence.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -34,6 +39,14 @@
 #include "internal.h"
 
 #define MAX_CLIENTS 64
+/*
+ * A client that has not sent a whole request for this long is closed.
+ * modctl sends its request as soon as it connects; a script keeping a
+ * connection open (modctl --raw) must send within this time.
+ */
+#define IDLE_SECS 10
+/* Connections accepted per poll() round, so a flood cannot starve replies. */
+#define ACCEPT_BURST 32
 /* A client that sends requests but never reads replies stops being read. */
 #define OUT_MAX (1u << 20)
 
@@ -46,6 +59,7 @@ struct client {
 	bool busy;		/* a request of this client is with the worker */
 	bool eof;		/* the client shut its sending side */
 	bool dead;		/* close it */
+	int64_t since;		/* monotonic µs: connected, or last request */
 };
 
 /* A request for the worker, and its reply on the way back. */
@@ -495,6 +509,7 @@ static void handle_line(struct client *c, const char *line, size_t len)
 	g_autofree char *err = NULL;
 	struct job *j;
 
+	c->since = g_get_monotonic_time();
 	if (mh_ctl_parse(line, len, &req, &err)) {
 		reply_error(c->out, err);
 		return;
@@ -611,25 +626,94 @@ static void deliver_replies(void)
 		if (c && !c->dead) {
 			g_string_append_len(c->out, j->reply->str, j->reply->len);
 			c->busy = false;
+			/* Its idle time starts when its request is done. */
+			c->since = g_get_monotonic_time();
 			client_process(c);
 		}
 		job_free(j);
 	}
 }
 
-static void accept_client(void)
+/* One last line to a client about to be closed: one try, no waiting. */
+static void say_goodbye(int fd, const char *error)
 {
-	int fd = accept4(listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-	struct client *c;
+	g_autoptr(GString) o = g_string_new(NULL);
+	char drain[4096];
 
-	if (fd < 0)
-		return;		/* EAGAIN, or the client already left */
-	c = g_new0(struct client, 1);
-	c->id = next_client_id++;
-	c->fd = fd;
-	c->in = g_byte_array_new();
-	c->out = g_string_new(NULL);
-	g_ptr_array_add(clients, c);
+	reply_error(o, error);
+	if (send(fd, o->str, o->len, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
+		return;		/* gone, or not reading: nothing to tell */
+	/*
+	 * Read what it already sent: closing a unix socket with unread data
+	 * makes the peer's next read fail with ECONNRESET instead of EOF.
+	 */
+	for (int i = 0; i < 16; i++) {
+		if (recv(fd, drain, sizeof(drain), MSG_DONTWAIT) <= 0)
+			break;
+	}
+}
+
+/* Accept what waits in the backlog, up to ACCEPT_BURST. */
+static void accept_clients(void)
+{
+	for (int i = 0; i < ACCEPT_BURST; i++) {
+		int fd = accept4(listen_fd, NULL, NULL,
+				 SOCK_NONBLOCK | SOCK_CLOEXEC);
+		struct client *c;
+
+		if (fd < 0)
+			return;	/* EAGAIN, or the client already left */
+		if (clients->len >= MAX_CLIENTS) {
+			say_goodbye(fd, "too many clients ("
+				    G_STRINGIFY(MAX_CLIENTS) ")");
+			close(fd);
+			continue;
+		}
+		c = g_new0(struct client, 1);
+		c->id = next_client_id++;
+		c->fd = fd;
+		c->in = g_byte_array_new();
+		c->out = g_string_new(NULL);
+		c->since = g_get_monotonic_time();
+		g_ptr_array_add(clients, c);
+	}
+}
+
+/*
+ * Close the clients idle for IDLE_SECS; return the poll() timeout, in ms,
+ * until the next one would be (-1: none can be).  A client whose request
+ * is with the worker is waiting for the host, not idle.
+ */
+static int drop_idle(void)
+{
+	int64_t now = g_get_monotonic_time();
+	int64_t next = -1;
+
+	for (guint i = 0; i < clients->len; i++) {
+		struct client *c = g_ptr_array_index(clients, i);
+		int64_t end = c->since + IDLE_SECS * G_USEC_PER_SEC;
+
+		if (c->busy || c->dead)
+			continue;
+		if (now >= end) {
+			/* Not amid a reply it has not read: no torn line. */
+			if (!c->out->len)
+				say_goodbye(c->fd, "no request for "
+					    G_STRINGIFY(IDLE_SECS) " s: closing");
+			c->dead = true;
+		} else if (next < 0 || end - now < next) {
+			next = end - now;
+		}
+	}
+	return next < 0 ? -1 : (int)((next + 999) / 1000);
+}
+
+static void reap_dead(void)
+{
+	for (guint i = clients->len; i-- > 0;) {
+		if (((struct client *)g_ptr_array_index(clients, i))->dead)
+			g_ptr_array_remove_index(clients, i);
+	}
 }
 
 static gpointer ctl_thread(gpointer data)
@@ -640,14 +724,17 @@ static gpointer ctl_thread(gpointer data)
 	clients = g_ptr_array_new_with_free_func((GDestroyNotify)client_free);
 	for (;;) {
 		struct pollfd p = { .fd = wake_pipe[0], .events = POLLIN };
-		guint nclients = clients->len;
+		guint nclients;
 		char drain[64];
+		int timeout;
 
+		timeout = drop_idle();
+		reap_dead();
+		nclients = clients->len;
 		g_array_set_size(pfds, 0);
 		g_array_append_val(pfds, p);
-		/* Past MAX_CLIENTS, new ones wait in the listen backlog. */
-		p = (struct pollfd){ .fd = listen_fd,
-				     .events = nclients < MAX_CLIENTS ? POLLIN : 0 };
+		/* Always: past MAX_CLIENTS, a new one is told so and closed. */
+		p = (struct pollfd){ .fd = listen_fd, .events = POLLIN };
 		g_array_append_val(pfds, p);
 		for (guint i = 0; i < nclients; i++) {
 			struct client *c = g_ptr_array_index(clients, i);
@@ -660,7 +747,7 @@ static gpointer ctl_thread(gpointer data)
 			g_array_append_val(pfds, p);
 		}
 
-		if (poll((struct pollfd *)pfds->data, pfds->len, -1) < 0) {
+		if (poll((struct pollfd *)pfds->data, pfds->len, timeout) < 0) {
 			if (errno == EINTR)
 				continue;
 			mh_err("ctl: poll: %s", g_strerror(errno));
@@ -687,12 +774,9 @@ static gpointer ctl_thread(gpointer data)
 			if (c->out->len && !c->dead)
 				client_write(c);
 		}
-		for (guint i = clients->len; i-- > 0;) {
-			if (((struct client *)g_ptr_array_index(clients, i))->dead)
-				g_ptr_array_remove_index(clients, i);
-		}
+		reap_dead();
 		if (g_array_index(pfds, struct pollfd, 1).revents & POLLIN)
-			accept_client();
+			accept_clients();
 	}
 	/* The last replies (requests failed at exit): one try, no waiting. */
 	for (guint i = 0; i < clients->len; i++) {

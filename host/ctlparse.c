@@ -2,17 +2,12 @@
 /*
  * The control socket's request grammar.
  *
- * A request is one line of words separated by spaces or tabs:
+ * A request is one line of words separated by spaces or tabs: a command
+ * word and its arguments, as mh_ctl_commands[] lists them.
  *
- *   list | symbols | routes | stats
- *   info NAME | reload NAME
- *   load NAME [KEY=VALUE]...
- *   unload NAME [force]
- *   param NAME KEY=VALUE
- *   route 0xMAGIC:MODULE.SYMBOL | unroute 0xMAGIC
- *
- * This file is pure (no I/O, no host state) so that the unit tests and a
- * libFuzzer target (tests/fuzz/ctl-parse.c) can drive it on any bytes.
+ * This file is pure (no I/O, no host state) so that the unit tests
+ * (tests/unit/test-ctlparse.c), a libFuzzer target (tests/fuzz/ctl-parse.c)
+ * and modctl, for its usage text, can use it.
  * Whatever it gets, it either fills a request or returns -EINVAL with one
  * line saying why; an error message never quotes more than a bounded,
  * printable part of the input, so the reply stays short and valid JSON.
@@ -22,25 +17,61 @@
 
 #include "internal.h"
 
-struct ctl_cmd {
-	const char *word;
-	enum mh_ctl_cmd cmd;
-	const char *usage;
+/*
+ * The commands, their words and what modctl --help says of them: the one
+ * place a command is described (modctl links this file).
+ */
+const struct mh_ctl_command mh_ctl_commands[] = {
+	{ "list", MH_CTL_LIST, 0, 0, "",
+	  "live modules, in load order (lsmod)" },
+	{ "info", MH_CTL_INFO, 1, 1, "NAME",
+	  "a module's metadata and state (modinfo)" },
+	{ "load", MH_CTL_LOAD, 1, G_MAXUINT, "NAME [KEY=VALUE]...",
+	  "load NAME.so from the module directory with these parameters "
+	  "(insmod)" },
+	{ "unload", MH_CTL_UNLOAD, 1, 2, "NAME [force]",
+	  "unload; force: even if modules use it (rmmod)" },
+	{ "reload", MH_CTL_RELOAD, 1, 1, "NAME",
+	  "reload from its file, handing state over" },
+	{ "param", MH_CTL_PARAM, 2, 2, "NAME KEY=VALUE",
+	  "set a parameter for the next load or reload" },
+	{ "stats", MH_CTL_STATS, 0, 0, "", "per-module accounting" },
+	{ "symbols", MH_CTL_SYMBOLS, 0, 0, "",
+	  "exported symbols and callback points" },
+	{ "routes", MH_CTL_ROUTES, 0, 0, "", "hypercall routes" },
+	{ "route", MH_CTL_ROUTE, 1, 1, "0xMAGIC:MODULE.SYMBOL",
+	  "route a hypercall magic to an exported symbol (like the "
+	  "plugin's route=)" },
+	{ "unroute", MH_CTL_UNROUTE, 1, 1, "0xMAGIC", "remove such a route" },
+	{ .word = NULL },
 };
 
-static const struct ctl_cmd commands[] = {
-	{ "list", MH_CTL_LIST, "list" },
-	{ "info", MH_CTL_INFO, "info NAME" },
-	{ "load", MH_CTL_LOAD, "load NAME [KEY=VALUE]..." },
-	{ "unload", MH_CTL_UNLOAD, "unload NAME [force]" },
-	{ "reload", MH_CTL_RELOAD, "reload NAME" },
-	{ "symbols", MH_CTL_SYMBOLS, "symbols" },
-	{ "routes", MH_CTL_ROUTES, "routes" },
-	{ "stats", MH_CTL_STATS, "stats" },
-	{ "param", MH_CTL_PARAM, "param NAME KEY=VALUE" },
-	{ "route", MH_CTL_ROUTE, "route 0xMAGIC:MODULE.SYMBOL" },
-	{ "unroute", MH_CTL_UNROUTE, "unroute 0xMAGIC" },
-};
+const struct mh_ctl_command *mh_ctl_command_find(const char *word)
+{
+	for (const struct mh_ctl_command *c = mh_ctl_commands; c->word; c++) {
+		if (!strcmp(word, c->word))
+			return c;
+	}
+	return NULL;
+}
+
+char *mh_ctl_usage(const struct mh_ctl_command *c)
+{
+	return g_strconcat(c->word, *c->args ? " " : "", c->args, NULL);
+}
+
+/* "list, info, ... or unroute", for the unknown command's message. */
+static char *command_words(void)
+{
+	GString *s = g_string_new(NULL);
+
+	for (const struct mh_ctl_command *c = mh_ctl_commands; c->word; c++) {
+		if (c != mh_ctl_commands)
+			g_string_append(s, c[1].word ? ", " : " or ");
+		g_string_append(s, c->word);
+	}
+	return g_string_free(s, FALSE);
+}
 
 bool mh_ctl_changes_modules(enum mh_ctl_cmd cmd)
 {
@@ -72,32 +103,33 @@ static char *clip(const char *word)
 }
 
 /*
- * route 0xMAGIC:MODULE.SYMBOL (the plugin's route= syntax) or unroute
- * 0xMAGIC, checked by params.c as route= is.  A route is short ASCII:
- * anything else is refused before it is parsed, so no message quotes more
- * than a clipped word.
+ * route 0xMAGIC:MODULE.SYMBOL or unroute 0xMAGIC, by the parsers of the
+ * plugin's route=, so that both take the same routes and refuse the rest
+ * for the same reasons.  The request's line limit is the only length
+ * limit, as QEMU's argument length is route='s; those parsers quote at
+ * most a magic's 8 digits, and the word is clipped here.
  */
-static int parse_route(struct mh_ctl_req *req, const char *word,
-		       const char *usage, char **err)
+static int parse_route(struct mh_ctl_req *req, const struct mh_ctl_command *c,
+		       const char *word, char **err)
 {
 	g_autofree char *why = NULL;
-	size_t len = strlen(word);
-	bool ascii = len <= 8 + 3 + MH_NAME_MAX + 1 + 64;
+	g_autofree char *w = NULL;
 	int ret;
 
-	for (size_t i = 0; i < len && ascii; i++)
-		ascii = g_ascii_isgraph(word[i]);
-	if (!ascii || (req->cmd == MH_CTL_UNROUTE && strchr(word, ':'))) {
-		g_autofree char *w = clip(word);
+	if (req->cmd == MH_CTL_UNROUTE && strchr(word, ':')) {
+		g_autofree char *usage = mh_ctl_usage(c);
 
+		w = clip(word);
 		*err = g_strdup_printf("'%s': usage: %s", w, usage);
 		return -EINVAL;
 	}
 	ret = req->cmd == MH_CTL_ROUTE ?
 	      mh_route_parse(word, &req->magic, &req->name, &req->symbol, &why) :
-	      mh_magic_parse(word, len, &req->magic, &why);
-	if (ret)
-		*err = g_strdup_printf("'%s': %s", word, why);
+	      mh_magic_parse(word, strlen(word), &req->magic, &why);
+	if (ret) {
+		w = clip(word);
+		*err = g_strdup_printf("'%s': %s", w, why);
+	}
 	return ret;
 }
 
@@ -150,8 +182,8 @@ int mh_ctl_parse(const char *line, size_t len, struct mh_ctl_req *req,
 	g_autofree char *copy = NULL;
 	g_auto(GStrv) split = NULL;
 	g_autoptr(GPtrArray) words = g_ptr_array_new();
-	const struct ctl_cmd *c = NULL;
-	unsigned int nargs, min, max;
+	const struct mh_ctl_command *c;
+	unsigned int nargs;
 	int ret = 0;
 
 	memset(req, 0, sizeof(*req));
@@ -179,60 +211,29 @@ int mh_ctl_parse(const char *line, size_t len, struct mh_ctl_req *req,
 		*err = g_strdup("empty request");
 		return -EINVAL;
 	}
-	for (unsigned int i = 0; i < G_N_ELEMENTS(commands); i++) {
-		if (!strcmp(g_ptr_array_index(words, 0), commands[i].word)) {
-			c = &commands[i];
-			break;
-		}
-	}
+	c = mh_ctl_command_find(g_ptr_array_index(words, 0));
 	if (!c) {
 		g_autofree char *w = clip(g_ptr_array_index(words, 0));
+		g_autofree char *known = command_words();
 
-		*err = g_strdup_printf("unknown command '%s' (expected list, "
-				       "info, load, unload, reload, symbols, "
-				       "routes, stats, param, route or unroute)",
-				       w);
+		*err = g_strdup_printf("unknown command '%s' (expected %s)", w,
+				       known);
 		return -EINVAL;
 	}
 
 	nargs = words->len - 1;
-	switch (c->cmd) {
-	case MH_CTL_LIST:
-	case MH_CTL_SYMBOLS:
-	case MH_CTL_ROUTES:
-	case MH_CTL_STATS:
-		min = max = 0;
-		break;
-	case MH_CTL_INFO:
-	case MH_CTL_RELOAD:
-	case MH_CTL_ROUTE:
-	case MH_CTL_UNROUTE:
-		min = max = 1;
-		break;
-	case MH_CTL_LOAD:
-		min = 1;
-		max = G_MAXUINT;
-		break;
-	case MH_CTL_UNLOAD:
-		min = 1;
-		max = 2;
-		break;
-	case MH_CTL_PARAM:
-		min = max = 2;
-		break;
-	default:
-		g_assert_not_reached();
-	}
-	if (nargs < min || nargs > max) {
-		*err = g_strdup_printf("%s: usage: %s", nargs < min ?
+	if (nargs < c->min_args || nargs > c->max_args) {
+		g_autofree char *usage = mh_ctl_usage(c);
+
+		*err = g_strdup_printf("%s: usage: %s", nargs < c->min_args ?
 				       "missing argument" : "too many arguments",
-				       c->usage);
+				       usage);
 		return -EINVAL;
 	}
 
 	req->cmd = c->cmd;
 	if (c->cmd == MH_CTL_ROUTE || c->cmd == MH_CTL_UNROUTE) {
-		ret = parse_route(req, g_ptr_array_index(words, 1), c->usage, err);
+		ret = parse_route(req, c, g_ptr_array_index(words, 1), err);
 		if (ret)
 			goto fail;
 		return 0;
@@ -257,9 +258,10 @@ int mh_ctl_parse(const char *line, size_t len, struct mh_ctl_req *req,
 		if (c->cmd == MH_CTL_UNLOAD) {
 			if (strcmp(w, "force")) {
 				g_autofree char *cw = clip(w);
+				g_autofree char *usage = mh_ctl_usage(c);
 
 				*err = g_strdup_printf("'%s': usage: %s", cw,
-						       c->usage);
+						       usage);
 				ret = -EINVAL;
 			} else {
 				req->force = true;

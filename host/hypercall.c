@@ -921,13 +921,15 @@ void mh_hypercall_exit(void)
 /* -- the control socket's "routes" -------------------------------------------- */
 
 static void describe_one(GString *json, uint32_t magic, const char *owner,
-			 const char *handler, const char *kind, uint64_t calls)
+			 const char *handler, const char *kind, bool enabled,
+			 uint64_t calls)
 {
 	mh_json_obj_begin(json);
 	kv_magic(json, magic);
 	mh_json_kv_str(json, "owner", owner);
 	mh_json_kv_str(json, "handler", handler);
 	mh_json_kv_str(json, "kind", kind);
+	mh_json_kv_bool(json, "enabled", enabled);
 	mh_json_kv_uint(json, "calls", calls);
 	mh_json_obj_end(json);
 }
@@ -940,7 +942,7 @@ void mh_hypercall_describe(GString *json)
 	for (unsigned int i = 0; i < 3; i++)
 		describe_one(json, MH_HC_LOAD + i, "modhost", ops[i],
 			     guest_control ? "guest_control" :
-			     "guest_control (off)", 0);
+			     "guest_control (off)", guest_control, 0);
 	g_mutex_lock(&routes_lock);
 	for (guint i = 0; table && i < table->n; i++) {
 		const struct route *r = table->r[i];
@@ -958,7 +960,7 @@ void mh_hypercall_describe(GString *json)
 		else
 			handler = g_strdup_printf("%p", (void *)r->fn);
 		describe_one(json, r->magic, r->owner, handler,
-			     r->symbol ? "symbol" : "handler",
+			     r->symbol ? "symbol" : "handler", true,
 			     __atomic_load_n(&r->calls, __ATOMIC_RELAXED));
 	}
 	g_mutex_unlock(&routes_lock);

@@ -454,6 +454,39 @@ struct mh_ctl_req {
 int mh_ctl_parse(const char *line, size_t len, struct mh_ctl_req *req,
 		 char **err);
 void mh_ctl_req_clear(struct mh_ctl_req *req);
+
+/**
+ * struct mh_ctl_command - one command of the control socket
+ * @word: the request's first word
+ * @cmd: what it parses to
+ * @min_args: fewest words after @word
+ * @max_args: most words after @word (G_MAXUINT: no limit)
+ * @args: the arguments for a usage line ("NAME [force]"), or ""
+ * @help: one line saying what it does (modctl --help)
+ */
+struct mh_ctl_command {
+	const char *word;
+	enum mh_ctl_cmd cmd;
+	unsigned int min_args, max_args;
+	const char *args;
+	const char *help;
+};
+/* Every command, in the order help shows them; ends with a NULL word. */
+extern const struct mh_ctl_command mh_ctl_commands[];
+/**
+ * mh_ctl_command_find() - the command a request word names
+ * @word: a NUL-terminated word
+ *
+ * Return: its entry in mh_ctl_commands[], or NULL if none.
+ */
+const struct mh_ctl_command *mh_ctl_command_find(const char *word);
+/**
+ * mh_ctl_usage() - @c's usage line, "word args"
+ * @c: an entry of mh_ctl_commands[]
+ *
+ * Return: a new string, for g_free().
+ */
+char *mh_ctl_usage(const struct mh_ctl_command *c);
 /* Does @cmd go through the lifecycle's requests (and so may block)? */
 bool mh_ctl_changes_modules(enum mh_ctl_cmd cmd);
 

@@ -187,7 +187,8 @@ int mh_route_parse(const char *val, uint32_t *magic, char **module,
 	dot = strchr(colon + 1, '.');
 	if (!dot || !mh_valid_module_name(colon + 1, dot - colon - 1) ||
 	    !mh_valid_param_name(dot + 1)) {
-		*err = g_strdup_printf("'%s' is not module.symbol", colon + 1);
+		/* The caller quotes the whole value (a ctl word clipped). */
+		*err = g_strdup("what follows the magic is not module.symbol");
 		return -EINVAL;
 	}
 	*module = g_strndup(colon + 1, dot - colon - 1);

@@ -64,10 +64,11 @@ $(TMOD)/%.so: tests/modules/%.c include/modhost/module.h
 
 # Unit tests link the host's pure parts directly.
 UNIT_TESTS := $(BUILD)/tests/unit/test-meta $(BUILD)/tests/unit/test-params \
-	$(BUILD)/tests/unit/test-signature $(BUILD)/tests/unit/test-json
+	$(BUILD)/tests/unit/test-signature $(BUILD)/tests/unit/test-json \
+	$(BUILD)/tests/unit/test-ctlparse
 # guard.c: the loader binds modules' exit() calls to its catchers.
 UNIT_HOST_SRCS := host/loader.c host/params.c host/signature.c host/json.c \
-	host/guard.c
+	host/guard.c host/ctlparse.c
 
 $(BUILD)/tests/unit/test-%: tests/unit/test-%.c tests/unit/unit.h $(UNIT_HOST_SRCS) host/internal.h
 	$(call say,CC,$@)

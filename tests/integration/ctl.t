@@ -8,7 +8,7 @@
 MODCTL=$BUILD/bin/modctl
 need "$BUILD/modhost.so" "$MODCTL" "$TMOD/counter-v1.so" "$TMOD/counter-v2.so" \
 	"$TMOD/dep_base.so" "$TMOD/dep_user.so" "$TMOD/counter-abimajor.so"
-plan 40
+plan 44
 
 SOCK=$T/ctl.sock
 HB=$T/heartbeat
@@ -93,6 +93,14 @@ mc unload dep_user >/dev/null && mc unload counter >/dev/null
 ok $? "unload dep_user, unload counter"
 is "$(events '.event=="unload"' | jq -r .module | paste -sd' ')" "dep_base dep_user counter" \
 	"three unload events"
+is "$(mc stats | awk '$1=="dep_base" { print $2 }')" "unloaded" \
+	"stats: a module loaded before and not now shows as unloaded (JSON unformed)"
+is "$(mc info dep_base | awk '$1=="state:" { print $2, $3 }')" "not loaded" \
+	"info on a module not loaded: state not loaded"
+is "$(mc routes | awk '$1=="0x4d480001" { print $3, $4, $5 }')" "load no (guest_control=off)" \
+	"routes: the guest-control magics are shown disabled with guest_control=off"
+is "$(mc --json routes | jq -c '[.routes[] | select(.owner=="modhost") | .enabled]')" \
+	"[false,false,false]" "routes --json: enabled false for the three of them"
 h1=$(heartbeat "$HB")
 wait_ticks 3
 is "$(heartbeat "$HB")" "$h1" "the unloaded module's callbacks no longer run"

@@ -428,7 +428,7 @@ static const struct arg_refusal arg_refusals[] = {
 	{ "/params/args/refuse/route-wide", STRV("route=0x123456789:m.f"),
 	  -EINVAL, STRV("0xMAGIC:module.symbol") },
 	{ "/params/args/refuse/route-symbol", STRV("route=0x12340000:m.1f"),
-	  -EINVAL, STRV("'m.1f' is not module.symbol") },
+	  -EINVAL, STRV("route=0x12340000:m.1f", "is not module.symbol") },
 	{ "/params/args/refuse/unknown-lists-keys", STRV("colour=blue"),
 	  -EINVAL, STRV("guest_control=", "route=") },
 };

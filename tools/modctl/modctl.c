@@ -30,26 +30,6 @@
 #define EXIT_FAILED 1
 #define EXIT_USAGE 2
 
-struct command {
-	const char *name;
-	unsigned int min, max;	/* words after the command */
-	const char *args;
-};
-
-static const struct command commands[] = {
-	{ "list", 0, 0, "" },
-	{ "info", 1, 1, "NAME|FILE.so" },
-	{ "load", 1, G_MAXUINT, "NAME [KEY=VALUE]..." },
-	{ "unload", 1, 2, "NAME [force]" },
-	{ "reload", 1, 1, "NAME" },
-	{ "symbols", 0, 0, "" },
-	{ "routes", 0, 0, "" },
-	{ "stats", 0, 0, "" },
-	{ "param", 2, 2, "NAME KEY=VALUE" },
-	{ "route", 1, 1, "0xMAGIC:MODULE.SYMBOL" },
-	{ "unroute", 1, 1, "0xMAGIC" },
-};
-
 static char *opt_socket;
 static gboolean opt_json;
 static gboolean opt_raw;
@@ -64,27 +44,55 @@ static const GOptionEntry options[] = {
 	{ NULL },
 };
 
-static const char summary[] =
-	"Commands:\n"
-	"  list                      live modules, in load order (lsmod)\n"
-	"  info NAME                 a module's metadata and state (modinfo)\n"
-	"  info FILE.so              a module file's metadata, offline\n"
-	"  load NAME [KEY=VALUE]...  load NAME.so from the module directory\n"
-	"                            with these parameters (insmod)\n"
-	"  unload NAME [force]       unload; force: even if modules use it\n"
-	"                            (rmmod)\n"
-	"  reload NAME               reload from its file, handing state over\n"
-	"  param NAME KEY=VALUE      set a parameter for the next load or reload\n"
-	"  stats                     per-module accounting\n"
-	"  symbols                   exported symbols and callback points\n"
-	"  routes                    hypercall routes\n"
-	"  route 0xMAGIC:MODULE.SYMBOL\n"
-	"                            route a hypercall magic to an exported\n"
-	"                            symbol (like the plugin's route=)\n"
-	"  unroute 0xMAGIC           remove such a route\n"
-	"\n"
-	"Exit status: 0 done, 1 the request failed (the host's error on\n"
-	"stderr), 2 a bad command line.  See Documentation/modctl.rst.\n";
+/* "info" also reads a file offline; the host's table does not know. */
+static const char info_file_args[] = "FILE.so";
+static const char info_file_help[] = "a module file's metadata, offline";
+
+#define HELP_COLUMN 28
+#define HELP_WIDTH 76
+
+/* "  usage   help", the help wrapped in its column. */
+static void summary_line(GString *s, const char *word, const char *args,
+			 const char *help)
+{
+	g_autofree char *usage = g_strconcat(word, *args ? " " : "", args, NULL);
+	g_auto(GStrv) words = g_strsplit(help, " ", -1);
+	size_t col;
+
+	g_string_append_printf(s, "  %s", usage);
+	col = 2 + strlen(usage);
+	for (char **w = words; *w; w++) {
+		if (w == words && col < HELP_COLUMN) {
+			g_string_append_printf(s, "%*s", (int)(HELP_COLUMN - col), "");
+			col = HELP_COLUMN;
+		} else if (w == words || col + 1 + strlen(*w) > HELP_WIDTH) {
+			g_string_append_printf(s, "\n%*s", HELP_COLUMN, "");
+			col = HELP_COLUMN;
+		} else {
+			g_string_append_c(s, ' ');
+			col++;
+		}
+		g_string_append(s, *w);
+		col += strlen(*w);
+	}
+	g_string_append_c(s, '\n');
+}
+
+/* The commands for --help, from the host's own table. */
+static char *summary(void)
+{
+	GString *s = g_string_new("Commands:\n");
+
+	for (const struct mh_ctl_command *c = mh_ctl_commands; c->word; c++) {
+		summary_line(s, c->word, c->args, c->help);
+		if (c->cmd == MH_CTL_INFO)
+			summary_line(s, c->word, info_file_args, info_file_help);
+	}
+	g_string_append(s, "\n"
+		"Exit status: 0 done, 1 the request failed (the host's error on\n"
+		"stderr), 2 a bad command line.  See Documentation/modctl.rst.\n");
+	return g_string_free(s, FALSE);
+}
 
 static void G_GNUC_PRINTF(2, 3) die(int status, const char *fmt, ...)
 {
@@ -115,18 +123,26 @@ static int connect_to(const char *path)
 	return fd;
 }
 
-static void write_all(int fd, const char *buf, size_t len, const char *what)
+/*
+ * Send @len bytes.  false if the host closed the connection first: it
+ * closes a client it refuses ("too many clients") right after saying so,
+ * and that reply is still there to read.
+ */
+static bool write_all(int fd, const char *buf, size_t len, const char *what)
 {
 	while (len) {
 		ssize_t n = send(fd, buf, len, MSG_NOSIGNAL);
 
 		if (n < 0 && errno == EINTR)
 			continue;
+		if (n < 0 && (errno == EPIPE || errno == ECONNRESET))
+			return false;
 		if (n < 0)
 			die(EXIT_FAILED, "%s: %s", what, g_strerror(errno));
 		buf += n;
 		len -= n;
 	}
+	return true;
 }
 
 /* Send @line and return the reply line, without its newline. */
@@ -136,8 +152,8 @@ static char *request(const char *path, const char *line)
 	int fd = connect_to(path);
 	char buf[4096];
 
-	write_all(fd, line, strlen(line), path);
-	write_all(fd, "\n", 1, path);
+	if (write_all(fd, line, strlen(line), path))
+		write_all(fd, "\n", 1, path);
 	for (;;) {
 		ssize_t n = recv(fd, buf, sizeof(buf), 0);
 		char *nl;
@@ -183,9 +199,9 @@ static int raw(const char *path)
 		if (p[0].revents) {
 			ssize_t n = read(STDIN_FILENO, buf, sizeof(buf));
 
-			if (n > 0) {
-				write_all(fd, buf, n, path);
-			} else if (n == 0 || errno != EINTR) {
+			/* A refused write: stop sending, read why. */
+			if (n > 0 ? !write_all(fd, buf, n, path) :
+			    n == 0 || errno != EINTR) {
 				shutdown(fd, SHUT_WR);
 				p[0].fd = -1;
 			}
@@ -301,15 +317,6 @@ static bool is_file_arg(const char *arg)
 
 /* -- main ------------------------------------------------------------- */
 
-static const struct command *find_command(const char *name)
-{
-	for (unsigned int i = 0; i < G_N_ELEMENTS(commands); i++) {
-		if (!strcmp(commands[i].name, name))
-			return &commands[i];
-	}
-	return NULL;
-}
-
 static int print_reply(const char *cmd, JsonNode *root, const char *line)
 {
 	JsonObject *o = JSON_NODE_HOLDS_OBJECT(root) ? json_node_get_object(root)
@@ -342,13 +349,14 @@ int main(int argc, char **argv)
 	g_autoptr(JsonParser) parser = NULL;
 	g_autoptr(GString) line = NULL;
 	g_autofree char *reply = NULL;
-	const struct command *c;
+	g_autofree char *help = summary();
+	const struct mh_ctl_command *c;
 	const char *sock;
 	unsigned int nargs;
 
 	ctx = g_option_context_new("COMMAND [ARGS]... - control a running modhost");
 	g_option_context_add_main_entries(ctx, options, NULL);
-	g_option_context_set_description(ctx, summary);
+	g_option_context_set_description(ctx, help);
 	if (!g_option_context_parse(ctx, &argc, &argv, &gerr))
 		die(EXIT_USAGE, "%s (try --help)", gerr->message);
 
@@ -363,15 +371,18 @@ int main(int argc, char **argv)
 	}
 	if (argc < 2)
 		die(EXIT_USAGE, "no command (try --help)");
-	c = find_command(argv[1]);
+	c = mh_ctl_command_find(argv[1]);
 	if (!c)
 		die(EXIT_USAGE, "unknown command '%s' (try --help)", argv[1]);
 	nargs = argc - 2;
-	if (nargs < c->min || nargs > c->max)
-		die(EXIT_USAGE, "usage: modctl %s%s%s", c->name,
-		    *c->args ? " " : "", c->args);
+	if (nargs < c->min_args || nargs > c->max_args) {
+		g_autofree char *usage = mh_ctl_usage(c);
 
-	if (!strcmp(c->name, "info") && is_file_arg(argv[2])) {
+		die(EXIT_USAGE, "usage: modctl %s%s", usage,
+		    c->cmd == MH_CTL_INFO ? "|FILE.so" : "");
+	}
+
+	if (c->cmd == MH_CTL_INFO && is_file_arg(argv[2])) {
 		g_autoptr(JsonNode) root = file_info(argv[2]);
 		g_autofree char *text = json_to_string(root, FALSE);
 
@@ -379,7 +390,7 @@ int main(int argc, char **argv)
 	}
 
 	/* The protocol's words are separated by blanks: none inside one. */
-	line = g_string_new(c->name);
+	line = g_string_new(c->word);
 	for (int i = 2; i < argc; i++) {
 		for (const char *p = argv[i]; *p; p++) {
 			if (g_ascii_isspace(*p) || g_ascii_iscntrl(*p))
@@ -395,5 +406,5 @@ int main(int argc, char **argv)
 	parser = json_parser_new();
 	if (!json_parser_load_from_data(parser, reply, -1, &gerr))
 		die(EXIT_FAILED, "unreadable reply (%s): %s", gerr->message, reply);
-	return print_reply(c->name, json_parser_get_root(parser), reply);
+	return print_reply(c->word, json_parser_get_root(parser), reply);
 }

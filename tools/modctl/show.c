@@ -85,6 +85,24 @@ static char *names_of(JsonObject *o, const char *key)
 	return g_strdup(s->len ? s->str : "-");
 }
 
+/*
+ * A module's state as a user reads it.  The host says "unformed" (the ABI's
+ * name for not live) for a module it knows but that is not loaded now:
+ * "unloaded" if it was loaded before, "not loaded" if never.
+ */
+static char *state_of(JsonObject *o)
+{
+	const char *state = str_of(o, "state");
+	bool has;
+	int64_t loads = int_of(o, "loads", &has);
+
+	if (!state)
+		return g_strdup("-");
+	if (strcmp(state, "unformed"))
+		return g_strdup(state);
+	return g_strdup(loads > 0 ? "unloaded" : "not loaded");
+}
+
 /* -- tables ----------------------------------------------------------- */
 
 /* Rows of cells (GStrv), the first the header; columns padded to fit. */
@@ -153,6 +171,8 @@ static void show_list(JsonObject *reply)
 		table_add(rows, m, STRV("name", "version", "state", "used_by",
 					"loads", "reloads", "rollbacks"));
 		row = g_ptr_array_index(rows, rows->len - 1);
+		g_free(row[2]);
+		row[2] = state_of(m);
 		g_free(row[3]);
 		row[3] = names_of(m, "used_by");
 	}
@@ -190,6 +210,8 @@ static void show_stats(JsonObject *reply)
 					"inline_ops", "hypercalls", "cb_calls",
 					"cb_ns"));
 		row = g_ptr_array_index(rows, rows->len - 1);
+		g_free(row[1]);
+		row[1] = state_of(m);
 		v = int_of(m, "last_pause_us", &has);
 		if (has && v > 0) {
 			g_free(row[5]);
@@ -233,12 +255,25 @@ static void show_symbols(JsonObject *reply)
 
 static void show_routes(JsonObject *reply)
 {
-	g_autoptr(GPtrArray) rows = table_new(STRV("Magic", "Owner", "Handler"));
+	g_autoptr(GPtrArray) rows = table_new(STRV("Magic", "Owner", "Handler",
+						   "Enabled"));
 	JsonArray *routes = array_of(reply, "routes");
 
-	for (guint i = 0; routes && i < json_array_get_length(routes); i++)
-		table_add(rows, json_array_get_object_element(routes, i),
-			  STRV("magic", "owner", "handler"));
+	for (guint i = 0; routes && i < json_array_get_length(routes); i++) {
+		JsonObject *r = json_array_get_object_element(routes, i);
+		const char *kind = str_of(r, "kind");
+		JsonNode *on = member(r, "enabled");
+		char **row;
+
+		table_add(rows, r, STRV("magic", "owner", "handler", "enabled"));
+		row = g_ptr_array_index(rows, rows->len - 1);
+		/* The guest-control magics are off unless the host allows. */
+		if (on && !json_node_get_boolean(on) && kind &&
+		    g_str_has_prefix(kind, "guest_control")) {
+			g_free(row[3]);
+			row[3] = g_strdup("no (guest_control=off)");
+		}
+	}
 	table_print(rows);
 }
 
@@ -267,7 +302,11 @@ static void show_info(JsonObject *reply)
 	field_of(reply, "name", "name");
 	field_of(reply, "file", "file");
 	field_of(reply, "version", "version");
-	field_of(reply, "state", "state");
+	if (member(reply, "state")) {
+		g_autofree char *state = state_of(reply);
+
+		field("state:", state);
+	}
 	field_of(reply, "license", "license");
 	field_of(reply, "description", "description");
 	field_of(reply, "abi", "abi");
