@@ -161,3 +161,7 @@ tests-build: $(CS_TEST_MODULES)
 
 # The stpi/dwarfp/dwarf_simple tests (their own fragment, if present).
 -include tests/stpi.mk
+
+# -- soak and sanitizers (tests/soak/, make soak, make check-asan) -----------
+# leaky.so leaks on purpose: check-asan's proof that its leak check runs.
+tests-build: $(TMOD)/leaky.so

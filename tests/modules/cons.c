@@ -31,6 +31,7 @@ __attribute__((constructor)) static void cons_loaded(void)
 {
 	testmod_mark("cons " CONS_VERSION "\n");
 }
+/* Atomic adds, as in prov.c: vCPU threads may run blocks at once. */
 static uint64_t counts[2];	/* calls made, handler runs */
 
 #if defined(CONS_BAD_SIG)
@@ -48,14 +49,14 @@ static void on_block(unsigned int vcpu_index, uint64_t n)
 {
 	(void)vcpu_index;
 	(void)n;
-	counts[1]++;
+	__atomic_add_fetch(&counts[1], 1, __ATOMIC_RELAXED);
 }
 
 static void on_exec(unsigned int vcpu_index, void *udata)
 {
 	(void)vcpu_index;
 	(void)udata;
-	counts[0]++;
+	__atomic_add_fetch(&counts[0], 1, __ATOMIC_RELAXED);
 	prov_add(1);
 }
 

@@ -26,6 +26,8 @@ typedef void (*on_block_t)(unsigned int vcpu_index, uint64_t n);
 
 static const struct mh_api *mh;
 static struct mh_ppp_point *on_block;
+/* Atomic adds: at -smp 4 (tests/soak/soak.sh) vCPU threads run blocks
+ * at once, and a plain ++ would lose counts. */
 static uint64_t counts[2];	/* received, handler calls */
 
 /* unused in the PROV_DROP_EXPORT variant */
@@ -35,7 +37,7 @@ static __attribute__((unused)) uint64_t prov_add(uint32_t n)
 static __attribute__((unused)) uint64_t prov_add(uint64_t n)
 #endif
 {
-	return counts[0] += n;
+	return __atomic_add_fetch(&counts[0], n, __ATOMIC_RELAXED);
 }
 
 #ifndef PROV_DROP_EXPORT
@@ -49,11 +51,11 @@ MH_EXPORT(prov_add, "u64(u64)");
 static void on_exec(unsigned int vcpu_index, void *udata)
 {
 	const struct mh_ppp_handlers *h = mh_ppp_handlers(on_block);
+	uint64_t n = __atomic_fetch_add(&counts[1], h->n, __ATOMIC_RELAXED);
 
 	(void)udata;
 	for (uint32_t i = 0; i < h->n; i++)
-		((on_block_t)h->fn[i])(vcpu_index, counts[1] + i);
-	counts[1] += h->n;
+		((on_block_t)h->fn[i])(vcpu_index, n + i);
 }
 
 static void translate(mh_tb *tb, void *opaque)
