@@ -34,8 +34,8 @@ PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
 # Public, installed headers.
 HEADERS := include/modhost/module.h include/modhost/guest.h \
-	include/modhost/hypercaller.h include/modhost/callstack_instr.h \
-	include/modhost/stpi.h
+	include/modhost/hypercall.h include/modhost/hypercaller.h \
+	include/modhost/callstack_instr.h include/modhost/stpi.h
 
 HOST_SRCS := $(wildcard host/*.c)
 HOST_OBJS := $(HOST_SRCS:%.c=$(BUILD)/%.o)
