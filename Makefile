@@ -14,8 +14,10 @@
 #   make -C <this tree> M=$PWD     build an out-of-tree module
 
 ifneq ($(M),)
-# Out-of-tree module: the SDK rules, with this tree's headers.
-MODHOST_INCLUDE := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))/include
+# Out-of-tree module: the SDK rules, with this tree's headers (the host's
+# ABI and the shipped modules' APIs, see MODHOST_INCLUDE_DIRS below).
+MODHOST_TOP := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
+MODHOST_INCLUDE := $(MODHOST_TOP)/include $(MODHOST_TOP)/modules/include
 include $(dir $(lastword $(MAKEFILE_LIST)))tools/module.mk
 else
 
@@ -36,17 +38,27 @@ PKGS := glib-2.0 libelf libffi
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
-# Public, installed headers.
+# Public, installed headers, all into PREFIX/include/modhost/.  The host's
+# ABI: the module ABI, the guest's hypercall header and the wire constants
+# both sides share.  Host-private headers (host/internal.h, host/qemu/) are
+# never installed.
 HEADERS := include/modhost/module.h include/modhost/guest.h \
-	include/modhost/hypercaller.h include/modhost/callstack_instr.h \
-	include/modhost/stpi.h
+	include/modhost/hypercall.h
+# Each shipped module's API for other modules, versioned with its module
+# (modules/include/modhost/; included as <modhost/NAME.h> all the same).
+MODULE_HEADERS := modules/include/modhost/hypercaller.h \
+	modules/include/modhost/callstack_instr.h \
+	modules/include/modhost/stpi.h
+# What an in-tree module build searches: both of the above.
+MODHOST_INCLUDE_DIRS := $(CURDIR)/include $(CURDIR)/modules/include
 
 HOST_SRCS := $(wildcard host/*.c)
 HOST_OBJS := $(HOST_SRCS:%.c=$(BUILD)/%.o)
 HOST_CFLAGS := $(CFLAGS) -std=gnu11 -D_GNU_SOURCE -fPIC -fvisibility=hidden -MMD -MP \
 	-Iinclude $(PKG_CFLAGS)
 
-MODULES := $(notdir $(patsubst %/,%,$(wildcard modules/*/)))
+# Every folder of modules/ is a module, but include/ (their API headers).
+MODULES := $(filter-out include,$(notdir $(patsubst %/,%,$(wildcard modules/*/))))
 MODULE_SOS := $(MODULES:%=$(BUILD)/modules/%.so)
 
 all: $(BUILD)/modhost.so $(MODULE_SOS) tests-build
@@ -69,7 +81,7 @@ $(BUILD)/host/%.o: host/%.c
 $(BUILD)/modules/%.so: FORCE
 	$(Q)$(MAKE) --no-print-directory -f tools/module.mk \
 		M=modules/$* MO=$(BUILD)/modules OBJDIR=$(BUILD)/obj/modules/$* \
-		MODHOST_INCLUDE=$(CURDIR)/include MODHOST_WERROR=1
+		MODHOST_INCLUDE='$(MODHOST_INCLUDE_DIRS)' MODHOST_WERROR=1
 
 # modctl, the control socket's client.  "modctl info FILE.so" reads a
 # module file offline with the host's own metadata reader: it links the
@@ -166,7 +178,8 @@ install: $(BUILD)/modhost.so $(MODULE_SOS)
 		$(DESTDIR)$(PREFIX)/lib/pkgconfig
 	install -m 0755 $(BUILD)/modhost.so $(DESTDIR)$(PREFIX)/lib/modhost/
 	install -m 0755 $(MODULE_SOS) $(DESTDIR)$(PREFIX)/lib/modhost/modules/
-	install -m 0644 $(HEADERS) $(DESTDIR)$(PREFIX)/include/modhost/
+	install -m 0644 $(HEADERS) $(MODULE_HEADERS) \
+		$(DESTDIR)$(PREFIX)/include/modhost/
 	install -m 0644 tools/module.mk $(DESTDIR)$(SDKDIR)/module.mk
 	printf '%s\n' '# modhost SDK: make -C $(SDKDIR) M=$$PWD' \
 		'MODHOST_INCLUDE := $(PREFIX)/include' \

@@ -45,7 +45,16 @@
 
 #include "internal.h"
 
-#define HC_NOP_BYTES	"\x0f\x1f\x84\x00\x4d\x48\x43\x4c"
+/*
+ * The marked NOP as the host matches it: the bytes that MH_HC_NOP_INSN
+ * (<modhost/hypercall.h>, what guest.h emits) assembles to, so guests and
+ * host share one spelling.  A local symbol of this object's .rodata.
+ */
+__asm__(".pushsection .rodata\n"
+	"hc_nop_bytes:\n\t" MH_HC_NOP_INSN "\n"
+	".popsection");
+extern const uint8_t hc_nop_bytes[8] __attribute__((visibility("hidden")));
+#define HC_NOP_BYTES	hc_nop_bytes
 #define HC_STR_MAX	4096	/* an "s" argument: longer is refused */
 #define HC_NARGS	6
 

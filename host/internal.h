@@ -23,6 +23,7 @@
 #include <stdint.h>
 
 #include "qemu/qemu-plugin.h"
+#include <modhost/hypercall.h>
 #include <modhost/module.h>
 
 #define MH_NAME_MAX 64
@@ -368,11 +369,7 @@ bool mh_lifecycle_applying(void);
 
 /* -- hypercall.c ------------------------------------------------------ */
 
-#define MH_HC_RESERVED_FIRST	0x4D480000u
-#define MH_HC_RESERVED_LAST	0x4D4800FFu
-#define MH_HC_LOAD		0x4D480001u
-#define MH_HC_UNLOAD		0x4D480002u
-#define MH_HC_RELOAD		0x4D480003u
+/* The magics (MH_HC_RESERVED_*, MH_HC_LOAD ...) are <modhost/hypercall.h>. */
 
 /* A real cpuid leaf: 0x0000xxxx, 0x4000xxxx, 0x8000xxxx or 0xC000xxxx. */
 static inline bool mh_hypercall_is_leaf(uint32_t magic)

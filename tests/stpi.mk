@@ -65,16 +65,16 @@ $(STPI_OUT)/sguest64-%.elf: $(STPI_OUT)/lm64-%/lm64-crt0.o \
 # dwarfp's index without QEMU (tests/integration/stpi-addr2line.t, bench).
 DWARFP_SRCS := modules/dwarfp/index.c modules/dwarfp/eval.c
 $(STPI_OUT)/dwarfp-query: tests/stpi/dwarfp-query.c $(DWARFP_SRCS) \
-		modules/dwarfp/dwarfp.h include/modhost/stpi.h
+		modules/dwarfp/dwarfp.h modules/include/modhost/stpi.h
 	$(call say,CC,$@)
 	@mkdir -p $(@D)
-	$(Q)$(CC) $(CFLAGS) -std=gnu11 -D_GNU_SOURCE -Iinclude \
+	$(Q)$(CC) $(CFLAGS) -std=gnu11 -D_GNU_SOURCE -Iinclude -Imodules/include \
 		$(shell pkg-config --cflags glib-2.0) -o $@ $(filter %.c,$^) \
 		-ldwarf $(shell pkg-config --libs glib-2.0)
 
 # The probe: a stpi client that logs what it is told (tests/integration/stpi*.t).
 $(TMOD)/stpi_probe.so: tests/stpi/stpi_probe.c include/modhost/module.h \
-		include/modhost/stpi.h
+		modules/include/modhost/stpi.h
 	$(call say,CC,$@)
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(TMOD_CFLAGS) $(TMOD_LDFLAGS) -o $@ $<

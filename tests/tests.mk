@@ -2,7 +2,8 @@
 # unit tests.  Included from the top-level Makefile.
 
 TMOD := $(BUILD)/tests/modules
-TMOD_CFLAGS := -O2 -g -Wall -Wextra -Werror -fPIC -fvisibility=hidden -Iinclude
+TMOD_CFLAGS := -O2 -g -Wall -Wextra -Werror -fPIC -fvisibility=hidden -Iinclude \
+	-Imodules/include
 TMOD_LDFLAGS := -shared -Wl,-z,defs
 
 ABI_MAJOR := $(shell sed -n 's/^\#define MODHOST_ABI_MAJOR //p' include/modhost/module.h)
@@ -137,7 +138,7 @@ hcrec_v2_FLAGS := -DHCREC_VERSION='"2"'
 HC_TEST_MODULES := $(TMOD)/hcrec-v1.so $(TMOD)/hcrec-v2.so $(TMOD)/hcdup.so \
 	$(TMOD)/hcsym.so $(TMOD)/hccons.so
 $(TMOD)/hccons.so: tests/modules/hccons.c tests/guest/hcall-pattern.h \
-		include/modhost/hypercaller.h include/modhost/module.h
+		modules/include/modhost/hypercaller.h include/modhost/module.h
 	$(call say,CC,$@)
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(TMOD_CFLAGS) -Itests/guest $(TMOD_LDFLAGS) -o $@ $<
@@ -152,7 +153,7 @@ tests-build: $(HC_TEST_MODULES)
 # -- callstack_instr (tests/integration/callstack*.t) ---------------------------
 CS_TEST_MODULES := $(TMOD)/cs_cons.so
 $(TMOD)/cs_cons.so: tests/modules/cs_cons.c include/modhost/module.h \
-		include/modhost/callstack_instr.h tests/tests.mk
+		modules/include/modhost/callstack_instr.h tests/tests.mk
 	$(call say,CC,$@)
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(TMOD_CFLAGS) $(shell pkg-config --cflags glib-2.0) \

@@ -5,7 +5,10 @@
 # builds each "NAME.so" listed in obj-m of $(M)/Makefile, from NAME.o or
 # from the objects in NAME-y.  The module's Makefile may also set
 # ccflags-y (extra compiler flags) and ldlibs-y (extra libraries).
-# MODHOST_INCLUDE must name the directory that holds modhost/module.h.
+# MODHOST_INCLUDE must name the directory that holds modhost/module.h
+# (an installed SDK: PREFIX/include), or several directories, searched in
+# order (the source tree: include/ for the host's ABI headers and
+# modules/include/ for the shipped modules' API headers).
 #
 # Optional: MO (where the .so goes, default $(M)), OBJDIR (objects,
 # default $(M)), V=1 (show commands), MODHOST_WERROR=1.
@@ -44,7 +47,7 @@ endif
 
 CC ?= cc
 MH_CFLAGS := -O2 -g -Wall -Wextra $(if $(MODHOST_WERROR),-Werror) -fPIC \
-	-fvisibility=hidden -MMD -MP -I$(MODHOST_INCLUDE)
+	-fvisibility=hidden -MMD -MP $(addprefix -I,$(MODHOST_INCLUDE))
 MH_LDFLAGS := -shared -Wl,-z,defs -Wl,--as-needed
 
 mh_objs = $(addprefix $(OBJDIR)/,$(or $($(1:.so=-y)),$(1:.so=.o)))

@@ -74,7 +74,7 @@ $(HC_GUEST_ELFS): $(BUILD)/tests/guest/%.elf: $(BUILD)/tests/guest/crt0.o \
 	$(if $(Q),@echo "  GUEST   $@")
 	$(Q)$(GUEST_CC) $(GUEST_LDFLAGS) -o $@ $(filter %.o,$^)
 $(BUILD)/tests/guest/hcall.o $(LM64_OBJ)/hcall.o: include/modhost/guest.h \
-	tests/guest/hcall-pattern.h
+	include/modhost/hypercall.h tests/guest/hcall-pattern.h
 $(BUILD)/tests/guest/hcall.o: GUEST_CFLAGS += -Iinclude
 
 # -- callstack_instr guests (tests/integration/callstack*.t, make bench) -------

@@ -3,7 +3,7 @@
 # installed SDK alone, kbuild style, and run them with the installed host.
 . "$(dirname "$0")/../lib.sh"
 need "$BUILD/modhost.so" "$BUILD/modules/example.so"
-plan 13
+plan 17
 
 P=$T/prefix
 SDK=$P/lib/modhost/sdk
@@ -51,6 +51,54 @@ ok $? "obj-m with NAME-y := a.o b.o builds one module from two objects"
 make -C "$TOP" M="$T/multi" clean >/dev/null 2>&1 &&
 	make -C "$TOP" M="$T/multi" >/dev/null 2>&1 && [ -f "$T/multi/multi.so" ]
 ok $? "make -C <source tree> M=\$PWD works as well"
+
+# The header tiers, installed side by side in include/modhost/: the host's
+# ABI (module.h, guest.h and the hypercall constants both sides share) and
+# each shipped module's API.  A module that uses them all builds against
+# the installed SDK alone and against the source tree, where they live in
+# separate directories; a guest includes guest.h freestanding.
+for h in module.h guest.h hypercall.h hypercaller.h callstack_instr.h stpi.h; do
+	[ -f "$P/include/modhost/$h" ] || { echo "# missing include/modhost/$h"; hmissing=1; }
+done
+ok "${hmissing:-0}" "the ABI headers and the shipped modules' API headers are installed"
+mkdir "$T/apiuser"
+printf 'obj-m := apiuser.so\n' > "$T/apiuser/Makefile"
+cat > "$T/apiuser/apiuser.c" <<'C'
+#include <modhost/module.h>
+#include <modhost/hypercall.h>
+#include <modhost/callstack_instr.h>
+#include <modhost/hypercaller.h>
+#include <modhost/stpi.h>
+static cs_get_callers_t get_callers;
+MH_IMPORT(CS_MODULE, get_callers, CS_GET_CALLERS_SIG);
+static int apiuser_init(mh_module *self, const struct mh_api *api)
+{
+	api->log(self, MH_LOG_INFO, "%s %s load=0x%x", HYPERCALLER_REGISTER_SIG,
+		 STPI_MODULE, MH_HC_LOAD);
+	return 0;
+}
+MH_MODULE("apiuser", "1", "MIT", "every public header", .init = apiuser_init);
+C
+make -C "$SDK" M="$T/apiuser" MODHOST_WERROR=1 >"$T/apiuser.log" 2>&1 &&
+	[ -f "$T/apiuser/apiuser.so" ]
+st=$?
+ok $st "a module using every installed header builds against the SDK alone"
+[ $st -eq 0 ] || sed 's/^/# /' "$T/apiuser.log"
+rm -f "$T/apiuser/apiuser.so"
+make -C "$TOP" M="$T/apiuser" MODHOST_WERROR=1 >"$T/apiuser-tree.log" 2>&1 &&
+	[ -f "$T/apiuser/apiuser.so" ]
+st=$?
+ok $st "and against the source tree"
+[ $st -eq 0 ] || sed 's/^/# /' "$T/apiuser-tree.log"
+cat > "$T/guest.c" <<'C'
+#include <modhost/guest.h>
+void start(void) { mh_guest_load("example"); mh_hypercall_cpuid0(MH_HC_RESERVED_LAST); }
+C
+${CC:-cc} -ffreestanding -nostdlib -Wall -Wextra -Werror -I"$P/include" \
+	-c -o "$T/guest.o" "$T/guest.c" 2>"$T/guest.log"
+st=$?
+ok $st "guest.h compiles freestanding against the installed headers"
+[ $st -eq 0 ] || sed 's/^/# /' "$T/guest.log"
 
 # Run them with the installed host: the default dir is modules/ beside it.
 MODHOST_SO=$P/lib/modhost/modhost.so

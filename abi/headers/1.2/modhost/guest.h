@@ -28,21 +28,12 @@
 
 #include <stdint.h>
 
+/* The magics and the NOP form's bytes, shared with the host. */
+#include <modhost/hypercall.h>
+
 #if !defined(__i386__) && !defined(__x86_64__)
 #error "modhost/guest.h: hypercalls exist for i386 and x86_64 guests only"
 #endif
-
-/* Host-reserved magics: 0x4D480000 - 0x4D4800FF. */
-#define MH_HC_RESERVED_FIRST	0x4D480000u
-#define MH_HC_RESERVED_LAST	0x4D4800FFu
-/* Guest control (the host must run with guest_control=on). */
-#define MH_HC_LOAD		0x4D480001u
-#define MH_HC_UNLOAD		0x4D480002u
-#define MH_HC_RELOAD		0x4D480003u
-
-/* The mark in the NOP form's 32-bit displacement: "MHCL" in memory. */
-#define MH_HC_NOP_MARK		0x4C43484Du
-#define MH_HC_NOP_INSN		".byte 0x0f, 0x1f, 0x84, 0x00, 0x4d, 0x48, 0x43, 0x4c"
 
 /* A guest register: the width of the guest's mode. */
 typedef unsigned long mh_hc_word;
