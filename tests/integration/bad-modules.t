@@ -59,7 +59,7 @@ CASES=(
 	"init calls abort()|cp $TMOD/counter-abort.so|rollback|init called abort\\(\\)"
 	"init calls exit(3)|cp $TMOD/counter-exit.so|rollback|init called exit\\(3\\)"
 	"init never returns|cp $TMOD/counter-hang.so|rollback|init did not return within 1 s"
-	"a symlink loop|ln -s counter.so|reject|symbolic links"
+	"a symlink loop|ln -s counter.so|reject|symbolic link"
 	"a directory named counter.so|mkdir|reject|not a regular file|directory"
 	"a file without read permission|unreadable|reject|Permission denied"
 )
