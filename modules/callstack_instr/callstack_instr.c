@@ -96,7 +96,6 @@ static mh_reg *reg_sp, *reg_cr3, *reg_pc, *reg_cs;
 static bool verbose;
 static bool outputs;	/* folded, trace or verbose: work beyond the stacks */
 static bool ret_outputs;	/* trace or verbose: rets are reported */
-static bool reloading;	/* save_state ran: exit may free everything */
 static char *folded_path;
 
 static inline mh_u64 armed_entry(void)
@@ -819,7 +818,6 @@ static int csi_save(mh_module *self, void **data, size_t *len)
 	g_byte_array_free(c.b, TRUE);
 	if (!*data)
 		return -ENOMEM;
-	reloading = true;
 	return 0;
 }
 
@@ -993,7 +991,6 @@ static int csi_init(mh_module *self, const struct mh_api *api)
 	csi_mh = api;
 	csi_self = self;
 	csi_vcpus = api->num_vcpus();
-	reloading = false;
 	vcpu_table = NULL;
 	old_tables = NULL;
 	verbose = api->param_bool(self, "verbose");
@@ -1085,18 +1082,18 @@ static void csi_exit(mh_module *self)
 	/* Closed under its lock: later events (QEMU exit) write nothing. */
 	csi_trace_close();
 	/*
-	 * At QEMU exit other vCPUs may still run our callbacks, so the
-	 * stacks stay.  Before a reload (save_state ran) every vCPU is
-	 * stopped and no block calls us any more: free them.  An unload
-	 * cannot be told from QEMU exit and leaves them.
+	 * When QEMU ends, other vCPUs may still run our callbacks: the
+	 * stacks stay.  At an unload or before a reload every vCPU is
+	 * stopped and translated code is flushed, so nothing uses them any
+	 * more: free everything (a rolled-back reload runs init again).
 	 */
-	if (reloading) {
-		vcpu_table_free();
-		g_clear_pointer(&folded_path, g_free);
-		csi_symbols_free();
-		csi_stacks_exit();
-		csi_decode_exit();
-	}
+	if (csi_mh->exiting())
+		return;
+	vcpu_table_free();
+	g_clear_pointer(&folded_path, g_free);
+	csi_symbols_free();
+	csi_stacks_exit();
+	csi_decode_exit();
 }
 
 MH_MODULE("callstack_instr", "1.1", "MIT",
