@@ -1013,12 +1013,9 @@ static int csi_init(mh_module *self, const struct mh_api *api)
 	csi_stacks_init();
 	syms = api->param_str(self, "symbols");
 	if (syms && *syms) {
-		ret = csi_symbols_load(syms);
-		if (ret) {
-			api->log(self, MH_LOG_ERROR, "symbols=%s: %s", syms,
-				 strerror(-ret));
+		ret = csi_symbols_load(syms);	/* logs what was wrong */
+		if (ret)
 			goto err_stacks;
-		}
 	}
 	fo = api->param_str(self, "folded");
 	folded_path = fo && *fo ? g_strdup(fo) : NULL;

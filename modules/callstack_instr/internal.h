@@ -182,6 +182,7 @@ bool csi_node_restore(uint32_t parent, uint64_t func, uint64_t count);
 
 /* -- output.c ----------------------------------------------------------- */
 
+/* @path's function symbols; on failure, logs what is wrong with the file. */
 int csi_symbols_load(const char *path);
 void csi_symbols_free(void);
 /* "name", "name+0x10" or "0x1234"; into @buf. */
