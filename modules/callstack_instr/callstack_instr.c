@@ -96,6 +96,7 @@ static mh_reg *reg_sp, *reg_cr3, *reg_pc, *reg_cs;
 static bool verbose;
 static bool outputs;	/* folded, trace or verbose: work beyond the stacks */
 static bool ret_outputs;	/* trace or verbose: rets are reported */
+static int target;	/* csi_target_check(): 0 x86, -EAGAIN not known yet */
 static char *folded_path;
 
 static inline mh_u64 armed_entry(void)
@@ -598,6 +599,44 @@ miss:
 }
 
 /*
+ * csi_target_check()'s view of the registers.  Before the first vCPU
+ * exists the host knows no register yet, and every read says -ENOENT.
+ * A read of a register the target has runs on a vCPU thread: init runs in
+ * the host's quiesce, translate() during translation.
+ */
+static int has_reg(const char *name, void *opaque)
+{
+	uint64_t v;
+
+	(void)opaque;
+	if (!csi_mh->num_vcpus())
+		return -EAGAIN;
+	return csi_mh->reg_read(csi_mh->reg_lookup(name), &v, sizeof(v)) ==
+	       -ENOENT ? -ENOENT : 0;
+}
+
+static void log_not_x86(enum mh_log_level level, const char *what)
+{
+	csi_mh->log(csi_self, level, "not an x86 guest (no rsp/esp or cr3 "
+		    "register): callstack_instr follows x86 calls only%s", what);
+}
+
+/*
+ * Loaded before any vCPU existed (load= at start), init could not tell
+ * the target: the first block does.  Too late to refuse the load, so on
+ * another target it says so once and instruments nothing.
+ */
+static bool __attribute__((noinline)) target_is_x86(void)
+{
+	if (target == -EAGAIN) {
+		target = csi_target_check(has_reg, NULL);
+		if (target == -ENOTSUP)
+			log_not_x86(MH_LOG_ERROR, "; it records nothing: unload it");
+	}
+	return target == 0;
+}
+
+/*
  * Near calls and rets in 32/64-bit code, nearly all of them, are seen by
  * memory callbacks on their stack access: no register read, and a direct
  * call is complete in one callback.  16-bit code and far calls and rets
@@ -611,6 +650,8 @@ static void translate(mh_tb *tb, void *opaque)
 	bool regs;
 
 	(void)opaque;
+	if (target && !target_is_x86())
+		return;
 	vcpu_table_update();
 	csi_mh->tb_exec_cond_cb(tb, on_block, MH_CB_R_REGS, MH_COND_NE,
 				armed_entry(), 0,
@@ -1004,6 +1045,11 @@ static int csi_init(mh_module *self, const struct mh_api *api)
 		return -EINVAL;
 	}
 	csi_max_depth = depth;
+	target = csi_target_check(has_reg, NULL);
+	if (target == -ENOTSUP) {
+		log_not_x86(MH_LOG_ERROR, ": load refused");
+		return target;
+	}
 
 	ret = csi_decode_init();
 	if (ret) {
@@ -1057,6 +1103,19 @@ err_stacks:
 	return ret;
 }
 
+static void log_counts(mh_module *self)
+{
+	csi_mh->log(self, MH_LOG_INFO, "calls=%" PRIu64 " rets=%" PRIu64
+		    " popped=%" PRIu64 " unmatched_rets=%" PRIu64
+		    " redirected=%" PRIu64 " unresolved=%" PRIu64
+		    " restarts=%" PRIu64 " dropped=%" PRIu64
+		    " max_depth=%" PRIu64 " stacks=%u",
+		    csi_stats.calls, csi_stats.rets, csi_stats.frames_popped,
+		    csi_stats.unmatched_rets, csi_stats.redirected,
+		    csi_stats.unresolved, csi_stats.restarts, csi_stats.dropped,
+		    csi_stats.max_depth, csi_stack_count());
+}
+
 static void csi_exit(mh_module *self)
 {
 	int ret;
@@ -1067,15 +1126,9 @@ static void csi_exit(mh_module *self)
 			csi_mh->log(self, MH_LOG_ERROR, "folded=%s: %s",
 				    folded_path, strerror(-ret));
 	}
-	csi_mh->log(self, MH_LOG_INFO, "calls=%" PRIu64 " rets=%" PRIu64
-		    " popped=%" PRIu64 " unmatched_rets=%" PRIu64
-		    " redirected=%" PRIu64 " unresolved=%" PRIu64
-		    " restarts=%" PRIu64 " dropped=%" PRIu64
-		    " max_depth=%" PRIu64 " stacks=%u",
-		    csi_stats.calls, csi_stats.rets, csi_stats.frames_popped,
-		    csi_stats.unmatched_rets, csi_stats.redirected,
-		    csi_stats.unresolved, csi_stats.restarts, csi_stats.dropped,
-		    csi_stats.max_depth, csi_stack_count());
+	/* Not x86: no count at all rather than a misleading calls=0. */
+	if (target != -ENOTSUP)
+		log_counts(self);
 	/* Closed under its lock: later events (QEMU exit) write nothing. */
 	csi_trace_close();
 	/*

@@ -4,6 +4,7 @@
  *   decode.c          capstone: classify a block's last instruction
  *   stacks.c          shadow stacks, return matching, folded-stack counts
  *   output.c          symbols (libelf), folded file, JSON-lines trace
+ *   target.c          is the guest x86 (the only target it decodes)?
  *   callstack_instr.c the module: parameters, vCPU callbacks, API, reload
  */
 #ifndef CALLSTACK_INSTR_INTERNAL_H
@@ -202,5 +203,19 @@ int csi_folded_write(const char *path);
 /* "asid=0x..." or "asid=0x...,sp=0x..." */
 char *csi_stackid_string(enum cs_stack_kind kind, uint64_t asid,
 			 uint64_t anchor);
+
+/* -- target.c ----------------------------------------------------------- */
+
+/**
+ * csi_target_check() - can callstack_instr follow this target's calls?
+ * @has_reg: 0 if the target has register @name, -ENOENT if it has not,
+ *	-EAGAIN while no vCPU exists yet (the register list is unknown)
+ * @opaque: passed to @has_reg
+ *
+ * Return: 0 for x86 (rsp or esp, and cr3), -ENOTSUP for any other target,
+ * -EAGAIN while the target is not known yet.
+ */
+int csi_target_check(int (*has_reg)(const char *name, void *opaque),
+		     void *opaque);
 
 #endif /* CALLSTACK_INSTR_INTERNAL_H */
