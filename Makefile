@@ -4,6 +4,8 @@
 #   make check      install what is missing, build, run every test (prove)
 #   make demo       install what is missing, build, show hot reload live
 #   make bench      run the benchmarks, write build/bench/results.tsv
+#   make check-fresh  as root: make check and make demo in a fresh Debian
+#                   bookworm chroot (debootstrap, under build/fresh)
 #   make abi-check  compare the headers' module ABI with abi/ (abi-update
 #                   records an intended change; FORCE=1 even a breaking one)
 #   make install PREFIX=DIR
@@ -117,6 +119,11 @@ demo: deps
 bench: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)tests/bench/run-all
+
+# Not part of check: it downloads a Debian base system and runs check in it.
+check-fresh:
+	$(Q)tools/check-fresh
+.PHONY: check-fresh
 
 # The module ABI against its manifest (abi/, Documentation/abi.rst).
 abi-check:
