@@ -8,6 +8,8 @@
 #                   and mappings sampled (not part of check)
 #   make check-asan the host under ASan/UBSan/LSan through a subset of the
 #                   integration tests (not part of check)
+#   make check-fresh  as root: make check and make demo in a fresh Debian
+#                   bookworm chroot (debootstrap, under build/fresh)
 #   make abi-check  compare the headers' module ABI with abi/ (abi-update
 #                   records an intended change; FORCE=1 even a breaking one)
 #   make install PREFIX=DIR
@@ -162,6 +164,10 @@ $(ASAN_BUILD)/modhost.so: $(HOST_SRCS) host/internal.h host/modhost.map
 check-asan: deps
 	$(Q)$(MAKE) --no-print-directory all $(ASAN_BUILD)/modhost.so
 	$(Q)ASAN_SO=$(ASAN_BUILD)/modhost.so SAN_CC=$(SAN_CC) nice tests/soak/check-asan
+# Not part of check: it downloads a Debian base system and runs check in it.
+check-fresh:
+	$(Q)tools/check-fresh
+.PHONY: check-fresh
 
 # The module ABI against its manifest (abi/, Documentation/abi.rst).
 abi-check:

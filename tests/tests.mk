@@ -85,6 +85,16 @@ $(BUILD)/bench/registry-bench: tests/bench/registry-bench.c $(REGISTRY_BENCH_SRC
 	$(Q)$(CC) $(CFLAGS) -std=gnu11 -D_GNU_SOURCE -Iinclude -Ihost $(PKG_CFLAGS) \
 		-o $@ $< $(REGISTRY_BENCH_SRCS) $(PKG_LIBS) -ldl
 
+# callstack_instr's target check (which guests it can follow), on its own.
+UNIT_TESTS += $(BUILD)/tests/unit/test-csi-target
+$(BUILD)/tests/unit/test-csi-target: tests/unit/test-csi-target.c tests/unit/unit.h \
+		modules/callstack_instr/target.c modules/callstack_instr/internal.h
+	$(call say,CC,$@)
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) -std=gnu11 -D_GNU_SOURCE -Iinclude \
+		-Imodules/callstack_instr $(PKG_CFLAGS) -o $@ $< \
+		modules/callstack_instr/target.c $(PKG_LIBS)
+
 tests-build: $(GUEST_ELFS) $(TEST_MODULES) $(UNIT_TESTS) $(BUILD)/bench/registry-bench
 .PHONY: tests-build
 

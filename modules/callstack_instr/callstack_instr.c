@@ -55,35 +55,10 @@ const struct mh_api *csi_mh;
 mh_module *csi_self;
 unsigned int csi_vcpus;	/* 0 until the first callback counts them */
 
-enum pending {
-	PEND_NONE,
-	PEND_CALL,	/* a frame waits for its callee's entry */
-};
-
-/* Per-vCPU state, a scoreboard element: only its own vCPU touches it. */
-struct vcpu {
-	uint64_t armed;			/* the blocks' condition: != 0 */
-	uint32_t kind;			/* enum pending; a ret is only in armed */
-	uint32_t call_depth;		/* PEND_CALL: the frame's depth */
-	struct csi_stack *stack;	/* PEND_CALL: the frame's stack */
-	uint64_t expect_sp;		/* PEND_CALL: sp at the callee's entry */
-	uint64_t sp_mask;		/* the bits of sp the mode uses */
-	uint64_t call_ret, call_sp;	/* PEND_CALL: the frame */
-	uint64_t call_target;		/* PEND_CALL: direct call's target */
-	uint64_t misses;		/* blocks run armed, not matching */
-	struct csi_stack *cur;		/* asid stacks: the stack of cur_asid */
-	uint64_t cur_asid;
-	uint64_t asid_ok;		/* cur_asid is cr3 now (see stack_of) */
-	struct csi_stack *hstack;	/* handlers running: their stack */
-	uint64_t hpc;			/* handlers running: the guest's pc */
-};
-
 /*
  * A ret arms its vCPU with an inline store of this value: no call at all.
  * The block it lands on decodes it (on_block).
  */
-#define ARM_CALL	1ull
-#define ARM_RET		2ull
 static inline uint64_t arm_ret_value(unsigned int imm, unsigned int mode)
 {
 	return ARM_RET | (uint64_t)(mode == 16 ? 0 : mode == 32 ? 1 : 2) << 2 |
@@ -96,7 +71,7 @@ static mh_reg *reg_sp, *reg_cr3, *reg_pc, *reg_cs;
 static bool verbose;
 static bool outputs;	/* folded, trace or verbose: work beyond the stacks */
 static bool ret_outputs;	/* trace or verbose: rets are reported */
-static bool reloading;	/* save_state ran: exit may free everything */
+static int target;	/* csi_target_check(): 0 x86, -EAGAIN not known yet */
 static char *folded_path;
 
 static inline mh_u64 armed_entry(void)
@@ -129,6 +104,11 @@ static inline struct vcpu *vcpu_of(unsigned int vcpu_index)
 	if (t && vcpu_index < t->n)
 		return t->v[vcpu_index];
 	return csi_mh->scoreboard_find(score, vcpu_index);
+}
+
+struct vcpu *csi_vcpu_of(unsigned int vcpu_index)
+{
+	return vcpu_of(vcpu_index);
 }
 
 static void vcpu_table_update(void)
@@ -599,6 +579,44 @@ miss:
 }
 
 /*
+ * csi_target_check()'s view of the registers.  Before the first vCPU
+ * exists the host knows no register yet, and every read says -ENOENT.
+ * A read of a register the target has runs on a vCPU thread: init runs in
+ * the host's quiesce, translate() during translation.
+ */
+static int has_reg(const char *name, void *opaque)
+{
+	uint64_t v;
+
+	(void)opaque;
+	if (!csi_mh->num_vcpus())
+		return -EAGAIN;
+	return csi_mh->reg_read(csi_mh->reg_lookup(name), &v, sizeof(v)) ==
+	       -ENOENT ? -ENOENT : 0;
+}
+
+static void log_not_x86(enum mh_log_level level, const char *what)
+{
+	csi_mh->log(csi_self, level, "not an x86 guest (no rsp/esp or cr3 "
+		    "register): callstack_instr follows x86 calls only%s", what);
+}
+
+/*
+ * Loaded before any vCPU existed (load= at start), init could not tell
+ * the target: the first block does.  Too late to refuse the load, so on
+ * another target it says so once and instruments nothing.
+ */
+static bool __attribute__((noinline)) target_is_x86(void)
+{
+	if (target == -EAGAIN) {
+		target = csi_target_check(has_reg, NULL);
+		if (target == -ENOTSUP)
+			log_not_x86(MH_LOG_ERROR, "; it records nothing: unload it");
+	}
+	return target == 0;
+}
+
+/*
  * Near calls and rets in 32/64-bit code, nearly all of them, are seen by
  * memory callbacks on their stack access: no register read, and a direct
  * call is complete in one callback.  16-bit code and far calls and rets
@@ -612,6 +630,8 @@ static void translate(mh_tb *tb, void *opaque)
 	bool regs;
 
 	(void)opaque;
+	if (target && !target_is_x86())
+		return;
 	vcpu_table_update();
 	csi_mh->tb_exec_cond_cb(tb, on_block, MH_CB_R_REGS, MH_COND_NE,
 				armed_entry(), 0,
@@ -720,242 +740,6 @@ static char *get_stackid_string(const struct prog_point *p)
 }
 MH_EXPORT(get_stackid_string, CS_GET_STACKID_STRING_SIG);
 
-/* -- state handoff ---------------------------------------------------------- */
-
-/*
- * "CSI2" writes the stats as a count and that many u64s, so that stats
- * added later do not move what follows; "CSI1" (version 1.0) wrote the
- * eight it had as one struct.
- */
-#define STATE_MAGIC 0x32495343u	/* "CSI2" */
-#define STATE_MAGIC_1 0x31495343u	/* "CSI1" */
-#define STATS_N (sizeof(csi_stats) / sizeof(uint64_t))
-#define STATS_N_1 8
-
-struct save_ctx {
-	GByteArray *b;
-	GHashTable *index;	/* struct csi_stack * -> index + 1 */
-	uint32_t n;
-};
-
-static void put32(GByteArray *b, uint32_t v)
-{
-	g_byte_array_append(b, (const guint8 *)&v, sizeof(v));
-}
-
-static void put64(GByteArray *b, uint64_t v)
-{
-	g_byte_array_append(b, (const guint8 *)&v, sizeof(v));
-}
-
-static void save_stack(struct csi_stack *s, void *opaque)
-{
-	struct save_ctx *c = opaque;
-
-	g_hash_table_insert(c->index, s, GUINT_TO_POINTER(++c->n));
-	put64(c->b, s->asid);
-	put64(c->b, s->anchor);
-	put64(c->b, s->last_sp);
-	put32(c->b, s->depth);
-	for (uint32_t i = s->depth; i-- > 0;) {	/* outermost first */
-		struct csi_frame *f = csi_frame_at(s, i);
-
-		put64(c->b, f->ret);
-		put64(c->b, f->func);
-		put64(c->b, f->sp);
-		put32(c->b, f->node);
-	}
-}
-
-static void save_node(uint32_t id, uint32_t parent, uint64_t func,
-		      uint64_t count, void *opaque)
-{
-	GByteArray *b = opaque;
-
-	(void)id;
-	put32(b, parent);
-	put64(b, func);
-	put64(b, count);
-}
-
-/*
- * Layout (host byte order, the same process reads it): magic, stack kind,
- * stats; the stacks with their frames; the folded-stack nodes in id order;
- * each vCPU's pending call or ret.
- */
-static int csi_save(mh_module *self, void **data, size_t *len)
-{
-	struct save_ctx c = { g_byte_array_new(), g_hash_table_new(NULL, NULL), 0 };
-	unsigned int nv = csi_mh->num_vcpus();
-
-	(void)self;
-	put32(c.b, STATE_MAGIC);
-	put32(c.b, csi_stack_kind);
-	put32(c.b, STATS_N);
-	g_byte_array_append(c.b, (const guint8 *)&csi_stats, sizeof(csi_stats));
-	put32(c.b, csi_stack_count());
-	csi_stack_foreach(save_stack, &c);
-	put32(c.b, csi_node_count() - 1);
-	csi_node_foreach(save_node, c.b);
-	put32(c.b, nv);
-	for (unsigned int i = 0; i < nv; i++) {
-		struct vcpu *v = vcpu_of(i);
-
-		put32(c.b, v->kind);
-		put32(c.b, v->kind == PEND_CALL ? GPOINTER_TO_UINT(
-			g_hash_table_lookup(c.index, v->stack)) : 0);
-		put32(c.b, v->call_depth);
-		put64(c.b, v->expect_sp);
-		put64(c.b, v->sp_mask);
-		put64(c.b, v->call_ret);
-		put64(c.b, v->call_sp);
-		put64(c.b, v->armed);
-	}
-	g_hash_table_unref(c.index);
-	*len = c.b->len;
-	*data = malloc(c.b->len);
-	if (*data)
-		memcpy(*data, c.b->data, c.b->len);
-	g_byte_array_free(c.b, TRUE);
-	if (!*data)
-		return -ENOMEM;
-	reloading = true;
-	return 0;
-}
-
-struct reader {
-	const uint8_t *p, *end;
-	bool bad;
-};
-
-static void get(struct reader *r, void *v, size_t n)
-{
-	if (r->bad || (size_t)(r->end - r->p) < n) {
-		r->bad = true;
-		memset(v, 0, n);
-		return;
-	}
-	memcpy(v, r->p, n);
-	r->p += n;
-}
-
-static uint32_t get32(struct reader *r)
-{
-	uint32_t v;
-
-	get(r, &v, sizeof(v));
-	return v;
-}
-
-static uint64_t get64(struct reader *r)
-{
-	uint64_t v;
-
-	get(r, &v, sizeof(v));
-	return v;
-}
-
-static int csi_restore(mh_module *self, const void *data, size_t len,
-		       const char *old_version)
-{
-	struct reader r = { data, (const uint8_t *)data + len, false };
-	g_autoptr(GPtrArray) restored = g_ptr_array_new();
-	uint32_t magic, kind, nstats, nstacks, nnodes, nv, kept = 0;
-	uint64_t *stats = (uint64_t *)&csi_stats;
-	bool same_kind;
-
-	magic = get32(&r);
-	if (magic != STATE_MAGIC && magic != STATE_MAGIC_1) {
-		csi_mh->log(self, MH_LOG_ERROR, "state from %s: not ours",
-			    old_version);
-		return -EINVAL;
-	}
-	kind = get32(&r);
-	same_kind = kind == csi_stack_kind;
-	nstats = magic == STATE_MAGIC_1 ? STATS_N_1 : get32(&r);
-	for (uint32_t i = 0; i < nstats && !r.bad; i++) {
-		uint64_t x = get64(&r);
-
-		/* Stats a later version added are dropped. */
-		if (i < STATS_N)
-			stats[i] = x;
-	}
-	nstacks = get32(&r);
-	for (uint32_t i = 0; i < nstacks && !r.bad; i++) {
-		uint64_t asid = get64(&r), anchor = get64(&r), last = get64(&r);
-		uint32_t depth = get32(&r);
-		struct csi_stack *s = NULL;
-
-		if (same_kind) {
-			s = csi_stack_get(asid, anchor);
-			s->last_sp = last;
-		}
-		g_ptr_array_add(restored, s);
-		for (uint32_t k = 0; k < depth && !r.bad; k++) {
-			uint64_t ret = get64(&r), func = get64(&r);
-			uint64_t sp = get64(&r);
-			uint32_t node = get32(&r);
-			struct csi_frame *f;
-
-			if (!s)
-				continue;
-			/* A smaller max_depth keeps the innermost frames. */
-			g_rec_mutex_lock(&s->lock);
-			f = csi_push_locked(s, ret, sp);
-			f->func = func;
-			f->node = node;
-			g_rec_mutex_unlock(&s->lock);
-			kept++;
-		}
-	}
-	nnodes = get32(&r);
-	for (uint32_t i = 0; i < nnodes && !r.bad; i++) {
-		uint32_t parent = get32(&r);
-		uint64_t func = get64(&r), count = get64(&r);
-
-		/* Fresh trie, same order: every node gets its old id back. */
-		if (!csi_node_restore(parent, func, count) ||
-		    csi_node_count() != i + 2)
-			r.bad = true;
-	}
-	nv = get32(&r);
-	for (uint32_t i = 0; i < nv && !r.bad; i++) {
-		uint32_t k = get32(&r), si = get32(&r);
-		struct vcpu tmp = { 0 };
-
-		tmp.call_depth = get32(&r);
-		tmp.expect_sp = get64(&r);
-		tmp.sp_mask = get64(&r);
-		tmp.call_ret = get64(&r);
-		tmp.call_sp = get64(&r);
-		tmp.armed = get64(&r);
-		if (i >= csi_mh->num_vcpus() ||
-		    (k != PEND_CALL && (tmp.armed & 3) != ARM_RET))
-			continue;
-		if (k == PEND_CALL) {
-			/* The frame must have come along. */
-			if (!si || si > restored->len ||
-			    !g_ptr_array_index(restored, si - 1))
-				continue;
-			tmp.stack = g_ptr_array_index(restored, si - 1);
-		}
-		tmp.kind = k;
-		*vcpu_of(i) = tmp;
-	}
-	if (r.bad) {
-		csi_mh->log(self, MH_LOG_ERROR, "state from %s: truncated",
-			    old_version);
-		return -EINVAL;
-	}
-	if (!same_kind)
-		csi_mh->log(self, MH_LOG_WARN, "stack_type changed: %u "
-			    "stacks from %s dropped", nstacks, old_version);
-	csi_trace_continue();
-	csi_mh->log(self, MH_LOG_INFO, "restored %u stacks, %u frames from %s",
-		    same_kind ? nstacks : 0, kept, old_version);
-	return 0;
-}
-
 /* -- module hooks ------------------------------------------------------------- */
 
 static int parse_stack_type(mh_module *self, const char *t)
@@ -993,7 +777,6 @@ static int csi_init(mh_module *self, const struct mh_api *api)
 	csi_mh = api;
 	csi_self = self;
 	csi_vcpus = api->num_vcpus();
-	reloading = false;
 	vcpu_table = NULL;
 	old_tables = NULL;
 	verbose = api->param_bool(self, "verbose");
@@ -1007,6 +790,11 @@ static int csi_init(mh_module *self, const struct mh_api *api)
 		return -EINVAL;
 	}
 	csi_max_depth = depth;
+	target = csi_target_check(has_reg, NULL);
+	if (target == -ENOTSUP) {
+		log_not_x86(MH_LOG_ERROR, ": load refused");
+		return target;
+	}
 
 	ret = csi_decode_init();
 	if (ret) {
@@ -1016,12 +804,9 @@ static int csi_init(mh_module *self, const struct mh_api *api)
 	csi_stacks_init();
 	syms = api->param_str(self, "symbols");
 	if (syms && *syms) {
-		ret = csi_symbols_load(syms);
-		if (ret) {
-			api->log(self, MH_LOG_ERROR, "symbols=%s: %s", syms,
-				 strerror(-ret));
+		ret = csi_symbols_load(syms);	/* logs what was wrong */
+		if (ret)
 			goto err_stacks;
-		}
 	}
 	fo = api->param_str(self, "folded");
 	folded_path = fo && *fo ? g_strdup(fo) : NULL;
@@ -1063,6 +848,19 @@ err_stacks:
 	return ret;
 }
 
+static void log_counts(mh_module *self)
+{
+	csi_mh->log(self, MH_LOG_INFO, "calls=%" PRIu64 " rets=%" PRIu64
+		    " popped=%" PRIu64 " unmatched_rets=%" PRIu64
+		    " redirected=%" PRIu64 " unresolved=%" PRIu64
+		    " restarts=%" PRIu64 " dropped=%" PRIu64
+		    " max_depth=%" PRIu64 " stacks=%u",
+		    csi_stats.calls, csi_stats.rets, csi_stats.frames_popped,
+		    csi_stats.unmatched_rets, csi_stats.redirected,
+		    csi_stats.unresolved, csi_stats.restarts, csi_stats.dropped,
+		    csi_stats.max_depth, csi_stack_count());
+}
+
 static void csi_exit(mh_module *self)
 {
 	int ret;
@@ -1073,35 +871,29 @@ static void csi_exit(mh_module *self)
 			csi_mh->log(self, MH_LOG_ERROR, "folded=%s: %s",
 				    folded_path, strerror(-ret));
 	}
-	csi_mh->log(self, MH_LOG_INFO, "calls=%" PRIu64 " rets=%" PRIu64
-		    " popped=%" PRIu64 " unmatched_rets=%" PRIu64
-		    " redirected=%" PRIu64 " unresolved=%" PRIu64
-		    " restarts=%" PRIu64 " dropped=%" PRIu64
-		    " max_depth=%" PRIu64 " stacks=%u",
-		    csi_stats.calls, csi_stats.rets, csi_stats.frames_popped,
-		    csi_stats.unmatched_rets, csi_stats.redirected,
-		    csi_stats.unresolved, csi_stats.restarts, csi_stats.dropped,
-		    csi_stats.max_depth, csi_stack_count());
+	/* Not x86: no count at all rather than a misleading calls=0. */
+	if (target != -ENOTSUP)
+		log_counts(self);
 	/* Closed under its lock: later events (QEMU exit) write nothing. */
 	csi_trace_close();
 	/*
-	 * At QEMU exit other vCPUs may still run our callbacks, so the
-	 * stacks stay.  Before a reload (save_state ran) every vCPU is
-	 * stopped and no block calls us any more: free them.  An unload
-	 * cannot be told from QEMU exit and leaves them.
+	 * When QEMU ends, other vCPUs may still run our callbacks: the
+	 * stacks stay.  At an unload or before a reload every vCPU is
+	 * stopped and translated code is flushed, so nothing uses them any
+	 * more: free everything (a rolled-back reload runs init again).
 	 */
-	if (reloading) {
-		vcpu_table_free();
-		g_clear_pointer(&folded_path, g_free);
-		csi_symbols_free();
-		csi_stacks_exit();
-		csi_decode_exit();
-	}
+	if (csi_mh->exiting())
+		return;
+	vcpu_table_free();
+	g_clear_pointer(&folded_path, g_free);
+	csi_symbols_free();
+	csi_stacks_exit();
+	csi_decode_exit();
 }
 
 MH_MODULE("callstack_instr", "1.1", "MIT",
 	  "Shadow call stacks: on_call/on_ret, get_callers, folded stacks",
 	  .init = csi_init,
 	  .exit = csi_exit,
-	  .save_state = csi_save,
-	  .restore_state = csi_restore);
+	  .save_state = csi_state_save,
+	  .restore_state = csi_state_restore);

@@ -4,7 +4,9 @@
  *   decode.c          capstone: classify a block's last instruction
  *   stacks.c          shadow stacks, return matching, folded-stack counts
  *   output.c          symbols (libelf), folded file, JSON-lines trace
- *   callstack_instr.c the module: parameters, vCPU callbacks, API, reload
+ *   target.c          is the guest x86 (the only target it decodes)?
+ *   callstack_instr.c the module: parameters, vCPU callbacks, API, hooks
+ *   state.c           the state handed from one version to the next
  */
 #ifndef CALLSTACK_INSTR_INTERNAL_H
 #define CALLSTACK_INSTR_INTERNAL_H
@@ -182,6 +184,7 @@ bool csi_node_restore(uint32_t parent, uint64_t func, uint64_t count);
 
 /* -- output.c ----------------------------------------------------------- */
 
+/* @path's function symbols; on failure, logs what is wrong with the file. */
 int csi_symbols_load(const char *path);
 void csi_symbols_free(void);
 /* "name", "name+0x10" or "0x1234"; into @buf. */
@@ -201,5 +204,59 @@ int csi_folded_write(const char *path);
 /* "asid=0x..." or "asid=0x...,sp=0x..." */
 char *csi_stackid_string(enum cs_stack_kind kind, uint64_t asid,
 			 uint64_t anchor);
+
+/* -- callstack_instr.c: per-vCPU state ------------------------------------ */
+
+enum pending {
+	PEND_NONE,
+	PEND_CALL,	/* a frame waits for its callee's entry */
+};
+
+/* Per-vCPU state, a scoreboard element: only its own vCPU touches it. */
+struct vcpu {
+	uint64_t armed;			/* the blocks' condition: != 0 */
+	uint32_t kind;			/* enum pending; a ret is only in armed */
+	uint32_t call_depth;		/* PEND_CALL: the frame's depth */
+	struct csi_stack *stack;	/* PEND_CALL: the frame's stack */
+	uint64_t expect_sp;		/* PEND_CALL: sp at the callee's entry */
+	uint64_t sp_mask;		/* the bits of sp the mode uses */
+	uint64_t call_ret, call_sp;	/* PEND_CALL: the frame */
+	uint64_t call_target;		/* PEND_CALL: direct call's target */
+	uint64_t misses;		/* blocks run armed, not matching */
+	struct csi_stack *cur;		/* asid stacks: the stack of cur_asid */
+	uint64_t cur_asid;
+	uint64_t asid_ok;		/* cur_asid is cr3 now (see stack_of) */
+	struct csi_stack *hstack;	/* handlers running: their stack */
+	uint64_t hpc;			/* handlers running: the guest's pc */
+};
+
+/* A vCPU's "armed" value: a call pending, or a ret (see arm_ret_value()). */
+#define ARM_CALL	1ull
+#define ARM_RET		2ull
+
+/* @vcpu_index's state, a scoreboard element. */
+struct vcpu *csi_vcpu_of(unsigned int vcpu_index);
+
+/* -- state.c ------------------------------------------------------------ */
+
+/* save_state: *@data, malloc()'d, holds every stack and vCPU's state. */
+int csi_state_save(mh_module *self, void **data, size_t *len);
+/* restore_state: take over what csi_state_save() of @old_version wrote. */
+int csi_state_restore(mh_module *self, const void *data, size_t len,
+		      const char *old_version);
+
+/* -- target.c ----------------------------------------------------------- */
+
+/**
+ * csi_target_check() - can callstack_instr follow this target's calls?
+ * @has_reg: 0 if the target has register @name, -ENOENT if it has not,
+ *	-EAGAIN while no vCPU exists yet (the register list is unknown)
+ * @opaque: passed to @has_reg
+ *
+ * Return: 0 for x86 (rsp or esp, and cr3), -ENOTSUP for any other target,
+ * -EAGAIN while the target is not known yet.
+ */
+int csi_target_check(int (*has_reg)(const char *name, void *opaque),
+		     void *opaque);
 
 #endif /* CALLSTACK_INSTR_INTERNAL_H */

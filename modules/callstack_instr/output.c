@@ -36,22 +36,38 @@ static void sym_clear(gpointer p)
 	g_free(((struct sym *)p)->name);
 }
 
+/*
+ * Every failure says what is wrong with the file, once: a System.map or a
+ * stripped kernel is an easy mistake to make, and "No such file or
+ * directory" for a file that exists helps nobody.
+ */
 int csi_symbols_load(const char *path)
 {
 	Elf_Scn *scn = NULL;
 	GElf_Shdr sh;
 	int fd, ret = -ENOENT;
+	size_t nsymtab = 0;
 	Elf *elf;
 
-	if (elf_version(EV_CURRENT) == EV_NONE)
+	if (elf_version(EV_CURRENT) == EV_NONE) {
+		csi_mh->log(csi_self, MH_LOG_ERROR, "symbols=%s: libelf: %s",
+			    path, elf_errmsg(-1));
 		return -EINVAL;
+	}
 	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
+	if (fd < 0) {
+		ret = -errno;
+		csi_mh->log(csi_self, MH_LOG_ERROR, "symbols=%s: cannot open: %s",
+			    path, strerror(-ret));
+		return ret;
+	}
 	elf = elf_begin(fd, ELF_C_READ, NULL);
-	if (!elf) {
-		ret = -EINVAL;
-		goto out_close;
+	if (!elf || elf_kind(elf) != ELF_K_ELF) {
+		csi_mh->log(csi_self, MH_LOG_ERROR, "symbols=%s: not an ELF file "
+			    "(a System.map or kallsyms list is not read: give "
+			    "the ELF binary or vmlinux itself)", path);
+		ret = -ENOEXEC;
+		goto out_end;
 	}
 	syms = g_array_new(FALSE, FALSE, sizeof(struct sym));
 	g_array_set_clear_func(syms, sym_clear);
@@ -61,6 +77,7 @@ int csi_symbols_load(const char *path)
 		if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_SYMTAB ||
 		    !sh.sh_entsize)
 			continue;
+		nsymtab++;
 		data = elf_getdata(scn, NULL);
 		for (size_t i = 0; data && i < sh.sh_size / sh.sh_entsize; i++) {
 			GElf_Sym s;
@@ -78,11 +95,23 @@ int csi_symbols_load(const char *path)
 			e.name = g_strdup(name);
 			g_array_append_val(syms, e);
 		}
+	}
+	if (!nsymtab) {
+		csi_mh->log(csi_self, MH_LOG_ERROR, "symbols=%s: no symbol table "
+			    "(.symtab): the file is stripped; give the unstripped "
+			    "binary", path);
+		ret = -ENOENT;
+	} else if (!syms->len) {
+		csi_mh->log(csi_self, MH_LOG_ERROR, "symbols=%s: the symbol table "
+			    "names no function", path);
+		ret = -ENOENT;
+	} else {
+		g_array_sort(syms, sym_cmp);
 		ret = 0;
 	}
-	g_array_sort(syms, sym_cmp);
-	elf_end(elf);
-out_close:
+out_end:
+	if (elf)
+		elf_end(elf);
 	close(fd);
 	if (ret)
 		csi_symbols_free();

@@ -7,7 +7,9 @@
  * handles to answer the client functions, and user points, which clients
  * handle and a provider raises through the stpi_runcb_* exports.  With no
  * provider loaded the client functions answer "not found" (-1) or visit
- * nothing.  stpi keeps no state, so a reload of either side costs nothing.
+ * nothing, and the user points never run: stpi says so in the log rather
+ * than let a client count nothing in silence.  stpi keeps no state, so a
+ * reload of either side costs nothing.
  */
 #include <errno.h>
 
@@ -21,6 +23,9 @@ static struct mh_ppp_point *pt_funct_livevar_iter;
 static struct mh_ppp_point *pt_before_line_change;
 static struct mh_ppp_point *pt_after_line_change;
 static struct mh_ppp_point *pt_fn_start;
+static const struct mh_api *mh;
+static mh_module *self_mod;
+static int warned;	/* the "no provider" warning was given */
 
 /* -- client functions ---------------------------------------------------- */
 
@@ -100,8 +105,31 @@ static void stpi_runcb_on_fn_start(mh_cpu *cpu, uint64_t pc, const char *file,
 }
 MH_EXPORT(stpi_runcb_on_fn_start, STPI_RUNCB_SIG);
 
+/*
+ * At each block translated without a provider: every provider (dwarfp)
+ * answers on_get_pc_source_info, so no handler there means none is loaded.
+ * Once per absence: a provider unloaded later is reported again.
+ */
+static void translate(mh_tb *tb, void *opaque)
+{
+	(void)tb;
+	(void)opaque;
+	if (mh_ppp_handlers(pt_get_pc_source_info)->n) {
+		__atomic_store_n(&warned, 0, __ATOMIC_RELAXED);
+		return;
+	}
+	if (!__atomic_exchange_n(&warned, 1, __ATOMIC_RELAXED))
+		mh->log(self_mod, MH_LOG_WARN, "no provider of debug information "
+			"is loaded (load dwarfp with dwarfp.binary=FILE): source "
+			"lookups answer \"not found\" and line and function "
+			"callbacks never run");
+}
+
 static int stpi_init(mh_module *self, const struct mh_api *api)
 {
+	mh = api;
+	self_mod = self;
+	warned = 0;
 	pt_get_pc_source_info = api->ppp_declare(self, "on_get_pc_source_info",
 						 STPI_ON_GET_PC_SOURCE_INFO_SIG);
 	pt_all_livevar_iter = api->ppp_declare(self, "on_all_livevar_iter",
@@ -119,7 +147,7 @@ static int stpi_init(mh_module *self, const struct mh_api *api)
 	    !pt_global_livevar_iter || !pt_funct_livevar_iter ||
 	    !pt_before_line_change || !pt_after_line_change || !pt_fn_start)
 		return -EINVAL;
-	return 0;
+	return api->set_translate(self, translate, NULL);
 }
 
 MH_MODULE("stpi", "1.0", "MIT",

@@ -154,5 +154,5 @@ refuse callstack_instr.stack_type=tls >/dev/null
 [ $? -ne 0 ]
 ok $? "stack_type=tls: refused"
 out=$(refuse callstack_instr.symbols=/nonexistent)
-grep -q "symbols=/nonexistent: No such file" <<<"$out"
+grep -q "symbols=/nonexistent: cannot open: No such file" <<<"$out"
 ok $? "symbols= naming a missing file: refused with the reason"

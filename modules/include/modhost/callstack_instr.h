@@ -62,8 +62,13 @@ struct prog_point {
  * @cpu: the vCPU
  * @func: entry address of the function being called
  *
- * Runs at the callee's first block, once per call, with the new frame on
- * top of the stack: get_functions()[0] is @func.
+ * Runs once per call, with the new frame on top of the stack:
+ * get_functions()[0] is @func.  Where it runs depends on the call: a
+ * direct near call (32/64-bit code) runs it right after the call pushed
+ * its return address, before the callee's first instruction; an indirect
+ * near call, a far call or a call in 16-bit code at the callee's first
+ * block (the first block run with the stack pointer the call left).
+ * get_prog_point() reports the callee's entry as the pc either way.
  */
 typedef void (*on_call_t)(mh_cpu *cpu, uint64_t func);
 #define CS_ON_CALL_SIG "v(p,g)"
@@ -73,9 +78,12 @@ typedef void (*on_call_t)(mh_cpu *cpu, uint64_t func);
  * @cpu: the vCPU
  * @func: entry address of the function being returned from
  *
- * Runs at the block a return lands on, once for every frame the return
- * pops, innermost first (a return that skips frames, as after a longjmp,
- * pops several).  The frame is still on top while its handlers run.
+ * Runs once for every frame a return pops, innermost first (a return that
+ * skips frames, as after a longjmp, pops several): for a near ret in
+ * 32/64-bit code right after it loaded its return address, before the
+ * guest runs on; for a far ret or a ret in 16-bit code at the block it
+ * lands on.  get_prog_point() reports where the ret goes as the pc.  The
+ * frame is still on top while its handlers run.
  */
 typedef void (*on_ret_t)(mh_cpu *cpu, uint64_t func);
 #define CS_ON_RET_SIG "v(p,g)"
