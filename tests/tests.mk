@@ -91,7 +91,7 @@ $(BUILD)/tests/unit/test-csi-target: tests/unit/test-csi-target.c tests/unit/uni
 		modules/callstack_instr/target.c modules/callstack_instr/internal.h
 	$(call say,CC,$@)
 	@mkdir -p $(@D)
-	$(Q)$(CC) $(CFLAGS) -std=gnu11 -D_GNU_SOURCE -Iinclude \
+	$(Q)$(CC) $(CFLAGS) -std=gnu11 -D_GNU_SOURCE -Iinclude -Imodules/include \
 		-Imodules/callstack_instr $(PKG_CFLAGS) -o $@ $< \
 		modules/callstack_instr/target.c $(PKG_LIBS)
 
