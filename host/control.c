@@ -282,10 +282,10 @@ static void info_entry(const struct mh_entry *e, const char *users,
 
 static void query_info(GString *o, const char *name)
 {
-	g_autoptr(GHashTable) next = mh_lifecycle_params(name);
+	g_autoptr(GHashTable) next = mh_request_params(name);
 	struct info_ctx x = { .o = o, .next = next };
 	g_autofree char *file = g_strdup_printf("%s.so", name);
-	g_autofree char *path = g_build_filename(mh_module_dir(), file, NULL);
+	g_autofree char *path = g_build_filename(mh_lifecycle_dir(), file, NULL);
 	g_autofree char *why = NULL;
 	struct mh_meta *m = NULL;
 	int ret;
@@ -298,7 +298,7 @@ static void query_info(GString *o, const char *name)
 	if (ret == -ENOENT) {
 		g_autofree char *e = g_strdup_printf("no module '%s': not loaded "
 						     "and no %s in %s", name,
-						     file, mh_module_dir());
+						     file, mh_lifecycle_dir());
 		reply_error(o, e);
 		return;
 	}
@@ -385,10 +385,10 @@ static void answer_query(GString *o, const struct mh_ctl_req *req)
 		query_info(o, req->name);
 		break;
 	case MH_CTL_SYMBOLS:
-		query_list(o, "symbols", mh_query_symbols);
+		query_list(o, "symbols", mh_registry_describe);
 		break;
 	case MH_CTL_ROUTES:
-		query_list(o, "routes", mh_query_routes);
+		query_list(o, "routes", mh_hypercall_describe);
 		break;
 	case MH_CTL_ROUTE:
 	case MH_CTL_UNROUTE:
@@ -426,7 +426,7 @@ static void run_request(GString *o, const struct mh_ctl_req *req)
 	case MH_CTL_PARAM:
 		g_hash_table_iter_init(&it, req->params);
 		g_hash_table_iter_next(&it, (gpointer *)&key, (gpointer *)&val);
-		ret = mh_lifecycle_param_set(req->name, key, val, &err);
+		ret = mh_request_param_set(req->name, key, val, &err);
 		if (ret)
 			break;
 		reply_ok(o);
@@ -892,7 +892,7 @@ void mh_control_stop(void)
 	/*
 	 * No request starts from now on: those queued for the worker are
 	 * answered "cancelled", and the one running returns soon, since the
-	 * lifecycle has failed what it queued (mh_lifecycle_cancel).  The
+	 * lifecycle has failed what it queued (mh_request_cancel).  The
 	 * lock makes sure the control thread pushes nothing to a freed pool.
 	 */
 	g_mutex_lock(&push_lock);

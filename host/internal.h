@@ -275,7 +275,8 @@ void *mh_guard_catcher(const char *name);
 /* -- api.c ------------------------------------------------------------ */
 
 extern const struct mh_api mh_host_api;
-void mh_module_unregister(struct mh_module *m);
+/* @m goes: what it registered through the table (translate, scoreboards). */
+void mh_api_release(struct mh_module *m);
 void mh_api_vcpu_init(void);
 /* Every vCPU is stopped, the code flushed: free the scoreboards let go. */
 void mh_api_quiesced(void);
@@ -341,31 +342,126 @@ struct mh_entry {
 enum mh_origin { MH_FROM_START, MH_FROM_WATCH, MH_FROM_IMPORT, MH_FROM_CTL,
 		 MH_FROM_GUEST };
 
+/*
+ * mh_lock guards the entry table, the live set and plan.c's request queue
+ * and the requests' results.  Taken by lifecycle.c (queries; held for a
+ * whole apply, so module hooks run under it) and plan.c (queue, submit,
+ * cancel).  Never taken while holding another host lock.
+ */
+extern GMutex mh_lock;
+
 int mh_lifecycle_init(const struct mh_host_args *args, char **err);
-/* Load the start modules, before any vCPU runs. */
-int mh_lifecycle_start(char **err);
-/* Requests from host threads: prepare, queue, wait until applied. */
-int mh_request_load(const char *name, enum mh_origin from);
-int mh_request_unload(const char *name, bool force, enum mh_origin from);
+/* "start", "watch" ...: the event field "from" for @from. */
+const char *mh_lifecycle_origin(enum mh_origin from);
+/* The module directory (dir=), and the file @name loads from in it. */
+const char *mh_lifecycle_dir(void);
+char *mh_lifecycle_path(const char *name);
+bool mh_lifecycle_is_loaded(const char *name);
+/* Run @mod's prepare hook, if any, guarded; *err says why it failed. */
+int mh_lifecycle_prepare(struct mh_module *mod, char **err);
+/* A request for @name (@file, or NULL) is refused: event and error line. */
+void mh_lifecycle_reject(const char *name, const char *file, const char *error);
+/* Would unloading @name be refused now?  0, or -errno and *@err. */
+int mh_lifecycle_unload_check(const char *name, bool force, char **err);
 /* Called with every vCPU stopped: apply what is queued. */
 int mh_lifecycle_apply(void);
-bool mh_lifecycle_pending(void);
 /* 0 if @name is live; from init (inside an apply), load it now if not. */
 int mh_lifecycle_require(const char *name, char **err);
-/* At QEMU exit: fail queued requests, then unload every module. */
-void mh_lifecycle_cancel(void);
 void mh_lifecycle_exit(void);
 /* True from mh_lifecycle_exit() on: exit hooks run because QEMU ends. */
 bool mh_lifecycle_exiting(void);
 /* vCPU-side, lock-free: the live modules' translate hooks. */
 void mh_lifecycle_translate(struct qemu_plugin_tb *tb);
-const char *mh_module_dir(void);
-bool mh_module_is_loaded(const char *name);
 /*
  * True while this thread applies requests (every vCPU stopped, translated
  * code flushed, or no vCPU yet): what a module frees now is unreachable.
  */
 bool mh_lifecycle_applying(void);
+/*
+ * Call @fn for each entry (live ones in load order, then the others by
+ * name), or for the one named, with mh_lock held: @fn must not block.
+ * @users lists the live modules that require it ("a, b"), or is "".
+ */
+typedef void (*mh_entry_fn)(const struct mh_entry *e, const char *users,
+			    void *opaque);
+void mh_lifecycle_foreach(bool live_only, mh_entry_fn fn, void *opaque);
+int mh_lifecycle_with(const char *name, mh_entry_fn fn, void *opaque);
+/* After a quiesce: the modules it changed paused the guest @pause_us. */
+void mh_lifecycle_note_pause(int64_t pause_us);
+
+/* -- plan.c ----------------------------------------------------------- */
+
+enum mh_req_kind { MH_REQ_LOAD, MH_REQ_RELOAD, MH_REQ_UNLOAD };
+
+/* One queued change to one module; results under mh_lock. */
+struct mh_req {
+	enum mh_req_kind kind;
+	char *name;
+	struct mh_module *mod;	/* the prepared instance (load, reload) */
+	bool force;
+	enum mh_origin from;
+	bool done;
+	int result;
+	char *error;		/* why it failed, for the control socket */
+};
+
+struct mh_req *mh_plan_req_new(enum mh_req_kind kind, const char *name,
+			       struct mh_module *mod, bool force,
+			       enum mh_origin from);
+void mh_plan_req_free(struct mh_req *r);
+/* An empty plan: an array of struct mh_req that frees them. */
+GPtrArray *mh_plan_new(void);
+/*
+ * Plan loading @name: open it and, depth first, every module it requires
+ * that is not live (parameters from @params, module -> table), run their
+ * prepare(), append the requests to @plan in the order they apply.
+ */
+int mh_plan_load(const char *name, enum mh_origin from, GHashTable *params,
+		 GPtrArray *plan, char **err);
+/*
+ * Queue @plan and wait until every request in it has been applied:
+ * @direct, now on this thread (no vCPU yet), or else by a quiesce.
+ */
+int mh_plan_submit(GPtrArray *plan, bool direct);
+/* The applying half (lifecycle.c): the next queued request, or NULL ... */
+struct mh_req *mh_plan_next_locked(void);
+/* ... and, the queue drained, wake the requesters. */
+void mh_plan_done_locked(void);
+bool mh_plan_pending(void);
+/* At QEMU exit: fail what is queued and every later submit. */
+void mh_plan_cancel(void);
+
+/* -- request.c -------------------------------------------------------- */
+
+/* Check the MODULE.PARAM given for modules whose files are there. */
+int mh_request_init(const struct mh_host_args *args, char **err);
+/* Load the start modules, before any vCPU runs. */
+int mh_request_start(char **err);
+/* Requests from host threads: prepare, queue, wait until applied. */
+int mh_request_load(const char *name, enum mh_origin from);
+int mh_request_unload(const char *name, bool force, enum mh_origin from);
+/*
+ * The control socket's: like mh_request_load/unload, but strict (load of
+ * a live module and reload of one that is not are errors), with
+ * parameters for a load, and *@err saying why on failure.  Blocks until
+ * applied.
+ */
+int mh_request(enum mh_req_kind kind, const char *name, GHashTable *params,
+	       bool force, enum mh_origin from, char **err);
+/*
+ * A guest's load/unload/reload: queued for a worker thread, which runs it
+ * like mh_request() and logs a guest_request event; the vCPU never waits.
+ * 0, -EAGAIN (too many queued) or -ECANCELED (exiting).
+ */
+int mh_request_async(enum mh_req_kind kind, const char *name,
+		     enum mh_origin from);
+/* Set MODULE.KEY=VALUE for the module's next load or reload. */
+int mh_request_param_set(const char *name, const char *key,
+			 const char *value, char **err);
+/* A copy of the parameter values given for @name's next load, or NULL. */
+GHashTable *mh_request_params(const char *name);
+/* At QEMU exit: fail queued and guest requests, refuse new ones. */
+void mh_request_cancel(void);
 
 /* -- hypercall.c ------------------------------------------------------ */
 
@@ -490,43 +586,6 @@ bool mh_ctl_changes_modules(enum mh_ctl_cmd cmd);
 /* The socket: create it and start the thread that serves it. */
 int mh_control_start(const char *path, char **err);
 void mh_control_stop(void);
-
-/* Queries and requests for the control socket (lifecycle.c). */
-enum mh_req_kind { MH_REQ_LOAD, MH_REQ_RELOAD, MH_REQ_UNLOAD };
-/*
- * Like mh_request_load/unload, but strict (load of a live module and
- * reload of one that is not are errors), with parameters for a load, and
- * *@err saying why on failure.  Blocks until applied.
- */
-int mh_request(enum mh_req_kind kind, const char *name, GHashTable *params,
-	       bool force, enum mh_origin from, char **err);
-
-/*
- * A guest's load/unload/reload (lifecycle.c): queued for a worker thread,
- * which runs it like mh_request() and logs a guest_request event; the vCPU
- * never waits.  0, -EAGAIN (too many queued) or -ECANCELED (exiting).
- */
-int mh_request_async(enum mh_req_kind kind, const char *name,
-		     enum mh_origin from);
-/* Set MODULE.KEY=VALUE for the module's next load or reload. */
-int mh_lifecycle_param_set(const char *name, const char *key,
-			   const char *value, char **err);
-/* A copy of the parameter values given for @name's next load, or NULL. */
-GHashTable *mh_lifecycle_params(const char *name);
-/*
- * Call @fn for each entry (live ones in load order, then the others by
- * name), or for the one named, with mh_lock held: @fn must not block.
- * @users lists the live modules that require it ("a, b"), or is "".
- */
-typedef void (*mh_entry_fn)(const struct mh_entry *e, const char *users,
-			    void *opaque);
-void mh_lifecycle_foreach(bool live_only, mh_entry_fn fn, void *opaque);
-int mh_lifecycle_with(const char *name, mh_entry_fn fn, void *opaque);
-/* After a quiesce: the modules it changed paused the guest @pause_us. */
-void mh_lifecycle_note_pause(int64_t pause_us);
-/* JSON arrays of the registry's symbols and the hypercall routes. */
-void mh_query_symbols(GString *json);
-void mh_query_routes(GString *json);
 
 /* Accounting (api.c). */
 void mh_api_set_accounting(bool on);

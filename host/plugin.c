@@ -37,7 +37,7 @@ static void host_atexit(qemu_plugin_id_t id, void *udata)
 {
 	(void)id;
 	(void)udata;
-	mh_lifecycle_cancel();
+	mh_request_cancel();
 	mh_watcher_stop();
 	mh_control_stop();
 	mh_lifecycle_exit();
@@ -85,7 +85,8 @@ QEMU_PLUGIN_EXPORT int qemu_plugin_install(qemu_plugin_id_t id,
 	mh_registry_init();
 	if (mh_hypercall_init(&args, &err))
 		goto fail;
-	if (mh_loader_init(&err) || mh_lifecycle_init(&args, &err))
+	if (mh_loader_init(&err) || mh_lifecycle_init(&args, &err) ||
+	    mh_request_init(&args, &err))
 		goto fail;
 	mh_quiesce_init(id);
 	mh_plugin_register_callbacks();
@@ -100,7 +101,7 @@ QEMU_PLUGIN_EXPORT int qemu_plugin_install(qemu_plugin_id_t id,
 	/* Before any module loads: a bad ctl= path refuses the start at once. */
 	if (args.ctl && mh_control_start(args.ctl, &err))
 		goto fail;
-	if (mh_lifecycle_start(&err))
+	if (mh_request_start(&err))
 		goto fail;
 	if (args.watch && mh_watcher_start(args.dir, &err))
 		goto fail;
@@ -109,7 +110,7 @@ QEMU_PLUGIN_EXPORT int qemu_plugin_install(qemu_plugin_id_t id,
 fail:
 	fprintf(stderr, "modhost: %s\n", err);
 	/* A control request may be waiting to be applied: fail it first. */
-	mh_lifecycle_cancel();
+	mh_request_cancel();
 	mh_control_stop();
 	mh_loader_cleanup();
 	return -1;

@@ -57,7 +57,7 @@ static void quiesce_done(qemu_plugin_id_t id)
 	mh_event_int(ev, "ops", ops);
 	mh_event_emit(ev);
 
-	if (mh_lifecycle_pending())
+	if (mh_plan_pending())
 		mh_quiesce_request();
 }
 
