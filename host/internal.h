@@ -509,9 +509,11 @@ void mh_hypercall_exit(void);
 
 /* -- quiesce.c -------------------------------------------------------- */
 
-void mh_quiesce_init(qemu_plugin_id_t id);
-void mh_quiesce_instrument(struct qemu_plugin_tb *tb);
-void mh_quiesce_vcpu_init(unsigned int vcpu_index);
+/*
+ * Register the host's callbacks (vcpu_init, tb_trans and @atexit_fn), and
+ * again after each quiesce: QEMU's reset drops them.
+ */
+void mh_quiesce_init(qemu_plugin_id_t id, qemu_plugin_udata_cb_t atexit_fn);
 /* Ask the vCPUs to stop at their next block and apply queued work. */
 void mh_quiesce_request(void);
 
@@ -602,9 +604,5 @@ struct mh_acct_frame {
 };
 void mh_api_acct_enter(struct mh_acct_frame *f);
 void mh_api_acct_leave(struct mh_acct_frame *f, struct mh_entry *e);
-
-/* -- plugin.c --------------------------------------------------------- */
-
-void mh_plugin_register_callbacks(void);
 
 #endif /* MODHOST_HOST_INTERNAL_H */

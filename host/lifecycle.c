@@ -544,8 +544,6 @@ int mh_lifecycle_apply(void)
 	struct mh_req *r;
 	int n = 0;
 
-	/* Every vCPU is stopped: no one walks a replaced route table. */
-	mh_hypercall_quiesced();
 	g_mutex_lock(&mh_lock);
 	applying = true;
 	while ((r = mh_plan_next_locked())) {
