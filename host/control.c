@@ -90,20 +90,6 @@ static const char *const state_names[] = {
 	[MH_GOING] = "going",
 };
 
-/* @list is "a, b" (lifecycle's users); write ["a","b"]. */
-static void kv_names(GString *o, const char *key, const char *list)
-{
-	g_auto(GStrv) names = g_strsplit(list, ", ", -1);
-
-	mh_json_key(o, key);
-	mh_json_arr_begin(o);
-	for (char **n = names; *n; n++) {
-		if (**n)
-			mh_json_str(o, *n);
-	}
-	mh_json_arr_end(o);
-}
-
 static void kv_strs(GString *o, const char *key, GPtrArray *strs)
 {
 	mh_json_key(o, key);
@@ -141,19 +127,19 @@ static uint64_t counter(const uint64_t *c)
 /* -- queries (the control thread) ------------------------------------- */
 
 /* The fields list and stats share. */
-static void entry_head(GString *o, const struct mh_entry *e, const char *users)
+static void entry_head(GString *o, const struct mh_entry *e, GPtrArray *users)
 {
 	mh_json_obj_begin(o);
 	mh_json_kv_str(o, "name", e->name);
 	mh_json_kv_str(o, "version", e->live ? e->live->meta->version : NULL);
 	mh_json_kv_str(o, "state", state_names[e->state]);
-	kv_names(o, "used_by", users);
+	kv_strs(o, "used_by", users);
 	mh_json_kv_uint(o, "loads", e->loads);
 	mh_json_kv_uint(o, "reloads", e->reloads);
 	mh_json_kv_uint(o, "rollbacks", e->rollbacks);
 }
 
-static void list_one(const struct mh_entry *e, const char *users, void *opaque)
+static void list_one(const struct mh_entry *e, GPtrArray *users, void *opaque)
 {
 	GString *o = opaque;
 
@@ -163,7 +149,7 @@ static void list_one(const struct mh_entry *e, const char *users, void *opaque)
 	mh_json_obj_end(o);
 }
 
-static void stats_one(const struct mh_entry *e, const char *users, void *opaque)
+static void stats_one(const struct mh_entry *e, GPtrArray *users, void *opaque)
 {
 	GString *o = opaque;
 
@@ -259,7 +245,7 @@ struct info_ctx {
 	bool live;
 };
 
-static void info_entry(const struct mh_entry *e, const char *users,
+static void info_entry(const struct mh_entry *e, GPtrArray *users,
 		       void *opaque)
 {
 	struct info_ctx *x = opaque;
@@ -272,7 +258,7 @@ static void info_entry(const struct mh_entry *e, const char *users,
 	mh_json_kv_str(x->o, "state", state_names[e->state]);
 	mh_json_kv_str(x->o, "file", e->live->file);
 	meta_fields(x->o, e->live->meta, e->live->params, x->next);
-	kv_names(x->o, "used_by", users);
+	kv_strs(x->o, "used_by", users);
 	mh_json_kv_uint(x->o, "loads", e->loads);
 	mh_json_kv_uint(x->o, "reloads", e->reloads);
 	mh_json_kv_uint(x->o, "rollbacks", e->rollbacks);
@@ -326,7 +312,7 @@ static void query_list(GString *o, const char *key,
 	reply_end(o);
 }
 
-static void version_of(const struct mh_entry *e, const char *users,
+static void version_of(const struct mh_entry *e, GPtrArray *users,
 		       void *opaque)
 {
 	(void)users;

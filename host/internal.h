@@ -380,9 +380,9 @@ bool mh_lifecycle_applying(void);
 /*
  * Call @fn for each entry (live ones in load order, then the others by
  * name), or for the one named, with mh_lock held: @fn must not block.
- * @users lists the live modules that require it ("a, b"), or is "".
+ * @users: the live modules that use it (char *, each once; read only).
  */
-typedef void (*mh_entry_fn)(const struct mh_entry *e, const char *users,
+typedef void (*mh_entry_fn)(const struct mh_entry *e, GPtrArray *users,
 			    void *opaque);
 void mh_lifecycle_foreach(bool live_only, mh_entry_fn fn, void *opaque);
 int mh_lifecycle_with(const char *name, mh_entry_fn fn, void *opaque);

@@ -339,29 +339,47 @@ fail:
 	return ret;
 }
 
-/* The live modules that use @name, "a, b", or "" if none. */
-static char *users_locked(const char *name) /* Must hold mh_lock. */
+/* The live modules that use @name, each once, in first-seen order. */
+static GPtrArray *users_locked(const char *name) /* Must hold mh_lock. */
 {
-	g_autoptr(GPtrArray) users = g_ptr_array_new_with_free_func(g_free);
+	g_autoptr(GPtrArray) edges = g_ptr_array_new_with_free_func(g_free);
+	GPtrArray *users = g_ptr_array_new_with_free_func(g_free);
 
 	for (guint i = 0; i < live->len; i++) {
 		struct mh_entry *e = g_ptr_array_index(live, i);
 		g_autoptr(GPtrArray) req = mh_meta_requires(e->live->meta);
 
 		if (g_ptr_array_find_with_equal_func(req, name, g_str_equal, NULL))
-			g_ptr_array_add(users, g_strdup(e->name));
+			g_ptr_array_add(edges, g_strdup(e->name));
 	}
 	/* Dynamic imports and PPP handlers are edges too. */
-	mh_registry_users(name, users);
-	return mh_join_unique(users);
+	mh_registry_users(name, edges);
+	for (guint i = 0; i < edges->len; i++) {
+		const char *u = g_ptr_array_index(edges, i);
+
+		if (!g_ptr_array_find_with_equal_func(users, u, g_str_equal, NULL))
+			g_ptr_array_add(users, g_strdup(u));
+	}
+	return users;
+}
+
+/* @users as a message or event field shows them: "a, b". */
+static char *users_join(GPtrArray *users)
+{
+	GString *out = g_string_new(NULL);
+
+	for (guint i = 0; i < users->len; i++)
+		g_string_append_printf(out, "%s%s", i ? ", " : "",
+				       (char *)g_ptr_array_index(users, i));
+	return g_string_free(out, FALSE);
 }
 
 /*
  * Why unloading @name would be refused now: 0, or -errno and *@err.
- * *@users: the live modules that use it ("" if none).
+ * *@users: the live modules that use it (NULL if it is not live).
  */
-static int unload_check_locked(const char *name, bool force, char **users,
-			       char **err) /* Must hold mh_lock. */
+static int unload_check_locked(const char *name, bool force,
+			       GPtrArray **users, char **err) /* Must hold mh_lock. */
 {
 	struct mh_entry *e = g_hash_table_lookup(entries, name);
 
@@ -371,8 +389,10 @@ static int unload_check_locked(const char *name, bool force, char **users,
 		return -ENOENT;
 	}
 	*users = users_locked(name);
-	if (**users && !force) {
-		*err = g_strdup_printf("unload refused: in use by %s", *users);
+	if ((*users)->len && !force) {
+		g_autofree char *list = users_join(*users);
+
+		*err = g_strdup_printf("unload refused: in use by %s", list);
 		return -EBUSY;
 	}
 	return 0;
@@ -380,7 +400,7 @@ static int unload_check_locked(const char *name, bool force, char **users,
 
 int mh_lifecycle_unload_check(const char *name, bool force, char **err)
 {
-	g_autofree char *users = NULL;
+	g_autoptr(GPtrArray) users = NULL;
 	int ret;
 
 	g_mutex_lock(&mh_lock);
@@ -392,7 +412,8 @@ int mh_lifecycle_unload_check(const char *name, bool force, char **err)
 static int apply_unload_locked(struct mh_req *r) /* Must hold mh_lock. */
 {
 	struct mh_entry *e = g_hash_table_lookup(entries, r->name);
-	g_autofree char *users = NULL;
+	g_autoptr(GPtrArray) users = NULL;
+	g_autofree char *forced = NULL;
 	g_autofree char *err = NULL;
 	struct mh_module *mod;
 	int ret;
@@ -408,10 +429,11 @@ static int apply_unload_locked(struct mh_req *r) /* Must hold mh_lock. */
 	mh_registry_retire(e->name);
 	g_ptr_array_remove(live, e);
 	e->live = NULL;
+	if (users->len)
+		forced = users_join(users);
 	event_module("unload", e->name, mod->meta->version,
 		     &(struct module_event){ .from = origin_names[r->from],
-					     .forced_users = *users ? users :
-							     NULL });
+					     .forced_users = forced });
 	mh_msg("%s: unloaded", e->name);
 	mh_module_close(mod);
 	return 0;
@@ -714,9 +736,9 @@ static gint entry_cmp(gconstpointer a, gconstpointer b)
 static void call_with_users_locked(struct mh_entry *e, mh_entry_fn fn,
 				   void *opaque) /* Must hold mh_lock. */
 {
-	g_autofree char *users = users_locked(e->name);
+	g_autoptr(GPtrArray) users = users_locked(e->name);
 
-	fn(e, users ? users : "", opaque);
+	fn(e, users, opaque);
 }
 
 void mh_lifecycle_foreach(bool live_only, mh_entry_fn fn, void *opaque)
