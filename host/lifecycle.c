@@ -435,7 +435,7 @@ static int apply_unload_locked(struct mh_req *r) /* Must hold mh_lock. */
 		     &(struct module_event){ .from = origin_names[r->from],
 					     .forced_users = forced });
 	mh_msg("%s: unloaded", e->name);
-	mh_module_close(mod);
+	mh_loader_close(mod);
 	return 0;
 }
 
@@ -479,7 +479,7 @@ static void rollback_locked(struct mh_entry *e, struct mh_module *old,
 	note_error(g_strdup_printf("reload failed (%s) and the old version "
 				   "could not be restored (%s): unloaded",
 				   why, err));
-	mh_module_close(old);
+	mh_loader_close(old);
 }
 
 static int apply_reload_locked(struct mh_req *r) /* Must hold mh_lock. */
@@ -544,7 +544,7 @@ static int apply_reload_locked(struct mh_req *r) /* Must hold mh_lock. */
 					     .from = origin_names[r->from] });
 	mh_msg("%s: reloaded %s -> %s", e->name, old->meta->version,
 	       new->meta->version);
-	mh_module_close(old);
+	mh_loader_close(old);
 	return 0;
 
 rollback:

@@ -38,7 +38,7 @@ struct mh_req *mh_plan_req_new(enum mh_req_kind kind, const char *name,
 void mh_plan_req_free(struct mh_req *r)
 {
 	if (r->mod)
-		mh_module_close(r->mod);
+		mh_loader_close(r->mod);
 	g_free(r->name);
 	g_free(r->error);
 	g_free(r);
@@ -137,7 +137,7 @@ static int plan_load(const char *name, bool root, enum mh_origin from,
 		return 0;
 
 	/* Required modules are planned before any code of this one runs. */
-	ret = mh_module_check(path, name, g_hash_table_lookup(params, name),
+	ret = mh_loader_check(path, name, g_hash_table_lookup(params, name),
 			      &mod, err);
 	if (ret)
 		return ret;
@@ -158,7 +158,7 @@ static int plan_load(const char *name, bool root, enum mh_origin from,
 		ret = check_import_sigs(mod, plan, err);
 	if (ret)
 		goto fail;
-	ret = mh_module_map(mod, err);
+	ret = mh_loader_map(mod, err);
 	if (ret)
 		goto fail;
 	ret = mh_lifecycle_prepare(mod, err);
@@ -169,7 +169,7 @@ static int plan_load(const char *name, bool root, enum mh_origin from,
 					      from));
 	return 0;
 fail:
-	mh_module_close(mod);
+	mh_loader_close(mod);
 	return ret;
 }
 
