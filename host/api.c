@@ -7,7 +7,7 @@
  * module directly (with accounting=on, through a timing trampoline: see
  * "accounting" below).  What a module registers through @self (translate hook,
  * scoreboards) is recorded on its instance and removed by
- * mh_module_unregister() when the instance goes.
+ * mh_api_release() when the instance goes.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -453,7 +453,7 @@ static unsigned int api_num_vcpus(void)
  * a host trampoline that times them.  The trampoline's data is interned per
  * (instance, callback, udata): retranslating a block reuses it, so memory
  * stays bounded by the distinct registrations, and it is freed with the
- * instance (mh_module_unregister, after the flush that dropped every block
+ * instance (mh_api_release, after the flush that dropped every block
  * using it).  Without accounting=on QEMU calls the module directly and the
  * run-time path is exactly as before.
  */
@@ -770,11 +770,9 @@ static bool api_hypercall_returns(void)
 	return mh_hypercall_returns();
 }
 
-void mh_module_unregister(struct mh_module *m)
+void mh_api_release(struct mh_module *m)
 {
 	acct_forget(m);
-	mh_registry_release(m);
-	mh_hypercall_release(m);
 	m->translate = NULL;
 	m->translate_opaque = NULL;
 	for (guint i = 0; i < m->scoreboards->len; i++)

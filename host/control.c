@@ -90,20 +90,6 @@ static const char *const state_names[] = {
 	[MH_GOING] = "going",
 };
 
-/* @list is "a, b" (lifecycle's users); write ["a","b"]. */
-static void kv_names(GString *o, const char *key, const char *list)
-{
-	g_auto(GStrv) names = g_strsplit(list, ", ", -1);
-
-	mh_json_key(o, key);
-	mh_json_arr_begin(o);
-	for (char **n = names; *n; n++) {
-		if (**n)
-			mh_json_str(o, *n);
-	}
-	mh_json_arr_end(o);
-}
-
 static void kv_strs(GString *o, const char *key, GPtrArray *strs)
 {
 	mh_json_key(o, key);
@@ -141,19 +127,19 @@ static uint64_t counter(const uint64_t *c)
 /* -- queries (the control thread) ------------------------------------- */
 
 /* The fields list and stats share. */
-static void entry_head(GString *o, const struct mh_entry *e, const char *users)
+static void entry_head(GString *o, const struct mh_entry *e, GPtrArray *users)
 {
 	mh_json_obj_begin(o);
 	mh_json_kv_str(o, "name", e->name);
 	mh_json_kv_str(o, "version", e->live ? e->live->meta->version : NULL);
 	mh_json_kv_str(o, "state", state_names[e->state]);
-	kv_names(o, "used_by", users);
+	kv_strs(o, "used_by", users);
 	mh_json_kv_uint(o, "loads", e->loads);
 	mh_json_kv_uint(o, "reloads", e->reloads);
 	mh_json_kv_uint(o, "rollbacks", e->rollbacks);
 }
 
-static void list_one(const struct mh_entry *e, const char *users, void *opaque)
+static void list_one(const struct mh_entry *e, GPtrArray *users, void *opaque)
 {
 	GString *o = opaque;
 
@@ -163,7 +149,7 @@ static void list_one(const struct mh_entry *e, const char *users, void *opaque)
 	mh_json_obj_end(o);
 }
 
-static void stats_one(const struct mh_entry *e, const char *users, void *opaque)
+static void stats_one(const struct mh_entry *e, GPtrArray *users, void *opaque)
 {
 	GString *o = opaque;
 
@@ -259,7 +245,7 @@ struct info_ctx {
 	bool live;
 };
 
-static void info_entry(const struct mh_entry *e, const char *users,
+static void info_entry(const struct mh_entry *e, GPtrArray *users,
 		       void *opaque)
 {
 	struct info_ctx *x = opaque;
@@ -272,7 +258,7 @@ static void info_entry(const struct mh_entry *e, const char *users,
 	mh_json_kv_str(x->o, "state", state_names[e->state]);
 	mh_json_kv_str(x->o, "file", e->live->file);
 	meta_fields(x->o, e->live->meta, e->live->params, x->next);
-	kv_names(x->o, "used_by", users);
+	kv_strs(x->o, "used_by", users);
 	mh_json_kv_uint(x->o, "loads", e->loads);
 	mh_json_kv_uint(x->o, "reloads", e->reloads);
 	mh_json_kv_uint(x->o, "rollbacks", e->rollbacks);
@@ -282,10 +268,10 @@ static void info_entry(const struct mh_entry *e, const char *users,
 
 static void query_info(GString *o, const char *name)
 {
-	g_autoptr(GHashTable) next = mh_lifecycle_params(name);
+	g_autoptr(GHashTable) next = mh_request_params(name);
 	struct info_ctx x = { .o = o, .next = next };
 	g_autofree char *file = g_strdup_printf("%s.so", name);
-	g_autofree char *path = g_build_filename(mh_module_dir(), file, NULL);
+	g_autofree char *path = g_build_filename(mh_lifecycle_dir(), file, NULL);
 	g_autofree char *why = NULL;
 	struct mh_meta *m = NULL;
 	int ret;
@@ -298,7 +284,7 @@ static void query_info(GString *o, const char *name)
 	if (ret == -ENOENT) {
 		g_autofree char *e = g_strdup_printf("no module '%s': not loaded "
 						     "and no %s in %s", name,
-						     file, mh_module_dir());
+						     file, mh_lifecycle_dir());
 		reply_error(o, e);
 		return;
 	}
@@ -326,7 +312,7 @@ static void query_list(GString *o, const char *key,
 	reply_end(o);
 }
 
-static void version_of(const struct mh_entry *e, const char *users,
+static void version_of(const struct mh_entry *e, GPtrArray *users,
 		       void *opaque)
 {
 	(void)users;
@@ -385,10 +371,10 @@ static void answer_query(GString *o, const struct mh_ctl_req *req)
 		query_info(o, req->name);
 		break;
 	case MH_CTL_SYMBOLS:
-		query_list(o, "symbols", mh_query_symbols);
+		query_list(o, "symbols", mh_registry_describe);
 		break;
 	case MH_CTL_ROUTES:
-		query_list(o, "routes", mh_query_routes);
+		query_list(o, "routes", mh_hypercall_describe);
 		break;
 	case MH_CTL_ROUTE:
 	case MH_CTL_UNROUTE:
@@ -426,7 +412,7 @@ static void run_request(GString *o, const struct mh_ctl_req *req)
 	case MH_CTL_PARAM:
 		g_hash_table_iter_init(&it, req->params);
 		g_hash_table_iter_next(&it, (gpointer *)&key, (gpointer *)&val);
-		ret = mh_lifecycle_param_set(req->name, key, val, &err);
+		ret = mh_request_param_set(req->name, key, val, &err);
 		if (ret)
 			break;
 		reply_ok(o);
@@ -892,7 +878,7 @@ void mh_control_stop(void)
 	/*
 	 * No request starts from now on: those queued for the worker are
 	 * answered "cancelled", and the one running returns soon, since the
-	 * lifecycle has failed what it queued (mh_lifecycle_cancel).  The
+	 * lifecycle has failed what it queued (mh_request_cancel).  The
 	 * lock makes sure the control thread pushes nothing to a freed pool.
 	 */
 	g_mutex_lock(&push_lock);

@@ -10,10 +10,16 @@
  *    the guest pause (prepare), committed or dropped inside it.
  *  - struct mh_meta: the metadata read from a file, owned by its instance.
  *
- * Locking: mh_lock (lifecycle.c) guards the entry table and the request
- * queue.  The live set is only changed with every vCPU stopped (inside a
- * quiesce) or before any vCPU exists, so vCPU-side readers (translation)
- * take no lock.
+ * Sections, one per file, each file's names with its own prefix: base
+ * utilities (log, json, params, signature), what the core uses (loader,
+ * guard, api, registry), the core (lifecycle, plan, quiesce), then the
+ * front-ends (hypercall's guest control, request, watcher, control).
+ *
+ * Locking: mh_lock (lifecycle.c) guards the entry table, the live set and
+ * plan.c's request queue.  The live set is only changed with every vCPU
+ * stopped (inside a quiesce) or before any vCPU exists, so vCPU-side
+ * readers (translation) take no lock.  request.c's req_lock (one requester
+ * at a time) and param_lock (the parameters for the next load) are its own.
  */
 #ifndef MODHOST_HOST_INTERNAL_H
 #define MODHOST_HOST_INTERNAL_H
@@ -29,7 +35,7 @@
 #define MH_NAME_MAX 64
 #define MH_MAX_FILE_SIZE (256u << 20)
 
-/* -- log.c ------------------------------------------------------------ */
+/* -- log.c --------------------------------------------------------- */
 
 int mh_log_open(const char *path, char **err);
 void mh_log_close(void);
@@ -54,7 +60,7 @@ void mh_event_emit(GString *ev);
 /* "a, b": the distinct strings of @names, in first-seen order. */
 char *mh_join_unique(GPtrArray *names);
 
-/* -- json.c ----------------------------------------------------------- */
+/* -- json.c -------------------------------------------------------- */
 
 /**
  * mh_json_escape_len() - append @len bytes of @s as a quoted JSON string
@@ -92,7 +98,7 @@ void mh_json_kv_int(GString *j, const char *key, int64_t val);
 void mh_json_kv_uint(GString *j, const char *key, uint64_t val);
 void mh_json_kv_bool(GString *j, const char *key, bool val);
 
-/* -- params.c --------------------------------------------------------- */
+/* -- params.c ------------------------------------------------------ */
 
 enum mh_ptype { MH_PT_BOOL, MH_PT_INT, MH_PT_UINT, MH_PT_STR, MH_PT_LIST };
 
@@ -140,7 +146,7 @@ int mh_magic_parse(const char *s, size_t len, uint32_t *magic, char **err);
 int mh_route_parse(const char *val, uint32_t *magic, char **module,
 		   char **symbol, char **err);
 
-/* -- signature.c ------------------------------------------------------ */
+/* -- signature.c --------------------------------------------------- */
 
 enum mh_type {
 	MH_T_VOID, MH_T_I8, MH_T_I16, MH_T_I32, MH_T_I64,
@@ -160,7 +166,7 @@ struct mh_sig {
 int mh_sig_parse(const char *s, struct mh_sig *sig, char **err);
 bool mh_sig_valid(const char *s);
 
-/* -- loader.c --------------------------------------------------------- */
+/* -- loader.c ------------------------------------------------------ */
 
 /* An export or import named in a module's metadata. */
 struct mh_meta_sym {
@@ -205,7 +211,7 @@ struct mh_module {
 	void *handle;
 	struct mh_module_ops ops;	/* zero-extended copy */
 	GHashTable *params;	/* name -> value for this load */
-	/* registrations, removed by mh_module_unregister() */
+	/* registrations, removed when it goes (lifecycle.c) */
 	mh_translate_cb translate;
 	void *translate_opaque;
 	GPtrArray *scoreboards;
@@ -213,7 +219,7 @@ struct mh_module {
 	GPtrArray *reg_points;	/* PPP points it declared */
 	char *reg_error;	/* a registry call in init failed: why */
 	bool tainted;		/* a hook crashed: never dlclose */
-	char *image;		/* checked by mh_module_check(), not yet mapped */
+	char *image;		/* checked by mh_loader_check(), not yet mapped */
 	size_t image_size;
 };
 
@@ -223,12 +229,12 @@ void mh_loader_cleanup(void);
  * Open a module file in two steps: check it (metadata, ABI, name, params,
  * ops header; no code of it runs), then map it (dlopen, constructors).
  */
-int mh_module_check(const char *path, const char *name,
+int mh_loader_check(const char *path, const char *name,
 		    GHashTable *overrides, struct mh_module **out, char **err);
-int mh_module_map(struct mh_module *mod, char **err);
-void mh_module_close(struct mh_module *m);
+int mh_loader_map(struct mh_module *mod, char **err);
+void mh_loader_close(struct mh_module *m);
 
-/* -- guard.c ---------------------------------------------------------- */
+/* -- guard.c ------------------------------------------------------- */
 
 /*
  * Module hooks run contained: a crash (SIGSEGV/SIGBUS/SIGILL/SIGFPE),
@@ -272,15 +278,31 @@ char *mh_guard_describe(const char *hook, const struct mh_guard_fault *f);
 /* The host function a module's GOT entry for @name is bound to, or NULL. */
 void *mh_guard_catcher(const char *name);
 
-/* -- api.c ------------------------------------------------------------ */
+/* -- api.c --------------------------------------------------------- */
 
 extern const struct mh_api mh_host_api;
-void mh_module_unregister(struct mh_module *m);
+/* @m goes: what it registered through the table (translate, scoreboards). */
+void mh_api_release(struct mh_module *m);
 void mh_api_vcpu_init(void);
 /* Every vCPU is stopped, the code flushed: free the scoreboards let go. */
 void mh_api_quiesced(void);
+/* Accounting. */
+void mh_api_set_accounting(bool on);
+bool mh_api_accounting(void);
+/* Run @m's translate hook, its registrations counted on its entry. */
+void mh_api_translate(struct mh_module *m, struct qemu_plugin_tb *tb);
+/*
+ * accounting=on: time one call and charge it to @e in leave, less the
+ * time of the timed calls nested in it (charged to their own modules).
+ */
+struct mh_acct_frame {
+	uint64_t t0;
+	uint64_t outer_nested;
+};
+void mh_api_acct_enter(struct mh_acct_frame *f);
+void mh_api_acct_leave(struct mh_acct_frame *f, struct mh_entry *e);
 
-/* -- registry.c ------------------------------------------------------- */
+/* -- registry.c ---------------------------------------------------- */
 
 void mh_registry_init(void);
 /* Before @m's init: check its tables, keep what importers use, bind imports. */
@@ -317,7 +339,7 @@ int mh_registry_current(const char *module, const char *name,
 			void (**fn)(void), char **sig,
 			struct mh_module **provider);
 
-/* -- lifecycle.c ------------------------------------------------------ */
+/* -- lifecycle.c --------------------------------------------------- */
 
 enum mh_state { MH_UNFORMED, MH_COMING, MH_LIVE, MH_GOING };
 
@@ -341,33 +363,106 @@ struct mh_entry {
 enum mh_origin { MH_FROM_START, MH_FROM_WATCH, MH_FROM_IMPORT, MH_FROM_CTL,
 		 MH_FROM_GUEST };
 
+/*
+ * mh_lock guards the entry table, the live set and plan.c's request queue
+ * and the requests' results.  Taken by lifecycle.c (queries; held for a
+ * whole apply, so module hooks run under it) and plan.c (queue, submit,
+ * cancel).  Never taken while holding another host lock.
+ */
+extern GMutex mh_lock;
+
 int mh_lifecycle_init(const struct mh_host_args *args, char **err);
-/* Load the start modules, before any vCPU runs. */
-int mh_lifecycle_start(char **err);
-/* Requests from host threads: prepare, queue, wait until applied. */
-int mh_request_load(const char *name, enum mh_origin from);
-int mh_request_unload(const char *name, bool force, enum mh_origin from);
+/* "start", "watch" ...: the event field "from" for @from. */
+const char *mh_lifecycle_origin(enum mh_origin from);
+/* The module directory (dir=), and the file @name loads from in it. */
+const char *mh_lifecycle_dir(void);
+char *mh_lifecycle_path(const char *name);
+bool mh_lifecycle_is_loaded(const char *name);
+/* Run @mod's prepare hook, if any, guarded; *err says why it failed. */
+int mh_lifecycle_prepare(struct mh_module *mod, char **err);
+/* A request for @name (@file, or NULL) is refused: event and error line. */
+void mh_lifecycle_reject(const char *name, const char *file, const char *error);
+/* Would unloading @name be refused now?  0, or -errno and *@err. */
+int mh_lifecycle_unload_check(const char *name, bool force, char **err);
 /* Called with every vCPU stopped: apply what is queued. */
 int mh_lifecycle_apply(void);
-bool mh_lifecycle_pending(void);
 /* 0 if @name is live; from init (inside an apply), load it now if not. */
 int mh_lifecycle_require(const char *name, char **err);
-/* At QEMU exit: fail queued requests, then unload every module. */
-void mh_lifecycle_cancel(void);
 void mh_lifecycle_exit(void);
 /* True from mh_lifecycle_exit() on: exit hooks run because QEMU ends. */
 bool mh_lifecycle_exiting(void);
 /* vCPU-side, lock-free: the live modules' translate hooks. */
 void mh_lifecycle_translate(struct qemu_plugin_tb *tb);
-const char *mh_module_dir(void);
-bool mh_module_is_loaded(const char *name);
 /*
  * True while this thread applies requests (every vCPU stopped, translated
  * code flushed, or no vCPU yet): what a module frees now is unreachable.
  */
 bool mh_lifecycle_applying(void);
+/*
+ * Call @fn for each entry (live ones in load order, then the others by
+ * name), or for the one named, with mh_lock held: @fn must not block.
+ * @users: the live modules that use it (char *, each once; read only).
+ */
+typedef void (*mh_entry_fn)(const struct mh_entry *e, GPtrArray *users,
+			    void *opaque);
+void mh_lifecycle_foreach(bool live_only, mh_entry_fn fn, void *opaque);
+int mh_lifecycle_with(const char *name, mh_entry_fn fn, void *opaque);
+/* After a quiesce: the modules it changed paused the guest @pause_us. */
+void mh_lifecycle_note_pause(int64_t pause_us);
 
-/* -- hypercall.c ------------------------------------------------------ */
+/* -- plan.c -------------------------------------------------------- */
+
+enum mh_req_kind { MH_REQ_LOAD, MH_REQ_RELOAD, MH_REQ_UNLOAD };
+
+/* One queued change to one module; results under mh_lock. */
+struct mh_req {
+	enum mh_req_kind kind;
+	char *name;
+	struct mh_module *mod;	/* the prepared instance (load, reload) */
+	bool force;
+	enum mh_origin from;
+	bool done;
+	int result;
+	char *error;		/* why it failed, for the control socket */
+};
+
+struct mh_req *mh_plan_req_new(enum mh_req_kind kind, const char *name,
+			       struct mh_module *mod, bool force,
+			       enum mh_origin from);
+void mh_plan_req_free(struct mh_req *r);
+/* An empty plan: an array of struct mh_req that frees them. */
+GPtrArray *mh_plan_new(void);
+/*
+ * Plan loading @name: open it and, depth first, every module it requires
+ * that is not live (parameters from @params, module -> table), run their
+ * prepare(), append the requests to @plan in the order they apply.
+ */
+int mh_plan_load(const char *name, enum mh_origin from, GHashTable *params,
+		 GPtrArray *plan, char **err);
+/*
+ * Queue @plan and wait until every request in it has been applied:
+ * @direct, now on this thread (no vCPU yet), or else by a quiesce.
+ */
+int mh_plan_submit(GPtrArray *plan, bool direct);
+/* The applying half (lifecycle.c): the next queued request, or NULL ... */
+struct mh_req *mh_plan_next_locked(void);
+/* ... and, the queue drained, wake the requesters. */
+void mh_plan_done_locked(void);
+bool mh_plan_pending(void);
+/* At QEMU exit: fail what is queued and every later submit. */
+void mh_plan_cancel(void);
+
+/* -- quiesce.c ----------------------------------------------------- */
+
+/*
+ * Register the host's callbacks (vcpu_init, tb_trans and @atexit_fn), and
+ * again after each quiesce: QEMU's reset drops them.
+ */
+void mh_quiesce_init(qemu_plugin_id_t id, qemu_plugin_udata_cb_t atexit_fn);
+/* Ask the vCPUs to stop at their next block and apply queued work. */
+void mh_quiesce_request(void);
+
+/* -- hypercall.c --------------------------------------------------- */
 
 /* The magics (MH_HC_RESERVED_*, MH_HC_LOAD ...) are <modhost/hypercall.h>. */
 
@@ -411,22 +506,46 @@ void mh_hypercall_describe(GString *json);
 /* At QEMU exit: report what the rate limits held back. */
 void mh_hypercall_exit(void);
 
-/* -- quiesce.c -------------------------------------------------------- */
+/* -- request.c ----------------------------------------------------- */
 
-void mh_quiesce_init(qemu_plugin_id_t id);
-void mh_quiesce_instrument(struct qemu_plugin_tb *tb);
-void mh_quiesce_vcpu_init(unsigned int vcpu_index);
-/* Ask the vCPUs to stop at their next block and apply queued work. */
-void mh_quiesce_request(void);
+/* Check the MODULE.PARAM given for modules whose files are there. */
+int mh_request_init(const struct mh_host_args *args, char **err);
+/* Load the start modules, before any vCPU runs. */
+int mh_request_start(char **err);
+/* Requests from host threads: prepare, queue, wait until applied. */
+int mh_request_load(const char *name, enum mh_origin from);
+int mh_request_unload(const char *name, bool force, enum mh_origin from);
+/*
+ * The control socket's: like mh_request_load/unload, but strict (load of
+ * a live module and reload of one that is not are errors), with
+ * parameters for a load, and *@err saying why on failure.  Blocks until
+ * applied.
+ */
+int mh_request(enum mh_req_kind kind, const char *name, GHashTable *params,
+	       bool force, enum mh_origin from, char **err);
+/*
+ * A guest's load/unload/reload: queued for a worker thread, which runs it
+ * like mh_request() and logs a guest_request event; the vCPU never waits.
+ * 0, -EAGAIN (too many queued) or -ECANCELED (exiting).
+ */
+int mh_request_async(enum mh_req_kind kind, const char *name,
+		     enum mh_origin from);
+/* Set MODULE.KEY=VALUE for the module's next load or reload. */
+int mh_request_param_set(const char *name, const char *key,
+			 const char *value, char **err);
+/* A copy of the parameter values given for @name's next load, or NULL. */
+GHashTable *mh_request_params(const char *name);
+/* At QEMU exit: fail queued and guest requests, refuse new ones. */
+void mh_request_cancel(void);
 
-/* -- watcher.c -------------------------------------------------------- */
+/* -- watcher.c ----------------------------------------------------- */
 
 int mh_watcher_start(const char *dir, char **err);
 void mh_watcher_stop(void);
 
-/* -- control.c ------------------------------------------------------- */
+/* -- ctlparse.c ---------------------------------------------------- */
 
-/* The request grammar (ctlparse.c, pure: fuzzed by tests/fuzz/ctl-parse.c). */
+/* The request grammar (pure: fuzzed by tests/fuzz/ctl-parse.c). */
 #define MH_CTL_LINE_MAX 4096
 
 enum mh_ctl_cmd {
@@ -487,65 +606,10 @@ char *mh_ctl_usage(const struct mh_ctl_command *c);
 /* Does @cmd go through the lifecycle's requests (and so may block)? */
 bool mh_ctl_changes_modules(enum mh_ctl_cmd cmd);
 
+/* -- control.c ----------------------------------------------------- */
+
 /* The socket: create it and start the thread that serves it. */
 int mh_control_start(const char *path, char **err);
 void mh_control_stop(void);
-
-/* Queries and requests for the control socket (lifecycle.c). */
-enum mh_req_kind { MH_REQ_LOAD, MH_REQ_RELOAD, MH_REQ_UNLOAD };
-/*
- * Like mh_request_load/unload, but strict (load of a live module and
- * reload of one that is not are errors), with parameters for a load, and
- * *@err saying why on failure.  Blocks until applied.
- */
-int mh_request(enum mh_req_kind kind, const char *name, GHashTable *params,
-	       bool force, enum mh_origin from, char **err);
-
-/*
- * A guest's load/unload/reload (lifecycle.c): queued for a worker thread,
- * which runs it like mh_request() and logs a guest_request event; the vCPU
- * never waits.  0, -EAGAIN (too many queued) or -ECANCELED (exiting).
- */
-int mh_request_async(enum mh_req_kind kind, const char *name,
-		     enum mh_origin from);
-/* Set MODULE.KEY=VALUE for the module's next load or reload. */
-int mh_lifecycle_param_set(const char *name, const char *key,
-			   const char *value, char **err);
-/* A copy of the parameter values given for @name's next load, or NULL. */
-GHashTable *mh_lifecycle_params(const char *name);
-/*
- * Call @fn for each entry (live ones in load order, then the others by
- * name), or for the one named, with mh_lock held: @fn must not block.
- * @users lists the live modules that require it ("a, b"), or is "".
- */
-typedef void (*mh_entry_fn)(const struct mh_entry *e, const char *users,
-			    void *opaque);
-void mh_lifecycle_foreach(bool live_only, mh_entry_fn fn, void *opaque);
-int mh_lifecycle_with(const char *name, mh_entry_fn fn, void *opaque);
-/* After a quiesce: the modules it changed paused the guest @pause_us. */
-void mh_lifecycle_note_pause(int64_t pause_us);
-/* JSON arrays of the registry's symbols and the hypercall routes. */
-void mh_query_symbols(GString *json);
-void mh_query_routes(GString *json);
-
-/* Accounting (api.c). */
-void mh_api_set_accounting(bool on);
-bool mh_api_accounting(void);
-/* Run @m's translate hook, its registrations counted on its entry. */
-void mh_api_translate(struct mh_module *m, struct qemu_plugin_tb *tb);
-/*
- * accounting=on: time one call and charge it to @e in leave, less the
- * time of the timed calls nested in it (charged to their own modules).
- */
-struct mh_acct_frame {
-	uint64_t t0;
-	uint64_t outer_nested;
-};
-void mh_api_acct_enter(struct mh_acct_frame *f);
-void mh_api_acct_leave(struct mh_acct_frame *f, struct mh_entry *e);
-
-/* -- plugin.c --------------------------------------------------------- */
-
-void mh_plugin_register_callbacks(void);
 
 #endif /* MODHOST_HOST_INTERNAL_H */

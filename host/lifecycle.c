@@ -1,13 +1,13 @@
 // SPDX-License-Identifier: MIT
 /*
- * Module lifecycle: states, dependencies, load, unload, reload, rollback
- * and state handoff.
+ * Module lifecycle: entries and states, applying loads, unloads and
+ * reloads, rollback and state handoff, and the module hooks.
  *
- * A request runs in two halves.  The requester's half (a host thread, or
- * QEMU's main thread at start) opens the files and runs prepare() while the
- * guest runs, then queues the work and waits.  The applying half runs with
- * every vCPU stopped (quiesce.c) and calls init/exit/save/restore, so the
- * set of live modules never changes under a running vCPU.
+ * A request runs in two halves.  The requester's half (plan.c, on a host
+ * thread or QEMU's main thread at start) opens the files and runs prepare()
+ * while the guest runs, then queues the work and waits.  The applying half,
+ * here, runs with every vCPU stopped (quiesce.c) and calls init/exit/save/
+ * restore, so the set of live modules never changes under a running vCPU.
  *
  * States (struct mh_entry): UNFORMED -> COMING (in init) -> LIVE ->
  * GOING (in exit) -> UNFORMED.
@@ -18,31 +18,14 @@
 
 #include "internal.h"
 
-enum req_kind { REQ_LOAD, REQ_RELOAD, REQ_UNLOAD };
-
-struct request {
-	enum req_kind kind;
-	char *name;
-	struct mh_module *mod;	/* the prepared instance (load, reload) */
-	bool force;
-	enum mh_origin from;
-	bool done;
-	int result;
-	char *error;		/* why it failed, for the control socket */
-};
-
-static GMutex mh_lock;		/* entries, live, queue, request results */
-static GCond mh_cond;		/* a request was applied */
-static GMutex req_lock;		/* one requester at a time */
+GMutex mh_lock;			/* entries, live, plan.c's queue and results */
 static GHashTable *entries;	/* name -> struct mh_entry */
 static GPtrArray *live;		/* struct mh_entry, in load order */
-static GQueue queue = G_QUEUE_INIT;
 static const struct mh_host_args *args;
-static bool shutting_down;
 
 /* The request this thread applies, and what notes its errors (at the end). */
-static __thread struct request *applying_req;
-static void applying_set(struct request *r);
+static __thread struct mh_req *applying_req;
+static void applying_set(struct mh_req *r);
 static void note_error(char *error);
 
 static const char *const origin_names[] = {
@@ -53,9 +36,21 @@ static const char *const origin_names[] = {
 	[MH_FROM_GUEST] = "guest",
 };
 
-const char *mh_module_dir(void)
+const char *mh_lifecycle_origin(enum mh_origin from)
+{
+	return origin_names[from];
+}
+
+const char *mh_lifecycle_dir(void)
 {
 	return args->dir;
+}
+
+char *mh_lifecycle_path(const char *name)
+{
+	g_autofree char *file = g_strdup_printf("%s.so", name);
+
+	return g_build_filename(args->dir, file, NULL);
 }
 
 static struct mh_entry *entry_get_locked(const char *name) /* Must hold mh_lock. */
@@ -85,7 +80,7 @@ bool mh_lifecycle_applying(void)
 	return applying;
 }
 
-bool mh_module_is_loaded(const char *name)
+bool mh_lifecycle_is_loaded(const char *name)
 {
 	bool ret;
 
@@ -97,16 +92,9 @@ bool mh_module_is_loaded(const char *name)
 	return ret;
 }
 
-static char *module_path(const char *name)
-{
-	g_autofree char *file = g_strdup_printf("%s.so", name);
-
-	return g_build_filename(args->dir, file, NULL);
-}
-
 /* -- events ------------------------------------------------------------ */
 
-static void event_reject(const char *name, const char *file, const char *error)
+void mh_lifecycle_reject(const char *name, const char *file, const char *error)
 {
 	GString *ev = mh_event_new("reject");
 
@@ -116,6 +104,39 @@ static void event_reject(const char *name, const char *file, const char *error)
 	mh_event_emit(ev);
 	mh_err("%s: %s", file ? file : name, error);
 	note_error(g_strdup(error));
+}
+
+/* The optional fields of a module event; NULL ones are left out. */
+struct module_event {
+	const char *old_version;
+	const char *file;
+	const char *from;
+	const char *error;
+	const char *forced_users;
+};
+
+/*
+ * A load, unload, reload or rollback event: @name at @version, then the
+ * fields of @f that are set, always in this order.
+ */
+static void event_module(const char *event, const char *name,
+			 const char *version, const struct module_event *f)
+{
+	GString *ev = mh_event_new(event);
+
+	mh_event_str(ev, "module", name);
+	mh_event_str(ev, "version", version);
+	if (f->old_version)
+		mh_event_str(ev, "old_version", f->old_version);
+	if (f->file)
+		mh_event_str(ev, "file", f->file);
+	if (f->from)
+		mh_event_str(ev, "from", f->from);
+	if (f->error)
+		mh_event_str(ev, "error", f->error);
+	if (f->forced_users)
+		mh_event_str(ev, "forced_users", f->forced_users);
+	mh_event_emit(ev);
 }
 
 static char *hook_error(const char *hook, int ret,
@@ -191,7 +212,27 @@ static int run_hook(struct mh_module *mod, const char *hook, mh_guarded_fn fn,
 	return ret;
 }
 
+int mh_lifecycle_prepare(struct mh_module *mod, char **err)
+{
+	struct hook_call c = { 0 };
+
+	if (!mod->ops.prepare)
+		return 0;
+	return run_hook(mod, "prepare", call_prepare, &c, err);
+}
+
 static void run_exit_hook(struct mh_module *mod);
+
+/*
+ * What @m registered goes with it: through the API table (translate hook,
+ * scoreboards, accounting), in the registry, and its hypercall routes.
+ */
+static void module_unregister(struct mh_module *m)
+{
+	mh_api_release(m);
+	mh_registry_release(m);
+	mh_hypercall_release(m);
+}
 
 /*
  * Bind @mod's imports, run its init, publish its exports.  @reload: it
@@ -223,7 +264,7 @@ static int module_init(struct mh_module *mod, bool reload, char **err)
 	return 0;
 fail:
 	/* Whatever init registered before failing goes with it. */
-	mh_module_unregister(mod);
+	module_unregister(mod);
 	mod->entry->state = MH_UNFORMED;
 	return ret;
 }
@@ -241,274 +282,11 @@ static void module_exit(struct mh_module *mod)
 {
 	mod->entry->state = MH_GOING;
 	run_exit_hook(mod);
-	mh_module_unregister(mod);
+	module_unregister(mod);
 	mod->entry->state = MH_UNFORMED;
 }
 
-/* -- requester half ---------------------------------------------------- */
-
-static void request_free(struct request *r)
-{
-	if (r->mod)
-		mh_module_close(r->mod);
-	g_free(r->name);
-	g_free(r->error);
-	g_free(r);
-}
-
-static bool planned(GPtrArray *plan, const char *name)
-{
-	for (guint i = 0; i < plan->len; i++) {
-		struct request *r = g_ptr_array_index(plan, i);
-
-		if (!strcmp(r->name, name))
-			return true;
-	}
-	return false;
-}
-
-/* The signature @module exports @name with: live, or planned in @plan. */
-static char *export_sig(GPtrArray *plan, const char *module, const char *name)
-{
-	void (*fn)(void);
-	char *sig = NULL;
-
-	for (guint i = 0; i < plan->len; i++) {
-		struct request *r = g_ptr_array_index(plan, i);
-		GPtrArray *ex = r->mod->meta->exports;
-
-		if (strcmp(r->name, module))
-			continue;
-		for (guint j = 0; j < ex->len; j++) {
-			struct mh_meta_sym *e = g_ptr_array_index(ex, j);
-
-			if (!strcmp(e->name, name))
-				return g_strdup(e->sig);
-		}
-		return NULL;
-	}
-	if (!mh_registry_current(module, name, &fn, &sig, NULL))
-		return sig;
-	return NULL;
-}
-
-/*
- * Every static import must match its provider's export before any code of
- * the importer runs (the registry checks again when it binds).
- */
-static int check_import_sigs(struct mh_module *mod, GPtrArray *plan,
-			     char **err)
-{
-	GPtrArray *im = mod->meta->imports;
-
-	for (guint i = 0; i < im->len; i++) {
-		struct mh_meta_sym *s = g_ptr_array_index(im, i);
-		g_autofree char *sig = export_sig(plan, s->module, s->name);
-
-		if (!sig) {
-			*err = g_strdup_printf("%s.%s is not exported (does %s "
-					       "export %s?)", s->module, s->name,
-					       s->module, s->name);
-			return -ENOENT;
-		}
-		if (strcmp(sig, s->sig)) {
-			*err = g_strdup_printf("%s.%s is %s, imported as %s",
-					       s->module, s->name, sig, s->sig);
-			return -EINVAL;
-		}
-	}
-	return 0;
-}
-
-/*
- * Open @name and, depth first, every module it requires that is not live,
- * appending requests to @plan in the order they must be applied.
- */
-static int plan_load(const char *name, bool root, enum mh_origin from,
-		     GPtrArray *plan, GHashTable *visiting, char **err)
-{
-	g_autofree char *path = module_path(name);
-	struct hook_call c = { 0 };
-	struct mh_module *mod = NULL;
-	struct request *r;
-	bool is_live;
-	int ret;
-
-	if (g_hash_table_contains(visiting, name)) {
-		*err = g_strdup_printf("dependency cycle through '%s'", name);
-		return -ELOOP;
-	}
-	if (planned(plan, name))
-		return 0;
-	is_live = mh_module_is_loaded(name);
-	if (is_live && !root)
-		return 0;
-
-	/* Required modules are planned before any code of this one runs. */
-	ret = mh_module_check(path, name,
-			      g_hash_table_lookup(args->params, name), &mod, err);
-	if (ret)
-		return ret;
-
-	g_autoptr(GPtrArray) req = mh_meta_requires(mod->meta);
-
-	g_hash_table_add(visiting, (gpointer)name);
-	for (guint i = 0; i < req->len && !ret; i++) {
-		const char *dep = g_ptr_array_index(req, i);
-		g_autofree char *why = NULL;
-
-		ret = plan_load(dep, false, from, plan, visiting, &why);
-		if (ret)
-			*err = g_strdup_printf("required module '%s': %s", dep, why);
-	}
-	g_hash_table_remove(visiting, name);
-	if (!ret)
-		ret = check_import_sigs(mod, plan, err);
-	if (ret)
-		goto fail;
-	ret = mh_module_map(mod, err);
-	if (ret)
-		goto fail;
-
-	if (mod->ops.prepare) {
-		ret = run_hook(mod, "prepare", call_prepare, &c, err);
-		if (ret)
-			goto fail;
-	}
-	r = g_new0(struct request, 1);
-	r->kind = is_live ? REQ_RELOAD : REQ_LOAD;
-	r->name = g_strdup(name);
-	r->mod = mod;
-	r->from = from;
-	g_ptr_array_add(plan, r);
-	return 0;
-fail:
-	mh_module_close(mod);
-	return ret;
-}
-
-/* Queue @plan and wait until every request in it has been applied. */
-static int submit(GPtrArray *plan, bool direct)
-{
-	int ret = 0;
-
-	g_mutex_lock(&mh_lock);
-	if (shutting_down) {
-		g_mutex_unlock(&mh_lock);
-		return -ECANCELED;
-	}
-	for (guint i = 0; i < plan->len; i++)
-		g_queue_push_tail(&queue, g_ptr_array_index(plan, i));
-	g_mutex_unlock(&mh_lock);
-
-	if (direct)
-		mh_lifecycle_apply();	/* no vCPU exists yet */
-	else
-		mh_quiesce_request();
-
-	g_mutex_lock(&mh_lock);
-	for (guint i = 0; i < plan->len; i++) {
-		struct request *r = g_ptr_array_index(plan, i);
-
-		while (!r->done)
-			g_cond_wait(&mh_cond, &mh_lock);
-		if (r->result && !ret)
-			ret = r->result;
-	}
-	g_mutex_unlock(&mh_lock);
-	return ret;
-}
-
-static int request_load(const char *name, enum mh_origin from, bool direct)
-{
-	g_autoptr(GPtrArray) plan =
-		g_ptr_array_new_with_free_func((GDestroyNotify)request_free);
-	g_autoptr(GHashTable) visiting = g_hash_table_new(g_str_hash, g_str_equal);
-	g_autofree char *err = NULL;
-	int ret;
-
-	g_mutex_lock(&req_lock);
-	ret = plan_load(name, true, from, plan, visiting, &err);
-	if (ret) {
-		g_autofree char *path = module_path(name);
-
-		event_reject(name, path, err);
-	} else {
-		ret = submit(plan, direct);
-	}
-	g_mutex_unlock(&req_lock);
-	return ret;
-}
-
-int mh_request_load(const char *name, enum mh_origin from)
-{
-	return request_load(name, from, false);
-}
-
-static int unload_check_locked(struct request *r, char **users, char **err);
-
-static struct request *unload_request_new(const char *name, bool force,
-					  enum mh_origin from)
-{
-	struct request *r = g_new0(struct request, 1);
-
-	r->kind = REQ_UNLOAD;
-	r->name = g_strdup(name);
-	r->force = force;
-	r->from = from;
-	return r;
-}
-
-/*
- * Submit the unload @r (alone in @plan), unless it would be refused: that
- * is said at once, without pausing the guest for nothing (the pause would
- * also become the module's last pause in stats).  Must hold req_lock.
- */
-static int submit_unload(GPtrArray *plan, struct request *r)
-{
-	g_autofree char *users = NULL;
-	char *err = NULL;
-	int ret;
-
-	g_mutex_lock(&mh_lock);
-	ret = unload_check_locked(r, &users, &err);
-	g_mutex_unlock(&mh_lock);
-	if (!ret)
-		return submit(plan, false);
-	event_reject(r->name, NULL, err);
-	r->error = err;
-	r->result = ret;
-	r->done = true;
-	return ret;
-}
-
-int mh_request_unload(const char *name, bool force, enum mh_origin from)
-{
-	g_autoptr(GPtrArray) plan =
-		g_ptr_array_new_with_free_func((GDestroyNotify)request_free);
-	struct request *r = unload_request_new(name, force, from);
-	int ret;
-
-	g_ptr_array_add(plan, r);
-	g_mutex_lock(&req_lock);
-	ret = submit_unload(plan, r);
-	g_mutex_unlock(&req_lock);
-	return ret;
-}
-
 /* -- applying half (every vCPU stopped) --------------------------------- */
-
-static void event_module(const char *event, struct mh_module *mod,
-			 enum mh_origin from)
-{
-	GString *ev = mh_event_new(event);
-
-	mh_event_str(ev, "module", mod->meta->name);
-	mh_event_str(ev, "version", mod->meta->version);
-	mh_event_str(ev, "file", mod->file);
-	mh_event_str(ev, "from", origin_names[from]);
-	mh_event_emit(ev);
-}
 
 static bool deps_live_locked(struct mh_module *mod, char **err) /* Must hold mh_lock. */
 {
@@ -526,7 +304,7 @@ static bool deps_live_locked(struct mh_module *mod, char **err) /* Must hold mh_
 	return true;
 }
 
-static int apply_load_locked(struct request *r) /* Must hold mh_lock. */
+static int apply_load_locked(struct mh_req *r) /* Must hold mh_lock. */
 {
 	struct mh_entry *e = entry_get_locked(r->name);
 	struct mh_module *mod = r->mod;
@@ -551,65 +329,99 @@ static int apply_load_locked(struct request *r) /* Must hold mh_lock. */
 	e->state = MH_LIVE;
 	e->loads++;
 	g_ptr_array_add(live, e);
-	event_module("load", mod, r->from);
+	event_module("load", e->name, mod->meta->version,
+		     &(struct module_event){ .file = mod->file,
+					     .from = origin_names[r->from] });
 	mh_msg("%s: loaded version %s", e->name, mod->meta->version);
 	return 0;
 fail:
-	event_reject(r->name, mod->file, err);
+	mh_lifecycle_reject(r->name, mod->file, err);
 	return ret;
 }
 
-/* The live modules that use @name, "a, b", or "" if none. */
-static char *users_locked(const char *name) /* Must hold mh_lock. */
+/* The live modules that use @name, each once, in first-seen order. */
+static GPtrArray *users_locked(const char *name) /* Must hold mh_lock. */
 {
-	g_autoptr(GPtrArray) users = g_ptr_array_new_with_free_func(g_free);
+	g_autoptr(GPtrArray) edges = g_ptr_array_new_with_free_func(g_free);
+	GPtrArray *users = g_ptr_array_new_with_free_func(g_free);
 
 	for (guint i = 0; i < live->len; i++) {
 		struct mh_entry *e = g_ptr_array_index(live, i);
 		g_autoptr(GPtrArray) req = mh_meta_requires(e->live->meta);
 
 		if (g_ptr_array_find_with_equal_func(req, name, g_str_equal, NULL))
-			g_ptr_array_add(users, g_strdup(e->name));
+			g_ptr_array_add(edges, g_strdup(e->name));
 	}
 	/* Dynamic imports and PPP handlers are edges too. */
-	mh_registry_users(name, users);
-	return mh_join_unique(users);
+	mh_registry_users(name, edges);
+	for (guint i = 0; i < edges->len; i++) {
+		const char *u = g_ptr_array_index(edges, i);
+
+		if (!g_ptr_array_find_with_equal_func(users, u, g_str_equal, NULL))
+			g_ptr_array_add(users, g_strdup(u));
+	}
+	return users;
+}
+
+/* @users as a message or event field shows them: "a, b". */
+static char *users_join(GPtrArray *users)
+{
+	GString *out = g_string_new(NULL);
+
+	for (guint i = 0; i < users->len; i++)
+		g_string_append_printf(out, "%s%s", i ? ", " : "",
+				       (char *)g_ptr_array_index(users, i));
+	return g_string_free(out, FALSE);
 }
 
 /*
- * Why unloading @r->name would be refused now: 0, or -errno and *@err.
- * *@users: the live modules that use it ("" if none).
+ * Why unloading @name would be refused now: 0, or -errno and *@err.
+ * *@users: the live modules that use it (NULL if it is not live).
  */
-static int unload_check_locked(struct request *r, char **users, char **err) /* Must hold mh_lock. */
+static int unload_check_locked(const char *name, bool force,
+			       GPtrArray **users, char **err) /* Must hold mh_lock. */
 {
-	struct mh_entry *e = g_hash_table_lookup(entries, r->name);
+	struct mh_entry *e = g_hash_table_lookup(entries, name);
 
 	*users = NULL;
 	if (!e || e->state != MH_LIVE) {
 		*err = g_strdup("unload: not loaded");
 		return -ENOENT;
 	}
-	*users = users_locked(r->name);
-	if (**users && !r->force) {
-		*err = g_strdup_printf("unload refused: in use by %s", *users);
+	*users = users_locked(name);
+	if ((*users)->len && !force) {
+		g_autofree char *list = users_join(*users);
+
+		*err = g_strdup_printf("unload refused: in use by %s", list);
 		return -EBUSY;
 	}
 	return 0;
 }
 
-static int apply_unload_locked(struct request *r) /* Must hold mh_lock. */
+int mh_lifecycle_unload_check(const char *name, bool force, char **err)
+{
+	g_autoptr(GPtrArray) users = NULL;
+	int ret;
+
+	g_mutex_lock(&mh_lock);
+	ret = unload_check_locked(name, force, &users, err);
+	g_mutex_unlock(&mh_lock);
+	return ret;
+}
+
+static int apply_unload_locked(struct mh_req *r) /* Must hold mh_lock. */
 {
 	struct mh_entry *e = g_hash_table_lookup(entries, r->name);
-	g_autofree char *users = NULL;
+	g_autoptr(GPtrArray) users = NULL;
+	g_autofree char *forced = NULL;
 	g_autofree char *err = NULL;
 	struct mh_module *mod;
-	GString *ev;
 	int ret;
 
 	/* Checked before the quiesce too; a user may have come meanwhile. */
-	ret = unload_check_locked(r, &users, &err);
+	ret = unload_check_locked(r->name, r->force, &users, &err);
 	if (ret) {
-		event_reject(r->name, NULL, err);
+		mh_lifecycle_reject(r->name, NULL, err);
 		return ret;
 	}
 	mod = e->live;
@@ -617,15 +429,13 @@ static int apply_unload_locked(struct request *r) /* Must hold mh_lock. */
 	mh_registry_retire(e->name);
 	g_ptr_array_remove(live, e);
 	e->live = NULL;
-	ev = mh_event_new("unload");
-	mh_event_str(ev, "module", e->name);
-	mh_event_str(ev, "version", mod->meta->version);
-	mh_event_str(ev, "from", origin_names[r->from]);
-	if (*users)
-		mh_event_str(ev, "forced_users", users);
-	mh_event_emit(ev);
+	if (users->len)
+		forced = users_join(users);
+	event_module("unload", e->name, mod->meta->version,
+		     &(struct module_event){ .from = origin_names[r->from],
+					     .forced_users = forced });
 	mh_msg("%s: unloaded", e->name);
-	mh_module_close(mod);
+	mh_loader_close(mod);
 	return 0;
 }
 
@@ -639,7 +449,6 @@ static void rollback_locked(struct mh_entry *e, struct mh_module *old,
 	struct hook_call c = { .cdata = blob, .clen = len,
 			       .old_version = old->meta->version };
 	g_autofree char *err = NULL;
-	GString *ev;
 	int ret;
 
 	e->live = old;
@@ -652,11 +461,8 @@ static void rollback_locked(struct mh_entry *e, struct mh_module *old,
 	if (!ret) {
 		e->state = MH_LIVE;
 		e->rollbacks++;
-		ev = mh_event_new("rollback");
-		mh_event_str(ev, "module", e->name);
-		mh_event_str(ev, "version", old->meta->version);
-		mh_event_str(ev, "error", why);
-		mh_event_emit(ev);
+		event_module("rollback", e->name, old->meta->version,
+			     &(struct module_event){ .error = why });
 		mh_err("%s: reload failed, version %s kept: %s", e->name,
 		       old->meta->version, why);
 		note_error(g_strdup_printf("reload failed, version %s kept: %s",
@@ -666,20 +472,17 @@ static void rollback_locked(struct mh_entry *e, struct mh_module *old,
 	e->live = NULL;
 	g_ptr_array_remove(live, e);
 	mh_registry_retire(e->name);
-	ev = mh_event_new("unload");
-	mh_event_str(ev, "module", e->name);
-	mh_event_str(ev, "version", old->meta->version);
-	mh_event_str(ev, "error", err);
-	mh_event_emit(ev);
+	event_module("unload", e->name, old->meta->version,
+		     &(struct module_event){ .error = err });
 	mh_err("%s: reload failed (%s) and the old version could not be "
 	       "restored (%s): unloaded", e->name, why, err);
 	note_error(g_strdup_printf("reload failed (%s) and the old version "
 				   "could not be restored (%s): unloaded",
 				   why, err));
-	mh_module_close(old);
+	mh_loader_close(old);
 }
 
-static int apply_reload_locked(struct request *r) /* Must hold mh_lock. */
+static int apply_reload_locked(struct mh_req *r) /* Must hold mh_lock. */
 {
 	struct mh_entry *e = g_hash_table_lookup(entries, r->name);
 	struct mh_module *old, *new = r->mod;
@@ -691,7 +494,7 @@ static int apply_reload_locked(struct request *r) /* Must hold mh_lock. */
 	GString *ev;
 
 	if (!e || e->state != MH_LIVE) {	/* unloaded meanwhile: load */
-		r->kind = REQ_LOAD;
+		r->kind = MH_REQ_LOAD;
 		return apply_load_locked(r);
 	}
 	old = e->live;
@@ -735,27 +538,21 @@ static int apply_reload_locked(struct request *r) /* Must hold mh_lock. */
 	r->mod = NULL;
 	e->state = MH_LIVE;
 	e->reloads++;
-	ev = mh_event_new("reload");
-	mh_event_str(ev, "module", e->name);
-	mh_event_str(ev, "version", new->meta->version);
-	mh_event_str(ev, "old_version", old->meta->version);
-	mh_event_str(ev, "file", new->file);
-	mh_event_str(ev, "from", origin_names[r->from]);
-	mh_event_emit(ev);
+	event_module("reload", e->name, new->meta->version,
+		     &(struct module_event){ .old_version = old->meta->version,
+					     .file = new->file,
+					     .from = origin_names[r->from] });
 	mh_msg("%s: reloaded %s -> %s", e->name, old->meta->version,
 	       new->meta->version);
-	mh_module_close(old);
+	mh_loader_close(old);
 	return 0;
 
 rollback:
 	rollback_locked(e, old, blob, len, err);
 	return ret;
 refuse:
-	ev = mh_event_new("rollback");
-	mh_event_str(ev, "module", e->name);
-	mh_event_str(ev, "version", old->meta->version);
-	mh_event_str(ev, "error", err);
-	mh_event_emit(ev);
+	event_module("rollback", e->name, old->meta->version,
+		     &(struct module_event){ .error = err });
 	e->rollbacks++;
 	mh_err("%s: reload refused, version %s kept: %s", e->name,
 	       old->meta->version, err);
@@ -766,24 +563,21 @@ refuse:
 
 int mh_lifecycle_apply(void)
 {
+	struct mh_req *r;
 	int n = 0;
 
-	/* Every vCPU is stopped: no one walks a replaced route table. */
-	mh_hypercall_quiesced();
 	g_mutex_lock(&mh_lock);
 	applying = true;
-	while (!g_queue_is_empty(&queue)) {
-		struct request *r = g_queue_pop_head(&queue);
-
+	while ((r = mh_plan_next_locked())) {
 		applying_set(r);
 		switch (r->kind) {
-		case REQ_LOAD:
+		case MH_REQ_LOAD:
 			r->result = apply_load_locked(r);
 			break;
-		case REQ_RELOAD:
+		case MH_REQ_RELOAD:
 			r->result = apply_reload_locked(r);
 			break;
-		case REQ_UNLOAD:
+		case MH_REQ_UNLOAD:
 			r->result = apply_unload_locked(r);
 			break;
 		}
@@ -792,7 +586,7 @@ int mh_lifecycle_apply(void)
 		n++;
 	}
 	applying = false;
-	g_cond_broadcast(&mh_cond);
+	mh_plan_done_locked();
 	g_mutex_unlock(&mh_lock);
 	return n;
 }
@@ -804,12 +598,10 @@ int mh_lifecycle_apply(void)
  */
 int mh_lifecycle_require(const char *name, char **err)
 {
-	g_autoptr(GPtrArray) plan =
-		g_ptr_array_new_with_free_func((GDestroyNotify)request_free);
-	g_autoptr(GHashTable) visiting = g_hash_table_new(g_str_hash, g_str_equal);
+	g_autoptr(GPtrArray) plan = mh_plan_new();
 	int ret;
 
-	if (mh_module_is_loaded(name))
+	if (mh_lifecycle_is_loaded(name))
 		return 0;
 	if (!mh_valid_module_name(name, strlen(name))) {
 		*err = g_strdup_printf("'%.80s' is not a module name", name);
@@ -820,25 +612,15 @@ int mh_lifecycle_require(const char *name, char **err)
 				       name);
 		return -EPERM;
 	}
-	ret = plan_load(name, true, MH_FROM_IMPORT, plan, visiting, err);
+	ret = mh_plan_load(name, MH_FROM_IMPORT, args->params, plan, err);
 	for (guint i = 0; !ret && i < plan->len; i++) {
-		struct request *r = g_ptr_array_index(plan, i);
+		struct mh_req *r = g_ptr_array_index(plan, i);
 
 		ret = apply_load_locked(r);
 		if (ret)
 			*err = g_strdup_printf("loading '%s' failed (see its reject "
 					       "event)", r->name);
 	}
-	return ret;
-}
-
-bool mh_lifecycle_pending(void)
-{
-	bool ret;
-
-	g_mutex_lock(&mh_lock);
-	ret = !g_queue_is_empty(&queue);
-	g_mutex_unlock(&mh_lock);
 	return ret;
 }
 
@@ -865,49 +647,6 @@ static void entry_free(gpointer p)
 	g_free(e);
 }
 
-/* Check parameters given for modules whose files are there now. */
-static int check_params(char **err)
-{
-	GHashTableIter it;
-	gpointer k, v;
-
-	g_hash_table_iter_init(&it, args->params);
-	while (g_hash_table_iter_next(&it, &k, &v)) {
-		g_autofree char *path = module_path(k);
-		struct mh_meta *meta = NULL;
-		GHashTableIter pit;
-		gpointer pk, pv;
-		g_autofree char *why = NULL;
-
-		/* Said when start-up ends, if it is still not there. */
-		if (!g_file_test(path, G_FILE_TEST_EXISTS))
-			continue;
-		if (mh_meta_read(path, &meta, &why)) {
-			*err = g_strdup_printf("%s: %s", path, why);
-			return -EINVAL;
-		}
-		g_hash_table_iter_init(&pit, v);
-		while (!why && g_hash_table_iter_next(&pit, &pk, &pv)) {
-			const struct mh_param_decl *d = mh_meta_param(meta, pk);
-			g_autofree char *bad = NULL;
-
-			if (!d)
-				why = g_strdup_printf("%s.%s: module has no such "
-						      "parameter", (char *)k,
-						      (char *)pk);
-			else if (mh_param_check(d->type, pv, &bad))
-				why = g_strdup_printf("%s.%s: %s", (char *)k,
-						      (char *)pk, bad);
-		}
-		mh_meta_free(meta);
-		if (why) {
-			*err = g_steal_pointer(&why);
-			return -EINVAL;
-		}
-	}
-	return 0;
-}
-
 int mh_lifecycle_init(const struct mh_host_args *a, char **err)
 {
 	args = a;
@@ -917,158 +656,7 @@ int mh_lifecycle_init(const struct mh_host_args *a, char **err)
 	}
 	entries = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, entry_free);
 	live = g_ptr_array_new();
-	return check_params(err);
-}
-
-/*
- * Start-up is over: MODULE.PARAM given for a module that did not load
- * would otherwise be ignored without a word.  A module whose file is in
- * dir may still be loaded later (watcher, modctl), and then gets them; one
- * that is not there most likely means a typo in the module's name.
- */
-static void warn_unused_params(void)
-{
-	GHashTableIter it, pit;
-	gpointer k, v, pk;
-
-	g_hash_table_iter_init(&it, args->params);
-	while (g_hash_table_iter_next(&it, &k, &v)) {
-		g_autofree char *path = module_path(k);
-		g_autoptr(GPtrArray) names = g_ptr_array_new();
-		g_autofree char *list = NULL;
-
-		if (mh_module_is_loaded(k))
-			continue;
-		g_hash_table_iter_init(&pit, v);
-		while (g_hash_table_iter_next(&pit, &pk, NULL))
-			g_ptr_array_add(names, pk);
-		g_ptr_array_sort(names, (GCompareFunc)g_strcmp0);
-		g_ptr_array_add(names, NULL);
-		list = g_strjoinv(", ", (char **)names->pdata);
-		if (g_file_test(path, G_FILE_TEST_EXISTS)) {
-			mh_msg("%s is not loaded: its parameters (%s) apply when "
-			       "it is", (char *)k, list);
-			continue;
-		}
-		for (guint i = 0; i + 1 < names->len; i++) {
-			GString *ev = mh_event_new("param_unused");
-
-			mh_event_str(ev, "module", k);
-			mh_event_str(ev, "param", g_ptr_array_index(names, i));
-			mh_event_emit(ev);
-		}
-		mh_err("warning: parameters for module '%s' (%s) are unused: it "
-		       "is not loaded and there is no %s", (char *)k, list, path);
-	}
-}
-
-int mh_lifecycle_start(char **err)
-{
-	for (char **n = args->load; n && *n; n++) {
-		if (mh_module_is_loaded(*n))
-			continue;
-		if (request_load(*n, MH_FROM_START, true)) {
-			*err = g_strdup_printf("load=: could not load '%s'", *n);
-			return -EINVAL;
-		}
-	}
-	warn_unused_params();
 	return 0;
-}
-
-/*
- * Guest requests (hypercall.c): a vCPU must not wait for a quiesce it is
- * needed to answer, nor open files, so it only queues the request here.
- * One worker thread runs them in order, exactly like a control-socket
- * request, and logs a guest_request event with the outcome.  The queue is
- * bounded: a guest cannot make the host hold unbounded work.
- */
-#define ASYNC_MAX 16
-
-struct async_req {
-	enum mh_req_kind kind;
-	char *name;
-	enum mh_origin from;
-};
-
-static GMutex async_lock;	/* async_pool, async_closed */
-static GThreadPool *async_pool;
-static bool async_closed;	/* QEMU exits: no new guest request */
-
-static void async_run(gpointer data, gpointer user)
-{
-	static const char *const kinds[] = {
-		[MH_REQ_LOAD] = "load",
-		[MH_REQ_RELOAD] = "reload",
-		[MH_REQ_UNLOAD] = "unload",
-	};
-	struct async_req *a = data;
-	g_autofree char *err = NULL;
-	GString *ev;
-	int ret;
-
-	(void)user;
-	ret = mh_request(a->kind, a->name, NULL, false, a->from, &err);
-	ev = mh_event_new("guest_request");
-	mh_event_str(ev, "op", kinds[a->kind]);
-	mh_event_str(ev, "module", a->name);
-	mh_event_str(ev, "from", origin_names[a->from]);
-	mh_event_str(ev, "result", ret ? err : "ok");
-	mh_event_emit(ev);
-	g_free(a->name);
-	g_free(a);
-}
-
-int mh_request_async(enum mh_req_kind kind, const char *name,
-		     enum mh_origin from)
-{
-	struct async_req *a;
-	int ret = 0;
-
-	g_mutex_lock(&async_lock);
-	if (async_closed) {
-		ret = -ECANCELED;
-		goto out;
-	}
-	if (!async_pool)
-		async_pool = g_thread_pool_new(async_run, NULL, 1, FALSE, NULL);
-	if (g_thread_pool_unprocessed(async_pool) >= ASYNC_MAX) {
-		ret = -EAGAIN;
-		goto out;
-	}
-	a = g_new0(struct async_req, 1);
-	a->kind = kind;
-	a->name = g_strdup(name);
-	a->from = from;
-	g_thread_pool_push(async_pool, a, NULL);
-out:
-	g_mutex_unlock(&async_lock);
-	return ret;
-}
-
-void mh_lifecycle_cancel(void)
-{
-	GThreadPool *pool;
-
-	g_mutex_lock(&mh_lock);
-	shutting_down = true;
-	/* Nobody will apply what is still queued: fail it. */
-	while (!g_queue_is_empty(&queue)) {
-		struct request *r = g_queue_pop_head(&queue);
-
-		r->result = -ECANCELED;
-		r->done = true;
-	}
-	g_cond_broadcast(&mh_cond);
-	g_mutex_unlock(&mh_lock);
-
-	/* Guest requests not started are dropped; a running one is cancelled. */
-	g_mutex_lock(&async_lock);
-	pool = g_steal_pointer(&async_pool);
-	async_closed = true;
-	g_mutex_unlock(&async_lock);
-	if (pool)
-		g_thread_pool_free(pool, TRUE, TRUE);
 }
 
 static bool qemu_exiting;
@@ -1080,8 +668,6 @@ bool mh_lifecycle_exiting(void)
 
 void mh_lifecycle_exit(void)
 {
-	GString *ev;
-
 	g_mutex_lock(&mh_lock);
 	qemu_exiting = true;
 	for (guint i = live->len; i-- > 0;) {
@@ -1094,30 +680,19 @@ void mh_lifecycle_exit(void)
 		 * nothing is freed or removed here.
 		 */
 		run_exit_hook(e->live);
-		ev = mh_event_new("unload");
-		mh_event_str(ev, "module", e->name);
-		mh_event_str(ev, "version", e->live->meta->version);
-		mh_event_str(ev, "from", "exit");
-		mh_event_emit(ev);
+		event_module("unload", e->name, e->live->meta->version,
+			     &(struct module_event){ .from = "exit" });
 	}
 	g_mutex_unlock(&mh_lock);
 }
 
-/* -- queries and requests for the control socket ------------------------ */
+/* -- pauses and errors of the applied requests, queries ------------------ */
 
-/*
- * args->params (MODULE.PARAM values for the next load) is read by
- * plan_load() under req_lock.  The control socket also changes it (param,
- * load NAME KEY=VALUE) and reads it (info) without waiting for req_lock,
- * which a request holds until it is applied: so writers hold both locks,
- * readers either.
- */
-static GMutex param_lock;
 /* Names of the requests applied in the running quiesce; under mh_lock. */
 static GPtrArray *last_applied;
 
 /* On the applying thread, while @r is applied (for note_error). */
-static void applying_set(struct request *r)
+static void applying_set(struct mh_req *r)
 {
 	applying_req = r;
 	/* Loads at start are applied directly: no quiesce, no pause. */
@@ -1152,176 +727,6 @@ void mh_lifecycle_note_pause(int64_t pause_us)
 	g_mutex_unlock(&mh_lock);
 }
 
-/* Make @given part of @name's parameters; return what they were. */
-static GHashTable *params_merge_locked(const char *name, GHashTable *given) /* Must hold req_lock. */
-{
-	GHashTable *old = g_hash_table_lookup(args->params, name);
-	GHashTable *merged = g_hash_table_new_full(g_str_hash, g_str_equal,
-						   g_free, g_free);
-	GHashTableIter it;
-	gpointer k, v;
-
-	if (old) {
-		g_hash_table_ref(old);
-		g_hash_table_iter_init(&it, old);
-		while (g_hash_table_iter_next(&it, &k, &v))
-			g_hash_table_insert(merged, g_strdup(k), g_strdup(v));
-	}
-	g_hash_table_iter_init(&it, given);
-	while (g_hash_table_iter_next(&it, &k, &v))
-		g_hash_table_insert(merged, g_strdup(k), g_strdup(v));
-	g_mutex_lock(&param_lock);
-	g_hash_table_insert(args->params, g_strdup(name), merged);
-	g_mutex_unlock(&param_lock);
-	return old;
-}
-
-/* Undo params_merge_locked(): @old (a reference) goes back. */
-static void params_restore_locked(const char *name, GHashTable *old) /* Must hold req_lock. */
-{
-	g_mutex_lock(&param_lock);
-	if (old)
-		g_hash_table_insert(args->params, g_strdup(name), old);
-	else
-		g_hash_table_remove(args->params, name);
-	g_mutex_unlock(&param_lock);
-}
-
-int mh_request(enum mh_req_kind kind, const char *name, GHashTable *params,
-	       bool force, enum mh_origin from, char **err)
-{
-	g_autoptr(GPtrArray) plan =
-		g_ptr_array_new_with_free_func((GDestroyNotify)request_free);
-	g_autoptr(GHashTable) visiting = g_hash_table_new(g_str_hash, g_str_equal);
-	g_autofree char *why = NULL;
-	GHashTable *old_params = NULL;
-	bool merged = false;
-	int ret;
-
-	g_mutex_lock(&req_lock);
-	/* The watcher turns a load of a live module into a reload; a user
-	 * who typed "load" or "reload" meant exactly that. */
-	if (kind == MH_REQ_LOAD && mh_module_is_loaded(name)) {
-		*err = g_strdup_printf("'%s' is already loaded (use reload)", name);
-		ret = -EEXIST;
-		goto out;
-	}
-	if (kind != MH_REQ_LOAD && !mh_module_is_loaded(name)) {
-		*err = g_strdup_printf("'%s' is not loaded", name);
-		ret = -ENOENT;
-		goto out;
-	}
-	if (kind == MH_REQ_UNLOAD) {
-		struct request *r = unload_request_new(name, force, from);
-
-		g_ptr_array_add(plan, r);
-		ret = submit_unload(plan, r);
-	} else {
-		if (params && g_hash_table_size(params)) {
-			old_params = params_merge_locked(name, params);
-			merged = true;
-		}
-		ret = plan_load(name, true, from, plan, visiting, &why);
-		if (ret) {
-			g_autofree char *path = module_path(name);
-
-			event_reject(name, path, why);
-			*err = g_strdup_printf("%s: %s", path, why);
-			goto out;
-		}
-		ret = submit(plan, false);
-	}
-	if (ret) {
-		for (guint i = 0; i < plan->len && !*err; i++) {
-			struct request *r = g_ptr_array_index(plan, i);
-
-			if (r->result && r->error)
-				*err = g_strdup(r->error);
-		}
-		if (!*err)
-			*err = g_strdup(ret == -ECANCELED ?
-					"QEMU is exiting: request cancelled" :
-					g_strerror(-ret));
-	}
-out:
-	if (merged && ret)
-		params_restore_locked(name, old_params);
-	else if (old_params)
-		g_hash_table_unref(old_params);
-	g_mutex_unlock(&req_lock);
-	return ret;
-}
-
-/* The declaration of @name's parameter @key, checked against @value. */
-static int param_check(const char *name, const char *key, const char *value,
-		       char **err)
-{
-	g_autofree char *path = module_path(name);
-	struct mh_meta *meta = NULL;
-	const struct mh_param_decl *d;
-	g_autofree char *why = NULL;
-	int ret;
-
-	/* The file in dir is what the next load or reload reads. */
-	ret = mh_meta_read(path, &meta, &why);
-	if (ret) {
-		*err = g_strdup_printf("%s: %s", path, why);
-		return ret;
-	}
-	d = mh_meta_param(meta, key);
-	if (!d) {
-		*err = g_strdup_printf("module '%s' has no parameter '%s'", name,
-				       key);
-		ret = -EINVAL;
-	} else if (mh_param_check(d->type, value, &why)) {
-		*err = g_strdup_printf("%s.%s: %s", name, key, why);
-		ret = -EINVAL;
-	}
-	mh_meta_free(meta);
-	return ret;
-}
-
-int mh_lifecycle_param_set(const char *name, const char *key,
-			   const char *value, char **err)
-{
-	GHashTable *mp;
-	int ret;
-
-	ret = param_check(name, key, value, err);
-	if (ret)
-		return ret;
-	g_mutex_lock(&req_lock);
-	g_mutex_lock(&param_lock);
-	mp = g_hash_table_lookup(args->params, name);
-	if (!mp) {
-		mp = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
-		g_hash_table_insert(args->params, g_strdup(name), mp);
-	}
-	g_hash_table_insert(mp, g_strdup(key), g_strdup(value));
-	g_mutex_unlock(&param_lock);
-	g_mutex_unlock(&req_lock);
-	return 0;
-}
-
-GHashTable *mh_lifecycle_params(const char *name)
-{
-	GHashTable *copy = NULL, *mp;
-	GHashTableIter it;
-	gpointer k, v;
-
-	g_mutex_lock(&param_lock);
-	mp = g_hash_table_lookup(args->params, name);
-	if (mp) {
-		copy = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
-					     g_free);
-		g_hash_table_iter_init(&it, mp);
-		while (g_hash_table_iter_next(&it, &k, &v))
-			g_hash_table_insert(copy, g_strdup(k), g_strdup(v));
-	}
-	g_mutex_unlock(&param_lock);
-	return copy;
-}
-
 static gint entry_cmp(gconstpointer a, gconstpointer b)
 {
 	return strcmp((*(struct mh_entry *const *)a)->name,
@@ -1331,9 +736,9 @@ static gint entry_cmp(gconstpointer a, gconstpointer b)
 static void call_with_users_locked(struct mh_entry *e, mh_entry_fn fn,
 				   void *opaque) /* Must hold mh_lock. */
 {
-	g_autofree char *users = users_locked(e->name);
+	g_autoptr(GPtrArray) users = users_locked(e->name);
 
-	fn(e, users ? users : "", opaque);
+	fn(e, users, opaque);
 }
 
 void mh_lifecycle_foreach(bool live_only, mh_entry_fn fn, void *opaque)
@@ -1369,23 +774,4 @@ int mh_lifecycle_with(const char *name, mh_entry_fn fn, void *opaque)
 		call_with_users_locked(e, fn, opaque);
 	g_mutex_unlock(&mh_lock);
 	return e ? 0 : -ENOENT;
-}
-
-/*
- * The registry's symbols and the hypercall routes, as JSON arrays for the
- * control socket; modctl shows objects of these shapes:
- *   symbols: {"name":"module.symbol","kind":"export"|"ppp",
- *             "signature":"u32(p)","provider":"module","live":true,
- *             "dead_calls":0 (export) | "handlers":1 (ppp),"users":["m",...]}
- *   routes:  {"magic":"0x4d480010","owner":"module","handler":"name",
- *             "kind":"handler"|"symbol"|"guest_control","calls":0}
- */
-void mh_query_symbols(GString *json)
-{
-	mh_registry_describe(json);
-}
-
-void mh_query_routes(GString *json)
-{
-	mh_hypercall_describe(json);
 }

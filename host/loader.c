@@ -902,7 +902,7 @@ static int take_ops(struct mh_module *mod, char **err)
 	return 0;
 }
 
-int mh_module_check(const char *path, const char *name, GHashTable *overrides,
+int mh_loader_check(const char *path, const char *name, GHashTable *overrides,
 		    struct mh_module **out, char **err)
 {
 	g_autofree char *image = NULL;
@@ -939,13 +939,13 @@ int mh_module_check(const char *path, const char *name, GHashTable *overrides,
 	ret = check_ops_in_image(image, size, mod->meta, err);
 	if (ret)
 		goto fail;
-	/* mh_module_map() maps exactly the image that was checked. */
+	/* mh_loader_map() maps exactly the image that was checked. */
 	mod->image = g_steal_pointer(&image);
 	mod->image_size = size;
 	*out = mod;
 	return 0;
 fail:
-	mh_module_close(mod);
+	mh_loader_close(mod);
 	return ret;
 }
 
@@ -1061,7 +1061,7 @@ out:
 #endif
 }
 
-int mh_module_map(struct mh_module *mod, char **err)
+int mh_loader_map(struct mh_module *mod, char **err)
 {
 	int ret;
 
@@ -1077,7 +1077,7 @@ int mh_module_map(struct mh_module *mod, char **err)
 	return ret ? ret : take_ops(mod, err);
 }
 
-void mh_module_close(struct mh_module *mod)
+void mh_loader_close(struct mh_module *mod)
 {
 	if (!mod)
 		return;

@@ -9,9 +9,13 @@
  * few instructions; a request sets it on every vCPU, and the first vCPU to
  * run a block calls qemu_plugin_reset().  QEMU then drops the host's
  * callbacks, waits for every vCPU to leave its loop, flushes all translated
- * code and calls quiesce_done(), where the queued work is applied and the
- * host's callbacks registered again.  No block that calls into an unloaded
- * module survives the flush.
+ * code and calls quiesce_done(), where the queued work is applied, what
+ * the change let go is freed and the host's callbacks are registered
+ * again.  No block that calls into an unloaded module survives the flush.
+ *
+ * So this file owns the host's callbacks: vcpu_init, tb_trans (the
+ * translation path: doorbell, hypercall instructions, the live modules'
+ * translate hooks) and the atexit function plugin.c hands it.
  *
  * Blocks that end in a direct jump, call or conditional branch whose every
  * successor lies above the block's start carry no doorbell: any loop the
@@ -23,6 +27,7 @@
 #include "internal.h"
 
 static qemu_plugin_id_t host_id;
+static qemu_plugin_udata_cb_t host_atexit;
 static struct qemu_plugin_scoreboard *bell;
 static qemu_plugin_u64 bell_flag;
 static int armed;		/* a request waits for a vCPU to answer */
@@ -36,6 +41,25 @@ static void set_flags(uint64_t val)
 		qemu_plugin_u64_set(bell_flag, i, val);
 }
 
+static void vcpu_init(qemu_plugin_id_t id, unsigned int vcpu_index)
+{
+	(void)id;
+	mh_api_vcpu_init();
+	mh_hypercall_vcpu_init();
+	if (g_atomic_int_get(&armed))
+		qemu_plugin_u64_set(bell_flag, vcpu_index, 1);
+}
+
+static void tb_trans(qemu_plugin_id_t id, struct qemu_plugin_tb *tb);
+
+/* A reset drops every callback of the host: this registers them again. */
+static void register_callbacks(void)
+{
+	qemu_plugin_register_vcpu_init_cb(host_id, vcpu_init);
+	qemu_plugin_register_vcpu_tb_trans_cb(host_id, tb_trans);
+	qemu_plugin_register_atexit_cb(host_id, host_atexit, NULL);
+}
+
 static void quiesce_done(qemu_plugin_id_t id)
 {
 	int64_t pause_us;
@@ -46,9 +70,15 @@ static void quiesce_done(qemu_plugin_id_t id)
 	/* Clear before applying: a request queued from now on rings again. */
 	set_flags(0);
 	ops = mh_lifecycle_apply();
+	/*
+	 * Every vCPU is still stopped and the translated code flushed: what
+	 * was replaced or let go (route tables, handler sets, scoreboards),
+	 * before this quiesce or in the apply, is unreachable now.
+	 */
+	mh_hypercall_quiesced();
 	mh_registry_quiesced();
 	mh_api_quiesced();
-	mh_plugin_register_callbacks();
+	register_callbacks();
 	pause_us = mh_log_now_us() - answered_at;
 	mh_lifecycle_note_pause(pause_us);
 
@@ -57,7 +87,7 @@ static void quiesce_done(qemu_plugin_id_t id)
 	mh_event_int(ev, "ops", ops);
 	mh_event_emit(ev);
 
-	if (mh_lifecycle_pending())
+	if (mh_plan_pending())
 		mh_quiesce_request();
 }
 
@@ -72,11 +102,13 @@ static void doorbell(unsigned int vcpu_index, void *udata)
 	qemu_plugin_reset(host_id, quiesce_done);
 }
 
-void mh_quiesce_init(qemu_plugin_id_t id)
+void mh_quiesce_init(qemu_plugin_id_t id, qemu_plugin_udata_cb_t atexit_fn)
 {
 	host_id = id;
+	host_atexit = atexit_fn;
 	bell = qemu_plugin_scoreboard_new(sizeof(uint64_t));
 	bell_flag = (qemu_plugin_u64){ bell, 0 };
+	register_callbacks();
 }
 
 /*
@@ -120,7 +152,7 @@ static bool direct_branch_target(struct qemu_plugin_insn *insn, uint64_t *target
 	return true;
 }
 
-void mh_quiesce_instrument(struct qemu_plugin_tb *tb)
+static void ring_doorbell(struct qemu_plugin_tb *tb)
 {
 	size_t n = qemu_plugin_tb_n_insns(tb);
 	uint64_t target;
@@ -134,10 +166,13 @@ void mh_quiesce_instrument(struct qemu_plugin_tb *tb)
 						  bell_flag, 0, NULL);
 }
 
-void mh_quiesce_vcpu_init(unsigned int vcpu_index)
+/* The translation path: the host's doorbell, hypercalls, then modules. */
+static void tb_trans(qemu_plugin_id_t id, struct qemu_plugin_tb *tb)
 {
-	if (g_atomic_int_get(&armed))
-		qemu_plugin_u64_set(bell_flag, vcpu_index, 1);
+	(void)id;
+	ring_doorbell(tb);
+	mh_hypercall_instrument(tb);
+	mh_lifecycle_translate(tb);
 }
 
 void mh_quiesce_request(void)

@@ -183,7 +183,7 @@ static int act_gone(void)
 		const char *name = g_ptr_array_index(ready, i);
 
 		/* Back without an event we act on (a hard link): leave it be. */
-		if (name_kind(name) == -ENOENT && mh_module_is_loaded(name))
+		if (name_kind(name) == -ENOENT && mh_lifecycle_is_loaded(name))
 			mh_request_unload(name, false, MH_FROM_WATCH);
 	}
 	return wait;
