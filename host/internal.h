@@ -359,6 +359,14 @@ void mh_lifecycle_exit(void);
 bool mh_lifecycle_exiting(void);
 /* vCPU-side, lock-free: the live modules' translate hooks. */
 void mh_lifecycle_translate(struct qemu_plugin_tb *tb);
+/*
+ * The name of the module (an entry's: it lives until QEMU exits) whose live
+ * instance, or instance whose init is running, @match accepts; NULL if
+ * none.  Any thread, module hooks included.
+ */
+const char *mh_lifecycle_owner(bool (*match)(const struct mh_module *m,
+					     const void *key),
+			       const void *key);
 const char *mh_module_dir(void);
 bool mh_module_is_loaded(const char *name);
 /*
