@@ -772,6 +772,18 @@ static bool api_hypercall_returns(void)
 	return mh_hypercall_returns();
 }
 
+void mh_module_unregister(struct mh_module *m)
+{
+	acct_forget(m);
+	mh_registry_release(m);
+	mh_hypercall_release(m);
+	m->translate = NULL;
+	m->translate_opaque = NULL;
+	for (guint i = 0; i < m->scoreboards->len; i++)
+		qemu_plugin_scoreboard_free(g_ptr_array_index(m->scoreboards, i));
+	g_ptr_array_set_size(m->scoreboards, 0);
+}
+
 /* -- which module holds an address ------------------------------------ */
 
 /* Is @key (a struct link_map *) the link map of @m's private copy? */
@@ -795,18 +807,6 @@ static const char *api_module_of(const void *addr)
 	if (!addr || !dladdr1(addr, &info, (void **)&lm, RTLD_DL_LINKMAP) || !lm)
 		return NULL;
 	return mh_lifecycle_owner(instance_is_map, lm);
-}
-
-void mh_module_unregister(struct mh_module *m)
-{
-	acct_forget(m);
-	mh_registry_release(m);
-	mh_hypercall_release(m);
-	m->translate = NULL;
-	m->translate_opaque = NULL;
-	for (guint i = 0; i < m->scoreboards->len; i++)
-		qemu_plugin_scoreboard_free(g_ptr_array_index(m->scoreboards, i));
-	g_ptr_array_set_size(m->scoreboards, 0);
 }
 
 const struct mh_api mh_host_api = {

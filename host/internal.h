@@ -357,8 +357,6 @@ void mh_lifecycle_cancel(void);
 void mh_lifecycle_exit(void);
 /* True from mh_lifecycle_exit() on: exit hooks run because QEMU ends. */
 bool mh_lifecycle_exiting(void);
-/* vCPU-side, lock-free: the live modules' translate hooks. */
-void mh_lifecycle_translate(struct qemu_plugin_tb *tb);
 /*
  * The name of the module (an entry's: it lives until QEMU exits) whose live
  * instance, or instance whose init is running, @match accepts; NULL if
@@ -367,6 +365,8 @@ void mh_lifecycle_translate(struct qemu_plugin_tb *tb);
 const char *mh_lifecycle_owner(bool (*match)(const struct mh_module *m,
 					     const void *key),
 			       const void *key);
+/* vCPU-side, lock-free: the live modules' translate hooks. */
+void mh_lifecycle_translate(struct qemu_plugin_tb *tb);
 const char *mh_module_dir(void);
 bool mh_module_is_loaded(const char *name);
 /*
