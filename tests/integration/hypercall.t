@@ -140,8 +140,8 @@ wait_event '.event=="load" and .module=="hccons"' 2
 is "$(mc --json routes | jq -r '.routes[] | select(.magic=="0x12345600") | .owner')" \
 	hypercaller "a consumer loaded again registers the magic again"
 qemu_stop
-# Its exit crashes: the host keeps the tainted copy mapped (never
-# dlclose()d), but it is no longer a live module: never called again.
+# A consumer whose exit crashes: the host keeps its tainted copy mapped
+# (never dlclose()d), but it is no longer a live module: never called again.
 GUEST=hcall qemu_start load=hccons hccons.crash_exit=on "ctl=$SOCK" -- \
 	-append "mode=3 enc=1 magic=0x12345600"
 wait_ticks 1
