@@ -9,7 +9,9 @@
  * scoreboards) is recorded on its instance and removed by
  * mh_api_release() when the instance goes.
  */
+#include <dlfcn.h>
 #include <errno.h>
+#include <link.h>
 #include <stdarg.h>
 #include <string.h>
 #include <time.h>
@@ -780,6 +782,31 @@ void mh_api_release(struct mh_module *m)
 	g_ptr_array_set_size(m->scoreboards, 0);
 }
 
+/* -- which module holds an address ------------------------------------ */
+
+/* Is @key (a struct link_map *) the link map of @m's private copy? */
+static bool instance_is_map(const struct mh_module *m, const void *key)
+{
+	struct link_map *lm;
+
+	return m->handle && !dlinfo(m->handle, RTLD_DI_LINKMAP, &lm) && lm == key;
+}
+
+/*
+ * The loaded object whose mapping holds @addr (its code, data or bss), then
+ * the module whose instance that object is.  The link map names one mapped
+ * copy exactly: no file name is read.
+ */
+static const char *api_module_of(const void *addr)
+{
+	struct link_map *lm = NULL;
+	Dl_info info;
+
+	if (!addr || !dladdr1(addr, &info, (void **)&lm, RTLD_DL_LINKMAP) || !lm)
+		return NULL;
+	return mh_lifecycle_owner(instance_is_map, lm);
+}
+
 const struct mh_api mh_host_api = {
 	.size = sizeof(struct mh_api),
 	.abi_major = MODHOST_ABI_MAJOR,
@@ -829,4 +856,5 @@ const struct mh_api mh_host_api = {
 	.hypercall_returns = api_hypercall_returns,
 	.mem_value = api_mem_value,
 	.exiting = mh_lifecycle_exiting,
+	.module_of = api_module_of,
 };

@@ -391,6 +391,14 @@ int mh_lifecycle_require(const char *name, char **err);
 void mh_lifecycle_exit(void);
 /* True from mh_lifecycle_exit() on: exit hooks run because QEMU ends. */
 bool mh_lifecycle_exiting(void);
+/*
+ * The name of the module (an entry's: it lives until QEMU exits) whose live
+ * instance, or instance whose init is running, @match accepts; NULL if
+ * none.  Any thread, module hooks included.
+ */
+const char *mh_lifecycle_owner(bool (*match)(const struct mh_module *m,
+					     const void *key),
+			       const void *key);
 /* vCPU-side, lock-free: the live modules' translate hooks. */
 void mh_lifecycle_translate(struct qemu_plugin_tb *tb);
 /*

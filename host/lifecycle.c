@@ -67,6 +67,13 @@ static struct mh_entry *entry_get_locked(const char *name) /* Must hold mh_lock.
 
 /* This thread applies requests, holding mh_lock (module hooks run here). */
 static __thread bool applying;
+/*
+ * Instances whose init runs now, innermost last (an init may load a module
+ * it requires); under mh_lock.  Only mh_lifecycle_owner() looks at them.
+ */
+static GQueue initialising = G_QUEUE_INIT;
+/* This thread runs the exit hooks at QEMU exit, holding mh_lock. */
+static __thread bool exiting_hooks;
 
 static bool is_live_locked(const char *name) /* Must hold mh_lock. */
 {
@@ -248,7 +255,9 @@ static int module_init(struct mh_module *mod, bool reload, char **err)
 	ret = mh_registry_bind(mod, reload, err);
 	if (ret)
 		goto fail;
+	g_queue_push_tail(&initialising, mod);
 	ret = run_hook(mod, "init", call_init, &c, err);
+	g_queue_pop_tail(&initialising);
 	if (mod->reg_error) {
 		/* A registry call in init failed (PPP signature changed...):
 		 * that is the reason, whatever init made of it. */
@@ -637,6 +646,38 @@ void mh_lifecycle_translate(struct qemu_plugin_tb *tb)
 	}
 }
 
+/*
+ * The name of the module whose live instance, or instance in init, @match
+ * accepts; NULL if none.  Any thread: from a module's hook (this thread
+ * applies or runs the exit hooks, holding mh_lock) it takes no lock,
+ * elsewhere mh_lock.
+ */
+const char *mh_lifecycle_owner(bool (*match)(const struct mh_module *m,
+					     const void *key),
+			       const void *key)
+{
+	bool locked = applying || exiting_hooks;
+	const char *name = NULL;
+
+	if (!locked)
+		g_mutex_lock(&mh_lock);
+	for (GList *l = initialising.head; l && !name; l = l->next) {
+		struct mh_module *m = l->data;
+
+		if (match(m, key))
+			name = m->entry->name;
+	}
+	for (guint i = 0; !name && i < live->len; i++) {
+		struct mh_entry *e = g_ptr_array_index(live, i);
+
+		if (e->live && match(e->live, key))
+			name = e->name;
+	}
+	if (!locked)
+		g_mutex_unlock(&mh_lock);
+	return name;
+}
+
 /* -- start and exit ---------------------------------------------------- */
 
 static void entry_free(gpointer p)
@@ -670,6 +711,7 @@ void mh_lifecycle_exit(void)
 {
 	g_mutex_lock(&mh_lock);
 	qemu_exiting = true;
+	exiting_hooks = true;
 	for (guint i = live->len; i-- > 0;) {
 		struct mh_entry *e = g_ptr_array_index(live, i);
 
@@ -683,6 +725,7 @@ void mh_lifecycle_exit(void)
 		event_module("unload", e->name, e->live->meta->version,
 			     &(struct module_event){ .from = "exit" });
 	}
+	exiting_hooks = false;
 	g_mutex_unlock(&mh_lock);
 }
 

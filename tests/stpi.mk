@@ -63,9 +63,10 @@ $(STPI_OUT)/sguest64-%.elf: $(STPI_OUT)/lm64-%/lm64-crt0.o \
 	$(Q)objcopy -I elf64-x86-64 -O elf32-i386 $@.64 $@
 
 # dwarfp's index without QEMU (tests/integration/stpi-addr2line.t, bench).
-DWARFP_SRCS := modules/dwarfp/index.c modules/dwarfp/eval.c
+DWARFP_SRCS := $(addprefix modules/dwarfp/,index.c lines.c addrmap.c eval.c)
 $(STPI_OUT)/dwarfp-query: tests/stpi/dwarfp-query.c $(DWARFP_SRCS) \
-		modules/dwarfp/dwarfp.h modules/include/modhost/stpi.h
+		modules/dwarfp/dwarfp.h modules/dwarfp/index.h \
+		modules/include/modhost/stpi.h
 	$(call say,CC,$@)
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) -std=gnu11 -D_GNU_SOURCE -Iinclude -Imodules/include \

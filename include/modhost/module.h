@@ -24,7 +24,7 @@ extern "C" {
 
 /* A major bump breaks modules; a minor bump only appends. */
 #define MODHOST_ABI_MAJOR 1
-#define MODHOST_ABI_MINOR 2
+#define MODHOST_ABI_MINOR 3
 
 /* Name of the ELF section that holds a module's metadata. */
 #define MH_SECTION ".modhost"
@@ -304,6 +304,16 @@ struct mh_api {
 	 * use; false for an unload or a reload, after which exit frees all.
 	 */
 	bool (*exiting)(void);
+
+	/* -- since 1.3 -- */
+
+	/*
+	 * The name of the module whose code or data holds @addr: a live
+	 * module, or one whose init is running.  NULL for any other address
+	 * (the host's, a library's, the heap, NULL).  The name stays valid
+	 * until QEMU exits.  Any thread, hooks included.
+	 */
+	const char *(*module_of)(const void *addr);
 };
 
 /* Does the running host's table have @member? */

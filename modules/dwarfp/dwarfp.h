@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * dwarfp internals: the index of one binary's DWARF (index.c), the
- * evaluation of location expressions (eval.c) and the module glue
- * (dwarfp.c).  index.c and eval.c use neither the module API nor QEMU, so
+ * dwarfp internals: the index of one binary's DWARF (index.c, lines.c,
+ * addrmap.c; what they share besides is index.h), the evaluation of
+ * location expressions (eval.c) and the module glue (dwarfp.c).  The index
+ * and eval.c use neither the module API nor QEMU, so
  * tests/stpi/dwarfp-query links them directly.
  *
  * Addresses in the index are the binary's own (link-time) addresses; the
@@ -100,7 +101,7 @@ struct dw_seg {
 	struct dw_func *fn;
 };
 
-struct dw_amap;		/* index.c's address search over a sorted array */
+struct dw_amap;		/* addrmap.c's address search over a sorted array */
 struct dw_cu;		/* index.c's record of a compile unit */
 struct dw_late;		/* index.c's state for reading variables late */
 
@@ -127,6 +128,14 @@ struct dw_binary {
 /* index.c */
 struct dw_binary *dw_open(const char *path, uint64_t bias, char **err);
 void dw_close(struct dw_binary *b);
+/*
+ * Read @f's variables into @f->vars if not yet done: dw_open() leaves
+ * them, CU by CU, to the first question about one of the CU's functions.
+ * Thread-safe (takes cfi_lock the first time).
+ */
+void dw_read_vars(const struct dw_binary *b, const struct dw_func *f);
+
+/* addrmap.c */
 /* The row that holds @addr (unbiased), or NULL. */
 const struct dw_row *dw_line_at(const struct dw_binary *b, uint64_t addr);
 /*
@@ -135,12 +144,6 @@ const struct dw_row *dw_line_at(const struct dw_binary *b, uint64_t addr);
  */
 const struct dw_func *dw_func_at(const struct dw_binary *b, uint64_t addr,
 				 bool innermost);
-/*
- * Read @f's variables into @f->vars if not yet done: dw_open() leaves
- * them, CU by CU, to the first question about one of the CU's functions.
- * Thread-safe (takes cfi_lock the first time).
- */
-void dw_read_vars(const struct dw_binary *b, const struct dw_func *f);
 /* Is @var visible at @addr (its lexical block holds it)? */
 bool dw_var_in_scope(const struct dw_var *var, uint64_t addr);
 

@@ -5,38 +5,20 @@
  * address map, variables with their location expressions, globals.  The
  * CFI stays in libdwarf (dw_cfa() asks it at run time).
  *
- * Lookups search a sorted array of addresses through a bucket table (see
- * struct dw_amap).  After dw_open() returns, only the variables of
- * functions change: they are read late, a CU at a time (dw_read_vars()).
+ * This file opens and closes the index and walks the DIEs (functions,
+ * ranges, types, variables and their locations); lines.c reads the line
+ * tables, addrmap.c builds the address maps and answers the lookups.
+ * After dw_open() returns, only the variables of functions change: they
+ * are read late, a CU at a time (dw_read_vars()).
  *
- * dw_open() is on the path of every dwarfp load, so it reads each line
- * table once, asks libdwarf for a file's name once per CU rather than once
- * per row, and spells each type and each abstract origin once.
+ * dw_open() is on the path of every dwarfp load, so it spells each type
+ * and each abstract origin once.
  */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "dwarfp.h"
-
-/*
- * Address -> index map over a sorted array of distinct addresses: the
- * span from the first address is cut into 2^shift-byte buckets, and
- * @bucket[i] is the index of the first address at or above bucket i.  A
- * lookup reads one bucket pair and searches the few addresses between.
- * The addresses are kept as 32-bit offsets from the first when the span
- * allows (it always does for one binary's code): with the buckets, that
- * is 5 bytes an address, so a map of 200000 rows stays in a 1 MiB cache.
- */
-struct dw_amap {
-	uint32_t *off;			/* keys - base, when !wide */
-	uint64_t *keys;			/* when wide */
-	uint32_t *bucket;		/* n_buckets + 1 entries */
-	uint64_t base;			/* the first address */
-	uint32_t n, n_buckets;
-	unsigned int shift;
-	bool wide;
-};
+#include "index.h"
 
 /*
  * A compile unit, for reading its functions' variables on the first
@@ -60,30 +42,16 @@ struct dw_late {
 	GHashTable *origins;		/* origin DIE offset -> struct origin */
 };
 
-/* What dw_open() keeps while it reads; freed before it returns. */
-struct build {
-	struct dw_binary *b;
-	GArray *raw;			/* struct raw_row, in table order */
-	GArray *seqs;			/* struct raw_seq */
-	GPtrArray *files;		/* the current CU's file names, by number */
-	uint8_t *pflags;		/* PF_* of b->rows[i] */
-};
-
 /* Everything the DIE walk of one CU needs. */
 struct cu_ctx {
 	struct dw_binary *b;
-	struct build *bd;		/* NULL when reading variables late */
+	struct dw_build *bd;		/* NULL when reading variables late */
 	struct dw_cu *rec;
 	guint next_func;		/* late: the next of rec's functions */
 	uint64_t base;
 	Dwarf_Half version;
 	Dwarf_Half addr_size;
 };
-
-static const char *intern(struct dw_binary *b, const char *s)
-{
-	return s ? g_string_chunk_insert_const(b->strs, s) : NULL;
-}
 
 static bool attr_udata(Dwarf_Die die, Dwarf_Half at, Dwarf_Unsigned *v)
 {
@@ -205,7 +173,7 @@ static const char *type_at(struct cu_ctx *cu, Dwarf_Off off, Dwarf_Bool is_info,
 		break;
 	}
 	dwarf_dealloc_die(t);
-	known = intern(cu->b, out->str);
+	known = dw_intern(cu->b, out->str);
 	/* Not below the depth limit: a cut-short spelling is not the type's. */
 	if (depth == 0)
 		g_hash_table_insert(cu->b->late->types, GSIZE_TO_POINTER(off),
@@ -249,7 +217,7 @@ static const struct origin *origin_of(struct cu_ctx *cu, Dwarf_Die die)
 			   &err) != DW_DLV_OK)
 		return NULL;
 	o = g_new(struct origin, 1);
-	o->name = intern(cu->b, die_name(cu->b->dbg, od, 1));
+	o->name = dw_intern(cu->b, die_name(cu->b->dbg, od, 1));
 	o->type = type_of(cu, od, 0);
 	dwarf_dealloc_die(od);
 	g_hash_table_insert(cu->b->late->origins, GSIZE_TO_POINTER(off), o);
@@ -473,7 +441,7 @@ static void add_var(struct cu_ctx *cu, Dwarf_Die die, GArray *to,
 	/* An inlined or concrete instance has its origin's name and type. */
 	o = origin_of(cu, die);
 	if (dwarf_diename(die, &name, &err) == DW_DLV_OK)
-		v.name = intern(cu->b, name);
+		v.name = dw_intern(cu->b, name);
 	else
 		v.name = o ? o->name : NULL;
 	if (!v.name)
@@ -507,11 +475,11 @@ static struct dw_func *add_func(struct cu_ctx *cu, Dwarf_Die die,
 	}
 	f = g_new0(struct dw_func, 1);
 	if (dwarf_diename(die, &name, &err) == DW_DLV_OK)
-		f->name = intern(cu->b, name);
+		f->name = dw_intern(cu->b, name);
 	else if ((o = origin_of(cu, die)))
 		f->name = o->name;
 	else
-		f->name = intern(cu->b, die_name(cu->b->dbg, die, 0));
+		f->name = dw_intern(cu->b, die_name(cu->b->dbg, die, 0));
 	f->inlined = inlined;
 	f->outer = outer;
 	f->addr_size = cu->addr_size;
@@ -634,461 +602,6 @@ static void walk(struct cu_ctx *cu, Dwarf_Die die, struct dw_func *fn,
 	}
 }
 
-/* -- line tables --------------------------------------------------------- */
-
-enum {
-	PF_PROLOGUE_END = 1,	/* some row here is flagged prologue_end */
-	PF_MULTI = 2,		/* the table starts two rows with a line here */
-};
-
-/* A line-table row as read, before the rows are merged by address. */
-struct raw_row {
-	uint64_t addr;
-	const char *file;
-	uint32_t line;
-	uint32_t order;			/* in table order: the sort is stable */
-	uint8_t is_stmt, end, pflags;
-};
-
-/* A sequence: rows [start, start + n) of the raw rows, from address lo. */
-struct raw_seq {
-	uint64_t lo;
-	uint32_t start, n;
-};
-
-/*
- * The name of file @fno of the CU's table, asked of libdwarf once per CU:
- * dwarf_linesrc() builds a new string (directory and name) every call.
- */
-static const char *file_name(struct cu_ctx *cu, Dwarf_Line line,
-			     Dwarf_Unsigned fno)
-{
-	GPtrArray *files = cu->bd->files;
-	Dwarf_Error err = NULL;
-	const char *name = NULL;
-	char *src;
-
-	if (fno < files->len && files->pdata[fno])
-		return files->pdata[fno];
-	if (dwarf_linesrc(line, &src, &err) == DW_DLV_OK) {
-		name = intern(cu->b, src);
-		dwarf_dealloc(cu->b->dbg, src, DW_DLA_STRING);
-	}
-	if (name && fno < 65536) {	/* a bad number costs a call, not memory */
-		if (fno >= files->len)
-			g_ptr_array_set_size(files, fno + 1);
-		files->pdata[fno] = (void *)name;
-	}
-	return name;
-}
-
-static void end_seq(struct build *bd, uint32_t start)
-{
-	struct raw_seq s = { .start = start, .n = bd->raw->len - start };
-
-	if (!s.n)
-		return;
-	s.lo = g_array_index(bd->raw, struct raw_row, start).addr;
-	g_array_append_val(bd->seqs, s);
-}
-
-/*
- * Read the CU's line table in one pass: each row, whether it is flagged
- * prologue_end, and whether it is the second row with a line at its
- * address (PF_MULTI, GCC's views).
- */
-static void read_lines(struct cu_ctx *cu, Dwarf_Die cu_die)
-{
-	struct build *bd = cu->bd;
-	Dwarf_Error err = NULL;
-	Dwarf_Unsigned version;
-	Dwarf_Small count;
-	Dwarf_Line_Context ctx;
-	Dwarf_Line *lines;
-	Dwarf_Signed n;
-	uint64_t prev_addr = 0;
-	bool prev_ok = false;
-	uint32_t seq = bd->raw->len;
-
-	if (dwarf_srclines_b(cu_die, &version, &count, &ctx, &err) != DW_DLV_OK)
-		return;
-	g_ptr_array_set_size(bd->files, 0);
-	if (dwarf_srclines_from_linecontext(ctx, &lines, &n, &err) != DW_DLV_OK)
-		n = 0;
-	for (Dwarf_Signed i = 0; i < n; i++) {
-		struct raw_row row = { .order = bd->raw->len };
-		Dwarf_Addr addr;
-		Dwarf_Unsigned lno, fno, isa, disc;
-		Dwarf_Bool stmt, end, pend, ebeg;
-
-		if (dwarf_lineaddr(lines[i], &addr, &err) != DW_DLV_OK ||
-		    dwarf_lineno(lines[i], &lno, &err) != DW_DLV_OK ||
-		    dwarf_linebeginstatement(lines[i], &stmt, &err) != DW_DLV_OK ||
-		    dwarf_lineendsequence(lines[i], &end, &err) != DW_DLV_OK)
-			continue;
-		row.addr = addr;
-		row.line = lno;
-		row.is_stmt = stmt;
-		row.end = end;
-		if (dwarf_line_srcfileno(lines[i], &fno, &err) == DW_DLV_OK)
-			row.file = file_name(cu, lines[i], fno);
-		if (dwarf_prologue_end_etc(lines[i], &pend, &ebeg, &isa, &disc,
-					   &err) == DW_DLV_OK && pend)
-			row.pflags |= PF_PROLOGUE_END;
-		if (!end && lno && prev_ok && prev_addr == addr)
-			row.pflags |= PF_MULTI;
-		prev_ok = !end && lno;
-		prev_addr = addr;
-		g_array_append_val(bd->raw, row);
-		if (end) {
-			end_seq(bd, seq);
-			seq = bd->raw->len;
-		}
-	}
-	end_seq(bd, seq);
-	dwarf_srclines_dealloc_b(ctx);
-}
-
-/* -- building the maps --------------------------------------------------- */
-
-static int raw_cmp(const void *a, const void *b)
-{
-	const struct raw_row *x = a, *y = b;
-
-	if (x->addr != y->addr)
-		return x->addr < y->addr ? -1 : 1;
-	return x->order < y->order ? -1 : x->order > y->order;
-}
-
-static int seq_cmp(const void *a, const void *b)
-{
-	const struct raw_seq *x = a, *y = b;
-
-	if (x->lo != y->lo)
-		return x->lo < y->lo ? -1 : 1;
-	return x->start < y->start ? -1 : x->start > y->start;
-}
-
-/*
- * The raw rows by (address, table order).  Each sequence is sorted and
- * sequences rarely overlap, so the sequences are sorted by their first
- * address and laid end to end; only if that is not in order (overlapping
- * sequences, or a table going backwards) are all rows sorted.
- */
-static GArray *sorted_raw(struct build *bd)
-{
-	GArray *in = bd->raw, *out;
-	const struct raw_row *prev = NULL;
-	bool sorted = true;
-
-	g_array_sort(bd->seqs, seq_cmp);
-	out = g_array_sized_new(FALSE, FALSE, sizeof(struct raw_row), in->len);
-	for (guint i = 0; i < bd->seqs->len; i++) {
-		const struct raw_seq *s = &g_array_index(bd->seqs, struct raw_seq, i);
-
-		g_array_append_vals(out, &g_array_index(in, struct raw_row, s->start), s->n);
-	}
-	for (guint i = 0; i < out->len && sorted; i++) {
-		const struct raw_row *r = &g_array_index(out, struct raw_row, i);
-
-		sorted = !prev || raw_cmp(prev, r) < 0;
-		prev = r;
-	}
-	if (!sorted)
-		qsort(out->data, out->len, sizeof(struct raw_row), raw_cmp);
-	return out;
-}
-
-/*
- * Keep one row per address: the last, as binutils does, except that an
- * end_sequence never hides a row that starts another sequence there.  The
- * statement line of an address is its last statement row's.
- */
-static void merge_rows(struct build *bd)
-{
-	g_autoptr(GArray) raw = sorted_raw(bd);
-	struct dw_binary *b = bd->b;
-	struct dw_row *rows;
-	guint o = 0;
-
-	g_array_set_size(b->rows, raw->len);
-	rows = (struct dw_row *)b->rows->data;
-	bd->pflags = g_malloc0(raw->len ? raw->len : 1);
-	for (guint i = 0; i < raw->len; i++) {
-		const struct raw_row *cur = &g_array_index(raw, struct raw_row, i);
-		struct dw_row r = {
-			.addr = cur->addr, .file = cur->file, .line = cur->line,
-			.is_stmt = cur->is_stmt, .end = cur->end,
-			.sfile = cur->file, .sline = cur->line,
-		};
-
-		if (o && rows[o - 1].addr == cur->addr) {
-			struct dw_row keep = rows[o - 1];
-
-			bd->pflags[o - 1] |= cur->pflags;
-			if (cur->end && !keep.end)
-				continue;
-			if (!cur->is_stmt && keep.is_stmt && !keep.end) {
-				r.is_stmt = 1;
-				r.sfile = keep.sfile;
-				r.sline = keep.sline;
-			}
-			rows[o - 1] = r;
-			continue;
-		}
-		bd->pflags[o] = cur->pflags;
-		rows[o++] = r;
-	}
-	g_array_set_size(b->rows, o);
-}
-
-static uint64_t item_addr(const void *items, size_t stride, guint i)
-{
-	uint64_t a;
-
-	memcpy(&a, (const char *)items + i * stride, sizeof(a));
-	return a;
-}
-
-/* Map over @n items of @stride bytes, each starting with its address. */
-static struct dw_amap *amap_new(const void *items, size_t stride, guint n)
-{
-	struct dw_amap *m = g_new0(struct dw_amap, 1);
-	uint64_t span;
-	guint k = 0;
-
-	m->n = n;
-	if (!n)
-		return m;
-	m->base = item_addr(items, stride, 0);
-	span = item_addr(items, stride, n - 1) - m->base;
-	/* 31 bits: a bucket may reach past the last address. */
-	m->wide = span >> 31;
-	if (m->wide)
-		m->keys = g_new(uint64_t, n);
-	else
-		m->off = g_new(uint32_t, n);
-	for (guint i = 0; i < n; i++) {
-		uint64_t d = item_addr(items, stride, i) - m->base;
-
-		if (m->wide)
-			m->keys[i] = d + m->base;
-		else
-			m->off[i] = d;
-	}
-	/* About four addresses a bucket: one cache line to search. */
-	while ((span >> m->shift) >= n / 4 + 1)
-		m->shift++;
-	m->n_buckets = (span >> m->shift) + 1;
-	m->bucket = g_new(uint32_t, m->n_buckets + 1);
-	for (guint i = 0; i < m->n_buckets; i++) {
-		uint64_t start = (uint64_t)i << m->shift;
-
-		while (k < n && item_addr(items, stride, k) - m->base < start)
-			k++;
-		m->bucket[i] = k;
-	}
-	m->bucket[m->n_buckets] = n;
-	return m;
-}
-
-static void amap_free(struct dw_amap *m)
-{
-	if (!m)
-		return;
-	g_free(m->off);
-	g_free(m->keys);
-	g_free(m->bucket);
-	g_free(m);
-}
-
-/*
- * The last of @len (> 0) sorted values from @v at or below @x, as an
- * index from @v, or -1.  Branch-free halving: the compiler makes each
- * step a conditional move, so a lookup mispredicts no branch.
- */
-static inline long last_le32(const uint32_t *v, uint32_t len, uint32_t x)
-{
-	const uint32_t *p = v;
-
-	while (len > 1) {
-		uint32_t half = len / 2;
-
-		p = p[half] <= x ? p + half : p;
-		len -= half;
-	}
-	return (long)(p - v) - (*p > x);
-}
-
-static inline long last_le64(const uint64_t *v, uint32_t len, uint64_t x)
-{
-	const uint64_t *p = v;
-
-	while (len > 1) {
-		uint32_t half = len / 2;
-
-		p = p[half] <= x ? p + half : p;
-		len -= half;
-	}
-	return (long)(p - v) - (*p > x);
-}
-
-/* The index of the last address at or below @addr, or -1. */
-static inline long amap_find(const struct dw_amap *m, uint64_t addr)
-{
-	uint64_t d;
-	uint32_t lo, len;
-
-	if (!m->n || addr < m->base)
-		return -1;
-	d = (addr - m->base) >> m->shift;
-	if (d >= m->n_buckets)
-		return (long)m->n - 1;
-	lo = m->bucket[d];
-	len = m->bucket[d + 1] - lo;
-	if (!len)
-		return (long)lo - 1;
-	if (m->wide)
-		return lo + last_le64(m->keys + lo, len, addr);
-	return lo + last_le32(m->off + lo, len, addr - m->base);
-}
-
-struct ival {
-	uint64_t lo, hi;
-	struct dw_func *fn;
-	uint32_t order;
-};
-
-static int ival_cmp(const void *a, const void *b)
-{
-	const struct ival *x = a, *y = b;
-
-	if (x->lo != y->lo)
-		return x->lo < y->lo ? -1 : 1;
-	if (x->hi != y->hi)
-		return x->hi > y->hi ? -1 : 1;	/* outer first */
-	return x->order < y->order ? -1 : x->order > y->order;
-}
-
-static void emit(GArray *segs, uint64_t lo, uint64_t hi, struct dw_func *fn)
-{
-	if (hi <= lo)
-		return;
-	if (segs->len) {
-		struct dw_seg *last = &g_array_index(segs, struct dw_seg, segs->len - 1);
-
-		if (last->fn == fn && last->hi == lo) {
-			last->hi = hi;
-			return;
-		}
-	}
-	g_array_append_val(segs, ((struct dw_seg){ lo, hi, fn }));
-}
-
-/*
- * Flatten nested ranges into disjoint segments, each with its innermost
- * function: a sweep over the ranges sorted by start, outer first, with
- * the open ranges on a stack.
- */
-static GArray *build_segs(struct dw_binary *b, bool innermost)
-{
-	GArray *iv = g_array_new(FALSE, FALSE, sizeof(struct ival));
-	GArray *segs = g_array_new(FALSE, FALSE, sizeof(struct dw_seg));
-	GArray *stack = g_array_new(FALSE, FALSE, sizeof(struct ival));
-	uint64_t cur = 0;
-
-	for (guint i = 0; i < b->funcs->len; i++) {
-		struct dw_func *f = g_ptr_array_index(b->funcs, i);
-
-		if (!innermost && f->inlined)
-			continue;
-		for (uint32_t j = 0; j < f->n_ranges; j++)
-			g_array_append_val(iv, ((struct ival){ f->ranges[j].lo,
-				f->ranges[j].hi, f, i }));
-	}
-	g_array_sort(iv, ival_cmp);
-	for (guint i = 0; i <= iv->len; i++) {
-		struct ival in = i < iv->len ? g_array_index(iv, struct ival, i) :
-			(struct ival){ UINT64_MAX, UINT64_MAX, NULL, 0 };
-
-		while (stack->len) {
-			struct ival *top = &g_array_index(stack, struct ival, stack->len - 1);
-
-			if (top->hi > in.lo)
-				break;
-			emit(segs, cur, top->hi, top->fn);
-			cur = MAX(cur, top->hi);
-			g_array_set_size(stack, stack->len - 1);
-		}
-		if (!in.fn)
-			break;
-		if (stack->len) {
-			struct ival *top = &g_array_index(stack, struct ival, stack->len - 1);
-
-			emit(segs, cur, in.lo, top->fn);
-			if (in.hi > top->hi)	/* badly nested: clip */
-				in.hi = top->hi;
-		}
-		cur = in.lo;
-		g_array_append_val(stack, in);
-	}
-	g_array_free(stack, TRUE);
-	g_array_free(iv, TRUE);
-	return segs;
-}
-
-/*
- * The address after the prologue: the first row in the function flagged
- * prologue_end if the compiler says (clang does), else the second row of
- * the function (the first with an address above the entry), except that
- * a function whose entry starts two rows has an empty prologue.  This is
- * what gdb's skip_prologue_using_sal finds for GCC's code ("break FUNC").
- */
-static void find_post_prologue(struct build *bd, struct dw_func *f)
-{
-	struct dw_binary *b = bd->b;
-	const struct dw_row *rows = (const struct dw_row *)b->rows->data;
-	guint n = b->rows->len, lo = 0, hi = n;
-	const struct dw_row *pick = NULL;
-
-	while (lo < hi) {
-		guint mid = lo + (hi - lo) / 2;
-
-		if (rows[mid].addr < f->lo)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	/*
-	 * GCC at -O1 and above describes an empty prologue with several rows
-	 * at the entry (its "views"): the body starts at the entry, as gdb's
-	 * skip_prologue_using_sal concludes from the same rows.
-	 */
-	if (lo < n && rows[lo].addr == f->lo && (bd->pflags[lo] & PF_MULTI))
-		lo = n;
-	for (guint i = lo; i < n && rows[i].addr < f->hi; i++) {
-		if (rows[i].end || !rows[i].line)
-			continue;
-		if (bd->pflags[i] & PF_PROLOGUE_END) {
-			pick = &rows[i];
-			break;
-		}
-		if (!pick && rows[i].addr > f->lo && rows[i].is_stmt)
-			pick = &rows[i];
-	}
-	if (!pick) {
-		const struct dw_row *r = dw_line_at(b, f->lo);
-
-		f->post_prologue = f->lo;
-		f->pp_file = r ? r->sfile : NULL;
-		f->pp_line = r ? r->sline : 0;
-		return;
-	}
-	f->post_prologue = pick->addr;
-	f->pp_file = pick->sfile;
-	f->pp_line = pick->sline;
-}
-
 /* -- open and close ------------------------------------------------------- */
 
 static void free_var(struct dw_var *v)
@@ -1109,13 +622,6 @@ static void free_func(void *p)
 	g_free(f);
 }
 
-static void build_free(struct build *bd)
-{
-	g_array_free(bd->raw, TRUE);
-	g_array_free(bd->seqs, TRUE);
-	g_ptr_array_free(bd->files, TRUE);
-	g_free(bd->pflags);
-}
 
 static void free_cu(void *p)
 {
@@ -1184,15 +690,11 @@ void dw_read_vars(const struct dw_binary *cb, const struct dw_func *f)
 struct dw_binary *dw_open(const char *path, uint64_t bias, char **err)
 {
 	struct dw_binary *b = g_new0(struct dw_binary, 1);
-	struct build bd = {
-		.b = b,
-		.raw = g_array_new(FALSE, FALSE, sizeof(struct raw_row)),
-		.seqs = g_array_new(FALSE, FALSE, sizeof(struct raw_seq)),
-		.files = g_ptr_array_new(),
-	};
+	struct dw_build bd;
 	Dwarf_Error derr = NULL;
 	int rc;
 
+	dw_lines_init(&bd, b);
 	b->path = g_strdup(path);
 	b->bias = bias;
 	g_mutex_init(&b->cfi_lock);
@@ -1261,7 +763,7 @@ struct dw_binary *dw_open(const char *path, uint64_t bias, char **err)
 		rec->func_offs = g_array_new(FALSE, FALSE, sizeof(Dwarf_Off));
 		g_ptr_array_add(b->late->cus, rec);
 		cu.rec = rec;
-		read_lines(&cu, cu_die);
+		dw_lines_read(&bd, cu_die);
 		walk_children(&cu, cu_die, NULL, NULL, 0);
 		if (!b->addr_size && b->funcs->len > before)
 			b->addr_size = addr_size;
@@ -1270,19 +772,19 @@ struct dw_binary *dw_open(const char *path, uint64_t bias, char **err)
 	if (!b->addr_size)
 		b->addr_size = 4;
 
-	merge_rows(&bd);
-	b->row_map = amap_new(b->rows->data, sizeof(struct dw_row), b->rows->len);
-	b->segs = build_segs(b, true);
-	b->seg_map = amap_new(b->segs->data, sizeof(struct dw_seg), b->segs->len);
-	b->osegs = build_segs(b, false);
-	b->oseg_map = amap_new(b->osegs->data, sizeof(struct dw_seg), b->osegs->len);
+	dw_lines_merge(&bd);
+	b->row_map = dw_amap_new(b->rows->data, sizeof(struct dw_row), b->rows->len);
+	b->segs = dw_segs_build(b, true);
+	b->seg_map = dw_amap_new(b->segs->data, sizeof(struct dw_seg), b->segs->len);
+	b->osegs = dw_segs_build(b, false);
+	b->oseg_map = dw_amap_new(b->osegs->data, sizeof(struct dw_seg), b->osegs->len);
 	for (guint i = 0; i < b->funcs->len; i++) {
 		struct dw_func *f = g_ptr_array_index(b->funcs, i);
 
 		if (!f->inlined)
-			find_post_prologue(&bd, f);
+			dw_post_prologue(&bd, f);
 	}
-	build_free(&bd);
+	dw_lines_free(&bd);
 
 	/* The CFI, for DW_OP_call_frame_cfa: .debug_frame, else .eh_frame. */
 	if (dwarf_get_fde_list(b->dbg, &b->cies, &b->n_cies, &b->fdes, &b->n_fdes,
@@ -1295,7 +797,7 @@ struct dw_binary *dw_open(const char *path, uint64_t bias, char **err)
 	return b;
 
 fail:
-	build_free(&bd);
+	dw_lines_free(&bd);
 	dw_close(b);
 	return NULL;
 }
@@ -1324,9 +826,9 @@ void dw_close(struct dw_binary *b)
 		g_array_free(b->osegs, TRUE);
 	if (b->rows)
 		g_array_free(b->rows, TRUE);
-	amap_free(b->row_map);
-	amap_free(b->seg_map);
-	amap_free(b->oseg_map);
+	dw_amap_free(b->row_map);
+	dw_amap_free(b->seg_map);
+	dw_amap_free(b->oseg_map);
 	if (b->strs)
 		g_string_chunk_free(b->strs);
 	g_mutex_clear(&b->cfi_lock);
@@ -1334,39 +836,3 @@ void dw_close(struct dw_binary *b)
 	g_free(b);
 }
 
-/* -- lookups ------------------------------------------------------------- */
-
-const struct dw_row *dw_line_at(const struct dw_binary *b, uint64_t addr)
-{
-	const struct dw_row *rows = (const struct dw_row *)b->rows->data;
-	long i = amap_find(b->row_map, addr);
-
-	if (i < 0 || rows[i].end)
-		return NULL;
-	return &rows[i];
-}
-
-const struct dw_func *dw_func_at(const struct dw_binary *b, uint64_t addr,
-				 bool innermost)
-{
-	const GArray *a = innermost ? b->segs : b->osegs;
-	const struct dw_seg *s = (const struct dw_seg *)a->data;
-	long i = amap_find(innermost ? b->seg_map : b->oseg_map, addr);
-
-	if (i < 0 || addr >= s[i].hi)
-		return NULL;
-	/* Who asks for the out-of-line function reads its variables next. */
-	if (!innermost)
-		dw_read_vars(b, s[i].fn);
-	return s[i].fn;
-}
-
-bool dw_var_in_scope(const struct dw_var *var, uint64_t addr)
-{
-	if (!var->n_scope)
-		return true;
-	for (uint32_t i = 0; i < var->n_scope; i++)
-		if (addr >= var->scope[i].lo && addr < var->scope[i].hi)
-			return true;
-	return false;
-}

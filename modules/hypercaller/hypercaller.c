@@ -7,11 +7,12 @@
  * handler calls the consumer's hypercall_t.  The consumer is another
  * module, which may be unloaded or reloaded without telling us (PANDA
  * modules seldom unregister), and its code then goes away.  So each entry
- * remembers which loaded object holds the handler (dladdr: its file and
- * base) and checks, before every call, that the same object still holds
- * it; a stale entry is dropped instead of called.  A module that
- * registers a magic again after its own reload (a new private copy of
- * the same module) replaces its old entry.
+ * remembers the module that holds the handler (mh_api.module_of) and the
+ * loaded object it is in (dladdr: one private copy, by base and file), and
+ * checks before every call that this copy still holds it and is still that
+ * module's live one; a stale entry is dropped instead of called.  A module
+ * that registers a magic again after its own reload (a new copy of the
+ * same module) replaces its old entry.
  *
  * Entries live in a fixed-capacity array, bounds-checked, handed to the
  * next version across a reload of hypercaller itself.
@@ -28,12 +29,15 @@
 
 #define MAX_ENTRIES 256
 
+#define NAME_MAX_LEN 64		/* a module name's longest */
+
 struct entry {
 	uint32_t magic;
 	uint32_t used;
 	hypercall_t fn;
 	void *fbase;			/* the object that holds fn ... */
-	char file[200];			/* ... and its file */
+	char file[200];			/* ... and its file: one loaded copy */
+	char owner[NAME_MAX_LEN + 1];	/* the module it is a copy of */
 };
 
 static const struct mh_api *mh;
@@ -52,31 +56,20 @@ static bool object_of(hypercall_t fn, void **base, const char **file)
 	return true;
 }
 
-/* The module name in a module's private copy, "DIR/NAME.N.so". */
-static size_t module_name_of(const char *file, const char **name)
-{
-	const char *slash = strrchr(file, '/'), *dot;
-
-	*name = slash ? slash + 1 : file;
-	dot = strchr(*name, '.');
-	return dot ? (size_t)(dot - *name) : strlen(*name);
-}
-
-static bool same_module(const char *a, const char *b)
-{
-	const char *na, *nb;
-	size_t la = module_name_of(a, &na), lb = module_name_of(b, &nb);
-
-	return la == lb && !memcmp(na, nb, la);
-}
-
+/*
+ * Is @e's handler still in the copy it was registered from, and that copy
+ * its module's live one (an unloaded copy may stay mapped)?
+ */
 static bool entry_live(const struct entry *e)
 {
-	const char *file;
+	const char *file, *owner;
 	void *base;
 
-	return object_of(e->fn, &base, &file) && base == e->fbase &&
-	       !strcmp(file, e->file);
+	if (!object_of(e->fn, &base, &file) || base != e->fbase ||
+	    strcmp(file, e->file))
+		return false;
+	owner = mh->module_of((const void *)e->fn);
+	return owner && !strcmp(owner, e->owner);
 }
 
 static uint64_t dispatch(mh_cpu *cpu, const struct mh_hypercall *call,
@@ -107,24 +100,23 @@ static struct entry *find(uint32_t magic)
 static void register_hypercall(uint32_t magic, hypercall_t fn)
 {
 	struct entry *e = find(magic);
-	const char *file;
+	const char *file, *owner;
 	void *base;
 	int ret;
 
-	if (!fn || !object_of(fn, &base, &file)) {
+	owner = fn ? mh->module_of((const void *)fn) : NULL;
+	if (!owner || strlen(owner) > NAME_MAX_LEN ||
+	    !object_of(fn, &base, &file)) {
 		mh->log(me, MH_LOG_ERROR, "register_hypercall(0x%08" PRIx32 "): "
 			"the handler is not in a loaded module", magic);
 		return;
 	}
 	if (e) {
 		/* Only its own module, reloaded, or a gone one makes way. */
-		if (entry_live(e) && !same_module(e->file, file)) {
-			const char *owner;
-			int n = (int)module_name_of(e->file, &owner);
-
+		if (entry_live(e) && strcmp(e->owner, owner)) {
 			mh->log(me, MH_LOG_ERROR, "register_hypercall(0x%08" PRIx32
-				"): already registered by %.*s (-EEXIST)", magic,
-				n, owner);
+				"): already registered by %s (-EEXIST)", magic,
+				e->owner);
 			return;
 		}
 		mh->hypercall_unregister(me, magic);
@@ -142,6 +134,7 @@ static void register_hypercall(uint32_t magic, hypercall_t fn)
 	e->fbase = base;
 	strncpy(e->file, file, sizeof(e->file) - 1);
 	e->file[sizeof(e->file) - 1] = '\0';
+	strcpy(e->owner, owner);
 	/* The host refuses reserved magics, leaves and other modules' routes. */
 	ret = mh->hypercall_register(me, magic, dispatch, e);
 	if (!ret)
@@ -178,7 +171,8 @@ MH_EXPORT(hypercall_get_magic, HYPERCALLER_GET_MAGIC_SIG);
 
 static int hypercaller_init(mh_module *self, const struct mh_api *api)
 {
-	if (!MH_API_HAS(api, hypercall_returns))
+	/* module_of (ABI 1.3) tells whose handler a pointer is. */
+	if (!MH_API_HAS(api, module_of))
 		return -ENOSYS;
 	mh = api;
 	me = self;

@@ -1,9 +1,10 @@
 #!/bin/bash
 # The host API table against a real guest: register reads by name,
-# memory callbacks, guest memory reads, conditional and inline callbacks.
+# memory callbacks, guest memory reads, conditional and inline callbacks,
+# module_of() (which module holds an address) from init, a vCPU and exit.
 . "$(dirname "$0")/../lib.sh"
 need "$BUILD/modhost.so" "$TMOD/probe.so"
-plan 7
+plan 10
 
 drop "$TMOD/probe.so" probe
 qemu_start load=probe
@@ -23,3 +24,7 @@ is "$(field loads_as_stores)" "0" "a MH_MEM_W callback sees only stores"
 ok $? "conditional callback on an inline-fed scoreboard fires ($(field fires))"
 is "$(field magic)" "0x1badb002" "guest memory read returns the multiboot magic at 1 MiB"
 is "$(field missing_reg)" "-2" "an unknown register reads as -ENOENT"
+is "$(field of_init)" "probe,probe,-,-,-,-" \
+	"module_of in init: its own code and data are probe's; the host, libc, the heap and NULL no module's"
+is "$(field of_vcpu)" "probe" "module_of from a vCPU callback: probe"
+is "$(field of_exit)" "probe" "module_of from exit at QEMU exit: probe (no deadlock)"

@@ -10,7 +10,7 @@ MODCTL=$BUILD/bin/modctl
 need "$BUILD/modhost.so" "$MODCTL" "$BUILD/tests/guest/hcall.elf" \
 	"$BUILD/tests/guest/lm64-hcall.elf" "$TMOD/hcrec-v1.so" "$TMOD/hcdup.so" \
 	"$TMOD/hcsym.so" "$TMOD/hccons.so" "$BUILD/modules/hypercaller.so"
-plan 62
+plan 64
 
 N=${HCALLS:-5000}
 SOCK=$T/ctl.sock
@@ -139,6 +139,17 @@ drop "$TMOD/hccons.so" hccons
 wait_event '.event=="load" and .module=="hccons"' 2
 is "$(mc --json routes | jq -r '.routes[] | select(.magic=="0x12345600") | .owner')" \
 	hypercaller "a consumer loaded again registers the magic again"
+qemu_stop
+# A consumer whose exit crashes: the host keeps its tainted copy mapped
+# (never dlclose()d), but it is no longer a live module: never called again.
+GUEST=hcall qemu_start load=hccons hccons.crash_exit=on "ctl=$SOCK" -- \
+	-append "mode=3 enc=1 magic=0x12345600"
+wait_ticks 1
+mc unload hccons >/dev/null
+wait_event '.event=="message" and .module=="hypercaller" and (.text|test("gone"))'
+ok $? "a consumer whose copy stays mapped after its unload (exit crashed): route dropped, no stale call"
+wait_event '.event=="hypercall_unknown" and .magic=="0x12345600"'
+ok $? "its magic is unknown from then on"
 qemu_stop
 
 # -- route= at start: checked ------------------------------------------------

@@ -4,7 +4,9 @@
  * tests/integration/hypercall.t: registers magic= with register_hypercall()
  * and checks each call's arguments with hypercall_get_arg() against
  * tests/guest/hcall.c's pattern (the low 32 bits, the same for both
- * widths).  Logs "exit calls=N bad=B" at exit.
+ * widths).  Logs "exit calls=N bad=B" at exit; with crash_exit=on, exit
+ * then crashes, so the host keeps this copy mapped (tainted) after the
+ * unload, and hypercaller must still never call it.
  */
 #include <inttypes.h>
 
@@ -14,6 +16,7 @@
 #include "hcall-pattern.h"
 
 MH_PARAM_UINT(magic, 0x12345600, "the magic to register");
+MH_PARAM_BOOL(crash_exit, false, "exit crashes after its log line");
 
 static register_hypercall_t register_hypercall;
 static hypercall_get_arg_t hypercall_get_arg;
@@ -24,6 +27,7 @@ MH_IMPORT("hypercaller", hypercall_get_magic, HYPERCALLER_GET_MAGIC_SIG);
 
 static const struct mh_api *mh;
 static uint32_t want_magic;
+static bool crash;
 static uint64_t calls, bad;
 
 static void my_hypercall(CPUState *cpu)
@@ -43,6 +47,7 @@ static int hccons_init(mh_module *self, const struct mh_api *api)
 {
 	mh = api;
 	want_magic = (uint32_t)api->param_uint(self, "magic");
+	crash = api->param_bool(self, "crash_exit");
 	register_hypercall(want_magic, my_hypercall);
 	return 0;
 }
@@ -51,6 +56,8 @@ static void hccons_exit(mh_module *self)
 {
 	mh->log(self, MH_LOG_INFO, "exit calls=%" PRIu64 " bad=%" PRIu64, calls,
 		bad);
+	if (crash)
+		*(volatile int *)NULL = 1;
 }
 
 MH_MODULE("hccons", "1", "MIT", "test module: a hypercaller consumer",

@@ -4,10 +4,14 @@
  * register reads by name (rip must equal the instruction's address),
  * memory callbacks (stores seen as stores), guest memory reads (the
  * multiboot header at 1 MiB), conditional callbacks on a scoreboard fed
- * by inline adds.  exit() logs one summary line the test parses.
+ * by inline adds; module_of() on its own code and data (in init, in a
+ * vCPU callback, in exit), on the host's, libc's, the heap's and NULL.
+ * exit() logs one summary line the test parses.
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include <modhost/module.h>
 
@@ -22,6 +26,16 @@ static mh_scoreboard *score;	/* per vCPU: instructions since last fire */
 static uint64_t rip_ok, rip_bad, stores, loads_as_stores, fires;
 static uint32_t magic;
 static int missing_ret = 1;
+/* What module_of() said: in init, then from the first vCPU callback. */
+static char of_init[160], of_vcpu[32];
+
+/* "NAME" or "-" (NULL) for @addr, appended to @out. */
+static void name_of(char *out, size_t len, const void *addr)
+{
+	const char *n = mh->module_of(addr);
+
+	strncat(out, n ? n : "-", len - strlen(out) - 1);
+}
 
 static mh_u64 since(void)
 {
@@ -48,6 +62,8 @@ static void on_first_insn(unsigned int vcpu_index, void *udata)
 	}
 	if (!magic)
 		mh->mem_read(MB_HEADER_ADDR, &magic, sizeof(magic));
+	if (!of_vcpu[0])
+		name_of(of_vcpu, sizeof(of_vcpu), (const void *)on_first_insn);
 	if (missing_ret == 1) {
 		uint64_t v;
 
@@ -93,8 +109,21 @@ static void translate(mh_tb *tb, void *opaque)
 
 static int probe_init(mh_module *self, const struct mh_api *api)
 {
+	/* Own code, own data, the host's code, libc's, the heap, NULL. */
+	const void *addrs[] = { (const void *)probe_init, &rip_ok,
+				(const void *)api->log, (const void *)abort,
+				NULL, NULL };
+	void *heap = malloc(64);
+
 	mh = api;
 	me = self;
+	addrs[4] = heap;
+	for (size_t i = 0; i < sizeof(addrs) / sizeof(addrs[0]); i++) {
+		if (i)
+			strcat(of_init, ",");
+		name_of(of_init, sizeof(of_init), addrs[i]);
+	}
+	free(heap);
 	rip = api->reg_lookup("rip");
 	missing = api->reg_lookup("no_such_register");
 	score = api->scoreboard_new(self, sizeof(uint64_t));
@@ -105,12 +134,16 @@ static int probe_init(mh_module *self, const struct mh_api *api)
 
 static void probe_exit(mh_module *self)
 {
+	char of_exit[32] = "";
+
+	name_of(of_exit, sizeof(of_exit), (const void *)probe_exit);
 	mh->log(self, MH_LOG_INFO,
 		"rip_ok=%" PRIu64 " rip_bad=%" PRIu64 " stores=%" PRIu64
 		" loads_as_stores=%" PRIu64 " fires=%" PRIu64
-		" magic=0x%08" PRIx32 " missing_reg=%d",
+		" magic=0x%08" PRIx32 " missing_reg=%d"
+		" of_init=%s of_vcpu=%s of_exit=%s",
 		rip_ok, rip_bad, stores, loads_as_stores, fires, magic,
-		missing_ret);
+		missing_ret, of_init, of_vcpu, of_exit);
 }
 
 MH_MODULE("probe", "1", "MIT", "test module: exercises the API table",

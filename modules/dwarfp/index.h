@@ -1,0 +1,51 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * What the three parts of dwarfp's index share, and nothing else: index.c
+ * (dw_open(), dw_close() and the DIE walk), lines.c (the line tables) and
+ * addrmap.c (the address maps and lookups).  eval.c and dwarfp.c see only
+ * dwarfp.h.
+ */
+#ifndef DWARFP_INDEX_H
+#define DWARFP_INDEX_H
+
+#include "dwarfp.h"
+
+/* A string kept as long as @b, stored once however often it is asked. */
+static inline const char *dw_intern(struct dw_binary *b, const char *s)
+{
+	return s ? g_string_chunk_insert_const(b->strs, s) : NULL;
+}
+
+/* lines.c */
+
+/* What dw_open() keeps while it reads the line tables; freed before it returns. */
+struct dw_build {
+	struct dw_binary *b;
+	GArray *raw;			/* lines.c's raw rows, in table order */
+	GArray *seqs;			/* lines.c's sequences of them */
+	GPtrArray *files;		/* the current CU's file names, by number */
+	uint8_t *pflags;		/* lines.c's PF_* of b->rows[i] */
+};
+
+void dw_lines_init(struct dw_build *bd, struct dw_binary *b);
+void dw_lines_free(struct dw_build *bd);
+/* Append the rows of @cu_die's line table. */
+void dw_lines_read(struct dw_build *bd, Dwarf_Die cu_die);
+/* All tables read: fill bd->b->rows, one row per address, by address. */
+void dw_lines_merge(struct dw_build *bd);
+/* Set @f's post_prologue, pp_file and pp_line from the merged rows. */
+void dw_post_prologue(const struct dw_build *bd, struct dw_func *f);
+
+/* addrmap.c */
+
+/* A map over @n items of @stride bytes, each starting with its address. */
+struct dw_amap *dw_amap_new(const void *items, size_t stride, guint n);
+void dw_amap_free(struct dw_amap *m);
+/*
+ * The functions' ranges flattened into disjoint struct dw_seg, by address,
+ * each with the innermost function holding it (@innermost) or the
+ * out-of-line one.
+ */
+GArray *dw_segs_build(struct dw_binary *b, bool innermost);
+
+#endif /* DWARFP_INDEX_H */
