@@ -496,26 +496,6 @@ static void write_rax(uint64_t val)
 
 /* -- route to an exported symbol ------------------------------------------ */
 
-static ffi_type *ffi_of(enum mh_type t)
-{
-	switch (t) {
-	case MH_T_I8: return &ffi_type_sint8;
-	case MH_T_I16: return &ffi_type_sint16;
-	case MH_T_I32: return &ffi_type_sint32;
-	case MH_T_I64: return &ffi_type_sint64;
-	case MH_T_U8:
-	case MH_T_BOOL: return &ffi_type_uint8;
-	case MH_T_U16: return &ffi_type_uint16;
-	case MH_T_U32: return &ffi_type_uint32;
-	case MH_T_U64:
-	case MH_T_GADDR: return &ffi_type_uint64;
-	case MH_T_PTR:
-	case MH_T_STR: return &ffi_type_pointer;
-	case MH_T_VOID: break;
-	}
-	return &ffi_type_void;
-}
-
 /* The register value @v as @t, for ffi_call; the result, back to 64 bits. */
 union hc_val {
 	int8_t i8;
@@ -604,7 +584,7 @@ static int call_symbol(const struct route *r, const struct mh_hypercall *c,
 	}
 	res = sig_callable(r->owner, r->symbol, sigstr, &sig, err);
 	for (unsigned int i = 0; i < sig.nargs && !res; i++) {
-		types[i] = ffi_of(sig.args[i]);
+		types[i] = mh_sig_ffi_type(sig.args[i]);
 		values[i] = &vals[i];
 		if (sig.args[i] == MH_T_STR) {
 			res = read_guest_str(c->args[i], &strs[i]);
@@ -620,7 +600,7 @@ static int call_symbol(const struct route *r, const struct mh_hypercall *c,
 		}
 	}
 	if (!res && ffi_prep_cif(&cif, FFI_DEFAULT_ABI, sig.nargs,
-				 ffi_of(sig.ret), types) != FFI_OK) {
+				 mh_sig_ffi_type(sig.ret), types) != FFI_OK) {
 		*err = g_strdup_printf("%s.%s: libffi cannot call %s", r->owner,
 				       r->symbol, sigstr);
 		res = -EINVAL;

@@ -18,6 +18,7 @@
 #ifndef MODHOST_HOST_INTERNAL_H
 #define MODHOST_HOST_INTERNAL_H
 
+#include <ffi.h>
 #include <glib.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -159,6 +160,37 @@ struct mh_sig {
 
 int mh_sig_parse(const char *s, struct mh_sig *sig, char **err);
 bool mh_sig_valid(const char *s);
+
+/**
+ * mh_sig_ffi_type() - the libffi type a signature type is passed as
+ * @t: a signature type
+ *
+ * Return: a libffi type (ffi_type_void for MH_T_VOID).
+ */
+ffi_type *mh_sig_ffi_type(enum mh_type t);
+
+/**
+ * struct mh_sig_ffi - a signature parsed and prepared for libffi
+ * @sig: the parsed signature
+ * @cif: the call interface; it points into @args, so the struct is not
+ *       copied once prepared
+ * @args: the argument types
+ */
+struct mh_sig_ffi {
+	struct mh_sig sig;
+	ffi_cif cif;
+	ffi_type *args[MH_SIG_MAX_ARGS];
+};
+
+/**
+ * mh_sig_ffi_prep() - parse a signature and prepare its libffi call
+ * @f: filled in
+ * @s: the signature string
+ * @err: why it failed
+ *
+ * Return: 0, or -EINVAL/-E2BIG (as mh_sig_parse()) and *@err.
+ */
+int mh_sig_ffi_prep(struct mh_sig_ffi *f, const char *s, char **err);
 
 /* -- loader.c --------------------------------------------------------- */
 

@@ -39,12 +39,6 @@ struct stub {
 	void **target;		/* in the writable view */
 };
 
-/* A libffi call interface built from a signature string. */
-struct ffi_sig {
-	ffi_cif cif;
-	ffi_type *args[MH_SIG_MAX_ARGS];
-};
-
 struct symbol {
 	char *module, *name;
 	char *sig;		/* the provider's, once it exported it */
@@ -65,7 +59,7 @@ struct stand_in {
 	struct symbol *sym;
 	ffi_closure *closure;
 	void *code;
-	struct ffi_sig fs;
+	struct mh_sig_ffi fs;
 };
 
 /*
@@ -77,7 +71,7 @@ struct handler {
 	void (*code)(void);	/* what the handler set holds */
 	ffi_closure *closure;
 	struct mh_entry *entry;
-	struct ffi_sig fs;
+	struct mh_sig_ffi fs;
 };
 
 struct point {
@@ -132,44 +126,16 @@ static void stub_point(struct stub *s, void *fn)
 
 /* -- zero-returning stand-ins -------------------------------------------- */
 
-static ffi_type *ffi_of(enum mh_type t)
-{
-	switch (t) {
-	case MH_T_VOID: return &ffi_type_void;
-	case MH_T_I8: return &ffi_type_sint8;
-	case MH_T_I16: return &ffi_type_sint16;
-	case MH_T_I32: return &ffi_type_sint32;
-	case MH_T_I64: return &ffi_type_sint64;
-	case MH_T_U8: return &ffi_type_uint8;
-	case MH_T_U16: return &ffi_type_uint16;
-	case MH_T_U32: return &ffi_type_uint32;
-	case MH_T_U64: return &ffi_type_uint64;
-	case MH_T_BOOL: return &ffi_type_uint8;
-	case MH_T_GADDR: return &ffi_type_uint64;
-	case MH_T_PTR:
-	case MH_T_STR: return &ffi_type_pointer;
-	}
-	return &ffi_type_void;
-}
-
 /* Build @f from @sig; 0, or -EINVAL if either is unusable. */
-static int ffi_sig_prep(struct ffi_sig *f, const char *sig)
+static int ffi_sig_prep(struct mh_sig_ffi *f, const char *sig)
 {
-	struct mh_sig ms;
 	g_autofree char *err = NULL;
 
-	if (mh_sig_parse(sig, &ms, &err))
-		return -EINVAL;
-	for (unsigned int i = 0; i < ms.nargs; i++)
-		f->args[i] = ffi_of(ms.args[i]);
-	if (ffi_prep_cif(&f->cif, FFI_DEFAULT_ABI, ms.nargs, ffi_of(ms.ret),
-			 f->args) != FFI_OK)
-		return -EINVAL;
-	return 0;
+	return mh_sig_ffi_prep(f, sig, &err) ? -EINVAL : 0;
 }
 
 /* A closure over @f calling @fun(cif, ret, args, @udata); its code or NULL. */
-static void *closure_make(ffi_closure **closure, struct ffi_sig *f,
+static void *closure_make(ffi_closure **closure, struct mh_sig_ffi *f,
 			  void (*fun)(ffi_cif *, void *, void **, void *),
 			  void *udata)
 {
