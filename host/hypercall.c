@@ -65,7 +65,19 @@ struct route {
 	mh_hypercall_fn fn;
 	void *opaque;
 	char *symbol;		/* symbol routes (route=): owner's export */
+	struct sym_call *call;	/* symbol routes: prepared call, or NULL */
 	uint64_t calls;		/* relaxed atomics */
+};
+
+/*
+ * A symbol route's call prepared for one signature of its export: made at
+ * the first call, kept while the export's signature generation stays the
+ * same (mh_registry_target()).  Immutable once set on a route (read with
+ * acquire, no lock); one replaced is freed at the next quiesce.
+ */
+struct sym_call {
+	uint64_t sig_gen;
+	struct mh_sig_ffi f;
 };
 
 struct table {
@@ -230,6 +242,7 @@ static void route_free(gpointer p)
 
 	g_free(r->owner);
 	g_free(r->symbol);
+	g_free(r->call);
 	g_free(r);
 }
 
@@ -540,11 +553,16 @@ static uint64_t from_ret(enum mh_type t, const union hc_val *r)
 	}
 }
 
-/* Can a hypercall call @module.@symbol of signature @sigstr? */
+/*
+ * Can a hypercall call @module.@symbol of signature @sigstr?  If so, @f
+ * is its call prepared.
+ */
 static int sig_callable(const char *module, const char *symbol,
-			const char *sigstr, struct mh_sig *sig, char **err)
+			const char *sigstr, struct mh_sig_ffi *f, char **err)
 {
-	if (mh_sig_parse(sigstr, sig, err))
+	const struct mh_sig *sig = &f->sig;
+
+	if (mh_sig_ffi_prep(f, sigstr, err))
 		return -EINVAL;
 	if (sig->nargs > HC_NARGS) {
 		*err = g_strdup_printf("%s.%s is %s: a hypercall has at most %d "
@@ -563,30 +581,74 @@ static int sig_callable(const char *module, const char *symbol,
 	return 0;
 }
 
-static int call_symbol(const struct route *r, const struct mh_hypercall *c,
+static int not_live(const struct route *r, char **err)
+{
+	*err = g_strdup_printf("%s.%s is not live (is %s loaded?)", r->owner,
+			       r->symbol, r->owner);
+	return -ENOENT;
+}
+
+/*
+ * @r's call prepared for its export's signature generation @sig_gen: the
+ * cached one, or one made now and cached.  NULL and *@err if the export
+ * cannot be called by a hypercall.
+ */
+static const struct sym_call *sym_call_get(struct route *r, uint64_t sig_gen,
+					   char **err)
+{
+	struct sym_call *sc = __atomic_load_n(&r->call, __ATOMIC_ACQUIRE), *old;
+	g_autofree char *sigstr = NULL;
+	struct mh_module *provider;
+	void (*fn)(void);
+
+	if (sc && sc->sig_gen == sig_gen)
+		return sc;
+	/* On this vCPU, the export cannot change before the call returns. */
+	if (mh_registry_current(r->owner, r->symbol, &fn, &sigstr, &provider)) {
+		not_live(r, err);
+		return NULL;
+	}
+	sc = g_new(struct sym_call, 1);
+	sc->sig_gen = sig_gen;
+	if (sig_callable(r->owner, r->symbol, sigstr, &sc->f, err)) {
+		g_free(sc);
+		return NULL;
+	}
+	/*
+	 * Another vCPU may be calling with the one replaced: it goes at the
+	 * next quiesce.  (Two vCPUs making one at once both retire theirs in
+	 * turn: whichever stays is as good.)
+	 */
+	g_mutex_lock(&routes_lock);
+	old = __atomic_exchange_n(&r->call, sc, __ATOMIC_ACQ_REL);
+	if (old)
+		retire_locked(old, false);
+	g_mutex_unlock(&routes_lock);
+	return sc;
+}
+
+static int call_symbol(struct route *r, const struct mh_hypercall *c,
 		       uint64_t *ret, char **err)
 {
 	union hc_val vals[HC_NARGS], rv = { 0 };
 	char *strs[HC_NARGS] = { 0 };
-	ffi_type *types[HC_NARGS];
 	void *values[HC_NARGS];
-	g_autofree char *sigstr = NULL;
+	const struct sym_call *sc;
 	struct mh_module *provider;
 	void (*fn)(void);
-	struct mh_sig sig = { 0 };
-	ffi_cif cif;
+	uint64_t sig_gen;
 	int res = 0;
 
-	if (mh_registry_current(r->owner, r->symbol, &fn, &sigstr, &provider)) {
-		*err = g_strdup_printf("%s.%s is not live (is %s loaded?)",
-				       r->owner, r->symbol, r->owner);
-		return -ENOENT;
-	}
-	res = sig_callable(r->owner, r->symbol, sigstr, &sig, err);
-	for (unsigned int i = 0; i < sig.nargs && !res; i++) {
-		types[i] = mh_sig_ffi_type(sig.args[i]);
+	if (mh_registry_target(r->owner, r->symbol, &fn, &provider, &sig_gen))
+		return not_live(r, err);
+	sc = sym_call_get(r, sig_gen, err);
+	if (!sc)
+		return -EINVAL;
+	for (unsigned int i = 0; i < sc->f.sig.nargs && !res; i++) {
+		enum mh_type t = sc->f.sig.args[i];
+
 		values[i] = &vals[i];
-		if (sig.args[i] == MH_T_STR) {
+		if (t == MH_T_STR) {
 			res = read_guest_str(c->args[i], &strs[i]);
 			if (res)
 				*err = g_strdup_printf("argument %u: no string at "
@@ -596,18 +658,13 @@ static int call_symbol(const struct route *r, const struct mh_hypercall *c,
 						       "longer than 4096 bytes");
 			vals[i].p = strs[i];
 		} else {
-			to_val(sig.args[i], c->args[i], &vals[i]);
+			to_val(t, c->args[i], &vals[i]);
 		}
 	}
-	if (!res && ffi_prep_cif(&cif, FFI_DEFAULT_ABI, sig.nargs,
-				 mh_sig_ffi_type(sig.ret), types) != FFI_OK) {
-		*err = g_strdup_printf("%s.%s: libffi cannot call %s", r->owner,
-				       r->symbol, sigstr);
-		res = -EINVAL;
-	}
 	if (!res) {
-		ffi_call(&cif, fn, &rv, values);
-		*ret = from_ret(sig.ret, &rv);
+		/* The cif is read only: vCPUs may share it. */
+		ffi_call((ffi_cif *)&sc->f.cif, fn, &rv, values);
+		*ret = from_ret(sc->f.sig.ret, &rv);
 		/* Live until the next quiesce, which this vCPU holds off. */
 		__atomic_add_fetch(&provider->entry->hypercalls, 1,
 				   __ATOMIC_RELAXED);
@@ -709,7 +766,7 @@ static void dispatch(unsigned int vcpu, uint64_t pc, unsigned int enc)
 		/* The instance is live: routes leave with it, in a quiesce. */
 		__atomic_add_fetch(&r->mod->entry->hypercalls, 1,
 				   __ATOMIC_RELAXED);
-	} else if (call_symbol(r, &call, &ret, &err)) {
+	} else if (call_symbol((struct route *)r, &call, &ret, &err)) {
 		g_autofree char *route = g_strdup_printf("%s.%s", r->owner,
 							 r->symbol);
 
@@ -799,7 +856,7 @@ static int add_symbol_route(uint32_t magic, const char *module,
 {
 	g_autofree char *sigstr = NULL;
 	void (*fn)(void);
-	struct mh_sig sig;
+	struct mh_sig_ffi f;
 	struct route *r;
 	int ret;
 
@@ -809,7 +866,7 @@ static int add_symbol_route(uint32_t magic, const char *module,
 					       "modctl symbols)", module, symbol);
 			return -ENOENT;
 		}
-		ret = sig_callable(module, symbol, sigstr, &sig, err);
+		ret = sig_callable(module, symbol, sigstr, &f, err);
 		if (ret)
 			return ret;
 	}

@@ -348,6 +348,25 @@ int mh_registry_ppp_unregister(struct mh_module *m, const char *module,
 int mh_registry_current(const char *module, const char *name,
 			void (**fn)(void), char **sig,
 			struct mh_module **provider);
+/**
+ * mh_registry_target() - what a call to an export reaches now, cheaply
+ * @module: the provider's name
+ * @name: the export's name
+ * @fn: its current function
+ * @provider: the live instance exporting it
+ * @sig_gen: its signature's generation: a number that changes whenever
+ *           the export's signature does, and only then (a reload, or an
+ *           unload and a load, with the same signature keeps it), so a
+ *           caller may keep what it prepared from mh_registry_current()'s
+ *           signature while the generation stays the same
+ *
+ * For hypercall routes' calls, on a vCPU: no allocation.
+ *
+ * Return: 0, or -ENOENT if @module.@name is not live.
+ */
+int mh_registry_target(const char *module, const char *name,
+		       void (**fn)(void), struct mh_module **provider,
+		       uint64_t *sig_gen);
 
 /* -- lifecycle.c ------------------------------------------------------ */
 

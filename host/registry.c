@@ -42,6 +42,7 @@ struct stub {
 struct symbol {
 	char *module, *name;
 	char *sig;		/* the provider's, once it exported it */
+	uint64_t sig_gen;	/* changes with sig: see mh_registry_target() */
 	void (*impl)(void);	/* NULL while the provider is not live */
 	struct mh_module *provider;	/* the live instance exporting it */
 	struct stub stub;	/* made at the first import */
@@ -87,6 +88,7 @@ static GHashTable *symbols;	/* "module.name" -> struct symbol */
 static GHashTable *points;	/* "module.name" -> struct point */
 static GPtrArray *retired;	/* handler sets to free at the next quiesce */
 static GPtrArray *retired_handlers;	/* struct handler, likewise */
+static uint64_t sig_gens;	/* the last signature generation given out */
 static const struct mh_ppp_handlers no_handlers;
 
 static char *key(const char *module, const char *name)
@@ -442,6 +444,9 @@ void mh_registry_publish(struct mh_module *m)
 	     e && e < m->ops.exports_end; e++) {
 		struct symbol *s = symbol_get_locked(owner(m), e->name);
 
+		/* What callers prepared for the old signature is stale now. */
+		if (g_strcmp0(s->sig, e->sig))
+			s->sig_gen = ++sig_gens;
 		g_free(s->sig);
 		s->sig = g_strdup(e->sig);
 		s->impl = e->fn;
@@ -648,6 +653,21 @@ void *mh_registry_import(struct mh_module *m, const char *module,
 	return p;
 }
 
+static struct symbol *live_locked(const char *module, const char *name) /* Must hold reg_lock. */
+{
+	g_autofree char *heap = NULL;
+	char buf[256];
+	const char *k = buf;
+	struct symbol *s;
+
+	/* Hypercalls come here on every call: no allocation if it fits. */
+	if ((size_t)g_snprintf(buf, sizeof(buf), "%s.%s", module, name) >=
+	    sizeof(buf))
+		k = heap = key(module, name);
+	s = g_hash_table_lookup(symbols, k);
+	return s && s->impl ? s : NULL;
+}
+
 /*
  * For hypercall routes (hypercall.c): what export @module.@name calls now.
  * Called on a vCPU; the provider cannot go before the call returns, since
@@ -657,17 +677,35 @@ int mh_registry_current(const char *module, const char *name,
 			void (**fn)(void), char **sig,
 			struct mh_module **provider)
 {
-	g_autofree char *k = key(module, name);
 	struct symbol *s;
 	int ret = -ENOENT;
 
 	g_mutex_lock(&reg_lock);
-	s = g_hash_table_lookup(symbols, k);
-	if (s && s->impl) {
+	s = live_locked(module, name);
+	if (s) {
 		*fn = s->impl;
 		*sig = g_strdup(s->sig);
 		if (provider)
 			*provider = s->provider;
+		ret = 0;
+	}
+	g_mutex_unlock(&reg_lock);
+	return ret;
+}
+
+int mh_registry_target(const char *module, const char *name,
+		       void (**fn)(void), struct mh_module **provider,
+		       uint64_t *sig_gen)
+{
+	struct symbol *s;
+	int ret = -ENOENT;
+
+	g_mutex_lock(&reg_lock);
+	s = live_locked(module, name);
+	if (s) {
+		*fn = s->impl;
+		*provider = s->provider;
+		*sig_gen = s->sig_gen;
 		ret = 0;
 	}
 	g_mutex_unlock(&reg_lock);
