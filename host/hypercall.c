@@ -90,7 +90,7 @@ static struct table *table;	/* current; read with acquire */
 static GPtrArray *retired;	/* tables and routes to free at the quiesce */
 static bool guest_control;
 
-/* Registers, from qemu_plugin_get_registers(); names are the 64-bit ones. */
+/* Registers, from the register table (regs.c); names are the 64-bit ones. */
 static struct qemu_plugin_register *reg_rax, *reg_efer;
 static struct qemu_plugin_register *reg_args[2][HC_NARGS];	/* [is64] */
 static const char *const arg_names[2][HC_NARGS] = {
@@ -818,27 +818,25 @@ void mh_hypercall_instrument(struct qemu_plugin_tb *tb)
 
 /* -- start, vCPUs, exit ------------------------------------------------------ */
 
+static struct qemu_plugin_register *reg_handle(const char *name)
+{
+	const struct mh_regs_reg *r = mh_regs_find(name);
+
+	return r ? r->handle : NULL;
+}
+
 void mh_hypercall_vcpu_init(void)
 {
 	static gsize done;
-	g_autoptr(GArray) list = NULL;
 
 	if (!g_once_init_enter(&done))
 		return;
-	list = qemu_plugin_get_registers();
-	for (guint i = 0; list && i < list->len; i++) {
-		qemu_plugin_reg_descriptor *d =
-			&g_array_index(list, qemu_plugin_reg_descriptor, i);
-
-		if (!strcmp(d->name, "rax"))
-			reg_rax = d->handle;
-		else if (!strcmp(d->name, "efer"))
-			reg_efer = d->handle;
-		for (unsigned int w = 0; w < 2; w++)
-			for (unsigned int a = 0; a < HC_NARGS; a++)
-				if (!strcmp(d->name, arg_names[w][a]))
-					reg_args[w][a] = d->handle;
-	}
+	mh_regs_vcpu_init();
+	reg_rax = reg_handle("rax");
+	reg_efer = reg_handle("efer");
+	for (unsigned int w = 0; w < 2; w++)
+		for (unsigned int a = 0; a < HC_NARGS; a++)
+			reg_args[w][a] = reg_handle(arg_names[w][a]);
 	if (!reg_rax || !reg_efer)
 		mh_err("hypercalls: this vCPU has no rax/efer register: "
 		       "hypercalls are not recognised");

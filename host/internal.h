@@ -304,6 +304,42 @@ char *mh_guard_describe(const char *hook, const struct mh_guard_fault *f);
 /* The host function a module's GOT entry for @name is bound to, or NULL. */
 void *mh_guard_catcher(const char *name);
 
+/* -- regs.c ----------------------------------------------------------- */
+
+/**
+ * struct mh_regs_reg - one register of the target, as QEMU lists it
+ * @name: QEMU's name for it ("rax", "x0" ...)
+ * @feature: the register set QEMU files it under (gdb's feature name)
+ * @handle: for qemu_plugin_read_register()
+ * @width: its size in bytes (what a read returned), 0 if the read failed
+ */
+struct mh_regs_reg {
+	char *name;
+	char *feature;
+	struct qemu_plugin_register *handle;
+	unsigned int width;
+};
+
+/**
+ * mh_regs_vcpu_init() - build the register table, once
+ *
+ * From a vCPU init callback (QEMU lists registers only on a vCPU thread).
+ * The first call builds the table, later ones return at once; every
+ * caller returns with the table built.
+ */
+void mh_regs_vcpu_init(void);
+
+/**
+ * mh_regs_find() - a register by name
+ * @name: QEMU's name for it
+ *
+ * Lock-free; the entry lives until QEMU exits.
+ *
+ * Return: the register, or NULL if the target has none of that name or no
+ * vCPU has been initialised yet.
+ */
+const struct mh_regs_reg *mh_regs_find(const char *name);
+
 /* -- api.c ------------------------------------------------------------ */
 
 extern const struct mh_api mh_host_api;
