@@ -937,14 +937,13 @@ int mh_hypercall_init(const struct mh_host_args *args, char **err)
 	guest_control = args->guest_control;
 	write_register = (write_register_fn)dlsym(RTLD_DEFAULT,
 						  "qemu_plugin_write_register");
-	for (char **a = args->routes; a && *a; a++) {
-		g_autofree char *why = NULL, *module = NULL, *symbol = NULL;
-		uint32_t magic;
+	for (unsigned int i = 0; i < args->nroutes; i++) {
+		const struct mh_route_arg *a = &args->routes[i];
+		g_autofree char *why = NULL;
 
-		/* params.c checked the syntax and the magic. */
-		if (mh_route_parse(*a, &magic, &module, &symbol, &why) ||
-		    add_symbol_route(magic, module, symbol, false, &why)) {
-			*err = g_strdup_printf("route=%s: %s", *a, why);
+		/* params.c parsed and checked it; a magic may still be taken. */
+		if (add_symbol_route(a->magic, a->module, a->symbol, false, &why)) {
+			*err = g_strdup_printf("route=%s: %s", a->spec, why);
 			return -EINVAL;
 		}
 	}

@@ -97,6 +97,14 @@ void mh_json_kv_bool(GString *j, const char *key, bool val);
 
 enum mh_ptype { MH_PT_BOOL, MH_PT_INT, MH_PT_UINT, MH_PT_STR, MH_PT_LIST };
 
+/* One route=0xMAGIC:module.symbol argument, parsed. */
+struct mh_route_arg {
+	char *spec;		/* as given, after "route=" (for messages) */
+	uint32_t magic;
+	char *module;
+	char *symbol;
+};
+
 struct mh_host_args {
 	char *dir;		/* module directory */
 	char **load;		/* NULL-terminated, load order */
@@ -106,7 +114,8 @@ struct mh_host_args {
 	char *ctl;		/* control socket path, or NULL */
 	bool accounting;	/* time the modules' callbacks */
 	bool guest_control;	/* may the guest load/unload/reload */
-	char **routes;		/* route=0xMAGIC:module.symbol, NULL-terminated */
+	struct mh_route_arg *routes;	/* route= arguments, in order */
+	unsigned int nroutes;
 	unsigned int hook_timeout;	/* seconds a module hook may run; 0: no bound */
 };
 
