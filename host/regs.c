@@ -16,8 +16,6 @@
  * yet" (NULL) until the table is there.  Locking: the table is published
  * once, with release; readers take no lock.
  */
-#include <string.h>
-
 #include "internal.h"
 
 static GHashTable *table;	/* name -> struct mh_regs_reg; read with acquire */
