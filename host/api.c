@@ -327,10 +327,10 @@ static uint64_t api_mem_value(uint32_t info)
 /* -- registers and memory ---------------------------------------------- */
 
 /*
- * QEMU lists registers only from a vCPU thread, and modules look them up
- * in init(), which may run before any vCPU exists.  So a handle is made for
- * any name and bound to QEMU's register when the list is known.  Handles
- * live until QEMU exits.
+ * Modules look registers up in init(), which may run before any vCPU
+ * exists and so before the register table (regs.c) is built.  So a handle
+ * is made for any name and bound to the target's register once the table
+ * is there.  Handles live until QEMU exits.
  */
 struct mh_reg {
 	char *name;
@@ -339,37 +339,28 @@ struct mh_reg {
 
 static GMutex reg_lock;
 static GHashTable *regs;	/* name -> struct mh_reg */
-static GHashTable *qemu_regs;	/* name -> struct qemu_plugin_register * */
 
 static void reg_bind_locked(struct mh_reg *r) /* Must hold reg_lock. */
 {
-	if (!r->handle && qemu_regs)
-		r->handle = g_hash_table_lookup(qemu_regs, r->name);
+	const struct mh_regs_reg *t;
+
+	if (!r->handle && (t = mh_regs_find(r->name)))
+		r->handle = t->handle;
 }
 
 void mh_api_vcpu_init(void)
 {
-	g_autoptr(GArray) list = NULL;
 	GHashTableIter it;
 	gpointer v;
 
+	mh_regs_vcpu_init();
+	/* Bind what modules looked up before: no lock at their first read. */
 	g_mutex_lock(&reg_lock);
-	if (qemu_regs)
-		goto out;
-	list = qemu_plugin_get_registers();
-	qemu_regs = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
-	for (guint i = 0; list && i < list->len; i++) {
-		qemu_plugin_reg_descriptor *d =
-			&g_array_index(list, qemu_plugin_reg_descriptor, i);
-
-		g_hash_table_insert(qemu_regs, g_strdup(d->name), d->handle);
-	}
 	if (regs) {
 		g_hash_table_iter_init(&it, regs);
 		while (g_hash_table_iter_next(&it, NULL, &v))
 			reg_bind_locked(v);
 	}
-out:
 	g_mutex_unlock(&reg_lock);
 }
 

@@ -65,7 +65,19 @@ struct route {
 	mh_hypercall_fn fn;
 	void *opaque;
 	char *symbol;		/* symbol routes (route=): owner's export */
+	struct sym_call *call;	/* symbol routes: prepared call, or NULL */
 	uint64_t calls;		/* relaxed atomics */
+};
+
+/*
+ * A symbol route's call prepared for one signature of its export: made at
+ * the first call, kept while the export's signature generation stays the
+ * same (mh_registry_target()).  Immutable once set on a route (read with
+ * acquire, no lock); one replaced is freed at the next quiesce.
+ */
+struct sym_call {
+	uint64_t sig_gen;
+	struct mh_sig_ffi f;
 };
 
 struct table {
@@ -78,7 +90,7 @@ static struct table *table;	/* current; read with acquire */
 static GPtrArray *retired;	/* tables and routes to free at the quiesce */
 static bool guest_control;
 
-/* Registers, from qemu_plugin_get_registers(); names are the 64-bit ones. */
+/* Registers, from the register table (regs.c); names are the 64-bit ones. */
 static struct qemu_plugin_register *reg_rax, *reg_efer;
 static struct qemu_plugin_register *reg_args[2][HC_NARGS];	/* [is64] */
 static const char *const arg_names[2][HC_NARGS] = {
@@ -230,6 +242,7 @@ static void route_free(gpointer p)
 
 	g_free(r->owner);
 	g_free(r->symbol);
+	g_free(r->call);
 	g_free(r);
 }
 
@@ -496,26 +509,6 @@ static void write_rax(uint64_t val)
 
 /* -- route to an exported symbol ------------------------------------------ */
 
-static ffi_type *ffi_of(enum mh_type t)
-{
-	switch (t) {
-	case MH_T_I8: return &ffi_type_sint8;
-	case MH_T_I16: return &ffi_type_sint16;
-	case MH_T_I32: return &ffi_type_sint32;
-	case MH_T_I64: return &ffi_type_sint64;
-	case MH_T_U8:
-	case MH_T_BOOL: return &ffi_type_uint8;
-	case MH_T_U16: return &ffi_type_uint16;
-	case MH_T_U32: return &ffi_type_uint32;
-	case MH_T_U64:
-	case MH_T_GADDR: return &ffi_type_uint64;
-	case MH_T_PTR:
-	case MH_T_STR: return &ffi_type_pointer;
-	case MH_T_VOID: break;
-	}
-	return &ffi_type_void;
-}
-
 /* The register value @v as @t, for ffi_call; the result, back to 64 bits. */
 union hc_val {
 	int8_t i8;
@@ -560,11 +553,16 @@ static uint64_t from_ret(enum mh_type t, const union hc_val *r)
 	}
 }
 
-/* Can a hypercall call @module.@symbol of signature @sigstr? */
+/*
+ * Can a hypercall call @module.@symbol of signature @sigstr?  If so, @f
+ * is its call prepared.
+ */
 static int sig_callable(const char *module, const char *symbol,
-			const char *sigstr, struct mh_sig *sig, char **err)
+			const char *sigstr, struct mh_sig_ffi *f, char **err)
 {
-	if (mh_sig_parse(sigstr, sig, err))
+	const struct mh_sig *sig = &f->sig;
+
+	if (mh_sig_ffi_prep(f, sigstr, err))
 		return -EINVAL;
 	if (sig->nargs > HC_NARGS) {
 		*err = g_strdup_printf("%s.%s is %s: a hypercall has at most %d "
@@ -583,30 +581,74 @@ static int sig_callable(const char *module, const char *symbol,
 	return 0;
 }
 
-static int call_symbol(const struct route *r, const struct mh_hypercall *c,
+static int not_live(const struct route *r, char **err)
+{
+	*err = g_strdup_printf("%s.%s is not live (is %s loaded?)", r->owner,
+			       r->symbol, r->owner);
+	return -ENOENT;
+}
+
+/*
+ * @r's call prepared for its export's signature generation @sig_gen: the
+ * cached one, or one made now and cached.  NULL and *@err if the export
+ * cannot be called by a hypercall.
+ */
+static const struct sym_call *sym_call_get(struct route *r, uint64_t sig_gen,
+					   char **err)
+{
+	struct sym_call *sc = __atomic_load_n(&r->call, __ATOMIC_ACQUIRE), *old;
+	g_autofree char *sigstr = NULL;
+	struct mh_module *provider;
+	void (*fn)(void);
+
+	if (sc && sc->sig_gen == sig_gen)
+		return sc;
+	/* On this vCPU, the export cannot change before the call returns. */
+	if (mh_registry_current(r->owner, r->symbol, &fn, &sigstr, &provider)) {
+		not_live(r, err);
+		return NULL;
+	}
+	sc = g_new(struct sym_call, 1);
+	sc->sig_gen = sig_gen;
+	if (sig_callable(r->owner, r->symbol, sigstr, &sc->f, err)) {
+		g_free(sc);
+		return NULL;
+	}
+	/*
+	 * Another vCPU may be calling with the one replaced: it goes at the
+	 * next quiesce.  (Two vCPUs making one at once both retire theirs in
+	 * turn: whichever stays is as good.)
+	 */
+	g_mutex_lock(&routes_lock);
+	old = __atomic_exchange_n(&r->call, sc, __ATOMIC_ACQ_REL);
+	if (old)
+		retire_locked(old, false);
+	g_mutex_unlock(&routes_lock);
+	return sc;
+}
+
+static int call_symbol(struct route *r, const struct mh_hypercall *c,
 		       uint64_t *ret, char **err)
 {
 	union hc_val vals[HC_NARGS], rv = { 0 };
 	char *strs[HC_NARGS] = { 0 };
-	ffi_type *types[HC_NARGS];
 	void *values[HC_NARGS];
-	g_autofree char *sigstr = NULL;
+	const struct sym_call *sc;
 	struct mh_module *provider;
 	void (*fn)(void);
-	struct mh_sig sig = { 0 };
-	ffi_cif cif;
+	uint64_t sig_gen;
 	int res = 0;
 
-	if (mh_registry_current(r->owner, r->symbol, &fn, &sigstr, &provider)) {
-		*err = g_strdup_printf("%s.%s is not live (is %s loaded?)",
-				       r->owner, r->symbol, r->owner);
-		return -ENOENT;
-	}
-	res = sig_callable(r->owner, r->symbol, sigstr, &sig, err);
-	for (unsigned int i = 0; i < sig.nargs && !res; i++) {
-		types[i] = ffi_of(sig.args[i]);
+	if (mh_registry_target(r->owner, r->symbol, &fn, &provider, &sig_gen))
+		return not_live(r, err);
+	sc = sym_call_get(r, sig_gen, err);
+	if (!sc)
+		return -EINVAL;
+	for (unsigned int i = 0; i < sc->f.sig.nargs && !res; i++) {
+		enum mh_type t = sc->f.sig.args[i];
+
 		values[i] = &vals[i];
-		if (sig.args[i] == MH_T_STR) {
+		if (t == MH_T_STR) {
 			res = read_guest_str(c->args[i], &strs[i]);
 			if (res)
 				*err = g_strdup_printf("argument %u: no string at "
@@ -616,18 +658,13 @@ static int call_symbol(const struct route *r, const struct mh_hypercall *c,
 						       "longer than 4096 bytes");
 			vals[i].p = strs[i];
 		} else {
-			to_val(sig.args[i], c->args[i], &vals[i]);
+			to_val(t, c->args[i], &vals[i]);
 		}
 	}
-	if (!res && ffi_prep_cif(&cif, FFI_DEFAULT_ABI, sig.nargs,
-				 ffi_of(sig.ret), types) != FFI_OK) {
-		*err = g_strdup_printf("%s.%s: libffi cannot call %s", r->owner,
-				       r->symbol, sigstr);
-		res = -EINVAL;
-	}
 	if (!res) {
-		ffi_call(&cif, fn, &rv, values);
-		*ret = from_ret(sig.ret, &rv);
+		/* The cif is read only: vCPUs may share it. */
+		ffi_call((ffi_cif *)&sc->f.cif, fn, &rv, values);
+		*ret = from_ret(sc->f.sig.ret, &rv);
 		/* Live until the next quiesce, which this vCPU holds off. */
 		__atomic_add_fetch(&provider->entry->hypercalls, 1,
 				   __ATOMIC_RELAXED);
@@ -729,7 +766,7 @@ static void dispatch(unsigned int vcpu, uint64_t pc, unsigned int enc)
 		/* The instance is live: routes leave with it, in a quiesce. */
 		__atomic_add_fetch(&r->mod->entry->hypercalls, 1,
 				   __ATOMIC_RELAXED);
-	} else if (call_symbol(r, &call, &ret, &err)) {
+	} else if (call_symbol((struct route *)r, &call, &ret, &err)) {
 		g_autofree char *route = g_strdup_printf("%s.%s", r->owner,
 							 r->symbol);
 
@@ -781,27 +818,25 @@ void mh_hypercall_instrument(struct qemu_plugin_tb *tb)
 
 /* -- start, vCPUs, exit ------------------------------------------------------ */
 
+static struct qemu_plugin_register *reg_handle(const char *name)
+{
+	const struct mh_regs_reg *r = mh_regs_find(name);
+
+	return r ? r->handle : NULL;
+}
+
 void mh_hypercall_vcpu_init(void)
 {
 	static gsize done;
-	g_autoptr(GArray) list = NULL;
 
 	if (!g_once_init_enter(&done))
 		return;
-	list = qemu_plugin_get_registers();
-	for (guint i = 0; list && i < list->len; i++) {
-		qemu_plugin_reg_descriptor *d =
-			&g_array_index(list, qemu_plugin_reg_descriptor, i);
-
-		if (!strcmp(d->name, "rax"))
-			reg_rax = d->handle;
-		else if (!strcmp(d->name, "efer"))
-			reg_efer = d->handle;
-		for (unsigned int w = 0; w < 2; w++)
-			for (unsigned int a = 0; a < HC_NARGS; a++)
-				if (!strcmp(d->name, arg_names[w][a]))
-					reg_args[w][a] = d->handle;
-	}
+	mh_regs_vcpu_init();
+	reg_rax = reg_handle("rax");
+	reg_efer = reg_handle("efer");
+	for (unsigned int w = 0; w < 2; w++)
+		for (unsigned int a = 0; a < HC_NARGS; a++)
+			reg_args[w][a] = reg_handle(arg_names[w][a]);
 	if (!reg_rax || !reg_efer)
 		mh_err("hypercalls: this vCPU has no rax/efer register: "
 		       "hypercalls are not recognised");
@@ -819,7 +854,7 @@ static int add_symbol_route(uint32_t magic, const char *module,
 {
 	g_autofree char *sigstr = NULL;
 	void (*fn)(void);
-	struct mh_sig sig;
+	struct mh_sig_ffi f;
 	struct route *r;
 	int ret;
 
@@ -829,7 +864,7 @@ static int add_symbol_route(uint32_t magic, const char *module,
 					       "modctl symbols)", module, symbol);
 			return -ENOENT;
 		}
-		ret = sig_callable(module, symbol, sigstr, &sig, err);
+		ret = sig_callable(module, symbol, sigstr, &f, err);
 		if (ret)
 			return ret;
 	}
@@ -902,14 +937,13 @@ int mh_hypercall_init(const struct mh_host_args *args, char **err)
 	guest_control = args->guest_control;
 	write_register = (write_register_fn)dlsym(RTLD_DEFAULT,
 						  "qemu_plugin_write_register");
-	for (char **a = args->routes; a && *a; a++) {
-		g_autofree char *why = NULL, *module = NULL, *symbol = NULL;
-		uint32_t magic;
+	for (unsigned int i = 0; i < args->nroutes; i++) {
+		const struct mh_route_arg *a = &args->routes[i];
+		g_autofree char *why = NULL;
 
-		/* params.c checked the syntax and the magic. */
-		if (mh_route_parse(*a, &magic, &module, &symbol, &why) ||
-		    add_symbol_route(magic, module, symbol, false, &why)) {
-			*err = g_strdup_printf("route=%s: %s", *a, why);
+		/* params.c parsed and checked it; a magic may still be taken. */
+		if (add_symbol_route(a->magic, a->module, a->symbol, false, &why)) {
+			*err = g_strdup_printf("route=%s: %s", a->spec, why);
 			return -EINVAL;
 		}
 	}

@@ -24,6 +24,7 @@
 #ifndef MODHOST_HOST_INTERNAL_H
 #define MODHOST_HOST_INTERNAL_H
 
+#include <ffi.h>
 #include <glib.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -102,6 +103,14 @@ void mh_json_kv_bool(GString *j, const char *key, bool val);
 
 enum mh_ptype { MH_PT_BOOL, MH_PT_INT, MH_PT_UINT, MH_PT_STR, MH_PT_LIST };
 
+/* One route=0xMAGIC:module.symbol argument, parsed. */
+struct mh_route_arg {
+	char *spec;		/* as given, after "route=" (for messages) */
+	uint32_t magic;
+	char *module;
+	char *symbol;
+};
+
 struct mh_host_args {
 	char *dir;		/* module directory */
 	char **load;		/* NULL-terminated, load order */
@@ -111,7 +120,8 @@ struct mh_host_args {
 	char *ctl;		/* control socket path, or NULL */
 	bool accounting;	/* time the modules' callbacks */
 	bool guest_control;	/* may the guest load/unload/reload */
-	char **routes;		/* route=0xMAGIC:module.symbol, NULL-terminated */
+	struct mh_route_arg *routes;	/* route= arguments, in order */
+	unsigned int nroutes;
 	unsigned int hook_timeout;	/* seconds a module hook may run; 0: no bound */
 };
 
@@ -165,6 +175,37 @@ struct mh_sig {
 
 int mh_sig_parse(const char *s, struct mh_sig *sig, char **err);
 bool mh_sig_valid(const char *s);
+
+/**
+ * mh_sig_ffi_type() - the libffi type a signature type is passed as
+ * @t: a signature type
+ *
+ * Return: a libffi type (ffi_type_void for MH_T_VOID).
+ */
+ffi_type *mh_sig_ffi_type(enum mh_type t);
+
+/**
+ * struct mh_sig_ffi - a signature parsed and prepared for libffi
+ * @sig: the parsed signature
+ * @cif: the call interface; it points into @args, so the struct is not
+ *       copied once prepared
+ * @args: the argument types
+ */
+struct mh_sig_ffi {
+	struct mh_sig sig;
+	ffi_cif cif;
+	ffi_type *args[MH_SIG_MAX_ARGS];
+};
+
+/**
+ * mh_sig_ffi_prep() - parse a signature and prepare its libffi call
+ * @f: filled in
+ * @s: the signature string
+ * @err: why it failed
+ *
+ * Return: 0, or -EINVAL/-E2BIG (as mh_sig_parse()) and *@err.
+ */
+int mh_sig_ffi_prep(struct mh_sig_ffi *f, const char *s, char **err);
 
 /* -- loader.c ------------------------------------------------------ */
 
@@ -278,6 +319,42 @@ char *mh_guard_describe(const char *hook, const struct mh_guard_fault *f);
 /* The host function a module's GOT entry for @name is bound to, or NULL. */
 void *mh_guard_catcher(const char *name);
 
+/* -- regs.c -------------------------------------------------------- */
+
+/**
+ * struct mh_regs_reg - one register of the target, as QEMU lists it
+ * @name: QEMU's name for it ("rax", "x0" ...)
+ * @feature: the register set QEMU files it under (gdb's feature name)
+ * @handle: for qemu_plugin_read_register()
+ * @width: its size in bytes (what a read returned), 0 if the read failed
+ */
+struct mh_regs_reg {
+	char *name;
+	char *feature;
+	struct qemu_plugin_register *handle;
+	unsigned int width;
+};
+
+/**
+ * mh_regs_vcpu_init() - build the register table, once
+ *
+ * From a vCPU init callback (QEMU lists registers only on a vCPU thread).
+ * The first call builds the table, later ones return at once; every
+ * caller returns with the table built.
+ */
+void mh_regs_vcpu_init(void);
+
+/**
+ * mh_regs_find() - a register by name
+ * @name: QEMU's name for it
+ *
+ * Lock-free; the entry lives until QEMU exits.
+ *
+ * Return: the register, or NULL if the target has none of that name or no
+ * vCPU has been initialised yet.
+ */
+const struct mh_regs_reg *mh_regs_find(const char *name);
+
 /* -- api.c --------------------------------------------------------- */
 
 extern const struct mh_api mh_host_api;
@@ -338,6 +415,25 @@ int mh_registry_ppp_unregister(struct mh_module *m, const char *module,
 int mh_registry_current(const char *module, const char *name,
 			void (**fn)(void), char **sig,
 			struct mh_module **provider);
+/**
+ * mh_registry_target() - what a call to an export reaches now, cheaply
+ * @module: the provider's name
+ * @name: the export's name
+ * @fn: its current function
+ * @provider: the live instance exporting it
+ * @sig_gen: its signature's generation: a number that changes whenever
+ *           the export's signature does, and only then (a reload, or an
+ *           unload and a load, with the same signature keeps it), so a
+ *           caller may keep what it prepared from mh_registry_current()'s
+ *           signature while the generation stays the same
+ *
+ * For hypercall routes' calls, on a vCPU: no allocation.
+ *
+ * Return: 0, or -ENOENT if @module.@name is not live.
+ */
+int mh_registry_target(const char *module, const char *name,
+		       void (**fn)(void), struct mh_module **provider,
+		       uint64_t *sig_gen);
 
 /* -- lifecycle.c --------------------------------------------------- */
 

@@ -213,6 +213,22 @@ static int parse_load_list(struct mh_host_args *a, const char *val, char **err)
 	return 0;
 }
 
+/* Repeatable: one route per argument, kept parsed for hypercall.c. */
+static int parse_route(struct mh_host_args *a, const char *val, char **err)
+{
+	struct mh_route_arg r = { 0 };
+	g_autofree char *why = NULL;
+
+	if (mh_route_parse(val, &r.magic, &r.module, &r.symbol, &why)) {
+		*err = g_strdup_printf("route=%s: %s", val, why);
+		return -EINVAL;
+	}
+	r.spec = g_strdup(val);
+	a->routes = g_renew(struct mh_route_arg, a->routes, a->nroutes + 1);
+	a->routes[a->nroutes++] = r;
+	return 0;
+}
+
 static int parse_module_param(struct mh_host_args *a, const char *key,
 			      const char *val, char **err)
 {
@@ -314,18 +330,8 @@ int mh_args_parse(struct mh_host_args *a, int argc, char **argv,
 			}
 			a->hook_timeout = secs;
 		} else if (!strcmp(key, "route")) {
-			/* Repeatable: one route per argument. */
-			g_autofree char *m = NULL, *sym = NULL, *why = NULL;
-			uint32_t magic;
-			guint n = a->routes ? g_strv_length(a->routes) : 0;
-
-			if (mh_route_parse(val, &magic, &m, &sym, &why)) {
-				*err = g_strdup_printf("route=%s: %s", val, why);
+			if (parse_route(a, val, err))
 				return -EINVAL;
-			}
-			a->routes = g_renew(char *, a->routes, n + 2);
-			a->routes[n] = g_strdup(val);
-			a->routes[n + 1] = NULL;
 		} else if (strchr(key, '.')) {
 			if (parse_module_param(a, key, val, err))
 				return -EINVAL;
@@ -350,7 +356,12 @@ void mh_args_clear(struct mh_host_args *a)
 	g_strfreev(a->load);
 	g_free(a->log);
 	g_free(a->ctl);
-	g_strfreev(a->routes);
+	for (unsigned int i = 0; i < a->nroutes; i++) {
+		g_free(a->routes[i].spec);
+		g_free(a->routes[i].module);
+		g_free(a->routes[i].symbol);
+	}
+	g_free(a->routes);
 	if (a->params)
 		g_hash_table_unref(a->params);
 	memset(a, 0, sizeof(*a));

@@ -39,15 +39,10 @@ struct stub {
 	void **target;		/* in the writable view */
 };
 
-/* A libffi call interface built from a signature string. */
-struct ffi_sig {
-	ffi_cif cif;
-	ffi_type *args[MH_SIG_MAX_ARGS];
-};
-
 struct symbol {
 	char *module, *name;
 	char *sig;		/* the provider's, once it exported it */
+	uint64_t sig_gen;	/* changes with sig: see mh_registry_target() */
 	void (*impl)(void);	/* NULL while the provider is not live */
 	struct mh_module *provider;	/* the live instance exporting it */
 	struct stub stub;	/* made at the first import */
@@ -65,7 +60,7 @@ struct stand_in {
 	struct symbol *sym;
 	ffi_closure *closure;
 	void *code;
-	struct ffi_sig fs;
+	struct mh_sig_ffi fs;
 };
 
 /*
@@ -77,7 +72,7 @@ struct handler {
 	void (*code)(void);	/* what the handler set holds */
 	ffi_closure *closure;
 	struct mh_entry *entry;
-	struct ffi_sig fs;
+	struct mh_sig_ffi fs;
 };
 
 struct point {
@@ -93,6 +88,7 @@ static GHashTable *symbols;	/* "module.name" -> struct symbol */
 static GHashTable *points;	/* "module.name" -> struct point */
 static GPtrArray *retired;	/* handler sets to free at the next quiesce */
 static GPtrArray *retired_handlers;	/* struct handler, likewise */
+static uint64_t sig_gens;	/* the last signature generation given out */
 static const struct mh_ppp_handlers no_handlers;
 
 static char *key(const char *module, const char *name)
@@ -132,44 +128,16 @@ static void stub_point(struct stub *s, void *fn)
 
 /* -- zero-returning stand-ins -------------------------------------------- */
 
-static ffi_type *ffi_of(enum mh_type t)
-{
-	switch (t) {
-	case MH_T_VOID: return &ffi_type_void;
-	case MH_T_I8: return &ffi_type_sint8;
-	case MH_T_I16: return &ffi_type_sint16;
-	case MH_T_I32: return &ffi_type_sint32;
-	case MH_T_I64: return &ffi_type_sint64;
-	case MH_T_U8: return &ffi_type_uint8;
-	case MH_T_U16: return &ffi_type_uint16;
-	case MH_T_U32: return &ffi_type_uint32;
-	case MH_T_U64: return &ffi_type_uint64;
-	case MH_T_BOOL: return &ffi_type_uint8;
-	case MH_T_GADDR: return &ffi_type_uint64;
-	case MH_T_PTR:
-	case MH_T_STR: return &ffi_type_pointer;
-	}
-	return &ffi_type_void;
-}
-
 /* Build @f from @sig; 0, or -EINVAL if either is unusable. */
-static int ffi_sig_prep(struct ffi_sig *f, const char *sig)
+static int ffi_sig_prep(struct mh_sig_ffi *f, const char *sig)
 {
-	struct mh_sig ms;
 	g_autofree char *err = NULL;
 
-	if (mh_sig_parse(sig, &ms, &err))
-		return -EINVAL;
-	for (unsigned int i = 0; i < ms.nargs; i++)
-		f->args[i] = ffi_of(ms.args[i]);
-	if (ffi_prep_cif(&f->cif, FFI_DEFAULT_ABI, ms.nargs, ffi_of(ms.ret),
-			 f->args) != FFI_OK)
-		return -EINVAL;
-	return 0;
+	return mh_sig_ffi_prep(f, sig, &err) ? -EINVAL : 0;
 }
 
 /* A closure over @f calling @fun(cif, ret, args, @udata); its code or NULL. */
-static void *closure_make(ffi_closure **closure, struct ffi_sig *f,
+static void *closure_make(ffi_closure **closure, struct mh_sig_ffi *f,
 			  void (*fun)(ffi_cif *, void *, void **, void *),
 			  void *udata)
 {
@@ -476,6 +444,9 @@ void mh_registry_publish(struct mh_module *m)
 	     e && e < m->ops.exports_end; e++) {
 		struct symbol *s = symbol_get_locked(owner(m), e->name);
 
+		/* What callers prepared for the old signature is stale now. */
+		if (g_strcmp0(s->sig, e->sig))
+			s->sig_gen = ++sig_gens;
 		g_free(s->sig);
 		s->sig = g_strdup(e->sig);
 		s->impl = e->fn;
@@ -682,6 +653,21 @@ void *mh_registry_import(struct mh_module *m, const char *module,
 	return p;
 }
 
+static struct symbol *live_locked(const char *module, const char *name) /* Must hold reg_lock. */
+{
+	g_autofree char *heap = NULL;
+	char buf[256];
+	const char *k = buf;
+	struct symbol *s;
+
+	/* Hypercalls come here on every call: no allocation if it fits. */
+	if ((size_t)g_snprintf(buf, sizeof(buf), "%s.%s", module, name) >=
+	    sizeof(buf))
+		k = heap = key(module, name);
+	s = g_hash_table_lookup(symbols, k);
+	return s && s->impl ? s : NULL;
+}
+
 /*
  * For hypercall routes (hypercall.c): what export @module.@name calls now.
  * Called on a vCPU; the provider cannot go before the call returns, since
@@ -691,17 +677,35 @@ int mh_registry_current(const char *module, const char *name,
 			void (**fn)(void), char **sig,
 			struct mh_module **provider)
 {
-	g_autofree char *k = key(module, name);
 	struct symbol *s;
 	int ret = -ENOENT;
 
 	g_mutex_lock(&reg_lock);
-	s = g_hash_table_lookup(symbols, k);
-	if (s && s->impl) {
+	s = live_locked(module, name);
+	if (s) {
 		*fn = s->impl;
 		*sig = g_strdup(s->sig);
 		if (provider)
 			*provider = s->provider;
+		ret = 0;
+	}
+	g_mutex_unlock(&reg_lock);
+	return ret;
+}
+
+int mh_registry_target(const char *module, const char *name,
+		       void (**fn)(void), struct mh_module **provider,
+		       uint64_t *sig_gen)
+{
+	struct symbol *s;
+	int ret = -ENOENT;
+
+	g_mutex_lock(&reg_lock);
+	s = live_locked(module, name);
+	if (s) {
+		*fn = s->impl;
+		*provider = s->provider;
+		*sig_gen = s->sig_gen;
 		ret = 0;
 	}
 	g_mutex_unlock(&reg_lock);

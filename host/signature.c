@@ -14,6 +14,7 @@
  * signatures are equal exactly when their strings are.
  */
 #include <errno.h>
+#include <ffi.h>
 #include <string.h>
 
 #include "internal.h"
@@ -93,4 +94,40 @@ bool mh_sig_valid(const char *s)
 	g_autofree char *err = NULL;
 
 	return !mh_sig_parse(s, &sig, &err);
+}
+
+ffi_type *mh_sig_ffi_type(enum mh_type t)
+{
+	switch (t) {
+	case MH_T_VOID: return &ffi_type_void;
+	case MH_T_I8: return &ffi_type_sint8;
+	case MH_T_I16: return &ffi_type_sint16;
+	case MH_T_I32: return &ffi_type_sint32;
+	case MH_T_I64: return &ffi_type_sint64;
+	case MH_T_U8:
+	case MH_T_BOOL: return &ffi_type_uint8;	/* a C bool is one byte here */
+	case MH_T_U16: return &ffi_type_uint16;
+	case MH_T_U32: return &ffi_type_uint32;
+	case MH_T_U64:
+	case MH_T_GADDR: return &ffi_type_uint64;
+	case MH_T_PTR:
+	case MH_T_STR: return &ffi_type_pointer;
+	}
+	return &ffi_type_void;
+}
+
+int mh_sig_ffi_prep(struct mh_sig_ffi *f, const char *s, char **err)
+{
+	int ret = mh_sig_parse(s, &f->sig, err);
+
+	if (ret)
+		return ret;
+	for (unsigned int i = 0; i < f->sig.nargs; i++)
+		f->args[i] = mh_sig_ffi_type(f->sig.args[i]);
+	if (ffi_prep_cif(&f->cif, FFI_DEFAULT_ABI, f->sig.nargs,
+			 mh_sig_ffi_type(f->sig.ret), f->args) != FFI_OK) {
+		*err = g_strdup_printf("libffi cannot call signature '%s'", s);
+		return -EINVAL;
+	}
+	return 0;
 }

@@ -146,7 +146,12 @@ tests-build: $(SIG_FUZZ)
 hcrec_v1_FLAGS := -DHCREC_VERSION='"1"'
 hcrec_v2_FLAGS := -DHCREC_VERSION='"2"'
 HC_TEST_MODULES := $(TMOD)/hcrec-v1.so $(TMOD)/hcrec-v2.so $(TMOD)/hcdup.so \
-	$(TMOD)/hcsym.so $(TMOD)/hccons.so
+	$(TMOD)/hcsym.so $(TMOD)/hcsym-sig2.so $(TMOD)/hccons.so
+# hcsym with hc_greet's signature changed (hypercall-sigcache.t)
+$(TMOD)/hcsym-sig2.so: tests/modules/hcsym.c include/modhost/module.h tests/tests.mk
+	$(call say,CC,$@)
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(TMOD_CFLAGS) -DHCSYM_SIG2 $(TMOD_LDFLAGS) -o $@ $<
 $(TMOD)/hccons.so: tests/modules/hccons.c tests/guest/hcall-pattern.h \
 		modules/include/modhost/hypercaller.h include/modhost/module.h
 	$(call say,CC,$@)

@@ -2,7 +2,9 @@
 /*
  * hc_count: the hypercall benchmark's modhost module (tests/bench/run-all):
  * routes magic 0x12345600 and does what hc-bare does with the call: sums
- * the six arguments and counts.  Logs "calls=N" at exit.
+ * the six arguments and counts.  hc_sum does the same as an export, for a
+ * symbol route (route=0x12345601:hc_count.hc_sum: libffi, the signature).
+ * Logs "calls=N" at exit.
  */
 #include <inttypes.h>
 
@@ -20,6 +22,15 @@ static uint64_t on_call(mh_cpu *cpu, const struct mh_hypercall *c, void *opaque)
 	__atomic_add_fetch(&calls, 1, __ATOMIC_RELAXED);
 	return 0;
 }
+
+static uint64_t hc_sum(uint64_t a, uint64_t b, uint64_t c, uint64_t d,
+		       uint64_t e, uint64_t f)
+{
+	sink += a + b + c + d + e + f;
+	__atomic_add_fetch(&calls, 1, __ATOMIC_RELAXED);
+	return 0;
+}
+MH_EXPORT(hc_sum, "u64(u64,u64,u64,u64,u64,u64)");
 
 static int hc_count_init(mh_module *self, const struct mh_api *api)
 {

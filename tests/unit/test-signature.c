@@ -1,10 +1,13 @@
 // SPDX-License-Identifier: MIT
 /*
  * Unit tests for signature strings (host/signature.c): the type language
- * of exports, imports, PPP points and hypercall routes; and the export=
- * and import= metadata entries that carry them (host/loader.c).
+ * of exports, imports, PPP points and hypercall routes, and the libffi
+ * calls built from it; and the export= and import= metadata entries that
+ * carry them (host/loader.c).
  */
 #include <errno.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <string.h>
 
 #include <glib.h>
@@ -189,6 +192,77 @@ static void test_meta_symbols_twice(void)
 	mh_meta_free(m);
 }
 
+/* Each type is passed as a libffi type of the C type's size. */
+static void test_ffi_types(void)
+{
+	static const struct {
+		enum mh_type t;
+		size_t size;
+		bool is_signed;
+	} cases[] = {
+		{ MH_T_I8, 1, true }, { MH_T_I16, 2, true }, { MH_T_I32, 4, true },
+		{ MH_T_I64, 8, true }, { MH_T_U8, 1, false }, { MH_T_U16, 2, false },
+		{ MH_T_U32, 4, false }, { MH_T_U64, 8, false },
+		{ MH_T_BOOL, sizeof(bool), false }, { MH_T_GADDR, 8, false },
+		{ MH_T_PTR, sizeof(void *), false }, { MH_T_STR, sizeof(char *), false },
+	};
+
+	g_assert_true(mh_sig_ffi_type(MH_T_VOID) == &ffi_type_void);
+	for (unsigned int i = 0; i < G_N_ELEMENTS(cases); i++) {
+		ffi_type *f = mh_sig_ffi_type(cases[i].t);
+
+		g_assert_cmpuint(f->size, ==, cases[i].size);
+		g_assert_true((f == &ffi_type_sint8 || f == &ffi_type_sint16 ||
+			       f == &ffi_type_sint32 || f == &ffi_type_sint64) ==
+			      cases[i].is_signed);
+	}
+	g_assert_true(mh_sig_ffi_type(MH_T_PTR) == &ffi_type_pointer);
+	g_assert_true(mh_sig_ffi_type(MH_T_STR) == &ffi_type_pointer);
+}
+
+static int64_t ffi_target(int8_t a, uint16_t b, bool c, const char *d,
+			  uint64_t e)
+{
+	return a * 1000000 + b * 10 + c + (int64_t)strlen(d) * 100 +
+	       (int64_t)(e >> 40);
+}
+
+/* A prepared signature calls a function of that C type correctly. */
+static void test_ffi_prep_call(void)
+{
+	struct mh_sig_ffi f;
+	g_autofree char *err = NULL;
+	int8_t a = -3;
+	uint16_t b = 7;
+	bool c = true;
+	const char *d = "four";
+	uint64_t e = 5ull << 40;
+	void *values[] = { &a, &b, &c, &d, &e };
+	ffi_sarg ret = 0;
+
+	g_assert_cmpint(mh_sig_ffi_prep(&f, "i64(i8,u16,b,s,g)", &err), ==, 0);
+	g_assert_null(err);
+	g_assert_cmpint(f.sig.ret, ==, MH_T_I64);
+	g_assert_cmpuint(f.sig.nargs, ==, 5);
+	g_assert_cmpuint(f.cif.nargs, ==, 5);
+	g_assert_true(f.cif.rtype == &ffi_type_sint64);
+	g_assert_true(f.cif.arg_types == f.args);
+	ffi_call(&f.cif, FFI_FN(ffi_target), &ret, values);
+	g_assert_cmpint(ret, ==, -3000000 + 70 + 1 + 400 + 5);
+}
+
+static void test_ffi_prep_refused(void)
+{
+	struct mh_sig_ffi f;
+	g_autofree char *err = NULL, *err2 = NULL;
+
+	g_assert_cmpint(mh_sig_ffi_prep(&f, "u32(x)", &err), ==, -EINVAL);
+	g_assert_nonnull(strstr(err, "signature 'u32(x)' is not RET(TYPE,...)"));
+	g_assert_cmpint(mh_sig_ffi_prep(&f, "v(u8,u8,u8,u8,u8,u8,u8,u8,u8,u8,"
+					"u8,u8,u8,u8,u8,u8,u8)", &err2), ==, -E2BIG);
+	g_assert_nonnull(err2);
+}
+
 int main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
@@ -199,5 +273,8 @@ int main(int argc, char **argv)
 	g_test_add_func("/signature/meta/symbols", test_meta_symbols);
 	g_test_add_func("/signature/meta/refused", test_meta_symbols_refused);
 	g_test_add_func("/signature/meta/twice", test_meta_symbols_twice);
+	g_test_add_func("/signature/ffi/types", test_ffi_types);
+	g_test_add_func("/signature/ffi/prep-call", test_ffi_prep_call);
+	g_test_add_func("/signature/ffi/refused", test_ffi_prep_refused);
 	return g_test_run();
 }
