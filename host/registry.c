@@ -289,6 +289,32 @@ static const struct mh_meta_sym *meta_sym(GPtrArray *list, const char *module,
 	return NULL;
 }
 
+/*
+ * One entry of the code's export or import table against the metadata:
+ * @s is its metadata entry (NULL if none), @has_fn whether it has code (an
+ * export) or a slot (an import).
+ */
+static int check_entry(const char *kind, const char *name,
+		       const struct mh_meta_sym *s, bool has_fn,
+		       const char *sig, char **err)
+{
+	if (s && has_fn && !g_strcmp0(s->sig, sig))
+		return 0;
+	*err = g_strdup_printf("inconsistent: %s '%s' differs from the metadata",
+			       kind, name ? name : "?");
+	return -EINVAL;
+}
+
+static int check_count(const char *kind, size_t n, GPtrArray *meta,
+		       char **err)
+{
+	if (n == meta->len)
+		return 0;
+	*err = g_strdup_printf("inconsistent: %zu %ss in the code, %u in the "
+			       "metadata", n, kind, meta->len);
+	return -EINVAL;
+}
+
 /* The code's tables must say what the metadata says, entry for entry. */
 static int check_tables(struct mh_module *m, char **err)
 {
@@ -299,39 +325,21 @@ static int check_tables(struct mh_module *m, char **err)
 		const struct mh_meta_sym *s = e->name ?
 			meta_sym(m->meta->exports, NULL, e->name) : NULL;
 
-		if (!s || !e->fn || g_strcmp0(s->sig, e->sig)) {
-			*err = g_strdup_printf("inconsistent: export '%s' differs "
-					       "from the metadata",
-					       e->name ? e->name : "?");
+		if (check_entry("export", e->name, s, e->fn, e->sig, err))
 			return -EINVAL;
-		}
 	}
-	if (n != m->meta->exports->len) {
-		*err = g_strdup_printf("inconsistent: %zu exports in the code, "
-				       "%u in the metadata", n,
-				       m->meta->exports->len);
+	if (check_count("export", n, m->meta->exports, err))
 		return -EINVAL;
-	}
 	n = 0;
 	for (const struct mh_import *i = m->ops.imports;
 	     i && i < m->ops.imports_end; i++, n++) {
 		const struct mh_meta_sym *s = i->module && i->name ?
 			meta_sym(m->meta->imports, i->module, i->name) : NULL;
 
-		if (!s || !i->slot || g_strcmp0(s->sig, i->sig)) {
-			*err = g_strdup_printf("inconsistent: import '%s' differs "
-					       "from the metadata",
-					       i->name ? i->name : "?");
+		if (check_entry("import", i->name, s, i->slot, i->sig, err))
 			return -EINVAL;
-		}
 	}
-	if (n != m->meta->imports->len) {
-		*err = g_strdup_printf("inconsistent: %zu imports in the code, "
-				       "%u in the metadata", n,
-				       m->meta->imports->len);
-		return -EINVAL;
-	}
-	return 0;
+	return check_count("import", n, m->meta->imports, err);
 }
 
 /*
