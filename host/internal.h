@@ -57,6 +57,7 @@ void mh_event_str(GString *ev, const char *key, const char *val);
 /* A field of @len bytes that may hold NULs and bytes that are not UTF-8. */
 void mh_event_strn(GString *ev, const char *key, const char *val, size_t len);
 void mh_event_int(GString *ev, const char *key, int64_t val);
+void mh_event_bool(GString *ev, const char *key, bool val);
 void mh_event_emit(GString *ev);
 /* "a, b": the distinct strings of @names, in first-seen order. */
 char *mh_join_unique(GPtrArray *names);

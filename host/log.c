@@ -112,6 +112,11 @@ void mh_event_int(GString *ev, const char *key, int64_t val)
 	mh_json_kv_int(ev, key, val);
 }
 
+void mh_event_bool(GString *ev, const char *key, bool val)
+{
+	mh_json_kv_bool(ev, key, val);
+}
+
 void mh_event_emit(GString *ev)
 {
 	mh_json_obj_end(ev);

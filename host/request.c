@@ -192,6 +192,7 @@ static void warn_unused_params(void)
 		g_autofree char *path = mh_lifecycle_path(k);
 		g_autoptr(GPtrArray) names = g_ptr_array_new();
 		g_autofree char *list = NULL;
+		bool waiting;
 
 		if (mh_lifecycle_is_loaded(k))
 			continue;
@@ -201,17 +202,20 @@ static void warn_unused_params(void)
 		g_ptr_array_sort(names, (GCompareFunc)g_strcmp0);
 		g_ptr_array_add(names, NULL);
 		list = g_strjoinv(", ", (char **)names->pdata);
-		if (g_file_test(path, G_FILE_TEST_EXISTS)) {
-			mh_msg("%s is not loaded: its parameters (%s) apply when "
-			       "it is", (char *)k, list);
-			continue;
-		}
+		/* In dir: they wait for its load.  Not: most likely a typo. */
+		waiting = g_file_test(path, G_FILE_TEST_EXISTS);
 		for (guint i = 0; i + 1 < names->len; i++) {
 			GString *ev = mh_event_new("param_unused");
 
 			mh_event_str(ev, "module", k);
 			mh_event_str(ev, "param", g_ptr_array_index(names, i));
+			mh_event_bool(ev, "waiting", waiting);
 			mh_event_emit(ev);
+		}
+		if (waiting) {
+			mh_msg("%s is not loaded: its parameters (%s) apply when "
+			       "it is", (char *)k, list);
+			continue;
 		}
 		mh_err("warning: parameters for module '%s' (%s) are unused: it "
 		       "is not loaded and there is no %s", (char *)k, list, path);

@@ -16,7 +16,7 @@ refuse() {
 	ok $? "$what refused: $(grep -m1 modhost: <<<"$out")"
 }
 
-plan 18
+plan 19
 drop "$TMOD/counter-v1.so" counter
 
 refuse "unknown argument 'bogus=1'" "unknown argument" ",bogus=1"
@@ -51,8 +51,10 @@ ok $? "counter.start=7 then =1000: the last value reaches the module (uint param
 
 # Parameters for a module that never loads are not dropped without a word.
 qemu_start watch=off nosuch.depth=3 counter.start=5
-is "$(events '.event=="param_unused"' | jq -r '[.module,.param]|join(" ")')" "nosuch depth" \
+is "$(events '.event=="param_unused" and (.waiting|not)' | jq -r '[.module,.param]|join(" ")')" "nosuch depth" \
 	"a parameter for a module neither loaded nor in dir: param_unused"
+is "$(events '.event=="param_unused" and .waiting' | jq -r '[.module,.param]|join(" ")')" "counter start" \
+	"one for a module in dir but not loaded: param_unused, waiting for its load"
 grep -q "modhost: warning: parameters for module 'nosuch' (depth) are unused" "$T/stderr"
 ok $? "and a line on stderr: $(grep -m1 nosuch "$T/stderr")"
 grep -q "modhost: counter is not loaded: its parameters (start) apply when it is" "$QLOG"
