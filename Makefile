@@ -7,7 +7,7 @@
 #   make soak       SOAK_CYCLES (10,000) reloads under load; QEMU's RSS, fds
 #                   and mappings sampled (not part of check)
 #   make check-asan the host under ASan/UBSan/LSan through a subset of the
-#                   integration tests (not part of check)
+#                   integration tests (check runs it too, as one test)
 #   make check-fresh  as root: make check and make demo in a fresh Debian
 #                   bookworm chroot (debootstrap, under build/fresh)
 #   make abi-check  compare the headers' module ABI with abi/ (abi-update
@@ -125,7 +125,7 @@ deps:
 	$(Q)tools/install-deps
 
 check: deps
-	$(Q)$(MAKE) --no-print-directory all
+	$(Q)$(MAKE) --no-print-directory all $(ASAN_BUILD)/modhost.so
 	$(Q)tests/run-all
 
 demo: deps
