@@ -76,7 +76,8 @@ static inline unsigned int csi_udata_mode(void *udata, unsigned int shift)
 /* The stack pointer bits a push in @mode changes. */
 static inline uint64_t csi_sp_mask(unsigned int mode)
 {
-	return mode == 16 ? 0xffff : mode == 32 ? 0xffffffffull : ~0ull;
+	/* Branch-free: the near call and ret fast paths compute it. */
+	return ~0ull >> (64 - mode);
 }
 
 /* -- stacks.c ----------------------------------------------------------- */
