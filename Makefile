@@ -20,6 +20,8 @@ ifneq ($(M),)
 # ABI and the shipped modules' APIs, see MODHOST_INCLUDE_DIRS below).
 MODHOST_TOP := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
 MODHOST_INCLUDE := $(MODHOST_TOP)/include $(MODHOST_TOP)/modules/include
+# obj-q: the QEMU plugin API's declaration (installed as modhost/qemu-plugin.h).
+MODHOST_QEMU_HEADER := $(MODHOST_TOP)/host/qemu/qemu-plugin.h
 include $(dir $(lastword $(MAKEFILE_LIST)))tools/module.mk
 else
 
@@ -42,8 +44,10 @@ PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
 # Public, installed headers, all into PREFIX/include/modhost/.  The host's
 # ABI: the module ABI, the guest's hypercall header and the wire constants
-# both sides share.  Host-private headers (host/internal.h, host/qemu/) are
-# never installed.
+# both sides share.  Host-private: host/internal.h, never installed.
+# host/qemu/qemu-plugin.h, the QEMU plugin API the host calls, is also what
+# QEMU plugin sources built with obj-q include: installed as
+# modhost/qemu-plugin.h, with the compatibility layer in the SDK.
 HEADERS := include/modhost/module.h include/modhost/guest.h \
 	include/modhost/hypercall.h
 # Each shipped module's API for other modules, versioned with its module
@@ -186,7 +190,11 @@ install: $(BUILD)/modhost.so $(MODULE_SOS)
 	install -m 0755 $(MODULE_SOS) $(DESTDIR)$(PREFIX)/lib/modhost/modules/
 	install -m 0644 $(HEADERS) $(MODULE_HEADERS) \
 		$(DESTDIR)$(PREFIX)/include/modhost/
+	install -m 0644 host/qemu/qemu-plugin.h \
+		$(DESTDIR)$(PREFIX)/include/modhost/qemu-plugin.h
 	install -m 0644 tools/module.mk $(DESTDIR)$(SDKDIR)/module.mk
+	install -d $(DESTDIR)$(SDKDIR)/qcompat
+	install -m 0644 tools/qcompat/qcompat.c $(DESTDIR)$(SDKDIR)/qcompat/
 	printf '%s\n' '# modhost SDK: make -C $(SDKDIR) M=$$PWD' \
 		'MODHOST_INCLUDE := $(PREFIX)/include' \
 		'include $$(dir $$(lastword $$(MAKEFILE_LIST)))module.mk' \

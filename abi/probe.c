@@ -44,6 +44,7 @@ static const struct row meta_rows[] = {
 	{ "meta", "key.paramdefault", "one per param, before or after it: NAME:VALUE of the param's type" },
 	{ "meta", "key.export", "optional, repeats: NAME:SIG, NAME a C identifier, unique; must match the MH_EXPORT table" },
 	{ "meta", "key.import", "optional, repeats: MODULE.NAME:SIG, unique; MODULE is required like depends; must match the MH_IMPORT table" },
+	{ "meta", "key.params", "optional, once: any (parameters of any name pass undeclared, as strings, in the order given)" },
 	{ "meta", "limit.symbols", "256 exports, 256 imports" },
 	{ "meta", "param-type.bool", "on off true false yes no 1 0 (any case)" },
 	{ "meta", "param-type.int", "int64 as a C literal: decimal, 0x hex or 0 octal, optional sign" },

@@ -768,6 +768,8 @@ void mh_api_release(struct mh_module *m)
 	acct_forget(m);
 	m->translate = NULL;
 	m->translate_opaque = NULL;
+	m->vcpu_init = NULL;
+	m->vcpu_init_opaque = NULL;
 	for (guint i = 0; i < m->scoreboards->len; i++)
 		qemu_plugin_scoreboard_free(g_ptr_array_index(m->scoreboards, i));
 	g_ptr_array_set_size(m->scoreboards, 0);
@@ -796,6 +798,71 @@ static const char *api_module_of(const void *addr)
 	if (!addr || !dladdr1(addr, &info, (void **)&lm, RTLD_DL_LINKMAP) || !lm)
 		return NULL;
 	return mh_lifecycle_owner(instance_is_map, lm);
+}
+
+/* -- what QEMU plugins see (since 1.4) ---------------------------------- */
+
+static void api_outs(const char *text)
+{
+	if (text)
+		qemu_plugin_outs(text);
+}
+
+/* Written once at start, before any module loads; read only after. */
+static struct mh_qemu_info qinfo;
+
+void mh_api_set_qemu_info(const qemu_info_t *info)
+{
+	/* QEMU's own copy is gone once install returns. */
+	qinfo = (struct mh_qemu_info){
+		.target_name = g_strdup(info->target_name),
+		.version_min = info->version.min,
+		.version_cur = info->version.cur,
+		.system_emulation = info->system_emulation,
+		.smp_vcpus = info->system.smp_vcpus,
+		.max_vcpus = info->system.max_vcpus,
+	};
+}
+
+static const struct mh_qemu_info *api_qemu_info(void)
+{
+	return &qinfo;
+}
+
+static const char *api_param_args(mh_module *self)
+{
+	const char *v = g_hash_table_lookup(self->params, MH_PARAM_ORDER);
+
+	return v ? v : "";
+}
+
+/* Like set_translate: from init or exit, every vCPU stopped. */
+static int api_set_vcpu_init(mh_module *self, mh_vcpu_udata_cb cb,
+			     void *opaque)
+{
+	self->vcpu_init = cb;
+	self->vcpu_init_opaque = opaque;
+	return 0;
+}
+
+static const char *api_reg_name(unsigned int idx, const char **feature)
+{
+	const struct mh_regs_reg *r = mh_regs_nth(idx);
+
+	if (feature)
+		*feature = r ? r->feature : NULL;
+	return r ? r->name : NULL;
+}
+
+static char *api_insn_disas(const mh_insn *insn)
+{
+	/* g_malloc() is malloc() (glib >= 2.46): the module may free() it. */
+	return qemu_plugin_insn_disas(QINSN(insn));
+}
+
+static void *api_insn_haddr(const mh_insn *insn)
+{
+	return qemu_plugin_insn_haddr(QINSN(insn));
 }
 
 const struct mh_api mh_host_api = {
@@ -848,4 +915,11 @@ const struct mh_api mh_host_api = {
 	.mem_value = api_mem_value,
 	.exiting = mh_lifecycle_exiting,
 	.module_of = api_module_of,
+	.outs = api_outs,
+	.qemu_info = api_qemu_info,
+	.param_args = api_param_args,
+	.set_vcpu_init = api_set_vcpu_init,
+	.reg_name = api_reg_name,
+	.insn_disas = api_insn_disas,
+	.insn_haddr = api_insn_haddr,
 };

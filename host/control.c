@@ -410,8 +410,12 @@ static void run_request(GString *o, const struct mh_ctl_req *req)
 				 MH_FROM_CTL, &err);
 		break;
 	case MH_CTL_PARAM:
+		/* Its one KEY=VALUE, past the order line mh_param_add() keeps. */
 		g_hash_table_iter_init(&it, req->params);
-		g_hash_table_iter_next(&it, (gpointer *)&key, (gpointer *)&val);
+		while (g_hash_table_iter_next(&it, (gpointer *)&key,
+					      (gpointer *)&val) &&
+		       mh_param_is_order(key))
+			;
 		ret = mh_request_param_set(req->name, key, val, &err);
 		if (ret)
 			break;

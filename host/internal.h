@@ -142,6 +142,18 @@ const char *mh_ptype_name(enum mh_ptype t);
  * any other type the last.
  */
 void mh_param_add(GHashTable *params, const char *key, const char *val);
+/*
+ * mh_param_add() also keeps every "KEY=VALUE" it was given, one per line
+ * in order, under the key MH_PARAM_ORDER (empty: no parameter's name), for
+ * param_args(); whoever walks a parameter table skips it.
+ */
+#define MH_PARAM_ORDER ""
+static inline bool mh_param_is_order(const char *key)
+{
+	return !*key;
+}
+/* Append "@key=@val" to the order line alone (a value set, not added). */
+void mh_param_order_add(GHashTable *params, const char *key, const char *val);
 const char *mh_param_value(enum mh_ptype t, const char *val);
 /* Check @val against @t; 0 or -EINVAL with *err saying what was expected. */
 int mh_param_check(enum mh_ptype t, const char *val, char **err);
@@ -232,6 +244,7 @@ struct mh_meta {
 	GPtrArray *params;	/* struct mh_param_decl * */
 	GPtrArray *exports;	/* struct mh_meta_sym *, module NULL */
 	GPtrArray *imports;	/* struct mh_meta_sym * */
+	bool any_params;	/* params=any: undeclared parameters pass */
 };
 
 int mh_meta_parse(const void *data, size_t len, struct mh_meta **out,
@@ -256,6 +269,8 @@ struct mh_module {
 	/* registrations, removed when it goes (lifecycle.c) */
 	mh_translate_cb translate;
 	void *translate_opaque;
+	mh_vcpu_udata_cb vcpu_init;	/* set_vcpu_init() */
+	void *vcpu_init_opaque;
 	GPtrArray *scoreboards;
 	GPtrArray *reg_imports;	/* registry symbols it imports (edges) */
 	GPtrArray *reg_points;	/* PPP points it declared */
@@ -355,6 +370,8 @@ void mh_regs_vcpu_init(void);
  * vCPU has been initialised yet.
  */
 const struct mh_regs_reg *mh_regs_find(const char *name);
+/* The @idx-th register in QEMU's order; NULL past the end or too early. */
+const struct mh_regs_reg *mh_regs_nth(unsigned int idx);
 
 /* -- api.c --------------------------------------------------------- */
 
@@ -362,6 +379,8 @@ extern const struct mh_api mh_host_api;
 /* @m goes: what it registered through the table (translate, scoreboards). */
 void mh_api_release(struct mh_module *m);
 void mh_api_vcpu_init(void);
+/* At start: what QEMU told the host, kept for qemu_info(). */
+void mh_api_set_qemu_info(const qemu_info_t *info);
 /* Every vCPU is stopped, the code flushed: free the scoreboards let go. */
 void mh_api_quiesced(void);
 /* Accounting. */
@@ -498,6 +517,8 @@ const char *mh_lifecycle_owner(bool (*match)(const struct mh_module *m,
 			       const void *key);
 /* vCPU-side, lock-free: the live modules' translate hooks. */
 void mh_lifecycle_translate(struct qemu_plugin_tb *tb);
+/* vCPU-side, lock-free: vCPU @vcpu_index starts; the live modules' hooks. */
+void mh_lifecycle_vcpu_init(unsigned int vcpu_index);
 /*
  * True while this thread applies requests (every vCPU stopped, translated
  * code flushed, or no vCPU yet): what a module frees now is unreachable.

@@ -646,6 +646,18 @@ void mh_lifecycle_translate(struct qemu_plugin_tb *tb)
 	}
 }
 
+/* Like translation: the live set only changes while vCPUs are stopped. */
+void mh_lifecycle_vcpu_init(unsigned int vcpu_index)
+{
+	for (guint i = 0; i < live->len; i++) {
+		struct mh_module *m = ((struct mh_entry *)
+				       g_ptr_array_index(live, i))->live;
+
+		if (m->vcpu_init && !m->tainted)
+			m->vcpu_init(vcpu_index, m->vcpu_init_opaque);
+	}
+}
+
 /*
  * The name of the module whose live instance, or instance in init, @match
  * accepts; NULL if none.  Any thread: from a module's hook (this thread

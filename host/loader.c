@@ -327,6 +327,15 @@ static int parse_entry(struct mh_meta *m, GPtrArray *defaults, const char *s,
 	}
 	if (!strcmp(key, "param"))
 		return parse_param(m, val, err);
+	if (!strcmp(key, "params")) {
+		if (m->any_params || strcmp(val, "any")) {
+			*err = g_strdup_printf("metadata: params '%.40s': expected "
+					       "'any', once", val);
+			return -EINVAL;
+		}
+		m->any_params = true;
+		return 0;
+	}
 	if (!strcmp(key, "export") || !strcmp(key, "import"))
 		return parse_symbol(m, key, val, err);
 	if (!strcmp(key, "paramdefault")) {
@@ -609,6 +618,11 @@ static GHashTable *resolve_params(const struct mh_meta *m, GHashTable *overrides
 		const struct mh_param_decl *d = mh_meta_param(m, k);
 		g_autofree char *why = NULL;
 
+		/* The order given, and undeclared keys the module takes. */
+		if (mh_param_is_order(k) || (!d && m->any_params)) {
+			g_hash_table_insert(p, g_strdup(k), g_strdup(v));
+			continue;
+		}
 		if (!d) {
 			g_autoptr(GString) names = g_string_new(NULL);
 

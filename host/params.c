@@ -62,12 +62,25 @@ bool mh_param_as_bool(const char *val)
 	return b;
 }
 
-void mh_param_add(GHashTable *params, const char *key, const char *val)
+static void append_line(GHashTable *params, const char *key, const char *val)
 {
 	const char *old = g_hash_table_lookup(params, key);
 
 	g_hash_table_insert(params, g_strdup(key),
 			    old ? g_strconcat(old, "\n", val, NULL) : g_strdup(val));
+}
+
+void mh_param_order_add(GHashTable *params, const char *key, const char *val)
+{
+	g_autofree char *kv = g_strconcat(key, "=", val, NULL);
+
+	append_line(params, MH_PARAM_ORDER, kv);
+}
+
+void mh_param_add(GHashTable *params, const char *key, const char *val)
+{
+	append_line(params, key, val);
+	mh_param_order_add(params, key, val);
 }
 
 const char *mh_param_value(enum mh_ptype t, const char *val)

@@ -57,6 +57,7 @@ QEMU_PLUGIN_EXPORT int qemu_plugin_install(qemu_plugin_id_t id,
 	    mh_guard_init(args.hook_timeout, &err))
 		goto fail;
 	mh_api_set_accounting(args.accounting);
+	mh_api_set_qemu_info(info);
 	mh_registry_init();
 	if (mh_hypercall_init(&args, &err))
 		goto fail;

@@ -48,6 +48,8 @@ static void vcpu_init(qemu_plugin_id_t id, unsigned int vcpu_index)
 	mh_hypercall_vcpu_init();
 	if (g_atomic_int_get(&armed))
 		qemu_plugin_u64_set(bell_flag, vcpu_index, 1);
+	/* After the register table: modules' hooks may read registers. */
+	mh_lifecycle_vcpu_init(vcpu_index);
 }
 
 static void tb_trans(qemu_plugin_id_t id, struct qemu_plugin_tb *tb);

@@ -19,6 +19,7 @@
 #include "internal.h"
 
 static GHashTable *table;	/* name -> struct mh_regs_reg; read with acquire */
+static GPtrArray *order;	/* the same, in QEMU's order; set before table */
 
 static void reg_free(gpointer p)
 {
@@ -39,6 +40,7 @@ void mh_regs_vcpu_init(void)
 	if (!g_once_init_enter(&done))
 		return;
 	t = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, reg_free);
+	order = g_ptr_array_new();
 	buf = g_byte_array_new();
 	list = qemu_plugin_get_registers();
 	for (guint i = 0; list && i < list->len; i++) {
@@ -58,6 +60,7 @@ void mh_regs_vcpu_init(void)
 		n = qemu_plugin_read_register(d->handle, buf);
 		r->width = n > 0 ? (unsigned int)n : 0;
 		g_hash_table_insert(t, r->name, r);
+		g_ptr_array_add(order, r);
 	}
 	__atomic_store_n(&table, t, __ATOMIC_RELEASE);
 	g_once_init_leave(&done, 1);
@@ -68,4 +71,11 @@ const struct mh_regs_reg *mh_regs_find(const char *name)
 	GHashTable *t = __atomic_load_n(&table, __ATOMIC_ACQUIRE);
 
 	return t && name ? g_hash_table_lookup(t, name) : NULL;
+}
+
+const struct mh_regs_reg *mh_regs_nth(unsigned int idx)
+{
+	GHashTable *t = __atomic_load_n(&table, __ATOMIC_ACQUIRE);
+
+	return t && idx < order->len ? g_ptr_array_index(order, idx) : NULL;
 }

@@ -43,8 +43,16 @@ static GHashTable *params_merge_locked(const char *name, GHashTable *given) /* M
 			g_hash_table_insert(merged, g_strdup(k), g_strdup(v));
 	}
 	g_hash_table_iter_init(&it, given);
-	while (g_hash_table_iter_next(&it, &k, &v))
-		g_hash_table_insert(merged, g_strdup(k), g_strdup(v));
+	while (g_hash_table_iter_next(&it, &k, &v)) {
+		const char *before = g_hash_table_lookup(merged, k);
+
+		/* The order given: these come after the earlier ones. */
+		if (mh_param_is_order(k) && before)
+			v = g_strconcat(before, "\n", v, NULL);
+		else
+			v = g_strdup(v);
+		g_hash_table_insert(merged, g_strdup(k), v);
+	}
 	g_mutex_lock(&param_lock);
 	g_hash_table_insert(args->params, g_strdup(name), merged);
 	g_mutex_unlock(&param_lock);
@@ -79,7 +87,9 @@ static int param_check(const char *name, const char *key, const char *value,
 		return ret;
 	}
 	d = mh_meta_param(meta, key);
-	if (!d) {
+	if (!d && meta->any_params) {
+		ret = 0;
+	} else if (!d) {
 		*err = g_strdup_printf("module '%s' has no parameter '%s'", name,
 				       key);
 		ret = -EINVAL;
@@ -108,6 +118,7 @@ int mh_request_param_set(const char *name, const char *key,
 		g_hash_table_insert(args->params, g_strdup(name), mp);
 	}
 	g_hash_table_insert(mp, g_strdup(key), g_strdup(value));
+	mh_param_order_add(mp, key, value);
 	g_mutex_unlock(&param_lock);
 	g_mutex_unlock(&req_lock);
 	return 0;
@@ -158,6 +169,8 @@ static int check_params(char **err)
 			const struct mh_param_decl *d = mh_meta_param(meta, pk);
 			g_autofree char *bad = NULL;
 
+			if (mh_param_is_order(pk) || (!d && meta->any_params))
+				continue;
 			if (!d)
 				why = g_strdup_printf("%s.%s: module has no such "
 						      "parameter", (char *)k,
@@ -198,7 +211,8 @@ static void warn_unused_params(void)
 			continue;
 		g_hash_table_iter_init(&pit, v);
 		while (g_hash_table_iter_next(&pit, &pk, NULL))
-			g_ptr_array_add(names, pk);
+			if (!mh_param_is_order(pk))
+				g_ptr_array_add(names, pk);
 		g_ptr_array_sort(names, (GCompareFunc)g_strcmp0);
 		g_ptr_array_add(names, NULL);
 		list = g_strjoinv(", ", (char **)names->pdata);

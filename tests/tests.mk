@@ -181,3 +181,27 @@ tests-build: $(CS_TEST_MODULES)
 # -- soak and sanitizers (tests/soak/, make soak, make check-asan) -----------
 # leaky.so leaks on purpose: check-asan's proof that its leak check runs.
 tests-build: $(TMOD)/leaky.so
+
+# QEMU plugins (tests/qplugins/): each source built twice, as a modhost
+# module with obj-q (the SDK's rules, as a plugin author runs them) and as a
+# plain QEMU plugin for QEMU's own -plugin, against the same API header.
+QPLUGINS := qcount qregs
+QPLUGIN_DIR := $(BUILD)/tests/qplugins
+
+$(QPLUGIN_DIR)/%.so: tests/qplugins/%.c tools/qcompat/qcompat.c \
+		host/qemu/qemu-plugin.h include/modhost/module.h tools/module.mk
+	$(Q)$(MAKE) --no-print-directory -f tools/module.mk \
+		M=tests/qplugins MO=$(QPLUGIN_DIR) \
+		OBJDIR=$(BUILD)/obj/tests/qplugins/$* \
+		MODHOST_INCLUDE='$(MODHOST_INCLUDE_DIRS)' \
+		MODHOST_QEMU_HEADER=$(CURDIR)/host/qemu/qemu-plugin.h \
+		MODHOST_WERROR=1 $(CURDIR)/$@
+
+$(QPLUGIN_DIR)/native/%.so: tests/qplugins/%.c host/qemu/qemu-plugin.h
+	$(call say,CC,$@)
+	@mkdir -p $(@D)
+	$(Q)$(CC) -O2 -g -Wall -Wextra -Werror -shared -fPIC -Ihost/qemu -Ihost \
+		$(shell pkg-config --cflags glib-2.0) -o $@ $<
+
+tests-build: $(QPLUGINS:%=$(QPLUGIN_DIR)/%.so) \
+	$(QPLUGINS:%=$(QPLUGIN_DIR)/native/%.so)

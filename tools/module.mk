@@ -12,6 +12,15 @@
 #
 # Optional: MO (where the .so goes, default $(M)), OBJDIR (objects,
 # default $(M)), V=1 (show commands), MODHOST_WERROR=1.
+#
+# QEMU plugins: "obj-q := NAME.so" (and NAME-y) builds an unmodified QEMU
+# TCG plugin source into module NAME (Documentation/qemu-plugins.rst).  Its
+# sources include <qemu-plugin.h> or <qemu/qemu-plugin.h>: MODHOST_QEMU_HEADER
+# (the SDK's copy of the API's declaration), reached through links in
+# $(OBJDIR)/.qemu-include.  The compatibility layer ($(MODHOST_SDK)/qcompat)
+# is compiled into each one; a function it does not implement is an
+# undefined reference that -z defs turns into a link error naming it.
+# Optional: NAME-version, NAME-license (metadata; default 0, NOASSERTION).
 
 ifeq ($(M),)
 $(error M= is not set: use make -C <modhost sdk> M=$$PWD)
@@ -29,12 +38,13 @@ override OBJDIR := $(abspath $(OBJDIR))
 # The module's Makefile looks at MODHOST_SDK to know it is read by us.
 MODHOST_SDK := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
 obj-m :=
+obj-q :=
 ccflags-y :=
 ldlibs-y :=
 include $(M)/Makefile
 
-ifeq ($(strip $(obj-m)),)
-$(error $(M)/Makefile sets no obj-m (expected obj-m := NAME.so))
+ifeq ($(strip $(obj-m) $(obj-q)),)
+$(error $(M)/Makefile sets no obj-m or obj-q (expected obj-m := NAME.so))
 endif
 
 ifneq ($(V),1)
@@ -51,10 +61,12 @@ MH_CFLAGS := -O2 -g -Wall -Wextra $(if $(MODHOST_WERROR),-Werror) -fPIC \
 MH_LDFLAGS := -shared -Wl,-z,defs -Wl,--as-needed
 
 mh_objs = $(addprefix $(OBJDIR)/,$(or $($(1:.so=-y)),$(1:.so=.o)))
-mh_all_objs := $(foreach m,$(obj-m),$(call mh_objs,$(m)))
+mh_all_objs := $(foreach m,$(obj-m) $(obj-q),$(call mh_objs,$(m)))
+mh_qlayer_obj = $(OBJDIR)/.qcompat-$(1:.so=).o
+mh_qlayer_objs := $(foreach m,$(obj-q),$(call mh_qlayer_obj,$(m)))
 
 .PHONY: modules
-modules: $(addprefix $(MO)/,$(obj-m))
+modules: $(addprefix $(MO)/,$(obj-m) $(obj-q))
 
 define mh_module_rule
 $(MO)/$(1): $(call mh_objs,$(1))
@@ -64,6 +76,44 @@ $(MO)/$(1): $(call mh_objs,$(1))
 endef
 $(foreach m,$(obj-m),$(eval $(call mh_module_rule,$(m))))
 
+ifneq ($(strip $(obj-q)),)
+MODHOST_QEMU_HEADER ?= $(firstword $(wildcard \
+	$(addsuffix /modhost/qemu-plugin.h,$(MODHOST_INCLUDE))))
+ifeq ($(MODHOST_QEMU_HEADER),)
+$(error no modhost/qemu-plugin.h under MODHOST_INCLUDE: set MODHOST_QEMU_HEADER)
+endif
+MH_QINC := $(OBJDIR)/.qemu-include
+MH_QLAYER := $(MODHOST_SDK)/qcompat/qcompat.c
+MH_GLIB_CFLAGS := $(shell pkg-config --cflags glib-2.0)
+MH_GLIB_LIBS := $(shell pkg-config --libs glib-2.0)
+
+# Both spellings QEMU plugins use, one header behind them.
+$(MH_QINC)/qemu-plugin.h $(MH_QINC)/qemu/qemu-plugin.h: $(MODHOST_QEMU_HEADER)
+	@mkdir -p $(@D)
+	$(mh_q)ln -sf $(abspath $<) $@
+
+# -Bsymbolic: the layer's calls to qemu_plugin_install() reach this
+# plugin's, whatever else the process has loaded.
+define mh_qplugin_rule
+$(call mh_objs,$(1)): MH_CFLAGS += -I$(MH_QINC) $(MH_GLIB_CFLAGS)
+$(call mh_objs,$(1)): | $(MH_QINC)/qemu-plugin.h $(MH_QINC)/qemu/qemu-plugin.h
+$(call mh_qlayer_obj,$(1)): $(MH_QLAYER) $(MH_QINC)/qemu-plugin.h
+	$$(call mh_say,CC,$$@)
+	@mkdir -p $$(@D)
+	$$(mh_q)$$(CC) $$(MH_CFLAGS) -I$(MH_QINC) $(MH_GLIB_CFLAGS) \
+		-DMH_QCOMPAT_NAME='"$(1:.so=)"' \
+		$$(if $$($(1:.so=-version)),-DMH_QCOMPAT_VERSION='"$$($(1:.so=-version))"') \
+		$$(if $$($(1:.so=-license)),-DMH_QCOMPAT_LICENSE='"$$($(1:.so=-license))"') \
+		$$(CFLAGS) -c -o $$@ $$<
+$(MO)/$(1): $(call mh_objs,$(1)) $(call mh_qlayer_obj,$(1))
+	$$(call mh_say,LD,$$@)
+	@mkdir -p $$(@D)
+	$$(mh_q)$$(CC) $$(MH_LDFLAGS) -Wl,-Bsymbolic $$(LDFLAGS) -o $$@ $$^ \
+		$$(ldlibs-y) $(MH_GLIB_LIBS) $$(LDLIBS)
+endef
+$(foreach m,$(obj-q),$(eval $(call mh_qplugin_rule,$(m))))
+endif
+
 $(OBJDIR)/%.o: $(M)/%.c
 	$(call mh_say,CC,$@)
 	@mkdir -p $(@D)
@@ -71,6 +121,8 @@ $(OBJDIR)/%.o: $(M)/%.c
 
 .PHONY: clean
 clean:
-	rm -f $(addprefix $(MO)/,$(obj-m)) $(mh_all_objs) $(mh_all_objs:.o=.d)
+	rm -f $(addprefix $(MO)/,$(obj-m) $(obj-q)) $(mh_all_objs) \
+		$(mh_all_objs:.o=.d) $(mh_qlayer_objs) $(mh_qlayer_objs:.o=.d)
+	rm -rf $(OBJDIR)/.qemu-include
 
--include $(mh_all_objs:.o=.d)
+-include $(mh_all_objs:.o=.d) $(mh_qlayer_objs:.o=.d)

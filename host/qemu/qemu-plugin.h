@@ -1,9 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The part of QEMU's TCG plugin API (plugin API version 4, QEMU 10.0) that
- * modhost's host uses, declared from the API's published facts: names,
- * signatures and enum values.  Only the host includes this; modules use
- * <modhost/module.h>, whose enums carry the same values.
+ * QEMU's TCG plugin API, version 4 (QEMU 10.0), declared from the API's
+ * published facts: names, signatures and enum values.
+ *
+ * Two readers, one text.  The host includes it to call QEMU.  The SDK
+ * installs it as the <qemu-plugin.h> (and <qemu/qemu-plugin.h>) that a
+ * QEMU plugin source built with obj-q includes: there the functions are
+ * the compatibility layer's (tools/qcompat/), and one the layer does not
+ * implement is an undefined reference the link names
+ * (Documentation/qemu-plugins.rst).  Native modules never include it;
+ * they use <modhost/module.h>, whose enums carry the same values.
  */
 #ifndef MODHOST_QEMU_PLUGIN_H
 #define MODHOST_QEMU_PLUGIN_H
@@ -14,6 +20,8 @@
 #include <stdint.h>
 
 #define QEMU_PLUGIN_EXPORT __attribute__((visibility("default")))
+#define QEMU_PLUGIN_LOCAL __attribute__((visibility("hidden")))
+#define QEMU_PLUGIN_API
 #define QEMU_PLUGIN_VERSION 4
 
 typedef uint64_t qemu_plugin_id_t;
@@ -122,10 +130,38 @@ typedef struct {
 	const char *feature;
 } qemu_plugin_reg_descriptor;
 
+typedef void (*qemu_plugin_vcpu_syscall_cb_t)(qemu_plugin_id_t id,
+					      unsigned int vcpu_index,
+					      int64_t num, uint64_t a1,
+					      uint64_t a2, uint64_t a3,
+					      uint64_t a4, uint64_t a5,
+					      uint64_t a6, uint64_t a7,
+					      uint64_t a8);
+typedef void (*qemu_plugin_vcpu_syscall_ret_cb_t)(qemu_plugin_id_t id,
+						  unsigned int vcpu_idx,
+						  int64_t num, int64_t ret);
+
+struct qemu_plugin_hwaddr;
+
 /* Lifetime */
+void qemu_plugin_uninstall(qemu_plugin_id_t id, qemu_plugin_simple_cb_t cb);
 void qemu_plugin_reset(qemu_plugin_id_t id, qemu_plugin_simple_cb_t cb);
 void qemu_plugin_register_vcpu_init_cb(qemu_plugin_id_t id,
 				       qemu_plugin_vcpu_simple_cb_t cb);
+void qemu_plugin_register_vcpu_exit_cb(qemu_plugin_id_t id,
+				       qemu_plugin_vcpu_simple_cb_t cb);
+void qemu_plugin_register_vcpu_idle_cb(qemu_plugin_id_t id,
+				       qemu_plugin_vcpu_simple_cb_t cb);
+void qemu_plugin_register_vcpu_resume_cb(qemu_plugin_id_t id,
+					 qemu_plugin_vcpu_simple_cb_t cb);
+void qemu_plugin_register_vcpu_syscall_cb(qemu_plugin_id_t id,
+					  qemu_plugin_vcpu_syscall_cb_t cb);
+void qemu_plugin_register_vcpu_syscall_ret_cb(qemu_plugin_id_t id,
+					      qemu_plugin_vcpu_syscall_ret_cb_t cb);
+void qemu_plugin_register_flush_cb(qemu_plugin_id_t id,
+				   qemu_plugin_simple_cb_t cb);
+void qemu_plugin_vcpu_for_each(qemu_plugin_id_t id,
+			       qemu_plugin_vcpu_simple_cb_t cb);
 void qemu_plugin_register_atexit_cb(qemu_plugin_id_t id,
 				    qemu_plugin_udata_cb_t cb, void *userdata);
 void qemu_plugin_register_vcpu_tb_trans_cb(qemu_plugin_id_t id,
@@ -175,17 +211,36 @@ size_t qemu_plugin_insn_data(const struct qemu_plugin_insn *insn, void *dest,
 size_t qemu_plugin_insn_size(const struct qemu_plugin_insn *insn);
 uint64_t qemu_plugin_insn_vaddr(const struct qemu_plugin_insn *insn);
 const char *qemu_plugin_insn_symbol(const struct qemu_plugin_insn *insn);
+void *qemu_plugin_insn_haddr(const struct qemu_plugin_insn *insn);
+/* A new string (g_free() it): QEMU's disassembly of @insn. */
+char *qemu_plugin_insn_disas(const struct qemu_plugin_insn *insn);
 
 /* Memory access information */
 unsigned int qemu_plugin_mem_size_shift(qemu_plugin_meminfo_t info);
 bool qemu_plugin_mem_is_sign_extended(qemu_plugin_meminfo_t info);
 bool qemu_plugin_mem_is_store(qemu_plugin_meminfo_t info);
+bool qemu_plugin_mem_is_big_endian(qemu_plugin_meminfo_t info);
 qemu_plugin_mem_value qemu_plugin_mem_get_value(qemu_plugin_meminfo_t info);
+/* Only valid inside the memory callback that got @info. */
+struct qemu_plugin_hwaddr *qemu_plugin_get_hwaddr(qemu_plugin_meminfo_t info,
+						  uint64_t vaddr);
+bool qemu_plugin_hwaddr_is_io(const struct qemu_plugin_hwaddr *haddr);
+uint64_t qemu_plugin_hwaddr_phys_addr(const struct qemu_plugin_hwaddr *haddr);
+const char *qemu_plugin_hwaddr_device_name(const struct qemu_plugin_hwaddr *h);
+
+/* Time control: one plugin at a time may drive the virtual clock. */
+const void *qemu_plugin_request_time_control(void);
+void qemu_plugin_update_ns(const void *handle, int64_t time);
 
 /* Output and helpers */
 void qemu_plugin_outs(const char *string);
 bool qemu_plugin_bool_parse(const char *name, const char *val, bool *ret);
 int qemu_plugin_num_vcpus(void);
+/* User-mode emulation only: NULL or 0 under system emulation. */
+const char *qemu_plugin_path_to_binary(void);
+uint64_t qemu_plugin_start_code(void);
+uint64_t qemu_plugin_end_code(void);
+uint64_t qemu_plugin_entry_code(void);
 
 /* Guest state (vCPU context only) */
 GArray *qemu_plugin_get_registers(void);
@@ -198,6 +253,12 @@ struct qemu_plugin_scoreboard *qemu_plugin_scoreboard_new(size_t element_size);
 void qemu_plugin_scoreboard_free(struct qemu_plugin_scoreboard *score);
 void *qemu_plugin_scoreboard_find(struct qemu_plugin_scoreboard *score,
 				  unsigned int vcpu_index);
+#define qemu_plugin_scoreboard_u64(score) \
+	((qemu_plugin_u64){ (score), 0 })
+#define qemu_plugin_scoreboard_u64_in_struct(score, type, member) \
+	((qemu_plugin_u64){ (score), offsetof(type, member) })
+void qemu_plugin_u64_add(qemu_plugin_u64 entry, unsigned int vcpu_index,
+			 uint64_t added);
 uint64_t qemu_plugin_u64_get(qemu_plugin_u64 entry, unsigned int vcpu_index);
 void qemu_plugin_u64_set(qemu_plugin_u64 entry, unsigned int vcpu_index,
 			 uint64_t val);

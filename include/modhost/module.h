@@ -24,7 +24,7 @@ extern "C" {
 
 /* A major bump breaks modules; a minor bump only appends. */
 #define MODHOST_ABI_MAJOR 1
-#define MODHOST_ABI_MINOR 3
+#define MODHOST_ABI_MINOR 4
 
 /* Name of the ELF section that holds a module's metadata. */
 #define MH_SECTION ".modhost"
@@ -168,6 +168,24 @@ enum mh_hc_encoding {
  */
 typedef uint64_t (*mh_hypercall_fn)(mh_cpu *cpu, const struct mh_hypercall *call,
 				    void *opaque);
+
+/**
+ * struct mh_qemu_info - what QEMU told the host when it started (since 1.4)
+ * @target_name: the guest architecture ("x86_64", "aarch64" ...)
+ * @version_min: the oldest QEMU plugin API version QEMU accepts
+ * @version_cur: QEMU's plugin API version
+ * @system_emulation: always true: the host needs qemu-system-*
+ * @smp_vcpus: the vCPUs the machine starts with
+ * @max_vcpus: the most vCPUs it may have
+ */
+struct mh_qemu_info {
+	const char *target_name;
+	int version_min;
+	int version_cur;
+	bool system_emulation;
+	int smp_vcpus;
+	int max_vcpus;
+};
 
 /* Called by QEMU itself on the vCPU thread: no host code in between. */
 typedef void (*mh_vcpu_udata_cb)(unsigned int vcpu_index, void *udata);
@@ -314,6 +332,39 @@ struct mh_api {
 	 * until QEMU exits.  Any thread, hooks included.
 	 */
 	const char *(*module_of)(const void *addr);
+
+	/* -- since 1.4 -- */
+
+	/*
+	 * What QEMU plugins see of QEMU, for the QEMU plugin compatibility
+	 * layer (Documentation/qemu-plugins.rst); any module may use them.
+	 * outs() writes @text to QEMU's log exactly as given: no prefix, no
+	 * newline added.  qemu_info() lives until QEMU exits.
+	 */
+	void (*outs)(const char *text);
+	const struct mh_qemu_info *(*qemu_info)(void);
+	/*
+	 * Every parameter given for this load, "KEY=VALUE" one per line in
+	 * the order given (a key given twice is there twice); "" if none.
+	 * With MH_PARAM_ANY() the keys need no declaration.
+	 */
+	const char *(*param_args)(mh_module *self);
+	/*
+	 * Run @cb(vcpu_index, @opaque) on each vCPU's thread when QEMU starts
+	 * it, until @self goes; NULL removes it.  vCPUs started before the
+	 * call are not visited: init() may do that itself (num_vcpus()).
+	 */
+	int (*set_vcpu_init)(mh_module *self, mh_vcpu_udata_cb cb, void *opaque);
+	/*
+	 * The target's registers in QEMU's order: the name of register @idx
+	 * (for reg_lookup()) and in *@feature its register set; NULL past
+	 * the end, or before the first vCPU started.
+	 */
+	const char *(*reg_name)(unsigned int idx, const char **feature);
+	/* QEMU's disassembly of @insn: a new string, free() it; or NULL. */
+	char *(*insn_disas)(const mh_insn *insn);
+	/* Where the host mapped @insn's bytes, or NULL (an MMIO page). */
+	void *(*insn_haddr)(const mh_insn *insn);
 };
 
 /* Does the running host's table have @member? */
@@ -486,6 +537,12 @@ extern const struct mh_import __stop_mh_imports[]
 #define MH_PARAM_UINT(name, def, help) MH_PARAM_(name, "uint", #def, help)
 #define MH_PARAM_STR(name, def, help) MH_PARAM_(name, "str", def, help)
 #define MH_PARAM_LIST(name, help) MH_PARAM_(name, "list", "", help)
+/*
+ * Since 1.4: the module takes parameters of any name, undeclared, passed
+ * through as strings; it reads them with param_args().  A declared one is
+ * still checked against its type.
+ */
+#define MH_PARAM_ANY() MH_INFO("params", "any")
 
 #ifdef __cplusplus
 }

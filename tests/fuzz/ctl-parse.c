@@ -71,8 +71,10 @@ static void check_request(const struct mh_ctl_req *r)
 	if ((r->cmd == MH_CTL_ROUTE || r->cmd == MH_CTL_UNROUTE) &&
 	    !mh_hypercall_routable(r->magic))
 		abort();
+	/* One KEY=VALUE, and the order line mh_param_add() keeps. */
 	if (r->cmd == MH_CTL_PARAM &&
-	    (!r->params || g_hash_table_size(r->params) != 1))
+	    (!r->params || g_hash_table_size(r->params) != 2 ||
+	     !g_hash_table_contains(r->params, MH_PARAM_ORDER)))
 		abort();
 	if (r->params && r->cmd != MH_CTL_PARAM && r->cmd != MH_CTL_LOAD)
 		abort();
@@ -80,6 +82,8 @@ static void check_request(const struct mh_ctl_req *r)
 		return;
 	g_hash_table_iter_init(&it, r->params);
 	while (g_hash_table_iter_next(&it, &k, &v)) {
+		if (mh_param_is_order(k) && v)
+			continue;
 		if (!mh_valid_param_name(k) || !v)
 			abort();
 	}
@@ -108,6 +112,9 @@ static char *unparse(const struct mh_ctl_req *r)
 		for (GList *l = keys; l; l = l->next) {
 			const char *v = g_hash_table_lookup(r->params, l->data);
 			size_t n;
+
+			if (mh_param_is_order(l->data))
+				continue;
 
 			do {
 				n = strcspn(v, "\n");

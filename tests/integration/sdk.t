@@ -3,7 +3,7 @@
 # installed SDK alone, kbuild style, and run them with the installed host.
 . "$(dirname "$0")/../lib.sh"
 need "$BUILD/modhost.so" "$BUILD/modules/example.so"
-plan 17
+plan 18
 
 P=$T/prefix
 SDK=$P/lib/modhost/sdk
@@ -90,6 +90,17 @@ make -C "$TOP" M="$T/apiuser" MODHOST_WERROR=1 >"$T/apiuser-tree.log" 2>&1 &&
 st=$?
 ok $st "and against the source tree"
 [ $st -eq 0 ] || sed 's/^/# /' "$T/apiuser-tree.log"
+# A QEMU plugin source, obj-q: the QEMU API header and the compatibility
+# layer come from the installed SDK.
+mkdir "$T/qplug"
+cp "$TOP/tests/qplugins/qregs.c" "$T/qplug/"
+printf 'obj-q := qregs.so\nqregs-version := 2\n' > "$T/qplug/Makefile"
+make -C "$SDK" M="$T/qplug" V=1 >"$T/qplug.log" 2>&1 &&
+	[ -f "$T/qplug/qregs.so" ] && ! grep -q -- "$TOP" "$T/qplug.log" &&
+	readelf -p .modhost "$T/qplug/qregs.so" | grep -q 'version=2'
+st=$?
+ok $st "a QEMU plugin source builds with obj-q against the installed SDK alone"
+[ $st -eq 0 ] || sed 's/^/# /' "$T/qplug.log"
 cat > "$T/guest.c" <<'C'
 #include <modhost/guest.h>
 void start(void) { mh_guest_load("example"); mh_hypercall_cpuid0(MH_HC_RESERVED_LAST); }

@@ -78,7 +78,10 @@ static void test_load_params(void)
 	g_assert_cmpint(req.cmd, ==, MH_CTL_LOAD);
 	g_assert_true(mh_ctl_changes_modules(req.cmd));
 	g_assert_cmpstr(req.name, ==, "counter");
-	g_assert_cmpuint(g_hash_table_size(req.params), ==, 3);
+	/* Three keys, and every KEY=VALUE in the order given (param_args). */
+	g_assert_cmpuint(g_hash_table_size(req.params), ==, 4);
+	g_assert_cmpstr(g_hash_table_lookup(req.params, MH_PARAM_ORDER), ==,
+			"start=5\ntag=x\ntag=y\npath=a=b");
 	g_assert_cmpstr(g_hash_table_lookup(req.params, "start"), ==, "5");
 	/* A key given again keeps every value, one a line. */
 	g_assert_cmpstr(g_hash_table_lookup(req.params, "tag"), ==, "x\ny");

@@ -60,7 +60,9 @@ static guint module_param_count(const struct mh_host_args *a,
 {
 	GHashTable *mp = g_hash_table_lookup(a->params, module);
 
-	return mp ? g_hash_table_size(mp) : 0;
+	/* Not counting the order line mh_param_add() keeps. */
+	return mp ? g_hash_table_size(mp) -
+		    g_hash_table_contains(mp, MH_PARAM_ORDER) : 0;
 }
 
 /* -- mh_param_check ---------------------------------------------------- */
@@ -331,6 +333,9 @@ static void test_args_module_params(void)
 	g_assert_cmpuint(module_param_count(&a, "dep_user"), ==, 1);
 	g_assert_cmpstr(param_value(&a, "dep_user", "verbose"), ==, "on");
 	g_assert_cmpstr(param_value(&a, "my-mod_2", "_x1"), ==, "v");
+	/* Each module's KEY=VALUE, in the order given: a QEMU plugin's argv. */
+	g_assert_cmpstr(param_value(&a, "counter", MH_PARAM_ORDER), ==,
+			"start=5\nheartbeat=/tmp/hb");
 	g_assert_null(param_value(&a, "counter", "verbose"));
 	g_assert_null(param_value(&a, "nomod", "start"));
 }

@@ -1,0 +1,143 @@
+#!/bin/bash
+# QEMU plugin compatibility: QEMU plugin sources (tests/qplugins/, written
+# against QEMU's plugin API alone) built twice, as plain QEMU plugins and as
+# modhost modules with obj-q.  The same deterministic guest run (spin,
+# single vCPU, interrupts off) under each gives byte-identical plugin
+# output in QEMU's log, the host's own "modhost: " lines aside.  Then the
+# obj-q build's run-time life under a running guest: load with KEY=VALUE
+# arguments in order, vCPU init at a load after start, the atexit report
+# at reload and unload, a refused install (load rejected, reload rolled
+# back), and a build that uses a function the layer lacks fails naming it.
+. "$(dirname "$0")/../lib.sh"
+MODCTL=$BUILD/bin/modctl
+Q=$BUILD/tests/qplugins
+need "$BUILD/modhost.so" "$MODCTL" "$Q/qcount.so" "$Q/qregs.so" \
+	"$Q/native/qcount.so" "$Q/native/qregs.so" "$BUILD/tests/guest/spin.elf"
+command -v "$QEMU" >/dev/null || skip_all "no $QEMU"
+plan 30
+
+# The guest's code: SeaBIOS, which runs before it, is not deterministic.
+RANGE="lo=0x100000 hi=0x200000"
+
+# run_to_end LOG PLUGIN_SPEC: the spin guest for a fixed number of ticks,
+# then QEMU exits (isa-debug-exit); the plugins' output goes to LOG.
+run_to_end() {
+	timeout "$WAIT_SECS" "$QEMU" -M pc -m 64 -display none -monitor none \
+		-no-reboot -serial none -smp 1 \
+		-device isa-debug-exit,iobase=0xf4,iosize=4 \
+		-kernel "$BUILD/tests/guest/spin.elf" -append "tick=3000 ticks=4" \
+		-plugin "$2" -d plugin -D "$1" 2>>"$T/stderr"
+	# The guest's exit status 0 comes back as 1.
+	[ $? -eq 1 ]
+}
+
+# -- the same output, native and obj-q ---------------------------------------
+for p in qcount qregs; do
+	args=$RANGE
+	[ $p = qcount ] && args="$RANGE mark=500 mem=on"
+	run_to_end "$T/$p.native" "$Q/native/$p.so,${args// /,}"
+	ok $? "$p: runs as a plain QEMU plugin (-plugin native/$p.so)"
+	mkdir -p "$T/dir-$p"
+	cp "$Q/$p.so" "$T/dir-$p/"
+	run_to_end "$T/$p.log" \
+		"$MODHOST_SO,dir=$T/dir-$p,load=$p,watch=off$(printf ",$p.%s" $args)" &&
+		grep -q "^modhost: $p: loaded version" "$T/$p.log"
+	ok $? "$p: runs as a modhost module (obj-q, load=$p, $p.KEY=VALUE)"
+	grep -v '^modhost: ' "$T/$p.log" > "$T/$p.compat"
+	cmp -s "$T/$p.native" "$T/$p.compat"
+	ok $? "$p: plugin output byte-identical to QEMU's own loading" ||
+		diff "$T/$p.native" "$T/$p.compat" | head -20 | sed 's/^/# /'
+done
+grep -q '^qcount: blocks [1-9][0-9]* insns [1-9]' "$T/qcount.native" &&
+	grep -q '^qcount: loads [1-9][0-9]* stores [1-9]' "$T/qcount.native" &&
+	grep -q '^qcount: vcpu 0 reached block 500 ' "$T/qcount.native"
+ok $? "qcount counted blocks, instructions and memory, and its mark fired"
+grep -q '^qcount: x86_64, API 2 to 4, system, 1 of 1 vCPUs, 4 args$' "$T/qcount.compat" &&
+	grep -q '^qcount: arg 2 mark=500$' "$T/qcount.compat" &&
+	grep -q '^qcount: 0x[0-9a-f]* ([0-9]* bytes) [a-z]' "$T/qcount.compat"
+ok $? "qemu_info_t, argv in order and QEMU's disassembly reach the module"
+grep -q '^qregs: vcpu 0: [1-9][0-9]* registers, first in .* rax .* eflags' "$T/qregs.compat" &&
+	grep -q '^qregs: call at 0x1[0-9a-f]* esp 0x[0-9a-f]* \[esp\] 0x[0-9a-f]* eax' "$T/qregs.compat" &&
+	grep -q '^qregs: [1-9][0-9]* calls in range$' "$T/qregs.compat"
+ok $? "qregs listed registers at vcpu_init and read registers and memory"
+
+# -- run-time life ------------------------------------------------------------
+SOCK=$T/ctl.sock
+mc() { timeout 30 "$MODCTL" -s "$SOCK" "$@"; }
+log_count() { grep -c -- "$1" "$QLOG" 2>/dev/null; }
+_log_has() { [ "$(log_count "$1")" -ge "$2" ]; }
+cp "$Q/qcount.so" "$Q/qregs.so" "$MODDIR/"
+qemu_start "ctl=$SOCK" watch=off
+wait_ticks 1
+
+# shellcheck disable=SC2086
+mc load qcount $RANGE mark=20000 mem=off >/dev/null
+ok $? "modctl load qcount KEY=VALUE... while the guest runs"
+wait_for "install" _log_has '^qcount: arg 3' 1
+grep '^qcount: arg' "$QLOG" | tr '\n' ';' > "$T/args"
+is "$(cat "$T/args")" "qcount: arg 0 lo=0x100000;qcount: arg 1 hi=0x200000;qcount: arg 2 mark=20000;qcount: arg 3 mem=off;" \
+	"argv holds every KEY=VALUE in the order given"
+wait_for "mark" _log_has '^qcount: vcpu 0 reached block 20000 ' 1
+ok $? "its callbacks and inline counters run after a load at run time"
+
+mc reload qcount >/dev/null
+ok $? "modctl reload qcount"
+wait_for "new install" _log_has '^qcount: x86_64, ' 2
+ok $? "the new version's install ran"
+is "$(grep -o -e '^qcount: blocks' -e '^qcount: x86_64' "$QLOG" | tr '\n' ';')" \
+	"qcount: x86_64;qcount: blocks;qcount: x86_64;" \
+	"the old version's atexit report is printed before the new one installs"
+wait_for "second mark" _log_has '^qcount: vcpu 0 reached block 20000 ' 2
+ok $? "the new version starts fresh: its counter reaches the mark again"
+
+mc load qregs >/dev/null
+ok $? "a second QEMU-API module loads beside the first"
+wait_for "qregs init" _log_has '^qregs: vcpu 0: [1-9][0-9]* registers' 1
+ok $? "its vcpu_init ran for the vCPU that already existed"
+mc unload qregs >/dev/null && wait_for "qregs report" _log_has '^qregs: [0-9]* calls in range$' 1
+ok $? "unloading it prints its report"
+
+mc unload qcount >/dev/null
+ok $? "modctl unload qcount"
+wait_for "second report" _log_has '^qcount: blocks [1-9]' 2
+ok $? "unload prints the atexit report"
+
+# A refused install: reject (load), rollback (reload), the value logged.
+n=$(count_events '.event=="reject"')
+mc load qcount fail=7 >/dev/null 2>&1
+[ $? -ne 0 ] && [ "$(count_events '.event=="reject"')" -gt "$n" ]
+ok $? "install returning 7: the load is rejected"
+events '.event=="message" and .module=="qcount"' | grep -q 'qemu_plugin_install returned 7'
+ok $? "the event log has install's return value"
+wait_for "install's value" _log_has '^modhost: qcount: qemu_plugin_install returned 7$' 1
+ok $? "so does QEMU's log"
+mc load qcount >/dev/null
+ok $? "loaded again without fail="
+mc param qcount fail=3 >/dev/null && ! mc reload qcount >/dev/null 2>&1
+ok $? "a reload whose install returns 3 fails"
+is "$(events '.event=="rollback"' | tail -1 | jq -r .module)" qcount "rollback event"
+mc list | grep -q '^qcount .* live'
+ok $? "the old version is still live"
+qemu_alive
+ok $? "the guest and QEMU kept running throughout"
+qemu_stop
+
+# -- a function the layer lacks: the build fails naming it --------------------
+mkdir "$T/lacks"
+printf 'obj-q := lacks.so\n' > "$T/lacks/Makefile"
+cat > "$T/lacks/lacks.c" <<'C'
+#include <qemu-plugin.h>
+QEMU_PLUGIN_EXPORT int qemu_plugin_version = QEMU_PLUGIN_VERSION;
+static void on_exit_vcpu(qemu_plugin_id_t id, unsigned int vcpu) { (void)id; (void)vcpu; }
+QEMU_PLUGIN_EXPORT int qemu_plugin_install(qemu_plugin_id_t id, const qemu_info_t *info,
+					   int argc, char **argv)
+{
+	(void)info; (void)argc; (void)argv;
+	qemu_plugin_register_vcpu_exit_cb(id, on_exit_vcpu);
+	return 0;
+}
+C
+! make -C "$TOP" M="$T/lacks" >"$T/lacks.log" 2>&1 &&
+	grep -q 'undefined reference to .qemu_plugin_register_vcpu_exit_cb' "$T/lacks.log" &&
+	[ ! -f "$T/lacks/lacks.so" ]
+ok $? "obj-q build of a plugin using an unimplemented function fails naming it"

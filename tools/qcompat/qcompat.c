@@ -1,0 +1,471 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The QEMU plugin compatibility layer: QEMU's plugin API on top of the
+ * module API table, so that an unmodified QEMU plugin source becomes a
+ * modhost module (obj-q in tools/module.mk, Documentation/qemu-plugins.rst).
+ *
+ * The SDK compiles this file into each obj-q module, with hidden visibility
+ * and -DMH_QCOMPAT_NAME='"NAME"' (and _VERSION, _LICENSE): it supplies the
+ * module's metadata and hooks, and the plugin's calls to qemu_plugin_*()
+ * bind to the definitions below at link time.  A function of the API that
+ * is not defined here stays an undefined reference, and the SDK's -z defs
+ * makes the link fail naming it: never a silent no-op.
+ *
+ * What QEMU keeps per plugin (one tb_trans, one vcpu_init, one atexit
+ * callback; registering again replaces) is kept here per module instance:
+ * each load maps a fresh private copy, so a reload starts from zero like a
+ * plugin in a new QEMU.  The callbacks the plugin puts on blocks and
+ * instructions go to QEMU unchanged (the table's entries are thin
+ * wrappers), so at run time QEMU calls the plugin directly.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <glib.h>
+#include <modhost/module.h>
+#include <qemu-plugin.h>
+
+#ifndef MH_QCOMPAT_NAME
+#error "build QEMU plugins with obj-q (tools/module.mk): MH_QCOMPAT_NAME is not set"
+#endif
+#ifndef MH_QCOMPAT_VERSION
+#define MH_QCOMPAT_VERSION "0"
+#endif
+#ifndef MH_QCOMPAT_LICENSE
+#define MH_QCOMPAT_LICENSE "NOASSERTION"
+#endif
+
+/* The plugin API version this layer implements (the header's). */
+#define QCOMPAT_API QEMU_PLUGIN_VERSION
+
+/* The id the plugin gets: opaque to it, never compared by the layer. */
+#define QCOMPAT_ID ((qemu_plugin_id_t)1)
+
+static const struct mh_api *mh;
+static mh_module *self;
+
+static qemu_plugin_vcpu_tb_trans_cb_t tb_trans_cb;
+static qemu_plugin_vcpu_simple_cb_t vcpu_init_cb;
+static qemu_plugin_udata_cb_t atexit_cb;
+static void *atexit_udata;
+/* argv stays valid while the module lives: plugins keep pointers into it. */
+static char **plugin_argv;
+
+/* -- the plugin's lifetime --------------------------------------------- */
+
+static void translate(mh_tb *tb, void *opaque)
+{
+	(void)opaque;
+	tb_trans_cb(QCOMPAT_ID, (struct qemu_plugin_tb *)tb);
+}
+
+static void vcpu_init(unsigned int vcpu_index, void *opaque)
+{
+	(void)opaque;
+	vcpu_init_cb(QCOMPAT_ID, vcpu_index);
+}
+
+void qemu_plugin_register_vcpu_tb_trans_cb(qemu_plugin_id_t id,
+					   qemu_plugin_vcpu_tb_trans_cb_t cb)
+{
+	(void)id;
+	tb_trans_cb = cb;
+	mh->set_translate(self, cb ? translate : NULL, NULL);
+}
+
+void qemu_plugin_register_vcpu_init_cb(qemu_plugin_id_t id,
+				       qemu_plugin_vcpu_simple_cb_t cb)
+{
+	(void)id;
+	vcpu_init_cb = cb;
+	mh->set_vcpu_init(self, cb ? vcpu_init : NULL, NULL);
+}
+
+void qemu_plugin_register_atexit_cb(qemu_plugin_id_t id,
+				    qemu_plugin_udata_cb_t cb, void *userdata)
+{
+	(void)id;
+	atexit_cb = cb;
+	atexit_udata = userdata;
+}
+
+void qemu_plugin_vcpu_for_each(qemu_plugin_id_t id,
+			       qemu_plugin_vcpu_simple_cb_t cb)
+{
+	unsigned int n = mh->num_vcpus();
+
+	for (unsigned int i = 0; i < n; i++)
+		cb(id, i);
+}
+
+/* QEMU refuses a plugin built for an API it does not have; so does this. */
+static int check_version(const struct mh_qemu_info *qi)
+{
+	if (qemu_plugin_version < qi->version_min ||
+	    qemu_plugin_version > QCOMPAT_API) {
+		mh->log(self, MH_LOG_ERROR, "built for QEMU plugin API %d; this "
+			"host supports %d to %d", qemu_plugin_version,
+			qi->version_min, QCOMPAT_API);
+		return -ENOTSUP;
+	}
+	return 0;
+}
+
+static int qcompat_init(mh_module *me, const struct mh_api *api)
+{
+	const struct mh_qemu_info *qi;
+	qemu_info_t info;
+	unsigned int n;
+	int argc, ret;
+
+	/* Before anything: the table must have what this layer calls. */
+	if (!MH_API_HAS(api, insn_haddr)) {
+		api->log(me, MH_LOG_ERROR, "the host's API table is older than "
+			 "ABI 1.4: QEMU plugins need 1.4");
+		return -ENOTSUP;
+	}
+	mh = api;
+	self = me;
+	qi = api->qemu_info();
+	ret = check_version(qi);
+	if (ret)
+		return ret;
+
+	/* QEMU hands a plugin "KEY=VALUE" words in the order given. */
+	plugin_argv = g_strsplit(api->param_args(me), "\n", -1);
+	argc = (int)g_strv_length(plugin_argv);
+	if (argc == 1 && !*plugin_argv[0]) {
+		g_free(plugin_argv[0]);
+		plugin_argv[0] = NULL;
+		argc = 0;
+	}
+	memset(&info, 0, sizeof(info));
+	info.target_name = qi->target_name;
+	info.version.min = qi->version_min;
+	info.version.cur = qi->version_cur;
+	info.system_emulation = qi->system_emulation;
+	info.system.smp_vcpus = qi->smp_vcpus;
+	info.system.max_vcpus = qi->max_vcpus;
+
+	ret = qemu_plugin_install(QCOMPAT_ID, &info, argc, plugin_argv);
+	if (ret) {
+		api->log(me, MH_LOG_ERROR, "qemu_plugin_install returned %d", ret);
+		g_clear_pointer(&plugin_argv, g_strfreev);
+		return -EINVAL;
+	}
+	/*
+	 * vCPUs already running were initialised before this plugin came:
+	 * QEMU would have called its vcpu_init for each at start.
+	 */
+	n = api->num_vcpus();
+	for (unsigned int i = 0; vcpu_init_cb && i < n; i++)
+		vcpu_init_cb(QCOMPAT_ID, i);
+	return 0;
+}
+
+/*
+ * At unload, before a reload and at QEMU's exit: the plugin's atexit
+ * callback prints its report.  The host then removes what was registered
+ * through the table (hooks, callbacks, scoreboards).  At QEMU's exit other
+ * vCPUs may still run the plugin's callbacks, so nothing is freed then.
+ */
+static void qcompat_exit(mh_module *me)
+{
+	(void)me;
+	if (atexit_cb)
+		atexit_cb(QCOMPAT_ID, atexit_udata);
+	if (mh->exiting())
+		return;
+	atexit_cb = NULL;
+	g_clear_pointer(&plugin_argv, g_strfreev);
+}
+
+MH_MODULE(MH_QCOMPAT_NAME, MH_QCOMPAT_VERSION, MH_QCOMPAT_LICENSE,
+	  "QEMU plugin " MH_QCOMPAT_NAME " (QEMU plugin API)",
+	  .init = qcompat_init, .exit = qcompat_exit);
+/* Plugins parse their own arguments: any KEY=VALUE reaches argv. */
+MH_PARAM_ANY();
+
+/* -- instrumentation ---------------------------------------------------- */
+
+#define MTB(tb) ((mh_tb *)(tb))
+#define MINSN(insn) ((mh_insn *)(insn))
+
+static inline mh_u64 mu64(qemu_plugin_u64 e)
+{
+	return (mh_u64){ (mh_scoreboard *)e.score, e.offset };
+}
+
+void qemu_plugin_register_vcpu_tb_exec_cb(struct qemu_plugin_tb *tb,
+					  qemu_plugin_vcpu_udata_cb_t cb,
+					  enum qemu_plugin_cb_flags flags,
+					  void *userdata)
+{
+	mh->tb_exec_cb(MTB(tb), cb, (enum mh_cb_flags)flags, userdata);
+}
+
+void qemu_plugin_register_vcpu_tb_exec_cond_cb(struct qemu_plugin_tb *tb,
+					       qemu_plugin_vcpu_udata_cb_t cb,
+					       enum qemu_plugin_cb_flags flags,
+					       enum qemu_plugin_cond cond,
+					       qemu_plugin_u64 entry,
+					       uint64_t imm, void *userdata)
+{
+	mh->tb_exec_cond_cb(MTB(tb), cb, (enum mh_cb_flags)flags,
+			    (enum mh_cond)cond, mu64(entry), imm, userdata);
+}
+
+void qemu_plugin_register_vcpu_tb_exec_inline_per_vcpu(
+	struct qemu_plugin_tb *tb, enum qemu_plugin_op op,
+	qemu_plugin_u64 entry, uint64_t imm)
+{
+	mh->tb_exec_inline(MTB(tb), (enum mh_op)op, mu64(entry), imm);
+}
+
+void qemu_plugin_register_vcpu_insn_exec_cb(struct qemu_plugin_insn *insn,
+					    qemu_plugin_vcpu_udata_cb_t cb,
+					    enum qemu_plugin_cb_flags flags,
+					    void *userdata)
+{
+	mh->insn_exec_cb(MINSN(insn), cb, (enum mh_cb_flags)flags, userdata);
+}
+
+void qemu_plugin_register_vcpu_insn_exec_cond_cb(
+	struct qemu_plugin_insn *insn, qemu_plugin_vcpu_udata_cb_t cb,
+	enum qemu_plugin_cb_flags flags, enum qemu_plugin_cond cond,
+	qemu_plugin_u64 entry, uint64_t imm, void *userdata)
+{
+	mh->insn_exec_cond_cb(MINSN(insn), cb, (enum mh_cb_flags)flags,
+			      (enum mh_cond)cond, mu64(entry), imm, userdata);
+}
+
+void qemu_plugin_register_vcpu_insn_exec_inline_per_vcpu(
+	struct qemu_plugin_insn *insn, enum qemu_plugin_op op,
+	qemu_plugin_u64 entry, uint64_t imm)
+{
+	mh->insn_exec_inline(MINSN(insn), (enum mh_op)op, mu64(entry), imm);
+}
+
+void qemu_plugin_register_vcpu_mem_cb(struct qemu_plugin_insn *insn,
+				      qemu_plugin_vcpu_mem_cb_t cb,
+				      enum qemu_plugin_cb_flags flags,
+				      enum qemu_plugin_mem_rw rw,
+				      void *userdata)
+{
+	mh->insn_mem_cb(MINSN(insn), cb, (enum mh_cb_flags)flags,
+			(enum mh_mem_rw)rw, userdata);
+}
+
+void qemu_plugin_register_vcpu_mem_inline_per_vcpu(
+	struct qemu_plugin_insn *insn, enum qemu_plugin_mem_rw rw,
+	enum qemu_plugin_op op, qemu_plugin_u64 entry, uint64_t imm)
+{
+	mh->insn_mem_inline(MINSN(insn), (enum mh_mem_rw)rw, (enum mh_op)op,
+			    mu64(entry), imm);
+}
+
+/* -- queries of the block being translated ------------------------------ */
+
+size_t qemu_plugin_tb_n_insns(const struct qemu_plugin_tb *tb)
+{
+	return mh->tb_n_insns(MTB(tb));
+}
+
+uint64_t qemu_plugin_tb_vaddr(const struct qemu_plugin_tb *tb)
+{
+	return mh->tb_vaddr(MTB(tb));
+}
+
+struct qemu_plugin_insn *qemu_plugin_tb_get_insn(const struct qemu_plugin_tb *tb,
+						 size_t idx)
+{
+	return (struct qemu_plugin_insn *)mh->tb_insn(MTB(tb), idx);
+}
+
+size_t qemu_plugin_insn_data(const struct qemu_plugin_insn *insn, void *dest,
+			     size_t len)
+{
+	return mh->insn_data(MINSN(insn), dest, len);
+}
+
+size_t qemu_plugin_insn_size(const struct qemu_plugin_insn *insn)
+{
+	return mh->insn_size(MINSN(insn));
+}
+
+uint64_t qemu_plugin_insn_vaddr(const struct qemu_plugin_insn *insn)
+{
+	return mh->insn_vaddr(MINSN(insn));
+}
+
+const char *qemu_plugin_insn_symbol(const struct qemu_plugin_insn *insn)
+{
+	return mh->insn_symbol(MINSN(insn));
+}
+
+void *qemu_plugin_insn_haddr(const struct qemu_plugin_insn *insn)
+{
+	return mh->insn_haddr(MINSN(insn));
+}
+
+char *qemu_plugin_insn_disas(const struct qemu_plugin_insn *insn)
+{
+	return mh->insn_disas(MINSN(insn));
+}
+
+/* -- memory accesses ------------------------------------------------------ */
+
+unsigned int qemu_plugin_mem_size_shift(qemu_plugin_meminfo_t info)
+{
+	return mh->mem_size_shift(info);
+}
+
+bool qemu_plugin_mem_is_sign_extended(qemu_plugin_meminfo_t info)
+{
+	return mh->mem_is_sign_extended(info);
+}
+
+bool qemu_plugin_mem_is_store(qemu_plugin_meminfo_t info)
+{
+	return mh->mem_is_store(info);
+}
+
+/* -- scoreboards ------------------------------------------------------------ */
+
+struct qemu_plugin_scoreboard *qemu_plugin_scoreboard_new(size_t element_size)
+{
+	return (struct qemu_plugin_scoreboard *)mh->scoreboard_new(self,
+								   element_size);
+}
+
+void qemu_plugin_scoreboard_free(struct qemu_plugin_scoreboard *score)
+{
+	mh->scoreboard_free(self, (mh_scoreboard *)score);
+}
+
+void *qemu_plugin_scoreboard_find(struct qemu_plugin_scoreboard *score,
+				  unsigned int vcpu_index)
+{
+	return mh->scoreboard_find((mh_scoreboard *)score, vcpu_index);
+}
+
+void qemu_plugin_u64_add(qemu_plugin_u64 entry, unsigned int vcpu_index,
+			 uint64_t added)
+{
+	/* As QEMU: a plain add on the vCPU's own entry, not atomic. */
+	char *base = qemu_plugin_scoreboard_find(entry.score, vcpu_index);
+
+	*(uint64_t *)(base + entry.offset) += added;
+}
+
+uint64_t qemu_plugin_u64_get(qemu_plugin_u64 entry, unsigned int vcpu_index)
+{
+	return mh->u64_get(mu64(entry), vcpu_index);
+}
+
+void qemu_plugin_u64_set(qemu_plugin_u64 entry, unsigned int vcpu_index,
+			 uint64_t val)
+{
+	mh->u64_set(mu64(entry), vcpu_index, val);
+}
+
+uint64_t qemu_plugin_u64_sum(qemu_plugin_u64 entry)
+{
+	return mh->u64_sum(mu64(entry));
+}
+
+/* -- guest state ---------------------------------------------------------- */
+
+GArray *qemu_plugin_get_registers(void)
+{
+	GArray *list = g_array_new(false, false,
+				   sizeof(qemu_plugin_reg_descriptor));
+	const char *name, *feature;
+
+	/* The names are the host's and live until QEMU exits, like QEMU's. */
+	for (unsigned int i = 0; (name = mh->reg_name(i, &feature)); i++) {
+		qemu_plugin_reg_descriptor d = {
+			.handle = (struct qemu_plugin_register *)mh->reg_lookup(name),
+			.name = name,
+			.feature = feature,
+		};
+		g_array_append_val(list, d);
+	}
+	return list;
+}
+
+int qemu_plugin_read_register(struct qemu_plugin_register *handle,
+			      GByteArray *buf)
+{
+	uint8_t val[256];	/* the widest x86 and Arm registers fit */
+	int n = mh->reg_read((const mh_reg *)handle, val, sizeof(val));
+
+	if (n <= 0 || (size_t)n > sizeof(val))
+		return -1;
+	g_byte_array_append(buf, val, n);
+	return n;
+}
+
+bool qemu_plugin_read_memory_vaddr(uint64_t addr, GByteArray *data, size_t len)
+{
+	if (!len)
+		return false;
+	g_byte_array_set_size(data, len);
+	return !mh->mem_read(addr, data->data, len);
+}
+
+/* -- output and helpers ----------------------------------------------------- */
+
+void qemu_plugin_outs(const char *string)
+{
+	mh->outs(string);
+}
+
+int qemu_plugin_num_vcpus(void)
+{
+	return (int)mh->num_vcpus();
+}
+
+/*
+ * QEMU's words for true and false.  QEMU itself aborts on any other value
+ * (it parses with &error_abort); a module must not end QEMU, so this
+ * returns false and leaves *@ret alone.
+ */
+bool qemu_plugin_bool_parse(const char *name, const char *val, bool *ret)
+{
+	static const char *const yes[] = { "on", "yes", "true", "y" };
+	static const char *const no[] = { "off", "no", "false", "n" };
+
+	if (!name || !val)
+		return false;
+	for (unsigned int i = 0; i < G_N_ELEMENTS(yes); i++) {
+		if (!strcmp(val, yes[i]) || !strcmp(val, no[i])) {
+			*ret = !strcmp(val, yes[i]);
+			return true;
+		}
+	}
+	mh->log(self, MH_LOG_ERROR, "%s=%s: expected on or off", name, val);
+	return false;
+}
+
+/* User-mode emulation only; the host runs under system emulation. */
+const char *qemu_plugin_path_to_binary(void)
+{
+	return NULL;
+}
+
+uint64_t qemu_plugin_start_code(void)
+{
+	return 0;
+}
+
+uint64_t qemu_plugin_end_code(void)
+{
+	return 0;
+}
+
+uint64_t qemu_plugin_entry_code(void)
+{
+	return 0;
+}
