@@ -306,22 +306,14 @@ static bool api_mem_is_sign_extended(uint32_t info)
 	return qemu_plugin_mem_is_sign_extended(info);
 }
 
+static void api_mem_get_value(uint32_t info, struct mh_mem_value *val);
+
 static uint64_t api_mem_value(uint32_t info)
 {
-	qemu_plugin_mem_value v = qemu_plugin_mem_get_value(info);
+	struct mh_mem_value v;
 
-	switch (v.type) {
-	case QEMU_PLUGIN_MEM_VALUE_U8:
-		return v.data.u8;
-	case QEMU_PLUGIN_MEM_VALUE_U16:
-		return v.data.u16;
-	case QEMU_PLUGIN_MEM_VALUE_U32:
-		return v.data.u32;
-	case QEMU_PLUGIN_MEM_VALUE_U64:
-		return v.data.u64;
-	default:
-		return v.data.u128.low;
-	}
+	api_mem_get_value(info, &v);
+	return v.low;
 }
 
 /* -- registers and memory ---------------------------------------------- */
@@ -763,13 +755,22 @@ static bool api_hypercall_returns(void)
 	return mh_hypercall_returns();
 }
 
+static void late_init_forget(struct mh_module *m);
+static void stopped_forget(struct mh_module *m);
+
 void mh_api_release(struct mh_module *m)
 {
 	acct_forget(m);
+	late_init_forget(m);
+	stopped_forget(m);
 	m->translate = NULL;
 	m->translate_opaque = NULL;
 	m->vcpu_init = NULL;
 	m->vcpu_init_opaque = NULL;
+	memset(m->vcpu_event, 0, sizeof(m->vcpu_event));
+	memset(m->vcpu_event_opaque, 0, sizeof(m->vcpu_event_opaque));
+	m->flush = NULL;
+	m->flush_opaque = NULL;
 	for (guint i = 0; i < m->scoreboards->len; i++)
 		qemu_plugin_scoreboard_free(g_ptr_array_index(m->scoreboards, i));
 	g_ptr_array_set_size(m->scoreboards, 0);
@@ -865,6 +866,244 @@ static void *api_insn_haddr(const mh_insn *insn)
 	return qemu_plugin_insn_haddr(QINSN(insn));
 }
 
+/* -- the rest of QEMU's plugin API (since 1.5) ---------------------------- */
+
+/* Like set_vcpu_init: from init, exit or a run_stopped() call. */
+static int api_set_vcpu_event(mh_module *self, enum mh_vcpu_event ev,
+			      mh_vcpu_udata_cb cb, void *opaque)
+{
+	if ((unsigned int)ev > MH_VCPU_RESUME)
+		return -EINVAL;
+	self->vcpu_event[ev] = cb;
+	self->vcpu_event_opaque[ev] = opaque;
+	return 0;
+}
+
+static int api_set_flush(mh_module *self, mh_opaque_cb cb, void *opaque)
+{
+	self->flush = cb;
+	self->flush_opaque = opaque;
+	return 0;
+}
+
+/*
+ * Late vcpu_init.  A module loaded after the vCPUs started owes each of
+ * them its vcpu_init, and QEMU would have run it on that vCPU's thread
+ * (register reads read the vCPU they run on).  No plugin call runs code on
+ * another vCPU, so the host puts a check on every block translated while
+ * some vCPU is owed one: a conditional callback on the vCPU's own flag in
+ * late_sb, first in the block, which runs what that vCPU is owed before
+ * anything the module instrumented.  late_owed counts the (module, vCPU)
+ * pairs still owed; once it is 0, blocks translated afterwards carry no
+ * check.  Flags are set with every vCPU stopped and cleared by their own
+ * vCPU; late_init[] entries are claimed with an atomic exchange.
+ */
+static struct qemu_plugin_scoreboard *late_sb;
+static qemu_plugin_u64 late_flag;
+static int late_owed;
+
+static int api_vcpu_init_existing(mh_module *self)
+{
+	unsigned int n = qemu_plugin_num_vcpus();
+
+	if (!mh_lifecycle_applying() || !self->vcpu_init)
+		return -EINVAL;
+	if (!n || self->late_init)
+		return 0;
+	if (!late_sb) {
+		late_sb = qemu_plugin_scoreboard_new(sizeof(uint64_t));
+		late_flag = (qemu_plugin_u64){ late_sb, 0 };
+	}
+	self->late_init = g_new(int, n);
+	self->late_n = n;
+	for (unsigned int i = 0; i < n; i++) {
+		self->late_init[i] = 1;
+		qemu_plugin_u64_set(late_flag, i, 1);
+	}
+	g_atomic_int_add(&late_owed, (int)n);
+	return 0;
+}
+
+/* On vCPU @vcpu_index, first in a block: run the vcpu_init it is owed. */
+static void late_init_run(unsigned int vcpu_index, void *udata)
+{
+	(void)udata;
+	qemu_plugin_u64_set(late_flag, vcpu_index, 0);
+	mh_lifecycle_late_init(vcpu_index);
+}
+
+void mh_api_late_init_vcpu(struct mh_module *m, unsigned int vcpu_index)
+{
+	if (vcpu_index >= m->late_n ||
+	    !g_atomic_int_exchange(&m->late_init[vcpu_index], 0))
+		return;
+	g_atomic_int_add(&late_owed, -1);
+	if (m->vcpu_init)
+		m->vcpu_init(vcpu_index, m->vcpu_init_opaque);
+}
+
+void mh_api_late_init_instrument(struct qemu_plugin_tb *tb)
+{
+	if (!g_atomic_int_get(&late_owed))
+		return;
+	qemu_plugin_register_vcpu_tb_exec_cond_cb(tb, late_init_run,
+						  QEMU_PLUGIN_CB_R_REGS,
+						  QEMU_PLUGIN_COND_NE,
+						  late_flag, 0, NULL);
+}
+
+/* @m goes (every vCPU stopped): what it was still owed is owed no more. */
+static void late_init_forget(struct mh_module *m)
+{
+	for (unsigned int i = 0; i < m->late_n; i++)
+		if (m->late_init[i])
+			g_atomic_int_add(&late_owed, -1);
+	g_clear_pointer(&m->late_init, g_free);
+	m->late_n = 0;
+}
+
+static int api_unload_self(mh_module *self)
+{
+	if (mh_lifecycle_applying() && self->entry->state == MH_COMING)
+		return -EINVAL;
+	return mh_request_async(MH_REQ_UNLOAD, self->entry->name, MH_FROM_SELF);
+}
+
+/*
+ * run_stopped(): calls queued under stopped_lock, run by the next apply
+ * (every vCPU stopped, the code flushed).  A call whose module went in
+ * between is dropped (mh_api_release).
+ */
+struct stopped_call {
+	struct mh_module *mod;
+	mh_stopped_cb fn;
+	void *opaque;
+};
+
+static GMutex stopped_lock;
+static GArray *stopped_calls;	/* struct stopped_call */
+
+static int api_run_stopped(mh_module *self, mh_stopped_cb fn, void *opaque)
+{
+	struct stopped_call c = { .mod = self, .fn = fn, .opaque = opaque };
+
+	if (!fn)
+		return -EINVAL;
+	g_mutex_lock(&stopped_lock);
+	if (!stopped_calls)
+		stopped_calls = g_array_new(false, false, sizeof(c));
+	g_array_append_val(stopped_calls, c);
+	g_mutex_unlock(&stopped_lock);
+	/* From a hook inside an apply, the calls run at its end. */
+	if (!mh_lifecycle_applying())
+		mh_quiesce_request();
+	return 0;
+}
+
+static int stopped_call(void *p)
+{
+	struct stopped_call *c = p;
+
+	c->fn(c->mod, c->opaque);
+	return 0;
+}
+
+void mh_api_run_stopped(void)
+{
+	struct mh_guard_fault fault;
+	g_autoptr(GArray) calls = NULL;
+
+	g_mutex_lock(&stopped_lock);
+	calls = g_steal_pointer(&stopped_calls);
+	g_mutex_unlock(&stopped_lock);
+	for (guint i = 0; calls && i < calls->len; i++) {
+		struct stopped_call *c = &g_array_index(calls, struct stopped_call, i);
+
+		/* A call queued by one that went before is gone (released). */
+		if (!c->mod)
+			continue;
+		mh_guard_call(stopped_call, c, &fault);
+		if (fault.kind != MH_GUARD_NONE) {
+			g_autofree char *why = mh_guard_describe("run_stopped", &fault);
+
+			c->mod->tainted = true;
+			mh_err("%s: %s", c->mod->meta->name, why);
+		}
+	}
+	/* Calls queued by these calls run at the next quiesce. */
+	g_mutex_lock(&stopped_lock);
+	if (stopped_calls && stopped_calls->len)
+		mh_quiesce_request();
+	g_mutex_unlock(&stopped_lock);
+}
+
+/* Every vCPU stopped, @m goes: its calls not run yet are dropped. */
+static void stopped_forget(struct mh_module *m)
+{
+	g_mutex_lock(&stopped_lock);
+	for (guint i = 0; stopped_calls && i < stopped_calls->len; i++) {
+		struct stopped_call *c = &g_array_index(stopped_calls,
+							struct stopped_call, i);
+
+		if (c->mod == m)
+			c->mod = NULL;
+	}
+	g_mutex_unlock(&stopped_lock);
+}
+
+static bool api_mem_is_big_endian(uint32_t info)
+{
+	return qemu_plugin_mem_is_big_endian(info);
+}
+
+static void api_mem_get_value(uint32_t info, struct mh_mem_value *val)
+{
+	qemu_plugin_mem_value v = qemu_plugin_mem_get_value(info);
+
+	*val = (struct mh_mem_value){ .size = 1u << v.type };
+	switch (v.type) {
+	case QEMU_PLUGIN_MEM_VALUE_U8:
+		val->low = v.data.u8;
+		break;
+	case QEMU_PLUGIN_MEM_VALUE_U16:
+		val->low = v.data.u16;
+		break;
+	case QEMU_PLUGIN_MEM_VALUE_U32:
+		val->low = v.data.u32;
+		break;
+	case QEMU_PLUGIN_MEM_VALUE_U64:
+		val->low = v.data.u64;
+		break;
+	default:
+		val->size = 16;
+		val->low = v.data.u128.low;
+		val->high = v.data.u128.high;
+		break;
+	}
+}
+
+static const mh_hwaddr *api_hwaddr(uint32_t info, uint64_t vaddr)
+{
+	return (const mh_hwaddr *)qemu_plugin_get_hwaddr(info, vaddr);
+}
+
+#define QHW(h) ((const struct qemu_plugin_hwaddr *)(h))
+
+static bool api_hwaddr_is_io(const mh_hwaddr *haddr)
+{
+	return qemu_plugin_hwaddr_is_io(QHW(haddr));
+}
+
+static uint64_t api_hwaddr_phys(const mh_hwaddr *haddr)
+{
+	return qemu_plugin_hwaddr_phys_addr(QHW(haddr));
+}
+
+static const char *api_hwaddr_device(const mh_hwaddr *haddr)
+{
+	return qemu_plugin_hwaddr_device_name(QHW(haddr));
+}
+
 const struct mh_api mh_host_api = {
 	.size = sizeof(struct mh_api),
 	.abi_major = MODHOST_ABI_MAJOR,
@@ -922,4 +1161,15 @@ const struct mh_api mh_host_api = {
 	.reg_name = api_reg_name,
 	.insn_disas = api_insn_disas,
 	.insn_haddr = api_insn_haddr,
+	.set_vcpu_event = api_set_vcpu_event,
+	.set_flush = api_set_flush,
+	.vcpu_init_existing = api_vcpu_init_existing,
+	.unload_self = api_unload_self,
+	.run_stopped = api_run_stopped,
+	.mem_is_big_endian = api_mem_is_big_endian,
+	.mem_get_value = api_mem_get_value,
+	.hwaddr = api_hwaddr,
+	.hwaddr_is_io = api_hwaddr_is_io,
+	.hwaddr_phys = api_hwaddr_phys,
+	.hwaddr_device = api_hwaddr_device,
 };

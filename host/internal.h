@@ -271,6 +271,16 @@ struct mh_module {
 	void *translate_opaque;
 	mh_vcpu_udata_cb vcpu_init;	/* set_vcpu_init() */
 	void *vcpu_init_opaque;
+	mh_vcpu_udata_cb vcpu_event[MH_VCPU_RESUME + 1];	/* set_vcpu_event() */
+	void *vcpu_event_opaque[MH_VCPU_RESUME + 1];
+	mh_opaque_cb flush;		/* set_flush() */
+	void *flush_opaque;
+	/*
+	 * vcpu_init_existing(): late_init[i] is set while vCPU i still has to
+	 * run vcpu_init on its own thread (cleared there); late_n entries.
+	 */
+	int *late_init;
+	unsigned int late_n;
 	GPtrArray *scoreboards;
 	GPtrArray *reg_imports;	/* registry symbols it imports (edges) */
 	GPtrArray *reg_points;	/* PPP points it declared */
@@ -383,6 +393,19 @@ void mh_api_vcpu_init(void);
 void mh_api_set_qemu_info(const qemu_info_t *info);
 /* Every vCPU is stopped, the code flushed: free the scoreboards let go. */
 void mh_api_quiesced(void);
+/*
+ * From the applying thread, every vCPU stopped and the code flushed: run
+ * the live modules' run_stopped() calls queued so far.
+ */
+void mh_api_run_stopped(void);
+/*
+ * From the host's tb_trans, before the modules' hooks: while some vCPU
+ * still owes a module its late vcpu_init (vcpu_init_existing()), put the
+ * check that runs it on every block.
+ */
+void mh_api_late_init_instrument(struct qemu_plugin_tb *tb);
+/* On vCPU @vcpu_index: run @m's vcpu_init if that vCPU still owes it. */
+void mh_api_late_init_vcpu(struct mh_module *m, unsigned int vcpu_index);
 /* Accounting. */
 void mh_api_set_accounting(bool on);
 bool mh_api_accounting(void);
@@ -477,7 +500,7 @@ struct mh_entry {
 };
 
 enum mh_origin { MH_FROM_START, MH_FROM_WATCH, MH_FROM_IMPORT, MH_FROM_CTL,
-		 MH_FROM_GUEST };
+		 MH_FROM_GUEST, MH_FROM_SELF };
 
 /*
  * mh_lock guards the entry table, the live set and plan.c's request queue
@@ -519,6 +542,12 @@ const char *mh_lifecycle_owner(bool (*match)(const struct mh_module *m,
 void mh_lifecycle_translate(struct qemu_plugin_tb *tb);
 /* vCPU-side, lock-free: vCPU @vcpu_index starts; the live modules' hooks. */
 void mh_lifecycle_vcpu_init(unsigned int vcpu_index);
+/* vCPU-side, lock-free: the late vcpu_init vCPU @vcpu_index owes modules. */
+void mh_lifecycle_late_init(unsigned int vcpu_index);
+/* vCPU-side, lock-free: @ev on vCPU @vcpu_index; the live modules' hooks. */
+void mh_lifecycle_vcpu_event(enum mh_vcpu_event ev, unsigned int vcpu_index);
+/* Translated code was flushed, every vCPU stopped: the modules' flush hooks. */
+void mh_lifecycle_flush(void);
 /*
  * True while this thread applies requests (every vCPU stopped, translated
  * code flushed, or no vCPU yet): what a module frees now is unreachable.

@@ -34,6 +34,7 @@ static const char *const origin_names[] = {
 	[MH_FROM_IMPORT] = "import",
 	[MH_FROM_CTL] = "ctl",
 	[MH_FROM_GUEST] = "guest",
+	[MH_FROM_SELF] = "self",
 };
 
 const char *mh_lifecycle_origin(enum mh_origin from)
@@ -594,6 +595,8 @@ int mh_lifecycle_apply(void)
 		r->done = true;
 		n++;
 	}
+	/* Still every vCPU stopped: what live modules asked to run so. */
+	mh_api_run_stopped();
 	applying = false;
 	mh_plan_done_locked();
 	g_mutex_unlock(&mh_lock);
@@ -655,6 +658,42 @@ void mh_lifecycle_vcpu_init(unsigned int vcpu_index)
 
 		if (m->vcpu_init && !m->tainted)
 			m->vcpu_init(vcpu_index, m->vcpu_init_opaque);
+	}
+}
+
+/* Like translation: the live set only changes while vCPUs are stopped. */
+void mh_lifecycle_late_init(unsigned int vcpu_index)
+{
+	for (guint i = 0; i < live->len; i++) {
+		struct mh_module *m = ((struct mh_entry *)
+				       g_ptr_array_index(live, i))->live;
+
+		if (m->late_init && !m->tainted)
+			mh_api_late_init_vcpu(m, vcpu_index);
+	}
+}
+
+/* Like translation: the live set only changes while vCPUs are stopped. */
+void mh_lifecycle_vcpu_event(enum mh_vcpu_event ev, unsigned int vcpu_index)
+{
+	for (guint i = 0; i < live->len; i++) {
+		struct mh_module *m = ((struct mh_entry *)
+				       g_ptr_array_index(live, i))->live;
+
+		if (m->vcpu_event[ev] && !m->tainted)
+			m->vcpu_event[ev](vcpu_index, m->vcpu_event_opaque[ev]);
+	}
+}
+
+/* Every vCPU is stopped: from QEMU's flush callback or a quiesce. */
+void mh_lifecycle_flush(void)
+{
+	for (guint i = 0; i < live->len; i++) {
+		struct mh_module *m = ((struct mh_entry *)
+				       g_ptr_array_index(live, i))->live;
+
+		if (m->flush && !m->tainted)
+			m->flush(m->flush_opaque);
 	}
 }
 

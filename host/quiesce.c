@@ -52,12 +52,45 @@ static void vcpu_init(qemu_plugin_id_t id, unsigned int vcpu_index)
 	mh_lifecycle_vcpu_init(vcpu_index);
 }
 
+static void vcpu_exit(qemu_plugin_id_t id, unsigned int vcpu_index)
+{
+	(void)id;
+	mh_lifecycle_vcpu_event(MH_VCPU_EXIT, vcpu_index);
+}
+
+static void vcpu_idle(qemu_plugin_id_t id, unsigned int vcpu_index)
+{
+	(void)id;
+	mh_lifecycle_vcpu_event(MH_VCPU_IDLE, vcpu_index);
+}
+
+static void vcpu_resume(qemu_plugin_id_t id, unsigned int vcpu_index)
+{
+	(void)id;
+	mh_lifecycle_vcpu_event(MH_VCPU_RESUME, vcpu_index);
+}
+
+/*
+ * QEMU flushes with every vCPU stopped, its own flushes and a quiesce's
+ * alike (a reset flushes before it drops the host's callbacks), so
+ * modules hear of each flush once, before the quiesce applies anything.
+ */
+static void flush(qemu_plugin_id_t id)
+{
+	(void)id;
+	mh_lifecycle_flush();
+}
+
 static void tb_trans(qemu_plugin_id_t id, struct qemu_plugin_tb *tb);
 
 /* A reset drops every callback of the host: this registers them again. */
 static void register_callbacks(void)
 {
 	qemu_plugin_register_vcpu_init_cb(host_id, vcpu_init);
+	qemu_plugin_register_vcpu_exit_cb(host_id, vcpu_exit);
+	qemu_plugin_register_vcpu_idle_cb(host_id, vcpu_idle);
+	qemu_plugin_register_vcpu_resume_cb(host_id, vcpu_resume);
+	qemu_plugin_register_flush_cb(host_id, flush);
 	qemu_plugin_register_vcpu_tb_trans_cb(host_id, tb_trans);
 	qemu_plugin_register_atexit_cb(host_id, host_atexit, NULL);
 }
@@ -174,6 +207,7 @@ static void tb_trans(qemu_plugin_id_t id, struct qemu_plugin_tb *tb)
 	(void)id;
 	ring_doorbell(tb);
 	mh_hypercall_instrument(tb);
+	mh_api_late_init_instrument(tb);
 	mh_lifecycle_translate(tb);
 }
 

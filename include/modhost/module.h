@@ -24,7 +24,7 @@ extern "C" {
 
 /* A major bump breaks modules; a minor bump only appends. */
 #define MODHOST_ABI_MAJOR 1
-#define MODHOST_ABI_MINOR 4
+#define MODHOST_ABI_MINOR 5
 
 /* Name of the ELF section that holds a module's metadata. */
 #define MH_SECTION ".modhost"
@@ -37,6 +37,7 @@ typedef struct mh_tb mh_tb;                /* a block being translated */
 typedef struct mh_insn mh_insn;            /* an instruction of such a block */
 typedef struct mh_scoreboard mh_scoreboard; /* per-vCPU storage */
 typedef struct mh_reg mh_reg;              /* a guest register, by name */
+typedef struct mh_hwaddr mh_hwaddr;        /* where a memory access went (since 1.5) */
 
 /*
  * A vCPU, where module APIs pass what PANDA calls a CPUState (hypercall
@@ -187,12 +188,34 @@ struct mh_qemu_info {
 	int max_vcpus;
 };
 
+/* vCPU events besides init (since 1.5); values are the host's own. */
+enum mh_vcpu_event {
+	MH_VCPU_EXIT,		/* the vCPU goes away (hot-unplug) */
+	MH_VCPU_IDLE,		/* the vCPU halts and waits */
+	MH_VCPU_RESUME,		/* it runs again after waiting */
+};
+
+/**
+ * struct mh_mem_value - the value a load or store moved (since 1.5)
+ * @size: its size in bytes: 1, 2, 4, 8 or 16
+ * @low: the value, zero-extended, or its low 64 bits when @size is 16
+ * @high: the high 64 bits when @size is 16, else 0
+ */
+struct mh_mem_value {
+	uint32_t size;
+	uint64_t low;
+	uint64_t high;
+};
+
 /* Called by QEMU itself on the vCPU thread: no host code in between. */
 typedef void (*mh_vcpu_udata_cb)(unsigned int vcpu_index, void *udata);
 typedef void (*mh_vcpu_mem_cb)(unsigned int vcpu_index, uint32_t meminfo,
 			       uint64_t vaddr, void *udata);
 /* Called by the host for every block QEMU translates. */
 typedef void (*mh_translate_cb)(mh_tb *tb, void *opaque);
+/* Called by the host with @opaque as given (since 1.5). */
+typedef void (*mh_opaque_cb)(void *opaque);
+typedef void (*mh_stopped_cb)(mh_module *self, void *opaque);
 
 /**
  * struct mh_api - the host's services, handed to a module's hooks
@@ -365,6 +388,55 @@ struct mh_api {
 	char *(*insn_disas)(const mh_insn *insn);
 	/* Where the host mapped @insn's bytes, or NULL (an MMIO page). */
 	void *(*insn_haddr)(const mh_insn *insn);
+
+	/* -- since 1.5 -- */
+
+	/*
+	 * Run @cb(vcpu_index, @opaque) on the vCPU's thread at @ev, until
+	 * @self goes; NULL removes it.  From init or a hook run with every
+	 * vCPU stopped.  0, or -EINVAL for an unknown @ev.
+	 */
+	int (*set_vcpu_event)(mh_module *self, enum mh_vcpu_event ev,
+			      mh_vcpu_udata_cb cb, void *opaque);
+	/*
+	 * Run @cb(@opaque) after QEMU flushed its translated code (the host's
+	 * own quiesces included: every block is translated again), with
+	 * every vCPU stopped; NULL removes it.
+	 */
+	int (*set_flush)(mh_module *self, mh_opaque_cb cb, void *opaque);
+	/*
+	 * From init: run the vcpu_init hook (set_vcpu_init()) for each vCPU
+	 * that already runs, each on its own vCPU's thread, before that
+	 * vCPU runs any block instrumented by @self: register reads there
+	 * read that vCPU.  A vCPU that is halted gets it when it runs again.
+	 */
+	int (*vcpu_init_existing)(mh_module *self);
+	/*
+	 * Ask for @self's own unload, as "modctl unload NAME" would: queued,
+	 * returns at once, exit runs later with every vCPU stopped.  Any
+	 * thread, vCPU callbacks included; not from init.  0 or -errno.
+	 */
+	int (*unload_self)(mh_module *self);
+	/*
+	 * Run @fn(@self, @opaque) once, soon, with every vCPU stopped and the
+	 * translated code flushed (so no block still carries what @self
+	 * registered before); dropped if @self goes first.  Any thread.
+	 */
+	int (*run_stopped)(mh_module *self, mh_stopped_cb fn, void *opaque);
+	/* Inside a memory callback: the access was big-endian. */
+	bool (*mem_is_big_endian)(uint32_t meminfo);
+	/* Inside a memory callback: the value the access moved, whole. */
+	void (*mem_get_value)(uint32_t meminfo, struct mh_mem_value *val);
+	/*
+	 * Inside a memory callback: where the access at @vaddr went; NULL
+	 * if QEMU cannot tell.  Valid until the callback returns.
+	 */
+	const mh_hwaddr *(*hwaddr)(uint32_t meminfo, uint64_t vaddr);
+	bool (*hwaddr_is_io)(const mh_hwaddr *haddr);
+	/* The guest physical address, or the offset into the device (I/O). */
+	uint64_t (*hwaddr_phys)(const mh_hwaddr *haddr);
+	/* The device's name for an I/O access ("RAM" otherwise): lives until QEMU exits. */
+	const char *(*hwaddr_device)(const mh_hwaddr *haddr);
 };
 
 /* Does the running host's table have @member? */
