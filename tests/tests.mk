@@ -185,7 +185,7 @@ tests-build: $(TMOD)/leaky.so
 # QEMU plugins (tests/qplugins/): each source built twice, as a modhost
 # module with obj-q (the SDK's rules, as a plugin author runs them) and as a
 # plain QEMU plugin for QEMU's own -plugin, against the same API header.
-QPLUGINS := qcount qregs
+QPLUGINS := qcount qregs qmem qlife
 QPLUGIN_DIR := $(BUILD)/tests/qplugins
 
 $(QPLUGIN_DIR)/%.so: tests/qplugins/%.c tools/qcompat/qcompat.c \

@@ -264,4 +264,20 @@ void qemu_plugin_u64_set(qemu_plugin_u64 entry, unsigned int vcpu_index,
 			 uint64_t val);
 uint64_t qemu_plugin_u64_sum(qemu_plugin_u64 entry);
 
+/*
+ * Newer APIs.  A source that calls a function QEMU added after version 4
+ * fails to build with a message naming the function and the version,
+ * rather than with an implicit declaration and a link error.  The empty
+ * parameter lists accept any arguments, so only the call is the error.
+ */
+#define MH_QEMU_PLUGIN_NEWER(fn, ver)					\
+	int fn() __attribute__((error(#fn " is QEMU plugin API " ver	\
+				      ": this API is version 4 (QEMU 10.0)")))
+MH_QEMU_PLUGIN_NEWER(qemu_plugin_write_register, "version 5 (QEMU 10.1)");
+MH_QEMU_PLUGIN_NEWER(qemu_plugin_write_memory_vaddr, "version 5 (QEMU 10.1)");
+MH_QEMU_PLUGIN_NEWER(qemu_plugin_read_memory_hwaddr, "version 5 (QEMU 10.1)");
+MH_QEMU_PLUGIN_NEWER(qemu_plugin_write_memory_hwaddr, "version 5 (QEMU 10.1)");
+MH_QEMU_PLUGIN_NEWER(qemu_plugin_translate_vaddr, "version 5 (QEMU 10.1)");
+#undef MH_QEMU_PLUGIN_NEWER
+
 #endif /* MODHOST_QEMU_PLUGIN_H */

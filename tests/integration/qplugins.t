@@ -11,11 +11,14 @@
 . "$(dirname "$0")/../lib.sh"
 MODCTL=$BUILD/bin/modctl
 Q=$BUILD/tests/qplugins
-need "$BUILD/modhost.so" "$MODCTL" "$Q/qcount.so" "$Q/qregs.so" \
-	"$Q/native/qcount.so" "$Q/native/qregs.so" "$BUILD/tests/guest/spin.elf"
+PLUGINS="qcount qregs qmem qlife"
+for p in $PLUGINS; do
+	need "$Q/$p.so" "$Q/native/$p.so"
+done
+need "$BUILD/modhost.so" "$MODCTL" "$BUILD/tests/guest/spin.elf"
 command -v "$QEMU" >/dev/null || skip_all "no $QEMU"
 command -v nm >/dev/null || skip_all "no nm"
-plan 30
+plan 38
 
 # The guest's code: SeaBIOS, which runs before it, is not deterministic;
 # nor is its exit: the block after the write to isa-debug-exit may or may
@@ -38,9 +41,12 @@ run_to_end() {
 }
 
 # -- the same output, native and obj-q ---------------------------------------
-for p in qcount qregs; do
-	args=$RANGE
-	[ $p = qcount ] && args="$RANGE mark=500 mem=on"
+for p in $PLUGINS; do
+	case $p in
+	qcount) args="$RANGE mark=500 mem=on" ;;
+	qlife) args="$RANGE reset=1000" ;;
+	*) args=$RANGE ;;
+	esac
 	run_to_end "$T/$p.native" "$Q/native/$p.so,${args// /,}"
 	ok $? "$p: runs as a plain QEMU plugin (-plugin native/$p.so)"
 	mkdir -p "$T/dir-$p"
@@ -66,6 +72,12 @@ grep -q '^qregs: vcpu 0: [1-9][0-9]* registers, first in .* rax .* eflags' "$T/q
 	grep -q '^qregs: call at 0x1[0-9a-f]* esp 0x[0-9a-f]* \[esp\] 0x[0-9a-f]* eax' "$T/qregs.compat" &&
 	grep -q '^qregs: [1-9][0-9]* calls in range$' "$T/qregs.compat"
 ok $? "qregs listed registers at vcpu_init and read registers and memory"
+grep -q '^qmem: insn 0x10000c _start \[fc\] cld' "$T/qmem.compat" &&
+	grep -q '^qmem: vcpu 0 pc 0x[0-9a-f]* store 1 bytes at 0x[0-9a-f]* value 0x00 little-endian phys 0x[0-9a-f]* RAM$' "$T/qmem.compat" &&
+	grep -q '^qmem: loads [1-9][0-9]* stores [1-9][0-9]* io 0 ' "$T/qmem.compat"
+ok $? "qmem logged accesses: values, endianness, physical addresses, and the first block's symbol, bytes and disassembly"
+is "$(tr '\n' ';' < "$T/qlife.compat")" "qlife: install, 0 vCPUs, binary none, code 0x0-0x0 entry 0x0;qlife: vcpu 0 init, 1 vCPUs;qlife: vcpu 0 asks for a reset at block 1000;qlife: flush;qlife: reset done;qlife: atexit, reset done, syscalls 0;qlife: vcpu 0 at exit: counted yes, after reset yes;" \
+	"qlife: vCPU init, a reset from a callback (flush, then its callbacks gone and registered again), atexit walking the vCPUs"
 
 # -- run-time life ------------------------------------------------------------
 SOCK=$T/ctl.sock
@@ -128,22 +140,33 @@ qemu_alive
 ok $? "the guest and QEMU kept running throughout"
 qemu_stop
 
-# -- a function the layer lacks: the build fails naming it --------------------
-mkdir "$T/lacks"
-printf 'obj-q := lacks.so\n' > "$T/lacks/Makefile"
-cat > "$T/lacks/lacks.c" <<'C'
+# -- a function of a newer API: the build fails naming it and its version ----
+mkdir "$T/newer"
+printf 'obj-q := newer.so\n' > "$T/newer/Makefile"
+cat > "$T/newer/newer.c" <<'C'
 #include <qemu-plugin.h>
 QEMU_PLUGIN_EXPORT int qemu_plugin_version = QEMU_PLUGIN_VERSION;
-static void on_exit_vcpu(qemu_plugin_id_t id, unsigned int vcpu) { (void)id; (void)vcpu; }
+static void on_insn(unsigned int vcpu, void *udata)
+{
+	(void)vcpu;
+	qemu_plugin_write_register(udata, NULL);
+}
+static void tb_trans(qemu_plugin_id_t id, struct qemu_plugin_tb *tb)
+{
+	(void)id;
+	qemu_plugin_register_vcpu_insn_exec_cb(qemu_plugin_tb_get_insn(tb, 0), on_insn,
+					       QEMU_PLUGIN_CB_RW_REGS, NULL);
+}
 QEMU_PLUGIN_EXPORT int qemu_plugin_install(qemu_plugin_id_t id, const qemu_info_t *info,
 					   int argc, char **argv)
 {
 	(void)info; (void)argc; (void)argv;
-	qemu_plugin_register_vcpu_exit_cb(id, on_exit_vcpu);
+	qemu_plugin_register_vcpu_tb_trans_cb(id, tb_trans);
 	return 0;
 }
 C
-! make -C "$TOP" M="$T/lacks" >"$T/lacks.log" 2>&1 &&
-	grep -q 'undefined reference to .qemu_plugin_register_vcpu_exit_cb' "$T/lacks.log" &&
-	[ ! -f "$T/lacks/lacks.so" ]
-ok $? "obj-q build of a plugin using an unimplemented function fails naming it"
+! make -C "$TOP" M="$T/newer" >"$T/newer.log" 2>&1 &&
+	grep -q "error: call to .qemu_plugin_write_register. declared with attribute error: qemu_plugin_write_register is QEMU plugin API version 5 (QEMU 10.1)" "$T/newer.log" &&
+	[ ! -f "$T/newer/newer.so" ]
+ok $? "obj-q build of a plugin calling a v5 function fails naming it and the API version" ||
+	sed 's/^/# /' "$T/newer.log" | head -5

@@ -1,10 +1,10 @@
 /*
  * qregs: a QEMU TCG plugin, written against QEMU's plugin API v4 alone,
  * that reads guest registers and memory.  At each vCPU's init it lists
- * the registers QEMU offers; then, for the first calls (opcode e8) the
- * guest runs inside an address range, it prints the call's address, the
- * stack pointer, the word on top of the stack (read from guest memory)
- * and a few registers.  A report at exit says how many calls ran.
+ * the registers QEMU offers and reads that vCPU's pc; then, for the first
+ * calls (opcode e8) the guest runs inside an address range, it prints the
+ * call's address, the stack pointer, the word on top of the stack (read
+ * from guest memory) and a few registers.  A report at exit says how many calls ran.
  *
  * Arguments: lo=ADDR hi=ADDR (default everything), show=N (calls to print,
  * default 8).
@@ -52,6 +52,7 @@ static void vcpu_init(qemu_plugin_id_t id, unsigned int vcpu_index)
 {
 	g_autoptr(GArray) regs = qemu_plugin_get_registers();
 	g_autoptr(GString) names = g_string_new(NULL);
+	struct qemu_plugin_register *r_pc = NULL;
 
 	(void)id;
 	for (guint i = 0; i < regs->len; i++) {
@@ -65,11 +66,15 @@ static void vcpu_init(qemu_plugin_id_t id, unsigned int vcpu_index)
 			r_ax = d->handle;
 		else if (!strcmp(d->name, "eflags"))
 			r_flags = d->handle;
+		else if (!strcmp(d->name, "rip") || !strcmp(d->name, "eip"))
+			r_pc = d->handle;
 	}
 	out("qregs: vcpu %u: %u registers, first in %s:%s\n", vcpu_index,
 	    regs->len, regs->len ?
 	    g_array_index(regs, qemu_plugin_reg_descriptor, 0).feature : "-",
 	    names->str);
+	/* This vCPU's own: at start the reset vector, later where it runs. */
+	out("qregs: vcpu %u pc 0x%" PRIx64 "\n", vcpu_index, reg_value(r_pc));
 }
 
 static void on_call(unsigned int vcpu_index, void *udata)

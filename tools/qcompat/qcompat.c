@@ -47,8 +47,22 @@ static mh_module *self;
 
 static qemu_plugin_vcpu_tb_trans_cb_t tb_trans_cb;
 static qemu_plugin_vcpu_simple_cb_t vcpu_init_cb;
+static qemu_plugin_vcpu_simple_cb_t vcpu_event_cb[MH_VCPU_RESUME + 1];
+static qemu_plugin_simple_cb_t flush_cb;
+static qemu_plugin_vcpu_syscall_cb_t syscall_cb;
+static qemu_plugin_vcpu_syscall_ret_cb_t syscall_ret_cb;
 static qemu_plugin_udata_cb_t atexit_cb;
 static void *atexit_udata;
+
+/* qemu_plugin_install() runs: what it must not do fails the load. */
+static bool installing;
+static const char *refused;	/* the function that failed it */
+/* qemu_plugin_uninstall(): the unload is queued; its cb runs at exit. */
+static bool uninstalling;
+static qemu_plugin_simple_cb_t uninstall_cb;
+/* qemu_plugin_reset(): queued; cb runs once the callbacks are gone. */
+static bool resetting;
+static qemu_plugin_simple_cb_t reset_cb;
 /* argv stays valid while the module lives: plugins keep pointers into it. */
 static char **plugin_argv;
 
@@ -90,6 +104,144 @@ void qemu_plugin_register_atexit_cb(qemu_plugin_id_t id,
 	atexit_udata = userdata;
 }
 
+static void vcpu_event(unsigned int vcpu_index, void *opaque)
+{
+	vcpu_event_cb[(uintptr_t)opaque](QCOMPAT_ID, vcpu_index);
+}
+
+static void register_vcpu_event(enum mh_vcpu_event ev,
+				qemu_plugin_vcpu_simple_cb_t cb)
+{
+	vcpu_event_cb[ev] = cb;
+	mh->set_vcpu_event(self, ev, cb ? vcpu_event : NULL,
+			   (void *)(uintptr_t)ev);
+}
+
+void qemu_plugin_register_vcpu_exit_cb(qemu_plugin_id_t id,
+				       qemu_plugin_vcpu_simple_cb_t cb)
+{
+	(void)id;
+	register_vcpu_event(MH_VCPU_EXIT, cb);
+}
+
+void qemu_plugin_register_vcpu_idle_cb(qemu_plugin_id_t id,
+				       qemu_plugin_vcpu_simple_cb_t cb)
+{
+	(void)id;
+	register_vcpu_event(MH_VCPU_IDLE, cb);
+}
+
+void qemu_plugin_register_vcpu_resume_cb(qemu_plugin_id_t id,
+					 qemu_plugin_vcpu_simple_cb_t cb)
+{
+	(void)id;
+	register_vcpu_event(MH_VCPU_RESUME, cb);
+}
+
+static void flush(void *opaque)
+{
+	(void)opaque;
+	flush_cb(QCOMPAT_ID);
+}
+
+void qemu_plugin_register_flush_cb(qemu_plugin_id_t id,
+				   qemu_plugin_simple_cb_t cb)
+{
+	(void)id;
+	flush_cb = cb;
+	mh->set_flush(self, cb ? flush : NULL, NULL);
+}
+
+/*
+ * QEMU calls these only under user-mode emulation; under system
+ * emulation, the only kind modhost runs in, a plugin may register them
+ * and they are never called: the same here.
+ */
+void qemu_plugin_register_vcpu_syscall_cb(qemu_plugin_id_t id,
+					  qemu_plugin_vcpu_syscall_cb_t cb)
+{
+	(void)id;
+	syscall_cb = cb;
+}
+
+void qemu_plugin_register_vcpu_syscall_ret_cb(qemu_plugin_id_t id,
+					      qemu_plugin_vcpu_syscall_ret_cb_t cb)
+{
+	(void)id;
+	syscall_ret_cb = cb;
+}
+
+/*
+ * As QEMU: the plugin keeps getting callbacks until the unload is
+ * applied; its exit hook then runs @cb instead of the atexit callback
+ * (QEMU drops that one with the others).  A second call is ignored.
+ */
+void qemu_plugin_uninstall(qemu_plugin_id_t id, qemu_plugin_simple_cb_t cb)
+{
+	int ret;
+
+	(void)id;
+	if (installing) {
+		/* QEMU aborts: "return !0 from the install function instead". */
+		mh->log(self, MH_LOG_ERROR, "qemu_plugin_uninstall called from "
+			"qemu_plugin_install: return non-zero instead");
+		refused = "qemu_plugin_uninstall";
+		return;
+	}
+	if (uninstalling)
+		return;
+	uninstalling = true;
+	uninstall_cb = cb;
+	ret = mh->unload_self(self);
+	if (ret) {
+		mh->log(self, MH_LOG_ERROR, "qemu_plugin_uninstall: the unload "
+			"could not be queued (%d)", ret);
+		uninstalling = false;
+	}
+}
+
+/* Every vCPU stopped, the code flushed: drop every callback, then cb. */
+static void reset_now(mh_module *me, void *opaque)
+{
+	qemu_plugin_simple_cb_t cb = reset_cb;
+
+	(void)me;
+	(void)opaque;
+	tb_trans_cb = NULL;
+	mh->set_translate(self, NULL, NULL);
+	vcpu_init_cb = NULL;
+	mh->set_vcpu_init(self, NULL, NULL);
+	for (unsigned int ev = 0; ev <= MH_VCPU_RESUME; ev++)
+		register_vcpu_event(ev, NULL);
+	flush_cb = NULL;
+	mh->set_flush(self, NULL, NULL);
+	syscall_cb = NULL;
+	syscall_ret_cb = NULL;
+	atexit_cb = NULL;
+	resetting = false;
+	reset_cb = NULL;
+	if (cb)
+		cb(QCOMPAT_ID);
+}
+
+/* As QEMU: asynchronous, callbacks keep coming until @cb runs. */
+void qemu_plugin_reset(qemu_plugin_id_t id, qemu_plugin_simple_cb_t cb)
+{
+	int ret;
+
+	(void)id;
+	if (resetting || uninstalling)
+		return;
+	resetting = true;
+	reset_cb = cb;
+	ret = mh->run_stopped(self, reset_now, NULL);
+	if (ret) {
+		mh->log(self, MH_LOG_ERROR, "qemu_plugin_reset: could not be "
+			"queued (%d)", ret);
+		resetting = false;
+	}
+}
+
 void qemu_plugin_vcpu_for_each(qemu_plugin_id_t id,
 			       qemu_plugin_vcpu_simple_cb_t cb)
 {
@@ -116,13 +268,12 @@ static int qcompat_init(mh_module *me, const struct mh_api *api)
 {
 	const struct mh_qemu_info *qi;
 	qemu_info_t info;
-	unsigned int n;
 	int argc, ret;
 
 	/* Before anything: the table must have what this layer calls. */
-	if (!MH_API_HAS(api, insn_haddr)) {
+	if (!MH_API_HAS(api, hwaddr_device)) {
 		api->log(me, MH_LOG_ERROR, "the host's API table is older than "
-			 "ABI 1.4: QEMU plugins need 1.4");
+			 "ABI 1.5: QEMU plugins need 1.5");
 		return -ENOTSUP;
 	}
 	mh = api;
@@ -148,19 +299,27 @@ static int qcompat_init(mh_module *me, const struct mh_api *api)
 	info.system.smp_vcpus = qi->smp_vcpus;
 	info.system.max_vcpus = qi->max_vcpus;
 
+	installing = true;
 	ret = qemu_plugin_install(QCOMPAT_ID, &info, argc, plugin_argv);
+	installing = false;
 	if (ret) {
 		api->log(me, MH_LOG_ERROR, "qemu_plugin_install returned %d", ret);
 		g_clear_pointer(&plugin_argv, g_strfreev);
 		return -EINVAL;
 	}
+	if (refused) {
+		api->log(me, MH_LOG_ERROR, "load refused: the plugin called %s",
+			 refused);
+		g_clear_pointer(&plugin_argv, g_strfreev);
+		return -ENOTSUP;
+	}
 	/*
 	 * vCPUs already running were initialised before this plugin came:
-	 * QEMU would have called its vcpu_init for each at start.
+	 * QEMU would have called its vcpu_init for each at start, on that
+	 * vCPU's thread, before it ran any of the plugin's callbacks.
 	 */
-	n = api->num_vcpus();
-	for (unsigned int i = 0; vcpu_init_cb && i < n; i++)
-		vcpu_init_cb(QCOMPAT_ID, i);
+	if (vcpu_init_cb && api->num_vcpus())
+		return api->vcpu_init_existing(me);
 	return 0;
 }
 
@@ -173,8 +332,13 @@ static int qcompat_init(mh_module *me, const struct mh_api *api)
 static void qcompat_exit(mh_module *me)
 {
 	(void)me;
-	if (atexit_cb)
+	/* An uninstall applied: QEMU runs its cb, not atexit. */
+	if (uninstalling && !mh->exiting()) {
+		if (uninstall_cb)
+			uninstall_cb(QCOMPAT_ID);
+	} else if (atexit_cb) {
 		atexit_cb(QCOMPAT_ID, atexit_udata);
+	}
 	if (mh->exiting())
 		return;
 	atexit_cb = NULL;
@@ -331,6 +495,66 @@ bool qemu_plugin_mem_is_store(qemu_plugin_meminfo_t info)
 	return mh->mem_is_store(info);
 }
 
+bool qemu_plugin_mem_is_big_endian(qemu_plugin_meminfo_t info)
+{
+	return mh->mem_is_big_endian(info);
+}
+
+qemu_plugin_mem_value qemu_plugin_mem_get_value(qemu_plugin_meminfo_t info)
+{
+	qemu_plugin_mem_value v = { 0 };
+	struct mh_mem_value m;
+
+	mh->mem_get_value(info, &m);
+	switch (m.size) {
+	case 1:
+		v.type = QEMU_PLUGIN_MEM_VALUE_U8;
+		v.data.u8 = m.low;
+		break;
+	case 2:
+		v.type = QEMU_PLUGIN_MEM_VALUE_U16;
+		v.data.u16 = m.low;
+		break;
+	case 4:
+		v.type = QEMU_PLUGIN_MEM_VALUE_U32;
+		v.data.u32 = m.low;
+		break;
+	case 8:
+		v.type = QEMU_PLUGIN_MEM_VALUE_U64;
+		v.data.u64 = m.low;
+		break;
+	default:
+		v.type = QEMU_PLUGIN_MEM_VALUE_U128;
+		v.data.u128.low = m.low;
+		v.data.u128.high = m.high;
+		break;
+	}
+	return v;
+}
+
+struct qemu_plugin_hwaddr *qemu_plugin_get_hwaddr(qemu_plugin_meminfo_t info,
+						  uint64_t vaddr)
+{
+	return (struct qemu_plugin_hwaddr *)mh->hwaddr(info, vaddr);
+}
+
+#define MHW(h) ((const mh_hwaddr *)(h))
+
+bool qemu_plugin_hwaddr_is_io(const struct qemu_plugin_hwaddr *haddr)
+{
+	return haddr && mh->hwaddr_is_io(MHW(haddr));
+}
+
+uint64_t qemu_plugin_hwaddr_phys_addr(const struct qemu_plugin_hwaddr *haddr)
+{
+	return haddr ? mh->hwaddr_phys(MHW(haddr)) : 0;
+}
+
+const char *qemu_plugin_hwaddr_device_name(const struct qemu_plugin_hwaddr *h)
+{
+	return mh->hwaddr_device(MHW(h));
+}
+
 /* -- scoreboards ------------------------------------------------------------ */
 
 struct qemu_plugin_scoreboard *qemu_plugin_scoreboard_new(size_t element_size)
@@ -447,6 +671,32 @@ bool qemu_plugin_bool_parse(const char *name, const char *val, bool *ret)
 	}
 	mh->log(self, MH_LOG_ERROR, "%s=%s: expected on or off", name, val);
 	return false;
+}
+
+/*
+ * Time control cannot be honoured inside modhost.  QEMU grants it once per
+ * run to one plugin, which then owns the guest's virtual clock for the
+ * rest of the run; a module may be unloaded (the clock would be left to
+ * no one) or reloaded (the new version counts from 0 again and would ask
+ * for times already past).  So a plugin that asks in its install is
+ * refused at load, naming the function; asked later, it gets NULL, which
+ * QEMU's API defines as "refused", and the log says why.
+ */
+const void *qemu_plugin_request_time_control(void)
+{
+	mh->log(self, MH_LOG_ERROR, "qemu_plugin_request_time_control: "
+		"modules cannot drive the guest's clock (they may be unloaded "
+		"or reloaded while it runs)");
+	if (installing)
+		refused = "qemu_plugin_request_time_control";
+	return NULL;
+}
+
+/* No handle is ever granted (above); QEMU ignores a wrong one too. */
+void qemu_plugin_update_ns(const void *handle, int64_t time)
+{
+	(void)handle;
+	(void)time;
 }
 
 /* User-mode emulation only; the host runs under system emulation. */

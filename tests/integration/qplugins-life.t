@@ -1,0 +1,154 @@
+#!/bin/bash
+# QEMU plugin compatibility, the plugin's life under a running guest
+# (tests/qplugins/ built natively and with obj-q, Documentation/
+# qemu-plugins.rst): qemu_plugin_uninstall from a callback (same output as
+# native: its cb, no atexit; the module unloaded, the guest running on), a
+# reset at run time, flush callbacks at a quiesce, vCPU idle callbacks,
+# vcpu_init for existing vCPUs at a late load run on each vCPU's own thread
+# (-smp 2), reload and unload of each test plugin, and what is refused: an
+# uninstall from install, time control.
+. "$(dirname "$0")/../lib.sh"
+MODCTL=$BUILD/bin/modctl
+Q=$BUILD/tests/qplugins
+PLUGINS="qcount qregs qmem qlife"
+for p in $PLUGINS; do
+	need "$Q/$p.so" "$Q/native/$p.so"
+done
+need "$MODHOST_SO" "$MODCTL" "$BUILD/tests/guest/spin.elf"
+command -v "$QEMU" >/dev/null || skip_all "no $QEMU"
+command -v nm >/dev/null || skip_all "no nm"
+plan 26
+
+# The guest's own code, up to guest_exit (see qplugins.t).
+EXIT_AT=$(nm "$BUILD/tests/guest/spin.elf" | awk '$3 == "guest_exit" { print $1 }')
+[ -n "$EXIT_AT" ] || bail "no guest_exit in spin.elf"
+RANGE="lo=0x100000 hi=0x$EXIT_AT"
+
+SOCK=$T/ctl.sock
+mc() { timeout 30 "$MODCTL" -s "$SOCK" "$@"; }
+log_count() { cat "$2" 2>/dev/null | grep -c -- "$1"; }
+_log_has() { [ "$(log_count "$1" "$2")" -ge "$3" ]; }
+
+# native_start LOG PLUGIN_SPEC [QEMU_ARG...]: the spin guest, forever, under
+# QEMU with a plain QEMU plugin; NATIVE_PID.
+native_start() {
+	local log=$1 spec=$2
+	shift 2
+	"$QEMU" -M pc -m 64 -display none -monitor none -no-reboot \
+		-serial none -device isa-debug-exit,iobase=0xf4,iosize=4 \
+		-kernel "$BUILD/tests/guest/spin.elf" -append "tick=3000" \
+		-plugin "$spec" -d plugin -D "$log" "$@" 2>>"$T/stderr" &
+	NATIVE_PID=$!
+}
+native_stop() {
+	kill -TERM "$NATIVE_PID" 2>/dev/null
+	wait "$NATIVE_PID" 2>/dev/null
+}
+
+# -- uninstall from a callback: the same as native ---------------------------
+ARGS="$RANGE uninstall=500"
+native_start "$T/un.native" "$Q/native/qlife.so$(printf ',%s' $ARGS)"
+wait_for "native uninstall" _log_has '^qlife: uninstalled' "$T/un.native" 1
+ok $? "native: qlife uninstalls itself from a block callback"
+native_stop
+cp "$Q/qlife.so" "$MODDIR/"
+qemu_start "ctl=$SOCK" watch=off load=qlife $(printf ' qlife.%s' $ARGS)
+wait_event '.event=="unload" and .module=="qlife" and .from=="self"'
+ok $? "obj-q: the uninstall is an unload of the module (event from=self)"
+wait_for "uninstall cb" _log_has '^qlife: uninstalled' "$QLOG" 1
+grep -v '^modhost: ' "$QLOG" > "$T/un.compat"
+cmp -s "$T/un.native" "$T/un.compat"
+ok $? "same output as native: flush, its cb, no atexit report" ||
+	diff "$T/un.native" "$T/un.compat" | head -10 | sed 's/^/# /'
+mc list | grep -q '^qlife '
+[ $? -ne 0 ]
+ok $? "modctl list no longer shows it"
+wait_ticks 2
+ok $? "the guest runs on"
+qemu_stop
+
+# -- loaded at run time, reloaded and unloaded ---------------------------------
+cp "$Q/qregs.so" "$Q/qmem.so" "$MODDIR/"
+qemu_start "ctl=$SOCK" watch=off
+for p in qlife qmem; do
+	# shellcheck disable=SC2086
+	mc load $p $RANGE >/dev/null
+	ok $? "modctl load $p under the running guest"
+done
+wait_for "qlife init" _log_has '^qlife: vcpu 0 init' "$QLOG" 1
+ok $? "qlife's vcpu_init ran for the running vCPU"
+is "$(log_count '^qlife: flush$' "$QLOG")" 1 \
+	"qlife's flush callback ran at the quiesce that loaded qmem"
+mc reload qmem >/dev/null && wait_for "qmem report" _log_has '^qmem: loads [1-9]' "$QLOG" 1
+ok $? "reload qmem: the old version's report"
+wait_for "qmem again" _log_has '^qmem: insn 0x' "$QLOG" 2
+ok $? "the new version instruments again"
+mc reload qlife >/dev/null && wait_for "qlife report" _log_has '^qlife: atexit, reset not done' "$QLOG" 1
+ok $? "reload qlife: the old version's atexit report"
+mc unload qmem >/dev/null && wait_for "qmem report" _log_has '^qmem: loads [1-9]' "$QLOG" 2
+ok $? "unload qmem: its report"
+mc unload qlife >/dev/null && wait_for "qlife report" _log_has '^qlife: atexit' "$QLOG" 2
+ok $? "unload qlife: its report"
+
+# A reset at run time: its callbacks go, its cb registers them again.
+# shellcheck disable=SC2086
+mc load qlife $RANGE reset=2000 >/dev/null &&
+	wait_for "reset" _log_has '^qlife: reset done$' "$QLOG" 1
+ok $? "qemu_plugin_reset from a callback of a module loaded at run time"
+n=$(log_count '^qlife: vcpu 0 at exit: counted yes, after reset yes' "$QLOG")
+mc unload qlife >/dev/null &&
+	wait_for "report" _log_has '^qlife: vcpu 0 at exit: counted yes, after reset yes' "$QLOG" $((n + 1))
+ok $? "after the reset it counted again, and its atexit (registered again) reports at unload"
+
+# What cannot be honoured fails the load, naming why.
+mc load qlife time=on >/dev/null 2>&1
+[ $? -ne 0 ] && grep -q '^modhost: qlife: load refused: the plugin called qemu_plugin_request_time_control$' "$QLOG"
+ok $? "time control: the load is refused, naming the function"
+mkdir "$T/early"
+printf 'obj-q := early.so\n' > "$T/early/Makefile"
+cat > "$T/early/early.c" <<'C'
+#include <qemu-plugin.h>
+QEMU_PLUGIN_EXPORT int qemu_plugin_version = QEMU_PLUGIN_VERSION;
+QEMU_PLUGIN_EXPORT int qemu_plugin_install(qemu_plugin_id_t id, const qemu_info_t *info,
+					   int argc, char **argv)
+{
+	(void)info; (void)argc; (void)argv;
+	qemu_plugin_uninstall(id, NULL);
+	return 0;
+}
+C
+make -C "$TOP" M="$T/early" >"$T/early.log" 2>&1 && cp "$T/early/early.so" "$MODDIR/"
+ok $? "a plugin that uninstalls itself from install builds"
+! mc load early >/dev/null 2>&1 &&
+	grep -q '^modhost: early: qemu_plugin_uninstall called from qemu_plugin_install' "$QLOG"
+ok $? "its load is refused (QEMU aborts there), naming the call"
+qemu_alive
+ok $? "QEMU and the guest kept running throughout"
+qemu_stop
+
+# -- time control natively: granted (modhost refuses it, above) ---------------
+native_start "$T/time.native" "$Q/native/qlife.so,time=on"
+wait_for "native time" _log_has '^qlife: time control granted' "$T/time.native" 1
+ok $? "native: the same plugin gets time control from QEMU"
+native_stop
+
+# -- two vCPUs ------------------------------------------------------------------
+# vCPU 1 never starts (the guest sends no INIT/SIPI): halted, idle.
+native_start "$T/idle.native" "$Q/native/qlife.so,events=on" -smp 2
+wait_for "native idle" _log_has '^qlife: vcpu 1 idle$' "$T/idle.native" 1
+ok $? "native, -smp 2: vCPU 1's idle callback"
+native_stop
+qemu_start "ctl=$SOCK" watch=off load=qlife qlife.events=on -- -smp 2
+wait_for "idle" _log_has '^qlife: vcpu 1 idle$' "$QLOG" 1
+ok $? "obj-q, -smp 2: vCPU 1's idle callback"
+
+# A late load: vcpu_init for each existing vCPU, on that vCPU's thread.
+# vCPU 0 runs the guest's code; vCPU 1 is halted at its reset state.
+mc load qregs >/dev/null
+ok $? "modctl load qregs with two vCPUs running"
+wait_for "vcpu 0 init" _log_has '^qregs: vcpu 0 pc 0x1[0-9a-f]\{5\}$' "$QLOG" 1
+ok $? "vCPU 0's vcpu_init reads vCPU 0's pc (in the guest's code)"
+wait_ticks 2
+! grep -q '^qregs: vcpu 1 pc 0x1[0-9a-f]\{5\}$' "$QLOG"
+ok $? "vCPU 1's vcpu_init does not read vCPU 0's registers (it runs on vCPU 1, when vCPU 1 runs)"
+qemu_stop
