@@ -1,7 +1,8 @@
 #!/bin/bash
 # QEMU plugin compatibility, the plugin's life under a running guest
 # (tests/qplugins/ built natively and with obj-q, Documentation/
-# qemu-plugins.rst): qemu_plugin_uninstall from a callback (same output as
+# qemu-plugins.rst): load, reload and unload through the watched directory
+# and guest control (qplugins.t does modctl), qemu_plugin_uninstall from a callback (same output as
 # native: its cb, no atexit; the module unloaded, the guest running on), a
 # reset at run time, flush callbacks at a quiesce, vCPU idle callbacks,
 # vcpu_init for existing vCPUs at a late load run on each vCPU's own thread
@@ -14,10 +15,10 @@ PLUGINS="qcount qregs qmem qlife"
 for p in $PLUGINS; do
 	need "$Q/$p.so" "$Q/native/$p.so"
 done
-need "$MODHOST_SO" "$MODCTL" "$BUILD/tests/guest/spin.elf"
+need "$MODHOST_SO" "$MODCTL" "$BUILD/tests/guest/spin.elf" "$BUILD/tests/guest/hcall.elf"
 command -v "$QEMU" >/dev/null || skip_all "no $QEMU"
 command -v nm >/dev/null || skip_all "no nm"
-plan 26
+plan 33
 
 # The guest's own code, up to guest_exit (see qplugins.t).
 EXIT_AT=$(nm "$BUILD/tests/guest/spin.elf" | awk '$3 == "guest_exit" { print $1 }')
@@ -126,6 +127,44 @@ qemu_alive
 ok $? "QEMU and the guest kept running throughout"
 qemu_stop
 
+# -- the watched directory: drop, rewrite, delete ------------------------------
+qemu_start
+drop "$Q/qcount.so" qcount
+wait_event '.event=="load" and .module=="qcount" and .from=="watch"'
+ok $? "watch: dropping qcount.so loads it"
+wait_for "install" _log_has '^qcount: x86_64, ' "$QLOG" 1
+drop "$Q/qcount.so" qcount
+wait_event '.event=="reload" and .module=="qcount" and .from=="watch"' &&
+	wait_for "report and install" _log_has '^qcount: x86_64, ' "$QLOG" 2
+ok $? "watch: rewriting it reloads it, the new version installs"
+rm -f "$MODDIR/qcount.so"
+wait_event '.event=="unload" and .module=="qcount" and .from=="watch"'
+ok $? "watch: deleting it unloads it"
+is "$(grep -o -e '^qcount: blocks' -e '^qcount: x86_64' "$QLOG" | tr '\n' ';')" \
+	"qcount: x86_64;qcount: blocks;qcount: x86_64;qcount: blocks;" \
+	"watch: an atexit report before the reload and at the unload"
+qemu_stop
+
+# -- guest control: the guest loads, reloads, unloads a QEMU-API module --------
+# hcall mode=4 asks for module hcrec: qcount's source built under that name.
+mkdir "$T/hcrec"
+cp "$TOP/tests/qplugins/qcount.c" "$T/hcrec/"
+printf 'obj-q := hcrec.so\nhcrec-y := qcount.o\n' > "$T/hcrec/Makefile"
+rm -f "$MODDIR"/*.so
+make -C "$TOP" M="$T/hcrec" >"$T/hcrec.log" 2>&1 && cp "$T/hcrec/hcrec.so" "$MODDIR/"
+ok $? "qcount's source builds as module hcrec"
+GUEST=hcall qemu_start guest_control=on -- -append "mode=4"
+wait_for "guest done" serial_has "hcall: done"
+wait_event '.event=="unload" and .module=="hcrec" and .from=="guest"'
+is "$(events '.from=="guest" and (.event=="load" or .event=="reload" or .event=="unload")' |
+	jq -r '.event + " " + .module' | paste -sd,)" "load hcrec,reload hcrec,unload hcrec" \
+	"guest control: the guest loads, reloads and unloads it"
+wait_for "reports" _log_has '^qcount: blocks' "$QLOG" 2
+is "$(grep -o -e '^qcount: blocks' -e '^qcount: x86_64' "$QLOG" | tr '\n' ';')" \
+	"qcount: x86_64;qcount: blocks;qcount: x86_64;qcount: blocks;" \
+	"guest control: an atexit report before the reload and at the unload"
+qemu_stop
+
 # -- time control natively: granted (modhost refuses it, above) ---------------
 native_start "$T/time.native" "$Q/native/qlife.so,time=on"
 wait_for "native time" _log_has '^qlife: time control granted' "$T/time.native" 1
@@ -138,6 +177,7 @@ native_start "$T/idle.native" "$Q/native/qlife.so,events=on" -smp 2
 wait_for "native idle" _log_has '^qlife: vcpu 1 idle$' "$T/idle.native" 1
 ok $? "native, -smp 2: vCPU 1's idle callback"
 native_stop
+cp "$Q/qlife.so" "$Q/qregs.so" "$MODDIR/"
 qemu_start "ctl=$SOCK" watch=off load=qlife qlife.events=on -- -smp 2
 wait_for "idle" _log_has '^qlife: vcpu 1 idle$' "$QLOG" 1
 ok $? "obj-q, -smp 2: vCPU 1's idle callback"
