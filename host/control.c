@@ -239,6 +239,23 @@ static void meta_fields(GString *o, const struct mh_meta *m,
 	mh_json_arr_end(o);
 }
 
+/*
+ * "args": every parameter this load was given, "KEY=VALUE" in the order
+ * given, declared or not (what a QEMU plugin got as argv).
+ */
+static void args_field(GString *o, GHashTable *params)
+{
+	const char *order = g_hash_table_lookup(params, MH_PARAM_ORDER);
+	g_auto(GStrv) args = g_strsplit(order ? order : "", "\n", -1);
+
+	mh_json_key(o, "args");
+	mh_json_arr_begin(o);
+	for (guint i = 0; args[i]; i++)
+		if (*args[i])
+			mh_json_str(o, args[i]);
+	mh_json_arr_end(o);
+}
+
 struct info_ctx {
 	GString *o;
 	GHashTable *next;
@@ -258,6 +275,7 @@ static void info_entry(const struct mh_entry *e, GPtrArray *users,
 	mh_json_kv_str(x->o, "state", state_names[e->state]);
 	mh_json_kv_str(x->o, "file", e->live->file);
 	meta_fields(x->o, e->live->meta, e->live->params, x->next);
+	args_field(x->o, e->live->params);
 	kv_strs(x->o, "used_by", users);
 	mh_json_kv_uint(x->o, "loads", e->loads);
 	mh_json_kv_uint(x->o, "reloads", e->reloads);

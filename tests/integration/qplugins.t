@@ -18,7 +18,7 @@ done
 need "$BUILD/modhost.so" "$MODCTL" "$BUILD/tests/guest/spin.elf"
 command -v "$QEMU" >/dev/null || skip_all "no $QEMU"
 command -v nm >/dev/null || skip_all "no nm"
-plan 38
+plan 49
 
 # The guest's code: SeaBIOS, which runs before it, is not deterministic;
 # nor is its exit: the block after the write to isa-debug-exit may or may
@@ -28,13 +28,14 @@ EXIT_AT=$(nm "$BUILD/tests/guest/spin.elf" | awk '$3 == "guest_exit" { print $1 
 [ -n "$EXIT_AT" ] || bail "no guest_exit in spin.elf"
 RANGE="lo=0x100000 hi=$EXIT_AT"
 
-# run_to_end LOG PLUGIN_SPEC: the spin guest for a fixed number of ticks,
-# then QEMU exits (isa-debug-exit); the plugins' output goes to LOG.
+# run_to_end LOG PLUGIN_SPEC: the spin guest for $TICKS ticks, then QEMU
+# exits (isa-debug-exit); the plugins' output goes to LOG.
+TICKS=4
 run_to_end() {
 	timeout "$WAIT_SECS" "$QEMU" -M pc -m 64 -display none -monitor none \
 		-no-reboot -serial none -smp 1 \
 		-device isa-debug-exit,iobase=0xf4,iosize=4 \
-		-kernel "$BUILD/tests/guest/spin.elf" -append "tick=3000 ticks=4" \
+		-kernel "$BUILD/tests/guest/spin.elf" -append "tick=3000 ticks=$TICKS" \
 		-plugin "$2" -d plugin -D "$1" 2>>"$T/stderr"
 	# The guest's exit status 0 comes back as 1.
 	[ $? -eq 1 ]
@@ -79,6 +80,36 @@ ok $? "qmem logged accesses: values, endianness, physical addresses, and the fir
 is "$(tr '\n' ';' < "$T/qlife.compat")" "qlife: install, 0 vCPUs, binary none, code 0x0-0x0 entry 0x0;qlife: vcpu 0 init, 1 vCPUs;qlife: vcpu 0 asks for a reset at block 1000;qlife: flush;qlife: reset done;qlife: atexit, reset done, syscalls 0;qlife: vcpu 0 at exit: counted yes, after reset yes;" \
 	"qlife: vCPU init, a reset from a callback (flush, then its callbacks gone and registered again), atexit walking the vCPUs"
 
+# -- modules together: each one's output is its own ---------------------------
+# A native module and three QEMU-API modules in one run, one of which
+# uninstalls itself early: the other two print what each prints alone.
+TICKS=60
+QCOUNT_ARGS="$RANGE mark=500 mem=on"
+run_to_end "$T/qcount.alone" "$Q/native/qcount.so,${QCOUNT_ARGS// /,}" &&
+	run_to_end "$T/qmem.alone" "$Q/native/qmem.so,${RANGE// /,}"
+ok $? "qcount and qmem, each alone under QEMU (-plugin)"
+mkdir -p "$T/dir-all"
+cp "$Q/qcount.so" "$Q/qmem.so" "$Q/qlife.so" "$BUILD/modules/example.so" "$T/dir-all/"
+# shellcheck disable=SC2086
+run_to_end "$T/all.log" "$MODHOST_SO,dir=$T/dir-all,load=example:qcount:qmem:qlife,watch=off$(
+	printf ',qcount.%s' $QCOUNT_ARGS; printf ',qmem.%s' $RANGE;
+	printf ',qlife.%s' $RANGE uninstall=500)"
+ok $? "example (native), qcount, qmem and qlife loaded together"
+for p in qcount qmem; do
+	grep "^$p: " "$T/all.log" > "$T/$p.together"
+	cmp -s "$T/$p.alone" "$T/$p.together"
+	ok $? "$p: the same output as alone" ||
+		diff "$T/$p.alone" "$T/$p.together" | head -10 | sed 's/^/# /'
+done
+grep -q '^modhost: example: count=[1-9]' "$T/all.log"
+ok $? "example counted beside them"
+if grep -q '^modhost: qlife: unloaded' "$T/all.log"; then
+	grep -q '^qlife: uninstalled' "$T/all.log"
+	ok $? "qlife uninstalled itself (unloaded) while the others ran"
+else
+	ok 0 "# SKIP the guest ended before qlife's uninstall was applied"
+fi
+
 # -- run-time life ------------------------------------------------------------
 SOCK=$T/ctl.sock
 mc() { timeout 30 "$MODCTL" -s "$SOCK" "$@"; }
@@ -112,6 +143,20 @@ mc load qregs >/dev/null
 ok $? "a second QEMU-API module loads beside the first"
 wait_for "qregs init" _log_has '^qregs: vcpu 0: [1-9][0-9]* registers' 1
 ok $? "its vcpu_init ran for the vCPU that already existed"
+cp "$BUILD/modules/example.so" "$MODDIR/"
+mc load example >/dev/null
+ok $? "and a native module beside them"
+is "$(mc list --json | jq -r '[.modules[] | select(.state=="live") | .name] | join(",")')" \
+	"qcount,qregs,example" "modctl list shows the three, live, in load order"
+wait_for "qregs calls" _log_has '^qregs: call at' 1
+mc stats --json > "$T/stats"
+jq -e '[.modules[] | select(.name=="qcount" or .name=="qregs") | .callbacks > 0] == [true, true]' "$T/stats" >/dev/null &&
+	jq -e '.modules[] | select(.name=="qcount") | .inline_ops > 0' "$T/stats" >/dev/null
+ok $? "modctl stats charges each QEMU-API module its own callbacks and inline ops"
+is "$(mc info qcount | sed -n 's/^arg: *//p' | paste -sd' ')" "$RANGE mark=20000 mem=off" \
+	"modctl info shows a QEMU-API module's arguments, in order"
+mc unload example >/dev/null
+ok $? "unload the native module"
 mc unload qregs >/dev/null && wait_for "qregs report" _log_has '^qregs: [0-9]* calls in range$' 1
 ok $? "unloading it prints its report"
 

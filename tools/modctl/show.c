@@ -355,6 +355,9 @@ static void show_info(JsonObject *reply)
 			g_string_append_printf(v, " next \"%s\"", next);
 		field("parm:", v->str);
 	}
+	a = array_of(reply, "args");
+	for (guint i = 0; a && i < json_array_get_length(a); i++)
+		field("arg:", json_array_get_string_element(a, i));
 	field_of(reply, "loads", "loads");
 	field_of(reply, "reloads", "reloads");
 	field_of(reply, "rollbacks", "rollbacks");
