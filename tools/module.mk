@@ -21,6 +21,8 @@
 # is compiled into each one; a function it does not implement is an
 # undefined reference that -z defs turns into a link error naming it.
 # Optional: NAME-version, NAME-license (metadata; default 0, NOASSERTION).
+# The plugin's sources are compiled with MODHOST_QCOMPAT defined: what only
+# the module has (modhost_save_state/restore_state) goes under #ifdef.
 
 ifeq ($(M),)
 $(error M= is not set: use make -C <modhost sdk> M=$$PWD)
@@ -95,7 +97,7 @@ $(MH_QINC)/qemu-plugin.h $(MH_QINC)/qemu/qemu-plugin.h: $(MODHOST_QEMU_HEADER)
 # -Bsymbolic: the layer's calls to qemu_plugin_install() reach this
 # plugin's, whatever else the process has loaded.
 define mh_qplugin_rule
-$(call mh_objs,$(1)): MH_CFLAGS += -I$(MH_QINC) $(MH_GLIB_CFLAGS)
+$(call mh_objs,$(1)): MH_CFLAGS += -I$(MH_QINC) $(MH_GLIB_CFLAGS) -DMODHOST_QCOMPAT=1
 $(call mh_objs,$(1)): | $(MH_QINC)/qemu-plugin.h $(MH_QINC)/qemu/qemu-plugin.h
 $(call mh_qlayer_obj,$(1)): $(MH_QLAYER) $(MH_QINC)/qemu-plugin.h
 	$$(call mh_say,CC,$$@)

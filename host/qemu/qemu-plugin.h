@@ -264,6 +264,22 @@ void qemu_plugin_u64_set(qemu_plugin_u64 entry, unsigned int vcpu_index,
 			 uint64_t val);
 uint64_t qemu_plugin_u64_sum(qemu_plugin_u64 entry);
 
+#ifdef MODHOST_QCOMPAT
+/*
+ * Built with obj-q (the SDK defines MODHOST_QCOMPAT), a plugin may also
+ * define these, under the same #ifdef so that it still builds natively:
+ * modhost's state hooks, to hand its state to its next version across a
+ * reload (Documentation/qemu-plugins.rst).  save_state runs before the
+ * old version's atexit callback; *@data must come from malloc() or
+ * g_malloc(), the host frees it.  restore_state runs after the new
+ * version's qemu_plugin_install() returned 0.  Both return 0 or a negative
+ * errno (the reload then rolls back).
+ */
+int modhost_save_state(void **data, size_t *len);
+int modhost_restore_state(const void *data, size_t len,
+			  const char *old_version);
+#endif
+
 /*
  * Newer APIs.  A source that calls a function QEMU added after version 4
  * fails to build with a message naming the function and the version,

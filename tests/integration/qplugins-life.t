@@ -18,7 +18,7 @@ done
 need "$MODHOST_SO" "$MODCTL" "$BUILD/tests/guest/spin.elf" "$BUILD/tests/guest/hcall.elf"
 command -v "$QEMU" >/dev/null || skip_all "no $QEMU"
 command -v nm >/dev/null || skip_all "no nm"
-plan 33
+plan 37
 
 # The guest's own code, up to guest_exit (see qplugins.t).
 EXIT_AT=$(nm "$BUILD/tests/guest/spin.elf" | awk '$3 == "guest_exit" { print $1 }')
@@ -84,10 +84,21 @@ mc reload qmem >/dev/null && wait_for "qmem report" _log_has '^qmem: loads [1-9]
 ok $? "reload qmem: the old version's report"
 wait_for "qmem again" _log_has '^qmem: insn 0x' "$QLOG" 2
 ok $? "the new version instruments again"
+# qmem defines modhost's state hooks (under MODHOST_QCOMPAT): its totals
+# go to the new version.
+first=$(sed -n 's/^qmem: loads \([0-9]*\) stores \([0-9]*\) .*/\1 \2/p' "$QLOG" | head -1)
+wait_for "restore" _log_has '^qmem: restored ' "$QLOG" 1
+is "$(sed -n 's/^qmem: restored \([0-9]*\) loads, \([0-9]*\) stores from version 0$/\1 \2/p' "$QLOG")" \
+	"$first" "its state hooks hand the old version's totals to the new one"
+is "$(events '.event=="state_handoff" and .module=="qmem"' | jq -r '.bytes')" 40 \
+	"a state_handoff event with the blob's size"
 mc reload qlife >/dev/null && wait_for "qlife report" _log_has '^qlife: atexit, reset not done' "$QLOG" 1
 ok $? "reload qlife: the old version's atexit report"
 mc unload qmem >/dev/null && wait_for "qmem report" _log_has '^qmem: loads [1-9]' "$QLOG" 2
 ok $? "unload qmem: its report"
+second=$(sed -n 's/^qmem: loads \([0-9]*\) .*/\1/p' "$QLOG" | tail -1)
+[ "$second" -gt "${first%% *}" ]
+ok $? "its report at unload counts on from the old version's ($second > ${first%% *} loads)"
 mc unload qlife >/dev/null && wait_for "qlife report" _log_has '^qlife: atexit' "$QLOG" 2
 ok $? "unload qlife: its report"
 
@@ -140,6 +151,8 @@ ok $? "watch: rewriting it reloads it, the new version installs"
 rm -f "$MODDIR/qcount.so"
 wait_event '.event=="unload" and .module=="qcount" and .from=="watch"'
 ok $? "watch: deleting it unloads it"
+is "$(count_events '.event=="state_handoff"')" 0 \
+	"qcount has no state hooks: each reload starts fresh"
 is "$(grep -o -e '^qcount: blocks' -e '^qcount: x86_64' "$QLOG" | tr '\n' ';')" \
 	"qcount: x86_64;qcount: blocks;qcount: x86_64;qcount: blocks;" \
 	"watch: an atexit report before the reload and at the unload"

@@ -11,6 +11,10 @@
  *
  * Arguments: lo=ADDR hi=ADDR (default everything), show=N (accesses to
  * print, default 12).
+ *
+ * Built with obj-q, it also defines modhost's state hooks (under
+ * MODHOST_QCOMPAT, so the same source still builds natively): its totals
+ * survive a reload.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -145,6 +149,43 @@ static void report(qemu_plugin_id_t id, void *udata)
 	    " value sum 0x%" PRIx64 " phys sum 0x%" PRIx64 "\n",
 	    loads, stores, io, value_sum, phys_sum);
 }
+
+#ifdef MODHOST_QCOMPAT
+/*
+ * Built as a modhost module: the totals go on across a reload.  The
+ * native build has no such hooks, and skips this.
+ */
+struct totals {
+	uint64_t loads, stores, io, value_sum, phys_sum;
+};
+
+int modhost_save_state(void **data, size_t *len)
+{
+	struct totals *t = g_new(struct totals, 1);
+
+	*t = (struct totals){ loads, stores, io, value_sum, phys_sum };
+	*data = t;
+	*len = sizeof(*t);
+	return 0;
+}
+
+int modhost_restore_state(const void *data, size_t len,
+			  const char *old_version)
+{
+	const struct totals *t = data;
+
+	if (len != sizeof(*t))
+		return -22;	/* -EINVAL: not what this version saved */
+	loads += t->loads;
+	stores += t->stores;
+	io += t->io;
+	value_sum += t->value_sum;
+	phys_sum += t->phys_sum;
+	out("qmem: restored %" PRIu64 " loads, %" PRIu64 " stores from "
+	    "version %s\n", t->loads, t->stores, old_version);
+	return 0;
+}
+#endif
 
 QEMU_PLUGIN_EXPORT int qemu_plugin_install(qemu_plugin_id_t id,
 					   const qemu_info_t *info,

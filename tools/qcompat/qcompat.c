@@ -345,9 +345,39 @@ static void qcompat_exit(mh_module *me)
 	g_clear_pointer(&plugin_argv, g_strfreev);
 }
 
+/*
+ * The plugin's own state hooks, if its source defines them (under
+ * #ifdef MODHOST_QCOMPAT, so it still builds natively); weak, so a plugin
+ * without them links and starts fresh at each reload, and hidden, so the
+ * link settles it: never a symbol of another object at run time.
+ */
+extern int modhost_save_state(void **data, size_t *len)
+	__attribute__((weak, visibility("hidden")));
+extern int modhost_restore_state(const void *data, size_t len,
+				 const char *old_version)
+	__attribute__((weak, visibility("hidden")));
+
+static int qcompat_save_state(mh_module *me, void **data, size_t *len)
+{
+	(void)me;
+	*data = NULL;
+	*len = 0;
+	return modhost_save_state ? modhost_save_state(data, len) : 0;
+}
+
+static int qcompat_restore_state(mh_module *me, const void *data, size_t len,
+				 const char *old_version)
+{
+	(void)me;
+	return modhost_restore_state ?
+		modhost_restore_state(data, len, old_version) : 0;
+}
+
 MH_MODULE(MH_QCOMPAT_NAME, MH_QCOMPAT_VERSION, MH_QCOMPAT_LICENSE,
 	  "QEMU plugin " MH_QCOMPAT_NAME " (QEMU plugin API)",
-	  .init = qcompat_init, .exit = qcompat_exit);
+	  .init = qcompat_init, .exit = qcompat_exit,
+	  .save_state = qcompat_save_state,
+	  .restore_state = qcompat_restore_state);
 /* Plugins parse their own arguments: any KEY=VALUE reaches argv. */
 MH_PARAM_ANY();
 
