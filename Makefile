@@ -77,6 +77,18 @@ $(BUILD)/modhost.so: $(HOST_OBJS) host/modhost.map
 	$(Q)$(CC) -shared -Wl,--version-script=host/modhost.map \
 		-o $@ $(HOST_OBJS) $(PKG_LIBS) -ldl
 
+# Plain QEMU plugin binaries (Documentation/qemu-plugins.rst): the
+# compatibility layer as an object of its own, beside modhost.so.
+QCOMPAT_BIN := $(BUILD)/qcompat-bin.so
+all: $(QCOMPAT_BIN)
+$(QCOMPAT_BIN): tools/qcompat/qcompat.c host/qemu/qemu-plugin.h \
+		include/modhost/module.h
+	$(call say,LD,$@)
+	$(Q)$(CC) $(CFLAGS) -std=gnu11 -fPIC -shared -Wl,-z,defs -Wl,-Bsymbolic \
+		-Iinclude -Ihost/qemu $(shell pkg-config --cflags glib-2.0) \
+		-DMH_QCOMPAT_BINARY -DMH_QCOMPAT_NAME='"qemu_plugin"' -o $@ $< \
+		$(shell pkg-config --libs glib-2.0)
+
 $(BUILD)/host/%.o: host/%.c
 	$(call say,CC,$@)
 	@mkdir -p $(@D)
@@ -182,11 +194,12 @@ abi-update:
 
 SDKDIR = $(PREFIX)/lib/modhost/sdk
 
-install: $(BUILD)/modhost.so $(MODULE_SOS)
+install: $(BUILD)/modhost.so $(QCOMPAT_BIN) $(MODULE_SOS)
 	install -d $(DESTDIR)$(PREFIX)/lib/modhost/modules \
 		$(DESTDIR)$(PREFIX)/include/modhost $(DESTDIR)$(SDKDIR) \
 		$(DESTDIR)$(PREFIX)/lib/pkgconfig
-	install -m 0755 $(BUILD)/modhost.so $(DESTDIR)$(PREFIX)/lib/modhost/
+	install -m 0755 $(BUILD)/modhost.so $(QCOMPAT_BIN) \
+		$(DESTDIR)$(PREFIX)/lib/modhost/
 	install -m 0755 $(MODULE_SOS) $(DESTDIR)$(PREFIX)/lib/modhost/modules/
 	install -m 0644 $(HEADERS) $(MODULE_HEADERS) \
 		$(DESTDIR)$(PREFIX)/include/modhost/

@@ -286,6 +286,9 @@ struct mh_module {
 	GPtrArray *reg_points;	/* PPP points it declared */
 	char *reg_error;	/* a registry call in init failed: why */
 	bool tainted;		/* a hook crashed: never dlclose */
+	/* A QEMU plugin binary (no .modhost): the layer's private copy. */
+	bool qplugin;
+	void *layer;
 	char *image;		/* checked by mh_loader_check(), not yet mapped */
 	size_t image_size;
 };

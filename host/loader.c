@@ -32,6 +32,9 @@
 static char *private_dir;
 static int private_lock = -1;	/* private_dir, flock()ed while we run */
 static unsigned int copy_seq;
+/* qcompat-bin.so, read the first time a plain QEMU plugin binary loads. */
+static char *layer_image;
+static gsize layer_size;
 
 /* -- metadata --------------------------------------------------------- */
 
@@ -346,6 +349,17 @@ static int parse_entry(struct mh_meta *m, GPtrArray *defaults, const char *s,
 	return 0;
 }
 
+static struct mh_meta *meta_new(void)
+{
+	struct mh_meta *m = g_new0(struct mh_meta, 1);
+
+	m->depends = g_ptr_array_new_with_free_func(g_free);
+	m->params = g_ptr_array_new_with_free_func(param_decl_free);
+	m->exports = g_ptr_array_new_with_free_func(meta_sym_free);
+	m->imports = g_ptr_array_new_with_free_func(meta_sym_free);
+	return m;
+}
+
 int mh_meta_parse(const void *data, size_t len, struct mh_meta **out,
 		  char **err)
 {
@@ -368,11 +382,7 @@ int mh_meta_parse(const void *data, size_t len, struct mh_meta **out,
 				"(truncated section?)");
 		return -EINVAL;
 	}
-	m = g_new0(struct mh_meta, 1);
-	m->depends = g_ptr_array_new_with_free_func(g_free);
-	m->params = g_ptr_array_new_with_free_func(param_decl_free);
-	m->exports = g_ptr_array_new_with_free_func(meta_sym_free);
-	m->imports = g_ptr_array_new_with_free_func(meta_sym_free);
+	m = meta_new();
 
 	/* Entries are NUL-terminated; runs of NULs are alignment padding. */
 	while (p < end && !ret) {
@@ -584,16 +594,43 @@ out:
 	return ret;
 }
 
+static bool qplugin_image(void *image, size_t size);
+static struct mh_meta *qplugin_meta(const char *name);
+
+/*
+ * The metadata of module @name from its file's @image; a QEMU plugin as
+ * QEMU's build makes it has none: then what the layer would have written,
+ * and *@qplugin set.
+ */
+static int image_meta(void *image, size_t size, const char *name,
+		      struct mh_meta **out, bool *qplugin, char **err)
+{
+	int ret = meta_from_image(image, size, out, err);
+
+	*qplugin = false;
+	if (ret && qplugin_image(image, size)) {
+		g_clear_pointer(err, g_free);
+		*out = qplugin_meta(name);
+		*qplugin = true;
+		ret = 0;
+	}
+	return ret;
+}
+
 int mh_meta_read(const char *path, struct mh_meta **out, char **err)
 {
 	g_autofree char *image = NULL;
+	g_autofree char *base = g_path_get_basename(path);
 	gsize size;
+	bool qplugin;
 	int ret;
 
 	ret = read_image(path, &image, &size, err);
 	if (ret)
 		return ret;
-	return meta_from_image(image, size, out, err);
+	if (g_str_has_suffix(base, ".so"))
+		base[strlen(base) - 3] = '\0';
+	return image_meta(image, size, base, out, &qplugin, err);
 }
 
 /* -- instances -------------------------------------------------------- */
@@ -769,6 +806,7 @@ int mh_loader_init(char **err)
 
 void mh_loader_cleanup(void)
 {
+	g_clear_pointer(&layer_image, g_free);
 	if (private_dir)
 		rmdir(private_dir);
 	g_clear_pointer(&private_dir, g_free);
@@ -895,9 +933,9 @@ out:
 	return ret;
 }
 
-static int take_ops(struct mh_module *mod, char **err)
+static int take_ops(struct mh_module *mod, void *handle, char **err)
 {
-	const struct mh_module_ops *ops = dlsym(mod->handle, MH_OPS_SYMBOL);
+	const struct mh_module_ops *ops = dlsym(handle, MH_OPS_SYMBOL);
 	int ret;
 
 	if (!ops) {
@@ -933,7 +971,7 @@ int mh_loader_check(const char *path, const char *name, GHashTable *overrides,
 	mod->scoreboards = g_ptr_array_new();
 	mod->reg_imports = g_ptr_array_new();
 	mod->reg_points = g_ptr_array_new();
-	ret = meta_from_image(image, size, &mod->meta, err);
+	ret = image_meta(image, size, name, &mod->meta, &mod->qplugin, err);
 	if (ret)
 		goto fail;
 	ret = mh_meta_check_abi(mod->meta, err);
@@ -950,7 +988,8 @@ int mh_loader_check(const char *path, const char *name, GHashTable *overrides,
 		ret = -EINVAL;
 		goto fail;
 	}
-	ret = check_ops_in_image(image, size, mod->meta, err);
+	/* A binary QEMU plugin's hooks are the layer's (mh_loader_map). */
+	ret = mod->qplugin ? 0 : check_ops_in_image(image, size, mod->meta, err);
 	if (ret)
 		goto fail;
 	/* mh_loader_map() maps exactly the image that was checked. */
@@ -1004,7 +1043,7 @@ static int bind_slot(Elf *elf, size_t nph, uintptr_t base, uint64_t at,
 	if (ro && mprotect((void *)pg, page, PROT_READ | PROT_WRITE)) {
 		int e = errno;
 
-		*err = g_strdup_printf("cannot bind exit() and friends: "
+		*err = g_strdup_printf("cannot rebind the module's calls: "
 				       "mprotect: %s", g_strerror(e));
 		return -e;
 	}
@@ -1014,16 +1053,18 @@ static int bind_slot(Elf *elf, size_t nph, uintptr_t base, uint64_t at,
 	return 0;
 }
 
-/*
- * Bind the module's own calls to exit(), _exit() ... to the guard's
- * catchers, so that one made in a hook ends the hook rather than QEMU.
- * Its GOT slots for them (JUMP_SLOT and GLOB_DAT relocations) are written
- * after dlopen() resolved them; calls from the libraries it uses are not
- * the module's and stay as they are.
- */
-static int bind_exit_calls(struct mh_module *mod, char **err)
-{
 #ifdef MH_R_JUMP_SLOT
+/*
+ * What a GOT slot of the module for undefined symbol @name, relocation
+ * @type, should hold instead of what ld.so bound: 1 and *@fn, 0 to leave it,
+ * or a negative errno and *@err.
+ */
+typedef int (*rebind_fn)(struct mh_module *mod, const char *name,
+			 unsigned int type, void **fn, char **err);
+
+/* Rewrite the module's GOT slots for the symbols @rebind picks. */
+static int bind_calls(struct mh_module *mod, rebind_fn rebind, char **err)
+{
 	Elf *elf = elf_memory(mod->image, mod->image_size);
 	struct link_map *lm;
 	Elf_Scn *scn = NULL;
@@ -1036,7 +1077,7 @@ static int bind_exit_calls(struct mh_module *mod, char **err)
 		ret = -ENOEXEC;
 		goto out;
 	}
-	while (!ret && (scn = elf_nextscn(elf, scn))) {
+	while (ret >= 0 && (scn = elf_nextscn(elf, scn))) {
 		Elf_Data *rel, *syms;
 		GElf_Shdr sh, symsh;
 		Elf_Scn *symscn;
@@ -1047,26 +1088,53 @@ static int bind_exit_calls(struct mh_module *mod, char **err)
 		    !(rel = elf_getdata(scn, NULL)) ||
 		    !(syms = elf_getdata(symscn, NULL)))
 			continue;
-		for (size_t i = 0; !ret && i < sh.sh_size / sh.sh_entsize; i++) {
+		for (size_t i = 0; ret >= 0 && i < sh.sh_size / sh.sh_entsize; i++) {
 			GElf_Rela r;
 			GElf_Sym sym;
 			const char *name;
 			void *fn;
 
-			if (!gelf_getrela(rel, i, &r) ||
-			    (GELF_R_TYPE(r.r_info) != MH_R_JUMP_SLOT &&
-			     GELF_R_TYPE(r.r_info) != MH_R_GLOB_DAT) ||
+			if (!gelf_getrela(rel, i, &r) || !GELF_R_SYM(r.r_info) ||
 			    !gelf_getsym(syms, GELF_R_SYM(r.r_info), &sym) ||
 			    sym.st_shndx != SHN_UNDEF ||
-			    !(name = elf_strptr(elf, symsh.sh_link, sym.st_name)) ||
-			    !(fn = mh_guard_catcher(name)))
+			    !(name = elf_strptr(elf, symsh.sh_link, sym.st_name)))
 				continue;
-			ret = bind_slot(elf, nph, lm->l_addr, r.r_offset, fn, err);
+			ret = rebind(mod, name, GELF_R_TYPE(r.r_info), &fn, err);
+			if (ret > 0)
+				ret = bind_slot(elf, nph, lm->l_addr, r.r_offset,
+						fn, err);
 		}
 	}
 out:
 	elf_end(elf);
-	return ret;
+	return MIN(ret, 0);
+}
+
+static bool is_got_slot(unsigned int type)
+{
+	return type == MH_R_JUMP_SLOT || type == MH_R_GLOB_DAT;
+}
+
+static int rebind_exit_call(struct mh_module *mod, const char *name,
+			    unsigned int type, void **fn, char **err)
+{
+	(void)mod;
+	(void)err;
+	return is_got_slot(type) && (*fn = mh_guard_catcher(name)) ? 1 : 0;
+}
+#endif
+
+/*
+ * Bind the module's own calls to exit(), _exit() ... to the guard's
+ * catchers, so that one made in a hook ends the hook rather than QEMU.
+ * Its GOT slots for them (JUMP_SLOT and GLOB_DAT relocations) are written
+ * after dlopen() resolved them; calls from the libraries it uses are not
+ * the module's and stay as they are.
+ */
+static int bind_exit_calls(struct mh_module *mod, char **err)
+{
+#ifdef MH_R_JUMP_SLOT
+	return bind_calls(mod, rebind_exit_call, err);
 #else
 	/* No GOT binding on this architecture: exit() is not contained. */
 	(void)mod;
@@ -1074,6 +1142,176 @@ out:
 	return 0;
 #endif
 }
+
+/* -- QEMU plugins as QEMU's own build makes them ------------------------ */
+
+/*
+ * A plugin .so built against QEMU's header alone (no .modhost section,
+ * not linked with the compatibility layer) calls qemu_plugin_*() by name:
+ * when dlopen() binds them they reach QEMU itself, as if it were a second
+ * plugin of QEMU, which it must not be.  So each load maps, besides the
+ * plugin's private copy, a private copy of the layer built as a shared
+ * object of its own (qcompat-bin.so beside modhost.so: its own statics
+ * per instance), and points the plugin's GOT slots for qemu_plugin_*
+ * there before any of its hooks runs.  A reference that is not a GOT slot
+ * (a function's address in data) cannot be moved: such a plugin is
+ * refused, as is one that calls a function the layer does not have.
+ */
+#define QPLUGIN_LAYER "qcompat-bin.so"
+#define QPLUGIN_PREFIX "qemu_plugin_"
+
+/*
+ * modhost.so exports QEMU's two entries too: this section tells the host
+ * itself apart, so a copy of it in dir is never loaded as a plugin.
+ */
+#define HOST_SECTION ".modhost_host"
+static const char host_mark[] __attribute__((section(HOST_SECTION), used)) =
+	"modhost";
+
+/*
+ * Does @image, which has no .modhost section, export both QEMU entries,
+ * and is it not modhost itself?
+ */
+static bool qplugin_image(void *image, size_t size)
+{
+	Elf *elf = elf_memory(image, size);
+	Elf_Scn *scn = NULL;
+	size_t shstrndx;
+	int found = 0;
+
+	if (!elf || elf_getshdrstrndx(elf, &shstrndx))
+		goto out;
+	while ((scn = elf_nextscn(elf, scn))) {
+		GElf_Shdr sh;
+		Elf_Data *data;
+		GElf_Sym sym;
+		const char *name;
+
+		if (!gelf_getshdr(scn, &sh))
+			continue;
+		name = elf_strptr(elf, shstrndx, sh.sh_name);
+		if (name && !strcmp(name, HOST_SECTION)) {
+			found = 0;
+			break;
+		}
+		if (sh.sh_type != SHT_DYNSYM || !sh.sh_entsize ||
+		    !(data = elf_getdata(scn, NULL)))
+			continue;
+		for (size_t i = 0; found < 2 && i < sh.sh_size / sh.sh_entsize; i++) {
+			if (!gelf_getsym(data, i, &sym) ||
+			    sym.st_shndx == SHN_UNDEF ||
+			    !(name = elf_strptr(elf, sh.sh_link, sym.st_name)))
+				continue;
+			found += !strcmp(name, "qemu_plugin_install") ||
+				 !strcmp(name, "qemu_plugin_version");
+		}
+	}
+out:
+	if (elf)
+		elf_end(elf);
+	return found == 2;
+}
+
+/* What the layer itself would write in .modhost for module @name. */
+static struct mh_meta *qplugin_meta(const char *name)
+{
+	struct mh_meta *m = meta_new();
+
+	m->has_abi = true;
+	m->abi_major = MODHOST_ABI_MAJOR;
+	m->abi_minor = MODHOST_ABI_MINOR;
+	m->name = g_strdup(name);
+	m->version = g_strdup("0");
+	m->license = g_strdup("NOASSERTION");
+	m->description = g_strdup_printf("QEMU plugin %s (QEMU plugin API, "
+					 "plugin binary)", name);
+	m->any_params = true;
+	return m;
+}
+
+static int qplugin_layer_read(char **err)
+{
+	g_autofree char *dir = NULL, *path = NULL, *why = NULL;
+	Dl_info info;
+
+	if (layer_image)
+		return 0;
+	if (!dladdr((void *)qplugin_layer_read, &info) || !info.dli_fname) {
+		*err = g_strdup("cannot tell where modhost.so is");
+		return -ENOENT;
+	}
+	dir = g_path_get_dirname(info.dli_fname);
+	path = g_build_filename(dir, QPLUGIN_LAYER, NULL);
+	if (read_image(path, &layer_image, &layer_size, &why)) {
+		*err = g_strdup_printf("a plain QEMU plugin needs %s: %s", path,
+				       why);
+		return -ENOENT;
+	}
+	return 0;
+}
+
+#ifdef MH_R_JUMP_SLOT
+static int rebind_api_call(struct mh_module *mod, const char *name,
+			   unsigned int type, void **fn, char **err)
+{
+	if (!g_str_has_prefix(name, QPLUGIN_PREFIX))
+		return 0;
+	if (!is_got_slot(type)) {
+		*err = g_strdup_printf("refers to %s other than by a call "
+				       "(relocation type %u): cannot be bound "
+				       "to the compatibility layer", name, type);
+		return -ENOEXEC;
+	}
+	*fn = dlsym(mod->layer, name);
+	if (!*fn) {
+		*err = g_strdup_printf("calls %s, which QEMU plugin API version "
+				       "%d does not have", name,
+				       QEMU_PLUGIN_VERSION);
+		return -ENOEXEC;
+	}
+	return 1;
+}
+#endif
+
+#ifdef MH_R_JUMP_SLOT
+static int qplugin_map(struct mh_module *mod, char **err)
+{
+	g_autofree char *layer_name = g_strdup_printf("%s-qcompat",
+						       mod->meta->name);
+	void (*bind)(void *install, const int *version);
+	void *install, *version;
+	int ret;
+
+	ret = qplugin_layer_read(err);
+	if (ret)
+		return ret;
+	mod->layer = open_copy(layer_name, layer_image, layer_size, err);
+	if (!mod->layer)
+		return -ENOEXEC;
+	bind = (void (*)(void *, const int *))dlsym(mod->layer,
+						    "mh_qcompat_bind");
+	install = dlsym(mod->handle, "qemu_plugin_install");
+	version = dlsym(mod->handle, "qemu_plugin_version");
+	if (!bind || !install || !version) {
+		*err = g_strdup_printf("%s lacks mh_qcompat_bind, or the plugin "
+				       "its entries", QPLUGIN_LAYER);
+		return -ENOEXEC;
+	}
+	ret = bind_calls(mod, rebind_api_call, err);
+	if (ret)
+		return ret;
+	bind(install, version);
+	return take_ops(mod, mod->layer, err);
+}
+#else
+static int qplugin_map(struct mh_module *mod, char **err)
+{
+	(void)mod;
+	*err = g_strdup("a plain QEMU plugin binary needs GOT binding, which "
+			"this architecture lacks here: build it with obj-q");
+	return -ENOTSUP;
+}
+#endif
 
 int mh_loader_map(struct mh_module *mod, char **err)
 {
@@ -1087,8 +1325,11 @@ int mh_loader_map(struct mh_module *mod, char **err)
 		return -ENOEXEC;
 	}
 	ret = bind_exit_calls(mod, err);
+	if (!ret)
+		ret = mod->qplugin ? qplugin_map(mod, err) :
+			take_ops(mod, mod->handle, err);
 	g_clear_pointer(&mod->image, g_free);
-	return ret ? ret : take_ops(mod, err);
+	return ret;
 }
 
 void mh_loader_close(struct mh_module *mod)
@@ -1098,6 +1339,8 @@ void mh_loader_close(struct mh_module *mod)
 	/* A module whose hook crashed may hold anything: leave it mapped. */
 	if (mod->handle && !mod->tainted)
 		dlclose(mod->handle);
+	if (mod->layer && !mod->tainted)
+		dlclose(mod->layer);
 	g_free(mod->image);
 	mh_meta_free(mod->meta);
 	if (mod->params)

@@ -18,7 +18,7 @@ done
 need "$MODHOST_SO" "$MODCTL" "$BUILD/tests/guest/spin.elf" "$BUILD/tests/guest/hcall.elf"
 command -v "$QEMU" >/dev/null || skip_all "no $QEMU"
 command -v nm >/dev/null || skip_all "no nm"
-plan 37
+plan 45
 
 # The guest's own code, up to guest_exit (see qplugins.t).
 EXIT_AT=$(nm "$BUILD/tests/guest/spin.elf" | awk '$3 == "guest_exit" { print $1 }')
@@ -176,6 +176,49 @@ wait_for "reports" _log_has '^qcount: blocks' "$QLOG" 2
 is "$(grep -o -e '^qcount: blocks' -e '^qcount: x86_64' "$QLOG" | tr '\n' ';')" \
 	"qcount: x86_64;qcount: blocks;qcount: x86_64;qcount: blocks;" \
 	"guest control: an atexit report before the reload and at the unload"
+qemu_stop
+
+# -- plain plugin binaries, as QEMU's build makes them --------------------------
+rm -f "$MODDIR"/*.so
+cp "$Q/native/qcount.so" "$Q/native/qmem.so" "$MODDIR/"
+mkdir "$T/v5"
+cat > "$T/v5/v5.c" <<'C'
+/* Built against a newer QEMU's header: declared by hand here. */
+#include <stdint.h>
+typedef uint64_t qemu_plugin_id_t;
+__attribute__((visibility("default"))) int qemu_plugin_version = 4;
+int qemu_plugin_write_register(void *reg, void *buf);
+void qemu_plugin_outs(const char *s);
+__attribute__((visibility("default")))
+int qemu_plugin_install(qemu_plugin_id_t id, const void *info, int argc, char **argv)
+{
+	(void)id; (void)info; (void)argc; (void)argv;
+	qemu_plugin_outs("v5: installed\n");
+	return qemu_plugin_write_register(0, 0);
+}
+C
+cc -shared -fPIC -o "$MODDIR/v5.so" "$T/v5/v5.c"
+ok $? "a plugin binary that calls a version 5 function builds (-shared -fPIC)"
+qemu_start "ctl=$SOCK" watch=off
+# shellcheck disable=SC2086
+mc load qcount $RANGE mark=20000 >/dev/null && mc load qmem $RANGE >/dev/null
+ok $? "modctl loads two plain plugin binaries (tests/qplugins/native/) at once"
+mc info qcount | grep -q '^description: QEMU plugin qcount (QEMU plugin API, plugin binary)$'
+ok $? "modctl info says what it is"
+wait_for "mark" _log_has '^qcount: vcpu 0 reached block 20000 ' "$QLOG" 1 &&
+	wait_for "qmem" _log_has '^qmem: vcpu 0 pc ' "$QLOG" 1
+ok $? "both instrument the running guest"
+mc reload qcount >/dev/null && wait_for "report" _log_has '^qcount: blocks [1-9]' "$QLOG" 1 &&
+	wait_for "mark again" _log_has '^qcount: vcpu 0 reached block 20000 ' "$QLOG" 2
+ok $? "reload: the old one reports, the new one starts fresh"
+mc unload qmem >/dev/null && wait_for "qmem report" _log_has '^qmem: loads [1-9]' "$QLOG" 1
+ok $? "unload: its report; qcount stays"
+! mc load v5 >/dev/null 2>&1 &&
+	events '.event=="reject" and .module=="v5"' | grep -q 'qemu_plugin_write_register' &&
+	! grep -q '^v5: installed' "$QLOG"
+ok $? "a binary calling a function QEMU 10.0 lacks is refused, naming it; none of its code ran"
+mc unload qcount >/dev/null && qemu_alive
+ok $? "QEMU and the guest kept running"
 qemu_stop
 
 # -- time control natively: granted (modhost refuses it, above) ---------------

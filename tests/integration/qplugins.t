@@ -18,7 +18,7 @@ done
 need "$BUILD/modhost.so" "$MODCTL" "$BUILD/tests/guest/spin.elf"
 command -v "$QEMU" >/dev/null || skip_all "no $QEMU"
 command -v nm >/dev/null || skip_all "no nm"
-plan 49
+plan 53
 
 # The guest's code: SeaBIOS, which runs before it, is not deterministic;
 # nor is its exit: the block after the write to isa-debug-exit may or may
@@ -60,6 +60,13 @@ for p in $PLUGINS; do
 	cmp -s "$T/$p.native" "$T/$p.compat"
 	ok $? "$p: plugin output byte-identical to QEMU's own loading" ||
 		diff "$T/$p.native" "$T/$p.compat" | head -20 | sed 's/^/# /'
+	# The plain plugin binary itself, loaded by modhost as module $p.
+	mkdir -p "$T/bin-$p"
+	cp "$Q/native/$p.so" "$T/bin-$p/"
+	run_to_end "$T/$p.binlog" \
+		"$MODHOST_SO,dir=$T/bin-$p,load=$p,watch=off$(printf ",$p.%s" $args)"
+	grep -v '^modhost: ' "$T/$p.binlog" | cmp -s "$T/$p.native" -
+	ok $? "$p: the plain plugin binary, loaded by modhost, prints the same"
 done
 grep -q '^qcount: blocks [1-9][0-9]* insns [1-9]' "$T/qcount.native" &&
 	grep -q '^qcount: loads [1-9][0-9]* stores [1-9]' "$T/qcount.native" &&

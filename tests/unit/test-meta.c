@@ -751,6 +751,28 @@ static void test_read_no_section(void)
 		read_refused(path, -ENOEXEC, STRV(MH_SECTION));
 }
 
+/*
+ * A plain QEMU plugin binary (no .modhost, exports QEMU's two entries):
+ * read as a QEMU-API module named after its file, any parameter accepted.
+ * modhost.so exports the same two entries and stays refused (above).
+ */
+static void test_read_qemu_plugin_binary(void)
+{
+	g_autofree char *path = build_file("tests/qplugins/native/qcount.so");
+	g_autofree char *err = NULL;
+	struct mh_meta *m = NULL;
+
+	if (!path)
+		return;
+	g_assert_cmpint(mh_meta_read(path, &m, &err), ==, 0);
+	g_assert_cmpstr(m->name, ==, "qcount");
+	g_assert_true(m->any_params);
+	g_assert_cmpuint(m->abi_major, ==, MODHOST_ABI_MAJOR);
+	g_assert_cmpuint(m->abi_minor, ==, MODHOST_ABI_MINOR);
+	g_assert_nonnull(strstr(m->description, "plugin binary"));
+	mh_meta_free(m);
+}
+
 static void test_read_object_file(void)
 {
 	g_autofree char *path = build_file("host/params.o");
@@ -958,6 +980,8 @@ int main(int argc, char **argv)
 	g_test_add_func("/meta/read/not-elf", test_read_not_elf);
 	g_test_add_func("/meta/read/empty-file", test_read_empty_file);
 	g_test_add_func("/meta/read/no-section", test_read_no_section);
+	g_test_add_func("/meta/read/qemu-plugin-binary",
+			test_read_qemu_plugin_binary);
 	g_test_add_func("/meta/read/object-file", test_read_object_file);
 	g_test_add_func("/meta/read/elf32", test_read_elf32);
 	for (unsigned int i = 0; i < G_N_ELEMENTS(damages); i++)

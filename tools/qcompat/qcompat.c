@@ -7,7 +7,9 @@
  * The SDK compiles this file into each obj-q module, with hidden visibility
  * and -DMH_QCOMPAT_NAME='"NAME"' (and _VERSION, _LICENSE): it supplies the
  * module's metadata and hooks, and the plugin's calls to qemu_plugin_*()
- * bind to the definitions below at link time.  A function of the API that
+ * bind to the definitions below at link time.  Built with
+ * -DMH_QCOMPAT_BINARY instead, it is qcompat-bin.so, the layer the host
+ * binds a plain plugin binary to at load (host/loader.c).  A function of the API that
  * is not defined here stays an undefined reference, and the SDK's -z defs
  * makes the link fail naming it: never a silent no-op.
  *
@@ -251,13 +253,37 @@ void qemu_plugin_vcpu_for_each(qemu_plugin_id_t id,
 		cb(id, i);
 }
 
+#ifdef MH_QCOMPAT_BINARY
+/*
+ * Built as qcompat-bin.so, for a plugin binary that QEMU's own build made
+ * (not linked with this layer): the host maps a private copy of this
+ * object per plugin, points the plugin's qemu_plugin_*() calls here, and
+ * hands over the plugin's two entries before init.
+ */
+static int (*plugin_install)(qemu_plugin_id_t id, const qemu_info_t *info,
+			     int argc, char **argv);
+static const int *plugin_version;
+
+__attribute__((visibility("default")))
+void mh_qcompat_bind(void *install, const int *version)
+{
+	plugin_install = (int (*)(qemu_plugin_id_t, const qemu_info_t *, int,
+				  char **))install;
+	plugin_version = version;
+}
+#define PLUGIN_INSTALL plugin_install
+#define PLUGIN_VERSION (*plugin_version)
+#else
+#define PLUGIN_INSTALL qemu_plugin_install
+#define PLUGIN_VERSION qemu_plugin_version
+#endif
+
 /* QEMU refuses a plugin built for an API it does not have; so does this. */
 static int check_version(const struct mh_qemu_info *qi)
 {
-	if (qemu_plugin_version < qi->version_min ||
-	    qemu_plugin_version > QCOMPAT_API) {
+	if (PLUGIN_VERSION < qi->version_min || PLUGIN_VERSION > QCOMPAT_API) {
 		mh->log(self, MH_LOG_ERROR, "built for QEMU plugin API %d; this "
-			"host supports %d to %d", qemu_plugin_version,
+			"host supports %d to %d", PLUGIN_VERSION,
 			qi->version_min, QCOMPAT_API);
 		return -ENOTSUP;
 	}
@@ -300,7 +326,7 @@ static int qcompat_init(mh_module *me, const struct mh_api *api)
 	info.system.max_vcpus = qi->max_vcpus;
 
 	installing = true;
-	ret = qemu_plugin_install(QCOMPAT_ID, &info, argc, plugin_argv);
+	ret = PLUGIN_INSTALL(QCOMPAT_ID, &info, argc, plugin_argv);
 	installing = false;
 	if (ret) {
 		api->log(me, MH_LOG_ERROR, "qemu_plugin_install returned %d", ret);
