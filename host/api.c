@@ -1089,9 +1089,10 @@ static const mh_hwaddr *api_hwaddr(uint32_t info, uint64_t vaddr)
 
 #define QHW(h) ((const struct qemu_plugin_hwaddr *)(h))
 
+/* QEMU reads through the handle; the other two take NULL themselves. */
 static bool api_hwaddr_is_io(const mh_hwaddr *haddr)
 {
-	return qemu_plugin_hwaddr_is_io(QHW(haddr));
+	return haddr && qemu_plugin_hwaddr_is_io(QHW(haddr));
 }
 
 static uint64_t api_hwaddr_phys(const mh_hwaddr *haddr)

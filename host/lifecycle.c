@@ -571,11 +571,21 @@ refuse:
 	return ret;
 }
 
+/*
+ * vCPU idle, resume and exit callbacks may come from a vCPU that is not
+ * stopped by a quiesce (a halted one is not running, so QEMU's exclusive
+ * section does not wait for it): they read the live set under this lock's
+ * read side, and an apply holds its write side.  Taken before mh_lock, so
+ * a module's callback may take mh_lock (module_of) without a deadlock.
+ */
+static GRWLock events_lock;
+
 int mh_lifecycle_apply(void)
 {
 	struct mh_req *r;
 	int n = 0;
 
+	g_rw_lock_writer_lock(&events_lock);
 	g_mutex_lock(&mh_lock);
 	applying = true;
 	while ((r = mh_plan_next_locked())) {
@@ -600,6 +610,7 @@ int mh_lifecycle_apply(void)
 	applying = false;
 	mh_plan_done_locked();
 	g_mutex_unlock(&mh_lock);
+	g_rw_lock_writer_unlock(&events_lock);
 	return n;
 }
 
@@ -673,9 +684,10 @@ void mh_lifecycle_late_init(unsigned int vcpu_index)
 	}
 }
 
-/* Like translation: the live set only changes while vCPUs are stopped. */
+/* A halted vCPU runs these while others apply: under events_lock. */
 void mh_lifecycle_vcpu_event(enum mh_vcpu_event ev, unsigned int vcpu_index)
 {
+	g_rw_lock_reader_lock(&events_lock);
 	for (guint i = 0; i < live->len; i++) {
 		struct mh_module *m = ((struct mh_entry *)
 				       g_ptr_array_index(live, i))->live;
@@ -683,6 +695,7 @@ void mh_lifecycle_vcpu_event(enum mh_vcpu_event ev, unsigned int vcpu_index)
 		if (m->vcpu_event[ev] && !m->tainted)
 			m->vcpu_event[ev](vcpu_index, m->vcpu_event_opaque[ev]);
 	}
+	g_rw_lock_reader_unlock(&events_lock);
 }
 
 /* Every vCPU is stopped: from QEMU's flush callback or a quiesce. */

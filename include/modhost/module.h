@@ -432,6 +432,7 @@ struct mh_api {
 	 * if QEMU cannot tell.  Valid until the callback returns.
 	 */
 	const mh_hwaddr *(*hwaddr)(uint32_t meminfo, uint64_t vaddr);
+	/* These three take NULL too: not I/O, 0, "RAM". */
 	bool (*hwaddr_is_io)(const mh_hwaddr *haddr);
 	/* The guest physical address, or the offset into the device (I/O). */
 	uint64_t (*hwaddr_phys)(const mh_hwaddr *haddr);

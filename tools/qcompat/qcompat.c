@@ -598,12 +598,12 @@ struct qemu_plugin_hwaddr *qemu_plugin_get_hwaddr(qemu_plugin_meminfo_t info,
 
 bool qemu_plugin_hwaddr_is_io(const struct qemu_plugin_hwaddr *haddr)
 {
-	return haddr && mh->hwaddr_is_io(MHW(haddr));
+	return mh->hwaddr_is_io(MHW(haddr));
 }
 
 uint64_t qemu_plugin_hwaddr_phys_addr(const struct qemu_plugin_hwaddr *haddr)
 {
-	return haddr ? mh->hwaddr_phys(MHW(haddr)) : 0;
+	return mh->hwaddr_phys(MHW(haddr));
 }
 
 const char *qemu_plugin_hwaddr_device_name(const struct qemu_plugin_hwaddr *h)
