@@ -18,7 +18,7 @@ done
 need "$BUILD/modhost.so" "$MODCTL" "$BUILD/tests/guest/spin.elf"
 command -v "$QEMU" >/dev/null || skip_all "no $QEMU"
 command -v nm >/dev/null || skip_all "no nm"
-plan 53
+plan 54
 
 # The guest's code: SeaBIOS, which runs before it, is not deterministic;
 # nor is its exit: the block after the write to isa-debug-exit may or may
@@ -164,7 +164,10 @@ is "$(mc info qcount | sed -n 's/^arg: *//p' | paste -sd' ')" "$RANGE mark=20000
 	"modctl info shows a QEMU-API module's arguments, in order"
 mc unload example >/dev/null
 ok $? "unload the native module"
-mc unload qregs >/dev/null && wait_for "qregs report" _log_has '^qregs: [0-9]* calls in range$' 1
+mc reload qregs >/dev/null && wait_for "qregs report" _log_has '^qregs: [0-9]* calls in range$' 1 &&
+	wait_for "qregs init again" _log_has '^qregs: vcpu 0: [1-9][0-9]* registers' 2
+ok $? "reloading it prints its report, and the new version's vcpu_init runs"
+mc unload qregs >/dev/null && wait_for "qregs report" _log_has '^qregs: [0-9]* calls in range$' 2
 ok $? "unloading it prints its report"
 
 mc unload qcount >/dev/null
