@@ -76,11 +76,12 @@ static char *folded_path;
 
 /*
  * The fast paths of near calls and rets (on_call_direct, on_ret_mem): with
- * one vCPU, asid stacks and cr3 known, fast_stack is that vCPU's stack and
- * fast_vcpu its state, found without the vCPU table or a lock; NULL
- * otherwise.  Set by stack_of_slow(), cleared with asid_ok (asid_stale()).
- * A call and its return cost a few loads and stores this way, about half
- * of what the general path costs on a call-heavy guest.
+ * one vCPU, asid stacks, cr3 known and no outputs (folded, trace,
+ * verbose), fast_stack is that vCPU's stack and fast_vcpu its state, found
+ * without the vCPU table or a lock; NULL otherwise.  Set by
+ * stack_of_slow(), cleared with asid_ok (asid_stale()).  A call and its
+ * return cost a few loads and stores this way, about half of what the
+ * general path costs on a call-heavy guest.
  */
 static struct csi_stack *fast_stack;
 static struct vcpu *fast_vcpu;
@@ -219,7 +220,7 @@ static struct csi_stack *stack_of_slow(struct vcpu *v, uint64_t sp)
 	/* Every x86 vCPU exists before the first block runs. */
 	if (!csi_vcpus)
 		csi_vcpus = csi_mh->num_vcpus();
-	if (csi_stack_kind == CS_STACK_ASID && csi_vcpus <= 1) {
+	if (csi_stack_kind == CS_STACK_ASID && csi_vcpus <= 1 && !outputs) {
 		fast_vcpu = v;
 		fast_stack = v->cur;
 	}
@@ -424,18 +425,17 @@ call_direct_slow(unsigned int vcpu, const struct csi_call_site *site,
 
 /*
  * A direct call: the callee is its target, the frame is complete at once.
- * The usual case (fast_stack, room on the stack, nothing to report) is
- * call_direct_slow() cut down to the stores it makes.
+ * The usual case (fast_stack, room on the stack, no on_call handler) is
+ * call_direct_slow() cut down to the stores it makes.  @sp is the stack
+ * pointer before the call; the callbacks below compute it with the push
+ * size and mask of their mode as constants.
  */
-static void on_call_direct(unsigned int vcpu, uint32_t info, uint64_t slot,
-			   void *udata)
+static inline __attribute__((always_inline)) void
+call_direct(unsigned int vcpu, const struct csi_call_site *site, uint64_t sp)
 {
-	const struct csi_call_site *site = udata;
-	uint64_t sp = sp_before(slot, site);
 	struct csi_stack *s = fast_stack;
 
-	(void)info;
-	if (__builtin_expect(s && s->depth < csi_max_depth && !outputs &&
+	if (__builtin_expect(s && s->depth < csi_max_depth &&
 			     !mh_ppp_handlers(pt_on_call)->n, 1)) {
 		struct csi_frame *f = &s->frames[(s->base + s->depth) &
 						 csi_ring_mask];
@@ -451,6 +451,29 @@ static void on_call_direct(unsigned int vcpu, uint32_t info, uint64_t slot,
 		return;
 	}
 	call_direct_slow(vcpu, site, sp);
+}
+
+static void on_call_direct(unsigned int vcpu, uint32_t info, uint64_t slot,
+			   void *udata)
+{
+	(void)info;
+	call_direct(vcpu, udata, sp_before(slot, udata));
+}
+
+/* A 32-bit near call: pushes 4 bytes, 32-bit stack pointer. */
+static void on_call_direct32(unsigned int vcpu, uint32_t info, uint64_t slot,
+			     void *udata)
+{
+	(void)info;
+	call_direct(vcpu, udata, (slot + 4) & 0xffffffffull);
+}
+
+/* A 64-bit near call: pushes 8 bytes. */
+static void on_call_direct64(unsigned int vcpu, uint32_t info, uint64_t slot,
+			     void *udata)
+{
+	(void)info;
+	call_direct(vcpu, udata, slot + 8);
 }
 
 /* An indirect call: the callee's first block completes the frame. */
@@ -518,25 +541,50 @@ ret_slow(unsigned int vcpu, uint32_t info, uint64_t sp)
 }
 
 /*
- * A near ret; the usual case (fast_stack, the top frame's slot, no call
- * pending, nothing reports rets) is ret_slow() cut down to the pop.
+ * A near ret whose load left the stack pointer at @sp (the stack pointer
+ * before the call that pushed the slot); the usual case (fast_stack, the
+ * top frame's slot, no call pending, no on_ret handler) is ret_slow() cut
+ * down to the pop.  The callbacks below compute @sp with the pop size and
+ * mask of their mode as constants.
  */
-static void on_ret_mem(unsigned int vcpu, uint32_t info, uint64_t slot,
-		       void *udata)
+static inline __attribute__((always_inline)) void
+ret_near(unsigned int vcpu, uint32_t info, uint64_t sp)
 {
-	uintptr_t u = (uintptr_t)udata;
-	uint64_t sp = (slot + (u & 0xff)) & csi_sp_mask(u >> 8);
 	struct csi_stack *s = fast_stack;
 
 	if (__builtin_expect(s && s->depth && fast_vcpu->kind != PEND_CALL &&
-			     csi_frame_at(s, 0)->sp == sp && !rets_reported(),
-			     1)) {
+			     csi_frame_at(s, 0)->sp == sp &&
+			     !mh_ppp_handlers(pt_on_ret)->n, 1)) {
 		s->depth--;
 		csi_stats.rets++;
 		csi_stats.frames_popped++;
 		return;
 	}
 	ret_slow(vcpu, info, sp);
+}
+
+static void on_ret_mem(unsigned int vcpu, uint32_t info, uint64_t slot,
+		       void *udata)
+{
+	uintptr_t u = (uintptr_t)udata;
+
+	ret_near(vcpu, info, (slot + (u & 0xff)) & csi_sp_mask(u >> 8));
+}
+
+/* A 32-bit near ret: pops 4 bytes, 32-bit stack pointer. */
+static void on_ret_mem32(unsigned int vcpu, uint32_t info, uint64_t slot,
+			 void *udata)
+{
+	(void)udata;
+	ret_near(vcpu, info, (slot + 4) & 0xffffffffull);
+}
+
+/* A 64-bit near ret: pops 8 bytes. */
+static void on_ret_mem64(unsigned int vcpu, uint32_t info, uint64_t slot,
+			 void *udata)
+{
+	(void)udata;
+	ret_near(vcpu, info, slot + 8);
 }
 
 static void on_asid_insn(unsigned int vcpu, void *udata)
@@ -693,6 +741,31 @@ static bool __attribute__((noinline)) target_is_x86(void)
 }
 
 /*
+ * The memory callback of a near call or ret in 32/64-bit code: the one for
+ * the usual push size of its mode (4 bytes in 32-bit code, 8 in 64-bit),
+ * else (an operand-size prefix) the general one.
+ */
+static mh_vcpu_mem_cb near_call_cb(const struct csi_insn_class *c)
+{
+	if (!c->target)
+		return on_call_indirect;
+	if (c->mode == 32 && c->push == 4)
+		return on_call_direct32;
+	if (c->mode == 64 && c->push == 8)
+		return on_call_direct64;
+	return on_call_direct;
+}
+
+static mh_vcpu_mem_cb near_ret_cb(const struct csi_insn_class *c)
+{
+	if (c->mode == 32 && c->push == 4)
+		return on_ret_mem32;
+	if (c->mode == 64 && c->push == 8)
+		return on_ret_mem64;
+	return on_ret_mem;
+}
+
+/*
  * Near calls and rets in 32/64-bit code, nearly all of them, are seen by
  * memory callbacks on their stack access: no register read, and a direct
  * call is complete in one callback.  16-bit code and far calls and rets
@@ -720,16 +793,15 @@ static void translate(mh_tb *tb, void *opaque)
 		csi_mh->insn_exec_cb(last, on_call_insn, MH_CB_R_REGS,
 				     (void *)csi_call_site(&c));
 	else if (c.kind == CSI_CALL)
-		csi_mh->insn_mem_cb(last, c.target ? on_call_direct
-					  : on_call_indirect, MEM_CB_FLAGS,
+		csi_mh->insn_mem_cb(last, near_call_cb(&c), MEM_CB_FLAGS,
 				    MH_MEM_W, (void *)csi_call_site(&c));
 	else if (c.kind == CSI_RET && regs)
 		csi_mh->insn_exec_inline(last, MH_INLINE_STORE_U64,
 					 armed_entry(),
 					 arm_ret_value(c.imm, c.mode));
 	else if (c.kind == CSI_RET)
-		csi_mh->insn_mem_cb(last, on_ret_mem, MEM_CB_FLAGS, MH_MEM_R,
-				    ret_udata(c.push, c.mode));
+		csi_mh->insn_mem_cb(last, near_ret_cb(&c), MEM_CB_FLAGS,
+				    MH_MEM_R, ret_udata(c.push, c.mode));
 	else if (c.asid_change)
 		csi_mh->insn_exec_cb(last, on_asid_insn, MH_CB_NO_REGS, NULL);
 }
