@@ -54,7 +54,8 @@ HEADERS := include/modhost/module.h include/modhost/guest.h \
 # (modules/include/modhost/; included as <modhost/NAME.h> all the same).
 MODULE_HEADERS := modules/include/modhost/hypercaller.h \
 	modules/include/modhost/callstack_instr.h \
-	modules/include/modhost/stpi.h
+	modules/include/modhost/stpi.h \
+	modules/include/modhost/osi.h
 # What an in-tree module build searches: both of the above.
 MODHOST_INCLUDE_DIRS := $(CURDIR)/include $(CURDIR)/modules/include
 
