@@ -205,3 +205,12 @@ $(QPLUGIN_DIR)/native/%.so: tests/qplugins/%.c host/qemu/qemu-plugin.h
 
 tests-build: $(QPLUGINS:%=$(QPLUGIN_DIR)/%.so) \
 	$(QPLUGINS:%=$(QPLUGIN_DIR)/native/%.so)
+
+# -- osi (tests/linux/osi.t) ---------------------------------------------------
+$(TMOD)/osi_probe.so: tests/modules/osi_probe.c include/modhost/module.h \
+		modules/include/modhost/osi.h tests/tests.mk
+	$(call say,CC,$@)
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(TMOD_CFLAGS) $(shell pkg-config --cflags glib-2.0) \
+		$(TMOD_LDFLAGS) -o $@ $< $(shell pkg-config --libs glib-2.0)
+tests-build: $(TMOD)/osi_probe.so
