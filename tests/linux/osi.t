@@ -35,7 +35,7 @@ boot() {
 	timeout 300 "$QEMU" -M pc -m 256 -smp 2 -display none -monitor none \
 		-no-reboot -serial "file:$SERIAL" -kernel "$LX/vmlinuz" \
 		-initrd "$LX/initramfs.cpio" \
-		-append "console=ttyS0 panic=-1 quiet osiprog" \
+		-append "console=ttyS0 panic=-1 quiet run=osiprog" \
 		-plugin "$MODHOST_SO,dir=$MODDIR,log=$EVENTS,$1" \
 		-d plugin -D "$QLOG" 2>>"$T/stderr"
 }

@@ -1,0 +1,84 @@
+#!/bin/bash
+# callstack_instr.stack_type=threaded on a real Linux guest (Debian's
+# cloud kernel, -smp 2): tests/linux/cs2threads.c runs two threads at once,
+# A looping worker_a -> a1 -> a2 -> a3 and B worker_b -> b1 -> b2 -> b3 ->
+# b4, N times each.  With threaded stacks (osi_linux's on_task_change) the
+# folded stacks show each chain alone, N times; with asid stacks, one per
+# address space, the same run mixes them.  cs2threads asks for the load of
+# callstack_instr itself (guest_control=on), so the boot runs without it.
+# Skips only if the Debian packages cannot be fetched.
+. "$(dirname "$0")/../lib.sh"
+need "$BUILD/modhost.so"
+
+LX=$BUILD/linux
+"$TOP/tools/linux-guest" "$LX" >"$T/build.log" 2>&1
+case $? in
+0) ;;
+2) skip_all "cannot fetch the Debian packages: $(tail -1 "$T/build.log")" ;;
+*) bail "tools/linux-guest failed: $(tail -3 "$T/build.log")" ;;
+esac
+plan 8
+
+for m in osi osi_linux callstack_instr; do
+	cp "$BUILD/modules/$m.so" "$MODDIR/" 2>/dev/null
+done
+N=20000
+
+# run TYPE: boot, cs2threads loads callstack_instr with stack_type=TYPE.
+run() {
+	: > "$EVENTS"
+	: > "$SERIAL"
+	timeout 300 "$QEMU" -M pc -m 256 -smp 2 -display none -monitor none \
+		-no-reboot -serial "file:$SERIAL" -kernel "$LX/vmlinuz" \
+		-initrd "$LX/initramfs.cpio" \
+		-append "console=ttyS0 panic=-1 quiet run=cs2threads,$N" \
+		-plugin "$MODHOST_SO,dir=$MODDIR,log=$EVENTS,guest_control=on,load=osi_linux,callstack_instr.stack_type=$1,callstack_instr.symbols=$LX/cs2threads,callstack_instr.folded=$T/folded-$1" \
+		-d plugin -D "$QLOG" 2>>"$T/stderr"
+}
+
+# chains FOLDED: each folded line's frames among the two threads' chains
+# and main (other frames dropped), with its count: "worker_a;a1 20000".
+chains() {
+	awk '{ n = split($1, f, ";"); s = ""
+	       for (i = 1; i <= n; i++)
+		       if (f[i] ~ /^(main|worker_[ab]|a[1-3]|b[1-4])$/)
+			       s = s (s == "" ? "" : ";") f[i]
+	       if (s != "") print s, $2 }' "$1"
+}
+
+# mixed: the lines whose frames are not one piece of one thread's chain.
+mixed() {
+	chains "$1" | awk '{ s = ";" $1 ";" }
+		index(";main;", s) || index(";worker_a;a1;a2;a3;", s) ||
+		index(";worker_b;b1;b2;b3;b4;", s) { next } { print }'
+}
+
+# count FOLDED CHAIN: how many times CHAIN was the whole named stack.
+count() { chains "$1" | awk -v c="$2" '$1 == c { n += $2 } END { print n + 0 }'; }
+
+run threaded
+ok $? "threaded: Linux boots, cs2threads loads callstack_instr and runs its threads"
+grep -q "cs2threads: done $N" "$SERIAL" && [ -s "$T/folded-threaded" ]
+ok $? "threaded: both threads ran $N times and the folded stacks were written"
+is "$(mixed "$T/folded-threaded" | wc -l)" 0 \
+	"threaded: no folded stack mixes the two threads' chains (or main's)"
+a=$(count "$T/folded-threaded" "worker_a;a1;a2;a3")
+b=$(count "$T/folded-threaded" "worker_b;b1;b2;b3;b4")
+echo "# worker_a;a1;a2;a3 $a, worker_b;b1;b2;b3;b4 $b of $N"
+# An interrupt that lands between a call and its callee's first block
+# costs that call its place; nothing else may.
+[ "$a" -ge $((N * 99 / 100)) ] && [ "$b" -ge $((N * 99 / 100)) ] &&
+	[ "$a" -le "$N" ] && [ "$b" -le "$N" ]
+ok $? "threaded: each thread's whole chain, $N times each (within 1%)"
+is "$(events '.event=="load" and .module=="callstack_instr"' | jq -r .from)" guest \
+	"callstack_instr was loaded by the guest's hypercall"
+
+run asid
+ok $? "asid: the same run"
+m=$(mixed "$T/folded-asid" | wc -l)
+mixed "$T/folded-asid" | sort -k2 -n -r | head -3 | sed 's/^/#   /'
+[ "$m" -gt 0 ]
+ok $? "asid: $m folded stacks mix the threads' chains (one stack per address space)"
+[ "$(count "$T/folded-asid" "worker_a;a1;a2;a3")" -lt $((N * 99 / 100)) ] ||
+	[ "$(count "$T/folded-asid" "worker_b;b1;b2;b3;b4")" -lt $((N * 99 / 100)) ]
+ok $? "asid: a thread's whole chain is no longer seen $N times"
