@@ -20,7 +20,7 @@ case $? in
 2) skip_all "cannot fetch the Debian packages: $(tail -1 "$T/build.log")" ;;
 *) bail "tools/linux-guest failed: $(tail -3 "$T/build.log")" ;;
 esac
-plan 17
+plan 18
 
 for m in osi osi_linux; do
 	cp "$BUILD/modules/$m.so" "$MODDIR/" 2>/dev/null
@@ -82,6 +82,8 @@ is "$(view "$SERIAL" ps | grep -c ' kworker/')" "$(view "$PROBE" ps | grep -c ' 
 is "$(view "$PROBE" partial | wc -l)" 0 "no answer was marked partial"
 is "$(view "$PROBE" seen | grep -c ' no$')/$(view "$PROBE" seen | grep -c ' yes$')" "0/5" \
 	"on_task_change named each of osiprog's threads as it was switched to"
+is "$(view "$PROBE" asid | awk '{ print $3 }' | sort | uniq -c | awk '{ print $2 $1 }')" "yes3" \
+	"osiprog's asid, in get_current_process() and get_processes(), is cr3's"
 grep -q 'osi_probe: task_changes=[1-9]' "$QLOG"
 ok $? "on_task_change ran ($(grep -o 'task_changes=[0-9]*' "$QLOG"))"
 

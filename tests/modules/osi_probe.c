@@ -10,6 +10,8 @@
  *	vma START END			all the caller's mappings
  *	tid TID				the caller's threads
  *	seen TID yes|no			was TID ever on_task_change's next?
+ *	asid yes|no			does the caller's asid, as get_current_process()
+ *					and get_processes() give it, equal cr3?
  *	partial procs|maps|threads	a list that osi marked partial
  *	osi end P.A
  *
@@ -52,6 +54,22 @@ static FILE *outf;
 static GHashTable *switched_to;	/* tids seen as next, under lock */
 static GMutex lock;
 static uint64_t changes;
+static mh_reg *reg_cr3;
+
+/* Both of osi's answers for the caller name the address space in cr3. */
+static bool asid_ok(const OsiProc *cur, const OsiProcs *ps)
+{
+	uint64_t cr3 = 0;
+	bool found = false;
+
+	if (!cur || !ps || mh->reg_read(reg_cr3, &cr3, sizeof(cr3)) < 0 ||
+	    cur->asid != (cr3 & ~0xfffull))
+		return false;
+	for (uint32_t i = 0; i < ps->num; i++)
+		if (ps->procs[i].pid == cur->pid)
+			found = ps->procs[i].asid == cur->asid;
+	return found;
+}
 
 static void on_task_change(mh_cpu *cpu, const OsiThread *prev,
 			   const OsiThread *next)
@@ -95,6 +113,7 @@ static uint64_t on_hypercall(mh_cpu *cpu, const struct mh_hypercall *c,
 			g_hash_table_contains(switched_to, GINT_TO_POINTER(tid)) ?
 			"yes" : "no");
 	}
+	fprintf(outf, "asid %s\n", asid_ok(cur, ps) ? "yes" : "no");
 	if (!ps || ps->partial)
 		fprintf(outf, "partial procs\n");
 	if (!maps || maps->partial)
@@ -126,6 +145,7 @@ static int probe_init(mh_module *self, const struct mh_api *api)
 	if (!outf)
 		return -errno;
 	switched_to = g_hash_table_new(g_direct_hash, g_direct_equal);
+	reg_cr3 = api->reg_lookup("cr3");
 	rc = api->ppp_register(self, OSI_MODULE, "on_task_change",
 			       OSI_ON_TASK_CHANGE_SIG,
 			       (void (*)(void))on_task_change);
