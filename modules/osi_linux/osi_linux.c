@@ -805,6 +805,25 @@ static int osi_linux_prepare(mh_module *self, const struct mh_api *api)
 	return load_layout(self, api);
 }
 
+/* osi's provider points, and what answers each. */
+static const struct {
+	const char *name, *sig;
+	void (*fn)(void);
+} points[] = {
+	{ "on_get_current_process", OSI_ON_GET_CURRENT_PROCESS_SIG,
+	  (void (*)(void))on_get_current_process },
+	{ "on_get_current_thread", OSI_ON_GET_CURRENT_THREAD_SIG,
+	  (void (*)(void))on_get_current_thread },
+	{ "on_get_processes", OSI_ON_GET_PROCESSES_SIG,
+	  (void (*)(void))on_get_processes },
+	{ "on_get_threads", OSI_ON_GET_THREADS_SIG,
+	  (void (*)(void))on_get_threads },
+	{ "on_get_mappings", OSI_ON_GET_MAPPINGS_SIG,
+	  (void (*)(void))on_get_mappings },
+	{ "on_get_modules", OSI_ON_GET_MODULES_SIG,
+	  (void (*)(void))on_get_modules },
+};
+
 static int osi_linux_init(mh_module *self, const struct mh_api *api)
 {
 	int rc;
@@ -823,37 +842,28 @@ static int osi_linux_init(mh_module *self, const struct mh_api *api)
 	if (!reg_gs_base || !reg_k_gs_base || !reg_cr3) {
 		api->log(self, MH_LOG_ERROR, "this vCPU has no gs_base, k_gs_base "
 			 "or cr3 register: osi_linux reads x86_64 guests only");
-		return -ENOTSUP;
+		rc = -ENOTSUP;
+		goto err;
 	}
 	vstates = api->scoreboard_new(self, sizeof(struct vstate));
-	if (!vstates)
-		return -ENOMEM;
-	rc = api->ppp_register(self, OSI_MODULE, "on_get_current_process",
-			       OSI_ON_GET_CURRENT_PROCESS_SIG,
-			       (void (*)(void))on_get_current_process);
+	if (!vstates) {
+		rc = -ENOMEM;
+		goto err;
+	}
+	/* What init registered through the host goes with the failed load. */
+	for (unsigned int i = 0; i < G_N_ELEMENTS(points); i++) {
+		rc = api->ppp_register(self, OSI_MODULE, points[i].name,
+				       points[i].sig, points[i].fn);
+		if (rc)
+			goto err;
+	}
+	rc = api->set_translate(self, translate, NULL);
 	if (!rc)
-		rc = api->ppp_register(self, OSI_MODULE, "on_get_current_thread",
-				       OSI_ON_GET_CURRENT_THREAD_SIG,
-				       (void (*)(void))on_get_current_thread);
-	if (!rc)
-		rc = api->ppp_register(self, OSI_MODULE, "on_get_processes",
-				       OSI_ON_GET_PROCESSES_SIG,
-				       (void (*)(void))on_get_processes);
-	if (!rc)
-		rc = api->ppp_register(self, OSI_MODULE, "on_get_threads",
-				       OSI_ON_GET_THREADS_SIG,
-				       (void (*)(void))on_get_threads);
-	if (!rc)
-		rc = api->ppp_register(self, OSI_MODULE, "on_get_mappings",
-				       OSI_ON_GET_MAPPINGS_SIG,
-				       (void (*)(void))on_get_mappings);
-	if (!rc)
-		rc = api->ppp_register(self, OSI_MODULE, "on_get_modules",
-				       OSI_ON_GET_MODULES_SIG,
-				       (void (*)(void))on_get_modules);
-	if (rc)
-		return rc;
-	return api->set_translate(self, translate, NULL);
+		return 0;
+err:
+	osil_layout_clear(&L);
+	have_layout = false;
+	return rc;
 }
 
 static void osi_linux_exit(mh_module *self)

@@ -12,14 +12,7 @@
 # or a crash.  Skips only if the Debian packages cannot be fetched.
 . "$(dirname "$0")/../lib.sh"
 need "$BUILD/modhost.so"
-
-LX=$BUILD/linux
-"$TOP/tools/linux-guest" "$LX" >"$T/build.log" 2>&1
-case $? in
-0) ;;
-2) skip_all "cannot fetch the Debian packages: $(tail -1 "$T/build.log")" ;;
-*) bail "tools/linux-guest failed: $(tail -3 "$T/build.log")" ;;
-esac
+need_linux_guest
 plan 18
 
 for m in osi osi_linux; do
@@ -29,16 +22,7 @@ cp "$TMOD/osi_probe.so" "$MODDIR/" 2>/dev/null
 PROBE=$T/probe.txt
 
 # boot PLUGIN_ARGS: the Linux guest running osiprog, until it powers off.
-boot() {
-	: > "$EVENTS"
-	: > "$SERIAL"
-	timeout 300 "$QEMU" -M pc -m 256 -smp 2 -display none -monitor none \
-		-no-reboot -serial "file:$SERIAL" -kernel "$LX/vmlinuz" \
-		-initrd "$LX/initramfs.cpio" \
-		-append "console=ttyS0 panic=-1 quiet run=osiprog" \
-		-plugin "$MODHOST_SO,dir=$MODDIR,log=$EVENTS,$1" \
-		-d plugin -D "$QLOG" 2>>"$T/stderr"
-}
+boot() { linux_boot run=osiprog "$1"; }
 
 # The points the guest printed, as P.A: point P, attempt A.  osiprog tries
 # a point again when its view changed across the hypercall (a thread still

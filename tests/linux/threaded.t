@@ -9,14 +9,7 @@
 # Skips only if the Debian packages cannot be fetched.
 . "$(dirname "$0")/../lib.sh"
 need "$BUILD/modhost.so"
-
-LX=$BUILD/linux
-"$TOP/tools/linux-guest" "$LX" >"$T/build.log" 2>&1
-case $? in
-0) ;;
-2) skip_all "cannot fetch the Debian packages: $(tail -1 "$T/build.log")" ;;
-*) bail "tools/linux-guest failed: $(tail -3 "$T/build.log")" ;;
-esac
+need_linux_guest
 plan 8
 
 for m in osi osi_linux callstack_instr; do
@@ -26,14 +19,7 @@ N=20000
 
 # run TYPE: boot, cs2threads loads callstack_instr with stack_type=TYPE.
 run() {
-	: > "$EVENTS"
-	: > "$SERIAL"
-	timeout 300 "$QEMU" -M pc -m 256 -smp 2 -display none -monitor none \
-		-no-reboot -serial "file:$SERIAL" -kernel "$LX/vmlinuz" \
-		-initrd "$LX/initramfs.cpio" \
-		-append "console=ttyS0 panic=-1 quiet run=cs2threads,$N" \
-		-plugin "$MODHOST_SO,dir=$MODDIR,log=$EVENTS,guest_control=on,load=osi_linux,callstack_instr.stack_type=$1,callstack_instr.symbols=$LX/cs2threads,callstack_instr.folded=$T/folded-$1" \
-		-d plugin -D "$QLOG" 2>>"$T/stderr"
+	linux_boot "run=cs2threads,$N" "guest_control=on,load=osi_linux,callstack_instr.stack_type=$1,callstack_instr.symbols=$LX/cs2threads,callstack_instr.folded=$T/folded-$1"
 }
 
 # chains FOLDED [LEAF]: each folded line's frames among the two threads'
