@@ -753,9 +753,15 @@ static char *qemu_kernel(void)
 
 	if (!g_file_get_contents("/proc/self/cmdline", &cmd, &len, NULL))
 		return NULL;
-	for (gsize i = 0; i < len; i += strlen(cmd + i) + 1)
-		if (!strcmp(cmd + i, "-kernel") && i + 7 + 1 < len)
-			return g_strdup(cmd + i + 8);
+	/* QEMU takes "-kernel FILE" and "--kernel FILE". */
+	for (gsize i = 0; i < len; i += strlen(cmd + i) + 1) {
+		const char *arg = cmd + i;
+		gsize next = i + strlen(arg) + 1;
+
+		if ((!strcmp(arg, "-kernel") || !strcmp(arg, "--kernel")) &&
+		    next < len)
+			return g_strdup(cmd + next);
+	}
 	return NULL;
 }
 

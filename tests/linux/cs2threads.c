@@ -11,7 +11,7 @@
  * gives the load a generous time to be applied (hypercalls are one-way),
  * as tests/linux/hcuser.c does.
  *
- * Usage: cs2threads [ITERATIONS]   (default 20000 per thread)
+ * Usage: cs2threads [ITERATIONS]   (default 10000 per thread)
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -23,7 +23,7 @@
 #define NOINLINE __attribute__((noinline, noclone))
 
 volatile unsigned long sink;
-static unsigned long iterations = 20000;
+static unsigned long iterations = 10000;
 static pthread_barrier_t start;
 
 /* Each does work after its call, so that no call becomes a jump. */

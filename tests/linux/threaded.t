@@ -15,7 +15,7 @@ plan 8
 for m in osi osi_linux callstack_instr; do
 	cp "$BUILD/modules/$m.so" "$MODDIR/" 2>/dev/null
 done
-N=20000
+N=10000
 
 # run TYPE: boot, cs2threads loads callstack_instr with stack_type=TYPE.
 run() {
