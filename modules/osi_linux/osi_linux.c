@@ -35,7 +35,7 @@ MH_IMPORT(OSI_MODULE, osi_runcb_on_task_change, OSI_RUNCB_ON_TASK_CHANGE_SIG);
 #define MAX_TASKS 65536u	/* tasks, and threads of one process */
 #define MAX_VMAS 65536u		/* a process's mappings (max_map_count 65530) */
 #define MAX_NODES 65536u	/* maple nodes of one tree */
-#define MAX_DEPTH 16u		/* maple tree height (31 bits of 64 slots) */
+#define MAX_DEPTH 16u		/* maple tree height: 10 slots a level cover 2^33 */
 #define MAX_PATH_PARTS 64u	/* components of a file's path */
 #define NAME_MAX_LEN 255u
 
@@ -523,17 +523,19 @@ static void mt_vma(struct mt_walk *w, uint64_t e)
 static char *file_path(uint64_t file)
 {
 	uint64_t dentry, vfsmnt, mnt;
-	char *parts[MAX_PATH_PARTS];
+	char *parts[MAX_PATH_PARTS], *ret;
 	unsigned int n = 0;
 	GString *s;
 
 	if (!rd64(file + L.file_dentry, &dentry) || !rd64(file + L.file_mnt, &vfsmnt))
 		return NULL;
 	mnt = vfsmnt - L.mount_mnt;
-	while (n < MAX_PATH_PARTS) {
+	/* Each step a component or a mount crossed: bounded both ways. */
+	for (unsigned int step = 0;; step++) {
 		uint64_t root, parent, name;
 
-		if (!rd64(vfsmnt + L.vfsmount_root, &root))
+		if (step == 2 * MAX_PATH_PARTS || n == MAX_PATH_PARTS ||
+		    !rd64(vfsmnt + L.vfsmount_root, &root))
 			goto fail;
 		if (dentry == root) {
 			/* The mount's root: go on from where it is mounted. */
@@ -558,16 +560,16 @@ static char *file_path(uint64_t file)
 		dentry = parent;
 	}
 	s = g_string_new(NULL);
-	while (n)
+	while (n) {
 		g_string_append_printf(s, "/%s", parts[--n]);
+		free(parts[n]);
+	}
 	if (!s->len)
 		g_string_append_c(s, '/');
-	{
-		char *ret = strdup(s->str);
-
-		g_string_free(s, TRUE);
-		return ret;
-	}
+	/* malloc()'d, as osi.h promises. */
+	ret = strdup(s->str);
+	g_string_free(s, TRUE);
+	return ret;
 fail:
 	while (n)
 		free(parts[--n]);
