@@ -317,7 +317,7 @@ GHashTable *osil_kimage_profile(const char *path, char **err)
 	size_t vlen = 0;
 
 	if (!g_file_get_contents(path, (char **)&img, &len, &gerr)) {
-		*err = g_strdup_printf("kernel image %s", gerr->message);
+		*err = g_strdup_printf("kernel image: %s", gerr->message);
 		g_error_free(gerr);
 		return NULL;
 	}

@@ -23,7 +23,7 @@ GHashTable *osil_profile_read(const char *path, char **err)
 	gsize len = 0;
 
 	if (!g_file_get_contents(path, &text, &len, &gerr)) {
-		*err = g_strdup_printf("profile %s", gerr->message);
+		*err = g_strdup_printf("profile: %s", gerr->message);
 		g_error_free(gerr);
 		return NULL;
 	}
