@@ -9,6 +9,9 @@
  * little-endian compressed size and the block); liblz4 unpacks each block.
  * The payload is the vmlinux ELF, stripped of symbols but not of .BTF.
  *
+ * Two symbols, for the kernel's module list, come from its own kallsyms
+ * tables (kallsyms.c).
+ *
  * The one address osi_linux needs, the current task pointer, is a per-CPU
  * variable: BTF lists per-CPU variables in the DATASEC ".data..percpu"
  * with their offsets in that section, which on x86_64 is linked at 0, so
@@ -209,7 +212,13 @@ static const char *const wanted[] = {
 	/* Optional: the names /proc gives kernel threads and workers. */
 	"task_struct.flags", "task_struct.worker_private", "kthread.full_name",
 	"kthread.data", "worker.desc", "worker.current_work", "worker.pool",
+	/* Optional: the kernel's modules (to 6.3: core_layout). */
+	"module.list", "module.name", "module.core_layout.base",
+	"module.core_layout.size",
 };
+
+/* Symbols, from the image's kallsyms: the module list and KASLR's anchor. */
+static const char *const wanted_syms[] = { "init_task", "modules", NULL };
 
 static void put_u64(GHashTable *prof, const char *key, uint64_t v)
 {
@@ -306,6 +315,18 @@ static GHashTable *profile_of_elf(const char *path, const unsigned char *img,
 	percpu_current(btf, prof);
 	btf__free(btf);
 	banner(img, len, prof);
+	data = elf_section(img, len, ".rodata", &size);
+	if (data) {
+		uint64_t addrs[G_N_ELEMENTS(wanted_syms)] = { 0 };
+
+		osil_kallsyms(data, size, wanted_syms, addrs);
+		for (unsigned int i = 0; wanted_syms[i]; i++) {
+			g_autofree char *key = g_strdup_printf("sym.%s", wanted_syms[i]);
+
+			if (addrs[i])
+				put_u64(prof, key, addrs[i]);
+		}
+	}
 	return g_steal_pointer(&prof);
 }
 

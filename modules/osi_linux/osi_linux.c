@@ -7,7 +7,8 @@
  * task, found through the vCPU's gs base (zero-based per-CPU offsets are
  * not moved by KASLR); the task list, a process's threads and its
  * mappings (the mm's maple tree) hang off it.  So no kernel symbol and no
- * KASLR offset is needed.
+ * KASLR offset is needed, but for the list of kernel modules (two symbols
+ * from the image's kallsyms and the KASLR offset init_task gives).
  *
  * Every guest walk is bounded and checks its links; guest memory that
  * cannot be read ends the walk with what was read whole, marked partial.
@@ -576,7 +577,7 @@ fail:
 	return NULL;
 }
 
-static int vma_cmp(const void *a, const void *b)
+static int base_cmp(const void *a, const void *b)
 {
 	const OsiModule *x = a, *y = b;
 
@@ -666,20 +667,66 @@ static void on_get_mappings(mh_cpu *cpu, const OsiProc *p, OsiModules **out)
 	}
 	free(w.vmas.v);
 	if (mods.n)
-		qsort(mods.v, mods.n, sizeof(OsiModule), vma_cmp);
+		qsort(mods.v, mods.n, sizeof(OsiModule), base_cmp);
 	l->mods = mods.v;
 	l->num = mods.n;
 	l->partial = w.partial || (int64_t)mods.n != count;
 }
 
+/* Bound of the module list walk: far above the modules a kernel loads. */
+#define MAX_MODULES 16384u
+
+static bool add_module(uint64_t node, void *opaque)
+{
+	struct vec *a = opaque;
+	uint64_t mod = node - L.module_list, base;
+	char name[64] = "";
+	uint32_t size;
+	OsiModule *m;
+	size_t n = MIN(L.module_name_n, sizeof(name) - 1);
+
+	if (!rd(mod + L.module_name, name, n) || !rd64(mod + L.module_base, &base) ||
+	    !rd(mod + L.module_size, &size, sizeof(size)))
+		return false;
+	name[n] = 0;
+	m = vec_push(a);
+	if (!m)
+		return false;
+	m->modd = mod;
+	m->base = base;
+	m->size = size;
+	m->name = strdup(name);
+	if (!m->name) {
+		a->n--;
+		return false;
+	}
+	return true;
+}
+
+/*
+ * The kernel's modules, from the list at the symbol "modules": its
+ * link-time address moved by KASLR's offset, which init_task's address
+ * (found from the current task) against its own symbol gives.
+ */
 static void on_get_modules(mh_cpu *cpu, OsiModules **out)
 {
+	uint64_t cur = current_task(), head;
+	struct vec a = { .size = sizeof(OsiModule) };
+	OsiModules *l;
+
 	(void)cpu;
-	(void)out;
-	/*
-	 * The module list's head is a kernel symbol, and osi_linux reads no
-	 * symbols: no answer (osi.h: NULL when the provider cannot find them).
-	 */
+	if (!L.modules || !cur || !(head = find_init_task(cur)))
+		return;
+	l = calloc(1, sizeof(*l));
+	if (!l)
+		return;
+	head = L.sym_modules + (head - L.sym_init_task);
+	l->partial = !walk_list(head, MAX_MODULES, add_module, &a);
+	if (a.n)
+		qsort(a.v, a.n, sizeof(OsiModule), base_cmp);
+	l->mods = a.v;
+	l->num = a.n;
+	*out = l;
 }
 
 /* -- task changes -------------------------------------------------------------- */

@@ -26,9 +26,9 @@
 /**
  * struct osil_layout - a profile, checked and in numbers
  *
- * Every field is a byte offset, but the counts (_n).  The fields after
- * @kthread_names are optional: @kthread_names says whether the profile has
- * all of them.
+ * Every field is a byte offset, but the counts (_n) and the symbols'
+ * addresses (sym_).  The fields after @kthread_names and after @modules
+ * are optional: each flag says whether the profile has all of its group.
  */
 struct osil_layout {
 	uint64_t task_tasks, task_pid, task_tgid, task_comm, task_real_parent;
@@ -47,6 +47,11 @@ struct osil_layout {
 	bool kthread_names;
 	uint64_t task_flags, task_worker_private, kthread_full_name, kthread_data;
 	uint64_t worker_desc, worker_desc_n, worker_current_work, worker_pool;
+	/* The kernel's modules, if the profile has these. */
+	bool modules;
+	uint64_t sym_init_task, sym_modules;	/* link-time addresses */
+	uint64_t module_list, module_name, module_name_n, module_base;
+	uint64_t module_size;
 	char *version;
 };
 
@@ -59,6 +64,19 @@ struct osil_layout {
  * Return: a new table (key -> value, both g_free'd), or NULL.
  */
 GHashTable *osil_kimage_profile(const char *path, char **err);
+
+/**
+ * osil_kallsyms() - link-time addresses of symbols, from the kernel's own
+ *	kallsyms tables in its .rodata (kallsyms.c)
+ * @ro: the image's .rodata
+ * @len: its size
+ * @names: the symbols wanted, NULL-terminated
+ * @addrs: one per name, 0 on entry; set for each name found
+ *
+ * Return: how many were found, or -1 if no kallsyms tables were recognised.
+ */
+int osil_kallsyms(const unsigned char *ro, size_t len, const char *const *names,
+		  uint64_t *addrs);
 
 /**
  * osil_profile_read() - a profile file

@@ -105,6 +105,17 @@ static const struct {
 	F("worker.desc", worker_desc), F("worker.desc.n", worker_desc_n),
 	F("worker.current_work", worker_current_work), F("worker.pool", worker_pool),
 };
+/* All or nothing: without them there is no module list. */
+static const struct {
+	const char *key;
+	size_t at;
+} module_keys[] = {
+	F("sym.init_task", sym_init_task), F("sym.modules", sym_modules),
+	F("module.list", module_list), F("module.name", module_name),
+	F("module.name.n", module_name_n),
+	F("module.core_layout.base", module_base),
+	F("module.core_layout.size", module_size),
+};
 #undef F
 
 /* Bound on any offset: past the largest struct and the per-CPU area. */
@@ -115,9 +126,11 @@ static bool get_field(GHashTable *prof, const char *key, size_t at,
 		      struct osil_layout *l, GString *bad)
 {
 	const char *s = g_hash_table_lookup(prof, key);
+	/* Symbols are addresses; everything else an offset or a count. */
+	guint64 max = g_str_has_prefix(key, "sym.") ? G_MAXUINT64 : OFFSET_MAX;
 	guint64 n;
 
-	if (!s || !g_ascii_string_to_unsigned(s, 10, 0, OFFSET_MAX, &n, NULL)) {
+	if (!s || !g_ascii_string_to_unsigned(s, 10, 0, max, &n, NULL)) {
 		if (bad)
 			g_string_append_printf(bad, "%s%s%s", bad->len ? ", " : "",
 					       key, s ? " (bad value)" : "");
@@ -140,6 +153,10 @@ int osil_layout_from_profile(GHashTable *prof, struct osil_layout *l,
 	for (unsigned int i = 0; i < G_N_ELEMENTS(optional); i++)
 		if (!get_field(prof, optional[i].key, optional[i].at, l, NULL))
 			l->kthread_names = false;
+	l->modules = true;
+	for (unsigned int i = 0; i < G_N_ELEMENTS(module_keys); i++)
+		if (!get_field(prof, module_keys[i].key, module_keys[i].at, l, NULL))
+			l->modules = false;
 	/* A maple node holds at most 16 slots; anything else is not a maple tree. */
 	if (!bad->len && (!l->mr64_slot_n || l->mr64_slot_n > 16 ||
 			  !l->ma64_slot_n || l->ma64_slot_n > 16))

@@ -13,7 +13,7 @@
 . "$(dirname "$0")/../lib.sh"
 need "$BUILD/modhost.so"
 need_linux_guest
-plan 18
+plan 19
 
 for m in osi osi_linux; do
 	cp "$BUILD/modules/$m.so" "$MODDIR/" 2>/dev/null
@@ -45,12 +45,13 @@ ok $? "Linux boots with osi_linux and osi_probe, runs osiprog and powers off"
 is "$(points | cut -d. -f1 | tr '\n' ' ')" "1 2 3 " "osiprog printed its view at 3 points"
 is "$(view "$PROBE" osi | grep -c ' osi end ')" 3 "osi_probe wrote osi's answers at those 3 hypercalls"
 
-for k in ps map vma tid; do
+for k in ps map vma tid mod; do
 	case $k in
 	ps) what="every process: pid, ppid and name as /proc gives them" ;;
 	map) what="every file-backed mapping of osiprog: start, end, path" ;;
 	vma) what="every mapping of osiprog (anonymous ones too)" ;;
 	tid) what="every thread id of osiprog" ;;
+	mod) what="every kernel module (crc7, loaded by osiprog): name, base, size" ;;
 	esac
 	diff <(view "$SERIAL" $k) <(view "$PROBE" $k) > "$T/diff.$k" &&
 		[ -n "$(view "$SERIAL" $k)" ]

@@ -15,7 +15,11 @@
  *	map START END PATH ...		(file-backed)
  *	vma START END ...		(all but [vsyscall])
  *	tid TID ...
+ *	mod NAME BASE SIZE ...		(/proc/modules)
  *	osi end P.A
+ *
+ * First it loads /crc7.ko, a kernel module of the image's, so that there
+ * is a module to list.
  *
  * Points: 1 alone; 2 with two more threads and a child process; 3 after
  * the child exited and the threads were joined.
@@ -27,6 +31,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -120,6 +126,17 @@ static char *view(void)
 			fprintf(o, "tid %s\n", d->d_name);
 	if (dir)
 		closedir(dir);
+	maps = slurp("/proc/modules", &len);
+	for (line = maps ? strtok_r(maps, "\n", &save) : NULL; line;
+	     line = strtok_r(NULL, "\n", &save)) {
+		char name[64];
+		unsigned long size, base;
+
+		/* NAME SIZE USERS DEPS STATE BASE */
+		if (sscanf(line, "%63s %lu %*s %*s %*s %lx", name, &size, &base) == 3)
+			fprintf(o, "mod %s %lx %lu\n", name, base, size);
+	}
+	free(maps);
 	fclose(o);
 	return out;
 }
@@ -161,6 +178,13 @@ int main(void)
 	pthread_t th[2];
 	pid_t child;
 
+	int ko = open("/crc7.ko", O_RDONLY);
+
+	if (ko >= 0) {
+		if (syscall(SYS_finit_module, ko, "", 0))
+			perror("osiprog: finit_module /crc7.ko");
+		close(ko);
+	}
 	if (pipe(go))
 		return 1;
 	point(1);

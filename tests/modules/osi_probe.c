@@ -9,6 +9,7 @@
  *	map START END PATH		the caller's file-backed mappings
  *	vma START END			all the caller's mappings
  *	tid TID				the caller's threads
+ *	mod NAME BASE SIZE		the kernel's modules (get_modules())
  *	seen TID yes|no			was TID ever on_task_change's next?
  *	asid yes|no			does the caller's asid, as get_current_process()
  *					and get_processes() give it, equal cr3?
@@ -35,6 +36,7 @@ static osi_get_current_process_t get_current_process;
 static osi_get_processes_t get_processes;
 static osi_get_threads_t get_threads;
 static osi_get_mappings_t get_mappings;
+static osi_get_modules_t get_modules;
 static osi_free_osiproc_t free_osiproc;
 static osi_free_osiprocs_t free_osiprocs;
 static osi_free_osithreads_t free_osithreads;
@@ -43,6 +45,7 @@ MH_IMPORT(OSI_MODULE, get_current_process, OSI_GET_CURRENT_PROCESS_SIG);
 MH_IMPORT(OSI_MODULE, get_processes, OSI_GET_PROCESSES_SIG);
 MH_IMPORT(OSI_MODULE, get_threads, OSI_GET_THREADS_SIG);
 MH_IMPORT(OSI_MODULE, get_mappings, OSI_GET_MAPPINGS_SIG);
+MH_IMPORT(OSI_MODULE, get_modules, OSI_GET_MODULES_SIG);
 MH_IMPORT(OSI_MODULE, free_osiproc, OSI_FREE_OSIPROC_SIG);
 MH_IMPORT(OSI_MODULE, free_osiprocs, OSI_FREE_OSIPROCS_SIG);
 MH_IMPORT(OSI_MODULE, free_osithreads, OSI_FREE_OSITHREADS_SIG);
@@ -89,6 +92,7 @@ static uint64_t on_hypercall(mh_cpu *cpu, const struct mh_hypercall *c,
 	OsiProcs *ps = get_processes(cpu);
 	OsiModules *maps = cur ? get_mappings(cpu, cur) : NULL;
 	OsiThreads *ths = cur ? get_threads(cpu, cur) : NULL;
+	OsiModules *mods = get_modules(cpu);
 
 	(void)opaque;
 	g_mutex_lock(&lock);
@@ -113,6 +117,9 @@ static uint64_t on_hypercall(mh_cpu *cpu, const struct mh_hypercall *c,
 			g_hash_table_contains(switched_to, GINT_TO_POINTER(tid)) ?
 			"yes" : "no");
 	}
+	for (uint32_t i = 0; mods && i < mods->num; i++)
+		fprintf(outf, "mod %s %" PRIx64 " %" PRIu64 "\n", mods->mods[i].name,
+			mods->mods[i].base, mods->mods[i].size);
 	fprintf(outf, "asid %s\n", asid_ok(cur, ps) ? "yes" : "no");
 	if (!ps || ps->partial)
 		fprintf(outf, "partial procs\n");
@@ -120,10 +127,13 @@ static uint64_t on_hypercall(mh_cpu *cpu, const struct mh_hypercall *c,
 		fprintf(outf, "partial maps\n");
 	if (!ths || ths->partial)
 		fprintf(outf, "partial threads\n");
+	if (!mods || mods->partial)
+		fprintf(outf, "partial modules\n");
 	fprintf(outf, "osi end %" PRIu64 ".%" PRIu64 "\n", c->args[0], c->args[1]);
 	fflush(outf);
 	g_mutex_unlock(&lock);
 	free_osimodules(maps);
+	free_osimodules(mods);
 	free_osithreads(ths);
 	free_osiprocs(ps);
 	free_osiproc(cur);
