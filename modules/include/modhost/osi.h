@@ -211,7 +211,7 @@ typedef OsiModules *(*osi_get_mappings_t)(mh_cpu *cpu, const OsiProc *p);
  * @cpu: the vCPU
  *
  * Return: a new list (free_osimodules()), or NULL when the provider
- * cannot find them (osi_linux: its profile names no module list).
+ * cannot find them (osi_linux: its profile has no module list symbol).
  */
 typedef OsiModules *(*osi_get_modules_t)(mh_cpu *cpu);
 #define OSI_GET_MODULES_SIG "p(p)"
