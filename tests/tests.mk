@@ -223,3 +223,12 @@ $(BUILD)/tests/unit/test-osi-profile: tests/unit/test-osi-profile.c tests/unit/u
 	$(Q)$(CC) $(CFLAGS) -std=gnu11 -D_GNU_SOURCE -Imodules/osi_linux \
 		$(PKG_CFLAGS) -o $@ $< modules/osi_linux/profile.c $(PKG_LIBS)
 tests-build: $(BUILD)/tests/unit/test-osi-profile
+# ... and its kallsyms reader (modules/osi_linux/kallsyms.c).
+UNIT_TESTS += $(BUILD)/tests/unit/test-osi-kallsyms
+$(BUILD)/tests/unit/test-osi-kallsyms: tests/unit/test-osi-kallsyms.c tests/unit/unit.h \
+		modules/osi_linux/kallsyms.c modules/osi_linux/osi_linux.h
+	$(call say,CC,$@)
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) -std=gnu11 -D_GNU_SOURCE -Imodules/osi_linux \
+		$(PKG_CFLAGS) -o $@ $< modules/osi_linux/kallsyms.c $(PKG_LIBS)
+tests-build: $(BUILD)/tests/unit/test-osi-kallsyms

@@ -98,7 +98,7 @@ static bool markers_before(struct ktables *k)
 		for (uint32_t n = 256; n < MAX_SYMS; n++) {
 			size_t s = seqs ? align8((size_t)3 * n) : 0;
 			uint32_t m = (n + 255) / 256;
-			size_t mk;
+			size_t mk, last;
 			bool ok = true;
 
 			if (s + align8((size_t)4 * m) > k->token_table)
@@ -108,11 +108,15 @@ static bool markers_before(struct ktables *k)
 				continue;
 			for (uint32_t i = 1; i < m && ok; i++)
 				ok = le32(k->ro + mk + 4 * i) > le32(k->ro + mk + 4 * (i - 1));
-			if (!ok)
+			last = le32(k->ro + mk + 4 * (m - 1));
+			if (!ok || last > mk)
 				continue;
-			/* kallsyms_num_syms: n again, before the names. */
-			for (size_t r = mk - le32(k->ro + mk + 4 * (m - 1)); r >= 16 &&
-			     r + (16u << 20) > mk; r -= 8) {
+			/*
+			 * kallsyms_num_syms: n again, before the names (which
+			 * start 8-aligned, before the last marker's name).
+			 */
+			for (size_t r = (mk - last) & ~(size_t)7;
+			     r >= 16 && r + (16u << 20) > mk; r -= 8) {
 				if (le64(k->ro + r - 8) != n)
 					continue;
 				k->num = n;
