@@ -4,13 +4,13 @@
 # A looping worker_a -> a1 -> a2 -> a3 and B worker_b -> b1 -> b2 -> b3 ->
 # b4, N times each.  With threaded stacks (osi_linux's on_task_change) the
 # folded stacks show each chain alone, N times; with asid stacks, one per
-# address space, the same run mixes them.  cs2threads asks for the load of
+# address space, the same run mixes them or cuts them short.  cs2threads asks for the load of
 # callstack_instr itself (guest_control=on), so the boot runs without it.
 # Skips only if the Debian packages cannot be fetched.
 . "$(dirname "$0")/../lib.sh"
 need "$BUILD/modhost.so"
 need_linux_guest
-plan 8
+plan 7
 
 for m in osi osi_linux callstack_instr; do
 	cp "$BUILD/modules/$m.so" "$MODDIR/" 2>/dev/null
@@ -66,10 +66,13 @@ is "$(events '.event=="load" and .module=="callstack_instr"' | jq -r .from)" gue
 
 run asid
 ok $? "asid: the same run"
+# One stack per address space: what one thread pushes lands on the other's
+# frames or main's (a mixed stack), or its returns pop them (a chain cut
+# short, its callers gone): either way the chains are not each thread's.
 m=$(mixed "$T/folded-asid" | wc -l)
+a=$(count "$T/folded-asid" "worker_a;a1;a2;a3")
+b=$(count "$T/folded-asid" "worker_b;b1;b2;b3;b4")
+echo "# asid: $m mixed stacks; worker_a;a1;a2;a3 $a, worker_b;b1;b2;b3;b4 $b of $N"
 mixed "$T/folded-asid" | sort -k2 -n -r | head -3 | sed 's/^/#   /'
-[ "$m" -gt 0 ]
-ok $? "asid: $m folded stacks mix the threads' chains (one stack per address space)"
-[ "$(count "$T/folded-asid" "worker_a;a1;a2;a3")" -lt $((N * 99 / 100)) ] ||
-	[ "$(count "$T/folded-asid" "worker_b;b1;b2;b3;b4")" -lt $((N * 99 / 100)) ]
-ok $? "asid: a thread's whole chain is no longer seen $N times"
+[ "$m" -gt 0 ] || [ "$a" -lt $((N * 99 / 100)) ] || [ "$b" -lt $((N * 99 / 100)) ]
+ok $? "asid: the same threads' chains are mixed or cut short (one stack per address space)"
