@@ -5,7 +5,7 @@
 # pid, ppid and name from /proc, its own mappings and thread ids, and makes
 # a hypercall at which osi_probe writes down osi's answers.  They must be
 # equal.  osi_linux reads the kernel QEMU was given (its -kernel), nothing
-# in the guest.  Then: a profile made by tools/osi-profile loads; a kernel
+# in the guest; osiprog has it reloaded after point 1, under osi_probe.  Then: a profile made by tools/osi-profile loads; a kernel
 # image it cannot read and a profile that lacks a key are refused at load,
 # saying what is missing and how to make a profile; a profile whose offsets
 # do not fit the kernel gives no answers (marked partial), never wrong ones
@@ -13,7 +13,7 @@
 . "$(dirname "$0")/../lib.sh"
 need "$BUILD/modhost.so"
 need_linux_guest
-plan 19
+plan 20
 
 for m in osi osi_linux; do
 	cp "$BUILD/modules/$m.so" "$MODDIR/" 2>/dev/null
@@ -40,8 +40,10 @@ view() {
 		sort
 }
 
-boot "load=osi_linux:osi_probe,osi_probe.out=$PROBE"
+boot "load=osi_linux:osi_probe,osi_probe.out=$PROBE,guest_control=on"
 ok $? "Linux boots with osi_linux and osi_probe, runs osiprog and powers off"
+is "$(events '.event=="reload"' | jq -r '.module + " from " + .from')" "osi_linux from guest" \
+	"osiprog had osi_linux reloaded after point 1 (the points after: the new version)"
 is "$(points | cut -d. -f1 | tr '\n' ' ')" "1 2 3 " "osiprog printed its view at 3 points"
 is "$(view "$PROBE" osi | grep -c ' osi end ')" 3 "osi_probe wrote osi's answers at those 3 hypercalls"
 

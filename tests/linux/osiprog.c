@@ -22,7 +22,10 @@
  * is a module to list.
  *
  * Points: 1 alone; 2 with two more threads and a child process; 3 after
- * the child exited and the threads were joined.
+ * the child exited and the threads were joined.  After point 1 it asks
+ * the host to reload osi_linux (guest_control=on), and gives the reload a
+ * generous time to be applied, as tests/linux/hcuser.c does: points 2 and
+ * 3 are answered by the new version.
  */
 #include <ctype.h>
 #include <dirent.h>
@@ -188,6 +191,8 @@ int main(void)
 	if (pipe(go))
 		return 1;
 	point(1);
+	mh_guest_reload("osi_linux");
+	sleep(1);
 	for (int i = 0; i < 2; i++)
 		pthread_create(&th[i], NULL, worker, NULL);
 	child = fork();
