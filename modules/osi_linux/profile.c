@@ -63,11 +63,14 @@ char *osil_profile_write(GHashTable *prof)
 	return g_string_free(s, FALSE);
 }
 
-#define F(key, field) { key, offsetof(struct osil_layout, field) }
-static const struct {
+/* A profile key and the field of struct osil_layout it fills. */
+struct field {
 	const char *key;
 	size_t at;
-} fields[] = {
+};
+
+#define F(key, field) { key, offsetof(struct osil_layout, field) }
+static const struct field fields[] = {
 	F("task_struct.tasks", task_tasks), F("task_struct.pid", task_pid),
 	F("task_struct.tgid", task_tgid), F("task_struct.comm", task_comm),
 	F("task_struct.real_parent", task_real_parent),
@@ -95,10 +98,7 @@ static const struct {
 	F("percpu.current_task", percpu_current_task),
 };
 /* All or nothing: without them a kernel thread is named by its comm. */
-static const struct {
-	const char *key;
-	size_t at;
-} optional[] = {
+static const struct field kthread_keys[] = {
 	F("task_struct.flags", task_flags),
 	F("task_struct.worker_private", task_worker_private),
 	F("kthread.full_name", kthread_full_name), F("kthread.data", kthread_data),
@@ -106,10 +106,7 @@ static const struct {
 	F("worker.current_work", worker_current_work), F("worker.pool", worker_pool),
 };
 /* All or nothing: without them there is no module list. */
-static const struct {
-	const char *key;
-	size_t at;
-} module_keys[] = {
+static const struct field module_keys[] = {
 	F("sym.init_task", sym_init_task), F("sym.modules", sym_modules),
 	F("module.list", module_list), F("module.name", module_name),
 	F("module.name.n", module_name_n),
@@ -121,23 +118,32 @@ static const struct {
 /* Bound on any offset: past the largest struct and the per-CPU area. */
 #define OFFSET_MAX (1u << 24)
 
-/* Read @key into the field at @at of @l; false if missing or bad. */
-static bool get_field(GHashTable *prof, const char *key, size_t at,
-		      struct osil_layout *l, GString *bad)
+/*
+ * Read the @n keys of @t into @l; false if one is missing or bad, which
+ * @bad (if not NULL) names.
+ */
+static bool get_fields(GHashTable *prof, const struct field *t, size_t n,
+		       struct osil_layout *l, GString *bad)
 {
-	const char *s = g_hash_table_lookup(prof, key);
-	/* Symbols are addresses; everything else an offset or a count. */
-	guint64 max = g_str_has_prefix(key, "sym.") ? G_MAXUINT64 : OFFSET_MAX;
-	guint64 n;
+	bool all = true;
 
-	if (!s || !g_ascii_string_to_unsigned(s, 10, 0, max, &n, NULL)) {
+	for (size_t i = 0; i < n; i++) {
+		const char *s = g_hash_table_lookup(prof, t[i].key);
+		/* Symbols are addresses; everything else an offset or a count. */
+		guint64 max = g_str_has_prefix(t[i].key, "sym.") ? G_MAXUINT64 :
+			      OFFSET_MAX;
+		guint64 v;
+
+		if (s && g_ascii_string_to_unsigned(s, 10, 0, max, &v, NULL)) {
+			*(uint64_t *)((char *)l + t[i].at) = v;
+			continue;
+		}
+		all = false;
 		if (bad)
 			g_string_append_printf(bad, "%s%s%s", bad->len ? ", " : "",
-					       key, s ? " (bad value)" : "");
-		return false;
+					       t[i].key, s ? " (bad value)" : "");
 	}
-	*(uint64_t *)((char *)l + at) = n;
-	return true;
+	return all;
 }
 
 int osil_layout_from_profile(GHashTable *prof, struct osil_layout *l,
@@ -147,16 +153,11 @@ int osil_layout_from_profile(GHashTable *prof, struct osil_layout *l,
 	const char *v;
 
 	memset(l, 0, sizeof(*l));
-	for (unsigned int i = 0; i < G_N_ELEMENTS(fields); i++)
-		get_field(prof, fields[i].key, fields[i].at, l, bad);
-	l->kthread_names = true;
-	for (unsigned int i = 0; i < G_N_ELEMENTS(optional); i++)
-		if (!get_field(prof, optional[i].key, optional[i].at, l, NULL))
-			l->kthread_names = false;
-	l->modules = true;
-	for (unsigned int i = 0; i < G_N_ELEMENTS(module_keys); i++)
-		if (!get_field(prof, module_keys[i].key, module_keys[i].at, l, NULL))
-			l->modules = false;
+	get_fields(prof, fields, G_N_ELEMENTS(fields), l, bad);
+	l->kthread_names = get_fields(prof, kthread_keys,
+				      G_N_ELEMENTS(kthread_keys), l, NULL);
+	l->modules = get_fields(prof, module_keys, G_N_ELEMENTS(module_keys), l,
+				NULL);
 	/* A maple node holds at most 16 slots; anything else is not a maple tree. */
 	if (!bad->len && (!l->mr64_slot_n || l->mr64_slot_n > 16 ||
 			  !l->ma64_slot_n || l->ma64_slot_n > 16))
