@@ -108,6 +108,7 @@ struct hc_target {
 	const char *mode;		/* x86: EFER; arm: CPSR; or NULL */
 	const char *args[2][HC_NARGS];	/* [is64] */
 	unsigned int width;		/* 32 or 64; 0: by EFER.LMA */
+	bool cpuid_leaves;		/* PANDA's form is cpuid: real leaves pass */
 	const char *enc_names[2];	/* [MH_HC_ENC_*], for events */
 	void (*instrument)(struct qemu_plugin_tb *tb);
 };
@@ -119,15 +120,15 @@ static const struct hc_target targets[] = {
 	{ "x86", "rax", "efer",
 	  { { "rbx", "rcx", "rdx", "rsi", "rdi", "rbp" },  /* i386: Xen order */
 	    { "rdi", "rsi", "rdx", "r10", "r8", "r9" } },  /* x86_64 */
-	  0, { "cpuid", "nop" }, instrument_x86 },
+	  0, true, { "cpuid", "nop" }, instrument_x86 },
 	{ "aarch64", "x8", NULL,
 	  { { "x0", "x1", "x2", "x3", "x4", "x5" },
 	    { "x0", "x1", "x2", "x3", "x4", "x5" } },
-	  64, { "panda", "hint" }, instrument_arm },
+	  64, false, { "panda", "hint" }, instrument_arm },
 	{ "arm", "r7", "cpsr",
 	  { { "r0", "r1", "r2", "r3", "r4", "r5" },
 	    { "r0", "r1", "r2", "r3", "r4", "r5" } },
-	  32, { "panda", "hint" }, instrument_arm },
+	  32, false, { "panda", "hint" }, instrument_arm },
 };
 
 /* Set once at the first vCPU init; NULL: no hypercalls on this target. */
@@ -787,7 +788,7 @@ static void dispatch(unsigned int vcpu, uint64_t pc, unsigned int enc)
 	uint64_t ret = 0;
 
 	/* A real cpuid: the common case, at the cost of one register read. */
-	if (enc == MH_HC_ENC_CPUID && !target->width &&
+	if (enc == MH_HC_ENC_CPUID && target->cpuid_leaves &&
 	    mh_hypercall_is_leaf(magic))
 		return;
 	r = table_find(__atomic_load_n(&table, __ATOMIC_ACQUIRE), magic);
@@ -944,8 +945,17 @@ static void instrument_arm(struct qemu_plugin_tb *tb)
 		uint32_t cpsr = 0;
 
 		g_byte_array_set_size(b, 0);
-		if (qemu_plugin_read_register(reg_mode, b) < 4)
+		if (qemu_plugin_read_register(reg_mode, b) < 4) {
+			static gsize said;
+
+			if (g_once_init_enter(&said)) {
+				mh_err("hypercalls: cpsr cannot be read while "
+				       "translating: ARM and Thumb code is not "
+				       "decoded, no hypercall is recognised");
+				g_once_init_leave(&said, 1);
+			}
 			return;
+		}
 		memcpy(&cpsr, b->data, 4);
 		isa = cpsr & CPSR_T ? ISA_T32 : ISA_A32;
 	}
