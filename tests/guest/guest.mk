@@ -98,7 +98,7 @@ $(LM64_OBJ)/csthunk.o: LM64_CFLAGS += -fno-optimize-sibling-calls
 # Compiled by clang for the target, linked by the cross binutils
 # (tools/install-deps).  A later issue's guests (callstack_instr, stpi)
 # join by adding NAME to ARM_GUEST_PROGS.
-ARM_GUEST_PROGS := spin hcall tight
+ARM_GUEST_PROGS := spin hcall tight callgraph
 ARM_CC ?= clang
 ARM_COMMON_CFLAGS := -ffreestanding -fno-pic -fno-pie -fno-stack-protector \
 	-fno-asynchronous-unwind-tables -fno-unwind-tables -nostdlib -O2 -g \
@@ -163,5 +163,25 @@ $(BUILD)/tests/guest/t32-%.elf: $(ARM_OBJ)/t32/%.o $(call arm_lib,a32) \
 $(ARM_OBJ)/a64/hcall.o $(ARM_OBJ)/a32/hcall.o $(ARM_OBJ)/t32/hcall.o: \
 	include/modhost/guest.h include/modhost/hypercall.h tests/guest/hcall-pattern.h
 $(ARM_OBJ)/a64/libguest-arm.o $(ARM_OBJ)/a32/libguest-arm.o: include/modhost/hypercall.h
+# callgraph's hand-written functions, per instruction set; every C call a
+# call instruction, as for x86.
+$(ARM_OBJ)/a64/%.o: tests/guest/arm/%.S tests/guest/guest.mk
+	$(if $(Q),@echo "  GUEST   $@")
+	@mkdir -p $(@D)
+	$(Q)$(ARM_CC) $(A64_CFLAGS) -c -o $@ $<
+$(ARM_OBJ)/a32/%.o: tests/guest/arm/%.S tests/guest/guest.mk
+	$(if $(Q),@echo "  GUEST   $@")
+	@mkdir -p $(@D)
+	$(Q)$(ARM_CC) $(A32_CFLAGS) -c -o $@ $<
+$(ARM_OBJ)/t32/%.o: tests/guest/arm/%.S tests/guest/guest.mk
+	$(if $(Q),@echo "  GUEST   $@")
+	@mkdir -p $(@D)
+	$(Q)$(ARM_CC) $(T32_CFLAGS) -c -o $@ $<
+$(BUILD)/tests/guest/a64-callgraph.elf: $(ARM_OBJ)/a64/callgraph-a64.o
+$(BUILD)/tests/guest/a32-callgraph.elf: $(ARM_OBJ)/a32/callgraph-a32.o
+$(BUILD)/tests/guest/t32-callgraph.elf: $(ARM_OBJ)/t32/callgraph-a32.o
+$(ARM_OBJ)/a64/callgraph.o: A64_CFLAGS += -fno-optimize-sibling-calls
+$(ARM_OBJ)/a32/callgraph.o: A32_CFLAGS += -fno-optimize-sibling-calls
+$(ARM_OBJ)/t32/callgraph.o: T32_CFLAGS += -fno-optimize-sibling-calls
 GUEST_ELFS += $(ARM_GUEST_ELFS)
 .PRECIOUS: $(ARM_OBJ)/a64/%.o $(ARM_OBJ)/a32/%.o $(ARM_OBJ)/t32/%.o
