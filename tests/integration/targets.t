@@ -4,7 +4,7 @@
 # naming both.  A module without the key serves every target.  Runs on
 # the target TARGET says (tests/integration/arm/ runs it on aarch64).
 . "$(dirname "$0")/../lib.sh"
-need "$BUILD/modhost.so" "$TMOD/counter-x86.so" "$TMOD/counter-arm.so" \
+need "$BUILD/modhost.so" "$BUILD/bin/modctl" "$TMOD/counter-x86.so" "$TMOD/counter-arm.so" \
 	"$TMOD/counter-v1.so" "$BUILD/modules/callstack_instr.so" \
 	"$BUILD/modules/stpi.so" "$BUILD/modules/dwarfp.so"
 # QEMU's name for its target (qemu_info_t.target_name).
@@ -14,7 +14,7 @@ aarch64) qtarget=aarch64 native=arm foreign=x86 foreign_list=x86_64,i386 ;;
 *) qtarget=arm native=arm foreign=x86 foreign_list=x86_64,i386 ;;
 esac
 [ "$TARGET" = x86_64 ] && shipped=0 || shipped=3
-plan $((7 + shipped))
+plan $((8 + shipped))
 
 export MODHOST_TEST_MARKER=$T/marker
 why="serves targets $foreign_list, not this QEMU's target $qtarget"
@@ -62,3 +62,5 @@ qemu_stop
 # The SDK's NAME-targets (tools/module.mk) becomes the metadata entry.
 readelf -p .modhost "$BUILD/modules/callstack_instr.so" | grep -q "targets=x86_64,i386$"
 ok $? "callstack_instr-targets := x86_64 i386 in its Makefile: targets=x86_64,i386 in its metadata"
+is "$("$BUILD/bin/modctl" info "$BUILD/modules/callstack_instr.so" --json | jq -c .targets)" \
+	'["x86_64","i386"]' "modctl info FILE.so lists the targets it serves"
