@@ -183,5 +183,9 @@ $(BUILD)/tests/guest/t32-callgraph.elf: $(ARM_OBJ)/t32/callgraph-a32.o
 $(ARM_OBJ)/a64/callgraph.o: A64_CFLAGS += -fno-optimize-sibling-calls
 $(ARM_OBJ)/a32/callgraph.o: A32_CFLAGS += -fno-optimize-sibling-calls
 $(ARM_OBJ)/t32/callgraph.o: T32_CFLAGS += -fno-optimize-sibling-calls
-GUEST_ELFS += $(ARM_GUEST_ELFS)
+# Without clang or the cross binutils (tools/install-deps installs them)
+# the Arm guests are left out, and the tests that need them skip.
+ARM_TOOLS := $(and $(shell command -v $(ARM_CC)),$(shell command -v $(A64_LD)),\
+	$(shell command -v $(A32_LD)))
+GUEST_ELFS += $(if $(ARM_TOOLS),$(ARM_GUEST_ELFS))
 .PRECIOUS: $(ARM_OBJ)/a64/%.o $(ARM_OBJ)/a32/%.o $(ARM_OBJ)/t32/%.o
