@@ -82,48 +82,58 @@ typedef unsigned long mh_hc_word;
 #define MH_HC_PANDA_INSN	"mcr p7, 0, r0, c0, c0, 0\n\t"
 #endif
 
+/*
+ * MH_HC_ARM_CALL(ret, insn, operands): run @insn with the magic and the
+ * arguments a1..a6 of the enclosing function in their registers, and set
+ * @ret to the magic's register afterwards.  The last argument is more
+ * asm input operands, ", ..." (or empty).
+ */
 #if defined(__aarch64__)
 /* The magic in x8, the arguments in x0..x5. */
-#define MH_HC_ARM_CALL(insn, extra...)					\
-	register mh_hc_word x8 __asm__("x8") = magic;			\
-	register mh_hc_word x0 __asm__("x0") = a1;			\
-	register mh_hc_word x1 __asm__("x1") = a2;			\
-	register mh_hc_word x2 __asm__("x2") = a3;			\
-	register mh_hc_word x3 __asm__("x3") = a4;			\
-	register mh_hc_word x4 __asm__("x4") = a5;			\
-	register mh_hc_word x5 __asm__("x5") = a6;			\
+#define MH_HC_ARM_CALL(ret, insn, ...)					\
+	do {								\
+		register mh_hc_word x8 __asm__("x8") = magic;		\
+		register mh_hc_word x0 __asm__("x0") = a1;		\
+		register mh_hc_word x1 __asm__("x1") = a2;		\
+		register mh_hc_word x2 __asm__("x2") = a3;		\
+		register mh_hc_word x3 __asm__("x3") = a4;		\
+		register mh_hc_word x4 __asm__("x4") = a5;		\
+		register mh_hc_word x5 __asm__("x5") = a6;		\
 									\
-	__asm__ volatile(insn						\
-			 : "+r"(x8)					\
-			 : "r"(x0), "r"(x1), "r"(x2), "r"(x3), "r"(x4),	\
-			   "r"(x5) extra					\
-			 : "memory");					\
-	return x8
+		__asm__ volatile(insn					\
+				 : "+r"(x8)				\
+				 : "r"(x0), "r"(x1), "r"(x2), "r"(x3),	\
+				   "r"(x4), "r"(x5) __VA_ARGS__		\
+				 : "memory", "cc");			\
+		(ret) = x8;						\
+	} while (0)
 #else
 /*
  * The magic in r7, the arguments in r0..r5.  r7 is Thumb's frame pointer,
  * so it cannot be an operand: the magic travels in r6 and the asm moves
  * it to r7 around the instruction, saving r7 on the stack.
  */
-#define MH_HC_ARM_CALL(insn, extra...)					\
-	register mh_hc_word r6 __asm__("r6") = magic;			\
-	register mh_hc_word r0 __asm__("r0") = a1;			\
-	register mh_hc_word r1 __asm__("r1") = a2;			\
-	register mh_hc_word r2 __asm__("r2") = a3;			\
-	register mh_hc_word r3 __asm__("r3") = a4;			\
-	register mh_hc_word r4 __asm__("r4") = a5;			\
-	register mh_hc_word r5 __asm__("r5") = a6;			\
+#define MH_HC_ARM_CALL(ret, insn, ...)					\
+	do {								\
+		register mh_hc_word r6 __asm__("r6") = magic;		\
+		register mh_hc_word r0 __asm__("r0") = a1;		\
+		register mh_hc_word r1 __asm__("r1") = a2;		\
+		register mh_hc_word r2 __asm__("r2") = a3;		\
+		register mh_hc_word r3 __asm__("r3") = a4;		\
+		register mh_hc_word r4 __asm__("r4") = a5;		\
+		register mh_hc_word r5 __asm__("r5") = a6;		\
 									\
-	__asm__ volatile("push {r7}\n\t"				\
-			 "mov r7, r6\n\t"				\
-			 insn						\
-			 "mov r6, r7\n\t"				\
-			 "pop {r7}"					\
-			 : "+r"(r6)					\
-			 : "r"(r0), "r"(r1), "r"(r2), "r"(r3), "r"(r4),	\
-			   "r"(r5) extra					\
-			 : "memory");					\
-	return r6
+		__asm__ volatile("push {r7}\n\t"			\
+				 "mov r7, r6\n\t"			\
+				 insn					\
+				 "mov r6, r7\n\t"			\
+				 "pop {r7}"				\
+				 : "+r"(r6)				\
+				 : "r"(r0), "r"(r1), "r"(r2), "r"(r3),	\
+				   "r"(r4), "r"(r5) __VA_ARGS__		\
+				 : "memory", "cc");			\
+		(ret) = r6;						\
+	} while (0)
 #endif
 
 /**
@@ -139,7 +149,10 @@ static inline mh_hc_word mh_hypercall6(uint32_t magic, mh_hc_word a1,
 				       mh_hc_word a4, mh_hc_word a5,
 				       mh_hc_word a6)
 {
-	MH_HC_ARM_CALL(MH_HC_MARKED_INSNS, , MH_HC_MARK_OPERANDS);
+	mh_hc_word ret;
+
+	MH_HC_ARM_CALL(ret, MH_HC_MARKED_INSNS, , MH_HC_MARK_OPERANDS);
+	return ret;
 }
 
 /**
@@ -157,7 +170,10 @@ static inline mh_hc_word mh_hypercall_panda6(uint32_t magic, mh_hc_word a1,
 					     mh_hc_word a4, mh_hc_word a5,
 					     mh_hc_word a6)
 {
-	MH_HC_ARM_CALL(MH_HC_PANDA_INSN);
+	mh_hc_word ret;
+
+	MH_HC_ARM_CALL(ret, MH_HC_PANDA_INSN, );
+	return ret;
 }
 
 #elif defined(__x86_64__)

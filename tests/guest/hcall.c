@@ -129,55 +129,29 @@ static __attribute__((noreturn)) void flood(void)
 #if defined(__aarch64__) || defined(__arm__)
 /*
  * Run @insns with the magic in the magic's register and call @seq's
- * arguments in theirs, as a hypercall would: if the host took any of the
- * near misses for a hypercall, hcrec would see a call out of sequence.
- * On arm the magic goes through r6 to r7 (guest.h says why).
+ * arguments in theirs, as a hypercall would (guest.h's MH_HC_ARM_CALL):
+ * if the host took any of the near misses for a hypercall, hcrec would
+ * see a call out of sequence.
  */
 #define ARGS(seq)							\
-	mh_hc_word a[6];						\
-									\
-	for (unsigned int k = 0; k < 6; k++)				\
-		a[k] = (mh_hc_word)hc_pattern(WIDTH, k, seq)
-#if defined(__aarch64__)
+	mh_hc_word a1 = (mh_hc_word)hc_pattern(WIDTH, 0, seq);		\
+	mh_hc_word a2 = (mh_hc_word)hc_pattern(WIDTH, 1, seq);		\
+	mh_hc_word a3 = (mh_hc_word)hc_pattern(WIDTH, 2, seq);		\
+	mh_hc_word a4 = (mh_hc_word)hc_pattern(WIDTH, 3, seq);		\
+	mh_hc_word a5 = (mh_hc_word)hc_pattern(WIDTH, 4, seq);		\
+	mh_hc_word a6 = (mh_hc_word)hc_pattern(WIDTH, 5, seq);		\
+	mh_hc_word out
 #define WITH_MAGIC(insns)						\
-	do {								\
-		register mh_hc_word x8 __asm__("x8") = magic;		\
-		register mh_hc_word x0 __asm__("x0") = a[0];		\
-		register mh_hc_word x1 __asm__("x1") = a[1];		\
-		register mh_hc_word x2 __asm__("x2") = a[2];		\
-		register mh_hc_word x3 __asm__("x3") = a[3];		\
-		register mh_hc_word x4 __asm__("x4") = a[4];		\
-		register mh_hc_word x5 __asm__("x5") = a[5];		\
-									\
-		__asm__ volatile(insns : "+r"(x8) : "r"(x0), "r"(x1),	\
-				 "r"(x2), "r"(x3), "r"(x4), "r"(x5),	\
-				 MH_HC_MARK_OPERANDS : "memory", "cc");	\
-	} while (0)
+	MH_HC_ARM_CALL(out, insns, , MH_HC_MARK_OPERANDS)
+#if defined(__aarch64__)
 #define HINT(b)		"hint %c[" #b "]\n\t"
 #define NOP_RUN		".rept 1022\n\tnop\n\t.endr\n\t"	/* 4088 bytes */
-#else
-#define WITH_MAGIC(insns)						\
-	do {								\
-		register mh_hc_word r6 __asm__("r6") = magic;		\
-		register mh_hc_word r0 __asm__("r0") = a[0];		\
-		register mh_hc_word r1 __asm__("r1") = a[1];		\
-		register mh_hc_word r2 __asm__("r2") = a[2];		\
-		register mh_hc_word r3 __asm__("r3") = a[3];		\
-		register mh_hc_word r4 __asm__("r4") = a[4];		\
-		register mh_hc_word r5 __asm__("r5") = a[5];		\
-									\
-		__asm__ volatile("push {r7}\n\tmov r7, r6\n\t" insns	\
-				 "pop {r7}" : "+r"(r6) : "r"(r0), "r"(r1),	\
-				 "r"(r2), "r"(r3), "r"(r4), "r"(r5),	\
-				 MH_HC_MARK_OPERANDS : "memory", "cc");	\
-	} while (0)
-#if defined(__thumb__)
+#elif defined(__thumb__)
 #define HINT(b)		".inst.w 0xf3af8000 | %c[" #b "]\n\t"
 #define NOP_RUN		".rept 2044\n\tnop\n\t.endr\n\t"	/* 16-bit nops */
 #else
 #define HINT(b)		".inst 0xe320f000 | %c[" #b "]\n\t"
 #define NOP_RUN		".rept 1022\n\tnop\n\t.endr\n\t"
-#endif
 #endif
 
 static __attribute__((noinline)) void near_misses(uint32_t magic)
@@ -189,13 +163,16 @@ static __attribute__((noinline)) void near_misses(uint32_t magic)
 	WITH_MAGIC(HINT(b0) HINT(b1) HINT(b3));
 	WITH_MAGIC(HINT(b3) HINT(b2) HINT(b1) HINT(b0));
 	WITH_MAGIC(HINT(b0) HINT(b1) "nop\n\t" HINT(b2) HINT(b3));
-	/* The mark as a constant, in immediates and in a literal. */
+	/*
+	 * The mark as a constant, in immediates and in a literal, loaded
+	 * into the one register the asm may change (the magic's operand).
+	 */
 #if defined(__aarch64__)
-	WITH_MAGIC("movz x9, #0x484d\n\tmovk x9, #0x4c43, lsl #16\n\t"
-		   "ldr w9, =0x4c43484d\n\t" "b 1f\n\t.ltorg\n1:\n\t");
+	WITH_MAGIC("movz x8, #0x484d\n\tmovk x8, #0x4c43, lsl #16\n\t"
+		   "ldr w8, =0x4c43484d\n\t" "b 1f\n\t.ltorg\n1:\n\t");
 #else
-	WITH_MAGIC("movw r12, #0x484d\n\tmovt r12, #0x4c43\n\t"
-		   "ldr r12, =0x4c43484d\n\t" "b 1f\n\t.ltorg\n1:\n\t");
+	WITH_MAGIC("movw r6, #0x484d\n\tmovt r6, #0x4c43\n\t"
+		   "ldr r6, =0x4c43484d\n\t" "b 1f\n\t.ltorg\n1:\n\t");
 #endif
 #if defined(__arm__) && !defined(__thumb__)
 	/*
@@ -205,6 +182,7 @@ static __attribute__((noinline)) void near_misses(uint32_t magic)
 	WITH_MAGIC("cmp r0, r0\n\t.inst 0x804df3af\n\t.inst 0x8048f3af\n\t"
 		   ".inst 0x8043f3af\n\t.inst 0x804cf3af\n\t");
 #endif
+	(void)out;
 }
 
 /* The real thing, split by a page boundary: two blocks. */
@@ -214,6 +192,7 @@ static __attribute__((noinline)) void split_call(uint32_t magic)
 
 	WITH_MAGIC(".balign 4096\n\t" NOP_RUN HINT(b0) HINT(b1) HINT(b2)
 		   HINT(b3));
+	(void)out;
 }
 #endif
 
