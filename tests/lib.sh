@@ -15,7 +15,9 @@ BUILD=${BUILD:-$TOP/build}
 # under qemu-system-aarch64), arm (-M virt, ARM state) or thumb (the arm
 # guests in Thumb state).  guest_elf NAME is guest NAME for the target;
 # QEMU and QEMU_MACHINE are its emulator and machine; guest_status CODE is
-# QEMU's exit status when the guest ends with CODE.
+# QEMU's exit status when the guest ends with CODE.  The Arm guests leave
+# through semihosting, which also gives a guest the host's files: fine
+# for these guests of our own, not for a guest one does not trust.
 TARGET=${TARGET:-x86_64}
 case $TARGET in
 x86_64)
