@@ -593,6 +593,8 @@ int mh_meta_read(const char *path, struct mh_meta **out, char **err)
 	ret = read_image(path, &image, &size, err);
 	if (ret)
 		return ret;
+	if (mh_script_is_file(path))
+		return mh_script_meta(path, image, size, out, err);
 	return meta_from_image(image, size, out, err);
 }
 
@@ -933,7 +935,10 @@ int mh_loader_check(const char *path, const char *name, GHashTable *overrides,
 	mod->scoreboards = g_ptr_array_new();
 	mod->reg_imports = g_ptr_array_new();
 	mod->reg_points = g_ptr_array_new();
-	ret = meta_from_image(image, size, &mod->meta, err);
+	if (mh_script_is_file(path))
+		ret = mh_script_meta(path, image, size, &mod->meta, err);
+	else
+		ret = meta_from_image(image, size, &mod->meta, err);
 	if (ret)
 		goto fail;
 	ret = mh_meta_check_abi(mod->meta, err);
@@ -950,7 +955,9 @@ int mh_loader_check(const char *path, const char *name, GHashTable *overrides,
 		ret = -EINVAL;
 		goto fail;
 	}
-	ret = check_ops_in_image(image, size, mod->meta, err);
+	/* A script's ops come from its engine, at map. */
+	ret = mh_script_is_file(path) ? 0 :
+		check_ops_in_image(image, size, mod->meta, err);
 	if (ret)
 		goto fail;
 	/* mh_loader_map() maps exactly the image that was checked. */
@@ -1079,6 +1086,11 @@ int mh_loader_map(struct mh_module *mod, char **err)
 {
 	int ret;
 
+	if (mh_script_is_file(mod->file)) {
+		ret = mh_script_map(mod, err);
+		g_clear_pointer(&mod->image, g_free);
+		return ret;
+	}
 	/* Every check passed: only now may the module's code run. */
 	mod->handle = open_copy(mod->meta->name, mod->image, mod->image_size,
 				err);
@@ -1098,6 +1110,9 @@ void mh_loader_close(struct mh_module *mod)
 	/* A module whose hook crashed may hold anything: leave it mapped. */
 	if (mod->handle && !mod->tainted)
 		dlclose(mod->handle);
+	if (mod->script && !mod->tainted)
+		mh_script_close(mod);
+	g_free(mod->why);
 	g_free(mod->image);
 	mh_meta_free(mod->meta);
 	if (mod->params)

@@ -69,7 +69,7 @@ UNIT_TESTS := $(BUILD)/tests/unit/test-meta $(BUILD)/tests/unit/test-params \
 	$(BUILD)/tests/unit/test-ctlparse
 # guard.c: the loader binds modules' exit() calls to its catchers.
 UNIT_HOST_SRCS := host/loader.c host/params.c host/signature.c host/json.c \
-	host/guard.c host/ctlparse.c
+	host/guard.c host/ctlparse.c host/script.c
 
 $(BUILD)/tests/unit/test-%: tests/unit/test-%.c tests/unit/unit.h $(UNIT_HOST_SRCS) host/internal.h
 	$(call say,CC,$@)
