@@ -87,6 +87,9 @@ struct inst {
 };
 
 static __thread struct inst *cur;
+/* The innermost hook running on this thread, and when it must end by. */
+static __thread struct inst *hook_in;
+static __thread int64_t deadline;	/* monotonic us; 0: none */
 
 /* Enter Python for @in: the GIL, and @in as the running instance. */
 struct py_enter {
@@ -113,6 +116,18 @@ static const char *inst_name(const struct inst *in)
 }
 
 /* -- errors ------------------------------------------------------------------ */
+
+/* Raise @type with a printf() message (Python's own format has no widths). */
+static void G_GNUC_PRINTF(2, 3) py_raise(PyObject *type, const char *fmt, ...)
+{
+	g_autofree char *text = NULL;
+	va_list ap;
+
+	va_start(ap, fmt);
+	text = g_strdup_vprintf(fmt, ap);
+	va_end(ap);
+	PyErr_SetString(type, text);
+}
 
 /* The line of @tb's innermost frame in @file, or 0. */
 static long tb_line_in(PyObject *tb, const char *file)
@@ -233,8 +248,11 @@ static void event_error(struct inst *in, const char *where, uint64_t count,
 static int hook_fail(struct inst *in, const char *where)
 {
 	g_autofree char *trace = NULL;
-	g_autofree char *line = exc_take(in, &trace);
+	g_autofree char *line = NULL;
 
+	/* Formatting runs Python: the bound, passed, must not hit it. */
+	deadline = 0;
+	line = exc_take(in, &trace);
 	g_free(in->mod->why);
 	in->mod->why = g_strdup_printf("%s: %s", where, line);
 	event_error(in, where, 0, trace);
@@ -279,8 +297,6 @@ static void cb_error(struct inst *in, const char *where)
  * hook_timeout (the instance is tainted, and the next hook on the thread
  * finds it so and starts clean).
  */
-static __thread struct inst *hook_in;	/* the innermost hook's instance */
-static __thread int64_t deadline;	/* monotonic us; 0: none */
 
 static int trace_bound(PyObject *obj, PyFrameObject *frame, int what,
 		       PyObject *arg)
@@ -290,7 +306,7 @@ static int trace_bound(PyObject *obj, PyFrameObject *frame, int what,
 	(void)what;
 	(void)arg;
 	if (deadline && g_get_monotonic_time() > deadline) {
-		PyErr_Format(PyExc_TimeoutError, "did not return within %.1f s "
+		py_raise(PyExc_TimeoutError, "did not return within %.1f s "
 			     "(3/4 of hook_timeout)", bound_us / 1e6);
 		return -1;
 	}
@@ -392,7 +408,7 @@ static PyObject *cpu_arg(PyObject *self, PyObject *o)
 		return NULL;
 	}
 	if (i < 0 || i > 5) {
-		PyErr_Format(PyExc_IndexError, "hypercall argument %ld: 0..5", i);
+		py_raise(PyExc_IndexError, "hypercall argument %ld: 0..5", i);
 		return NULL;
 	}
 	return PyLong_FromUnsignedLongLong(c->call.args[i]);
@@ -415,7 +431,7 @@ static PyObject *cpu_reg(PyObject *self, PyObject *o)
 	r = api->reg_lookup(name);
 	n = r ? api->reg_read(r, buf, sizeof(buf)) : -ENOENT;
 	if (n <= 0) {
-		PyErr_Format(PyExc_ValueError, "no register '%s' to read", name);
+		py_raise(PyExc_ValueError, "no register '%s' to read", name);
 		return NULL;
 	}
 	return _PyLong_FromByteArray(buf, MIN((size_t)n, sizeof(buf)), 1, 0);
@@ -431,14 +447,14 @@ static PyObject *cpu_read(PyObject *self, PyObject *args)
 	if (!PyArg_ParseTuple(args, "Kn:read", &addr, &size) || !cpu_live(c))
 		return NULL;
 	if (size < 0 || size > READ_MAX) {
-		PyErr_Format(PyExc_ValueError, "read: size %zd is not 0..%u", size,
+		py_raise(PyExc_ValueError, "read: size %zd is not 0..%u", size,
 			     READ_MAX);
 		return NULL;
 	}
 	b = PyBytes_FromStringAndSize(NULL, size);
 	if (b && api->mem_read(addr, PyBytes_AS_STRING(b), size)) {
 		Py_DECREF(b);
-		PyErr_Format(guest_fault, "guest memory at 0x%llx (%zd bytes) is "
+		py_raise(guest_fault, "guest memory at 0x%llx (%zd bytes) is "
 			     "not mapped", addr, size);
 		return NULL;
 	}
@@ -462,7 +478,7 @@ static PyObject *cpu_read_str(PyObject *self, PyObject *args)
 
 		n = MIN(n, (size_t)(max - s->len));
 		if (api->mem_read(addr, chunk, n)) {
-			PyErr_Format(guest_fault, "guest string at 0x%llx is not "
+			py_raise(guest_fault, "guest string at 0x%llx is not "
 				     "mapped", addr);
 			return NULL;
 		}
@@ -630,7 +646,7 @@ static int int_from_py(enum mh_type t, PyObject *o, void *out)
 		return 0;
 	}
 	if (!PyLong_Check(o)) {
-		PyErr_Format(PyExc_TypeError, "expected an int, not %s",
+		py_raise(PyExc_TypeError, "expected an int, not %s",
 			     Py_TYPE(o)->tp_name);
 		return -1;
 	}
@@ -681,7 +697,7 @@ static PyObject *import_call(PyObject *self, PyObject *args, PyObject *kw)
 	PyObject *result = NULL;
 
 	if (!im->fn) {
-		PyErr_Format(PyExc_RuntimeError, "%s.%s is bound when the module's "
+		py_raise(PyExc_RuntimeError, "%s.%s is bound when the module's "
 			     "init runs: call it from init() or a callback",
 			     im->module, im->name);
 		return NULL;
@@ -691,7 +707,7 @@ static PyObject *import_call(PyObject *self, PyObject *args, PyObject *kw)
 		return NULL;
 	}
 	if ((unsigned int)PyTuple_GET_SIZE(args) != n) {
-		PyErr_Format(PyExc_TypeError, "%s.%s (%s) takes %u arguments, "
+		py_raise(PyExc_TypeError, "%s.%s (%s) takes %u arguments, "
 			     "%zd given", im->module, im->name, im->sig, n,
 			     PyTuple_GET_SIZE(args));
 		return NULL;
@@ -707,7 +723,7 @@ static PyObject *import_call(PyObject *self, PyObject *args, PyObject *kw)
 				continue;
 			if (!PyUnicode_Check(o) ||
 			    !(vals[i].s = PyUnicode_AsUTF8(o))) {
-				PyErr_Format(PyExc_TypeError, "argument %u: a str "
+				py_raise(PyExc_TypeError, "argument %u: a str "
 					     "or None", i);
 				goto out;
 			}
@@ -725,14 +741,14 @@ static PyObject *import_call(PyObject *self, PyObject *args, PyObject *kw)
 				vals[i].p = views[i].buf;
 			} else {
 				PyErr_Clear();
-				PyErr_Format(PyExc_TypeError, "argument %u (p): a "
+				py_raise(PyExc_TypeError, "argument %u (p): a "
 					     "modhost.Cpu, a writable buffer "
 					     "(bytearray), a modhost.Pointer or "
 					     "None, not %s", i, Py_TYPE(o)->tp_name);
 				goto out;
 			}
 		} else if (int_from_py(t, o, &vals[i].u)) {
-			PyErr_Format(PyExc_TypeError, "argument %u of %s.%s (%s) "
+			py_raise(PyExc_TypeError, "argument %u of %s.%s (%s) "
 				     "does not fit", i, im->module, im->name,
 				     im->sig);
 			goto out;
@@ -988,7 +1004,7 @@ static void translate(mh_tb *tb, void *opaque)
 static struct inst *running(const char *what)
 {
 	if (!cur)
-		PyErr_Format(PyExc_RuntimeError, "modhost.%s: no modhost script "
+		py_raise(PyExc_RuntimeError, "modhost.%s: no modhost script "
 			     "runs on this thread", what);
 	return cur;
 }
@@ -999,7 +1015,7 @@ static struct inst *importing(const char *what)
 	struct inst *in = running(what);
 
 	if (in && in->ex_table) {
-		PyErr_Format(PyExc_RuntimeError, "modhost.%s: only while the "
+		py_raise(PyExc_RuntimeError, "modhost.%s: only while the "
 			     "script is imported (at its top level)", what);
 		return NULL;
 	}
@@ -1021,7 +1037,7 @@ static bool check_callable(PyObject *fn)
 {
 	if (PyCallable_Check(fn))
 		return true;
-	PyErr_Format(PyExc_TypeError, "%s is not callable", Py_TYPE(fn)->tp_name);
+	py_raise(PyExc_TypeError, "%s is not callable", Py_TYPE(fn)->tp_name);
 	return false;
 }
 
@@ -1037,12 +1053,12 @@ static PyObject *mod_hypercall(PyObject *self, PyObject *args)
 	    !check_callable(fn))
 		return NULL;
 	if (magic > UINT32_MAX) {
-		PyErr_Format(PyExc_ValueError, "hypercall magic 0x%llx is not "
+		py_raise(PyExc_ValueError, "hypercall magic 0x%llx is not "
 			     "32 bits", magic);
 		return NULL;
 	}
 	if (!mh_hypercall_routable(magic)) {
-		PyErr_Format(PyExc_ValueError, "hypercall magic 0x%08llx is %s",
+		py_raise(PyExc_ValueError, "hypercall magic 0x%08llx is %s",
 			     magic, mh_hypercall_is_leaf(magic) ?
 			     "a real cpuid leaf range" : "reserved for the host");
 		return NULL;
@@ -1051,7 +1067,7 @@ static PyObject *mod_hypercall(PyObject *self, PyObject *args)
 		struct pycall *o = g_ptr_array_index(in->hcalls, i);
 
 		if (o->magic == magic) {
-			PyErr_Format(PyExc_ValueError, "hypercall magic 0x%08llx "
+			py_raise(PyExc_ValueError, "hypercall magic 0x%08llx "
 				     "registered twice", magic);
 			return NULL;
 		}
@@ -1108,7 +1124,7 @@ static PyObject *mod_export(PyObject *self, PyObject *args)
 		struct pycall *o = g_ptr_array_index(in->exports, i);
 
 		if (!strcmp(o->name, name)) {
-			PyErr_Format(PyExc_ValueError, "export '%s' given twice",
+			py_raise(PyExc_ValueError, "export '%s' given twice",
 				     name);
 			return NULL;
 		}
@@ -1117,7 +1133,7 @@ static PyObject *mod_export(PyObject *self, PyObject *args)
 	pc->name = g_strdup(name);
 	if (closure_make(pc, sig, &err)) {
 		pycall_free(pc);
-		PyErr_Format(PyExc_ValueError, "export '%s': %s", name, err);
+		py_raise(PyExc_ValueError, "export '%s': %s", name, err);
 		return NULL;
 	}
 	g_ptr_array_add(in->exports, pc);
@@ -1137,7 +1153,7 @@ static PyObject *mod_on(PyObject *self, PyObject *args)
 	slot = !strcmp(kind, "block") ? &in->on_block :
 	       !strcmp(kind, "insn") ? &in->on_insn : &in->on_mem;
 	if (*slot) {
-		PyErr_Format(PyExc_ValueError, "one %s callback per script", kind);
+		py_raise(PyExc_ValueError, "one %s callback per script", kind);
 		return NULL;
 	}
 	Py_INCREF(fn);
@@ -1158,7 +1174,7 @@ static PyObject *mod_import_fn(PyObject *self, PyObject *args, PyObject *kw)
 		return NULL;
 	if (!mh_valid_module_name(module, strlen(module)) ||
 	    !mh_valid_param_name(name) || (want && !mh_sig_valid(want))) {
-		PyErr_Format(PyExc_ValueError, "import_fn(%s, %s%s%s): a module, "
+		py_raise(PyExc_ValueError, "import_fn(%s, %s%s%s): a module, "
 			     "an export name and optionally its signature",
 			     module, name, want ? ", " : "", want ? want : "");
 		return NULL;
@@ -1205,7 +1221,7 @@ static PyObject *mod_log(PyObject *self, PyObject *args, PyObject *kw)
 			Py_RETURN_NONE;
 		}
 	}
-	PyErr_Format(PyExc_ValueError, "log level '%s': error, warn, info or "
+	py_raise(PyExc_ValueError, "log level '%s': error, warn, info or "
 		     "debug", level);
 	return NULL;
 }

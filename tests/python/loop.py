@@ -1,0 +1,7 @@
+import modhost
+
+while True:
+    try:
+        pass
+    except BaseException:
+        pass
