@@ -205,3 +205,12 @@ $(QPLUGIN_DIR)/native/%.so: tests/qplugins/%.c host/qemu/qemu-plugin.h
 
 tests-build: $(QPLUGINS:%=$(QPLUGIN_DIR)/%.so) \
 	$(QPLUGINS:%=$(QPLUGIN_DIR)/native/%.so)
+
+# -- Python scripts (tests/integration/python*.t) ------------------------------
+# pyimp imports a script's export; pyimp-badsig with the wrong signature.
+PY_TEST_MODULES := $(TMOD)/pyimp.so $(TMOD)/pyimp-badsig.so
+$(TMOD)/pyimp-badsig.so: tests/modules/pyimp.c include/modhost/module.h tests/tests.mk
+	$(call say,CC,$@)
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(TMOD_CFLAGS) -DPYIMP_BAD_SIG $(TMOD_LDFLAGS) -o $@ $<
+tests-build: $(PY_TEST_MODULES)
