@@ -90,3 +90,13 @@ $(CS_GUEST_ELFS): $(BUILD)/tests/guest/%.elf: $(BUILD)/tests/guest/crt0.o \
 $(BUILD)/tests/guest/callgraph.o $(BUILD)/tests/guest/csthunk.o: \
 	GUEST_CFLAGS += -fno-optimize-sibling-calls
 $(LM64_OBJ)/csthunk.o: LM64_CFLAGS += -fno-optimize-sibling-calls
+
+# -- a guest making hypercalls on every vCPU (tests/integration/python-smp.t) --
+GUEST_ELFS += $(BUILD)/tests/guest/smp.elf
+$(BUILD)/tests/guest/smp.elf: $(BUILD)/tests/guest/crt0.o \
+		$(BUILD)/tests/guest/smp.o $(BUILD)/tests/guest/libguest.o \
+		tests/guest/link.ld
+	$(if $(Q),@echo "  GUEST   $@")
+	$(Q)$(GUEST_CC) $(GUEST_LDFLAGS) -o $@ $(filter %.o,$^)
+$(BUILD)/tests/guest/smp.o: include/modhost/guest.h include/modhost/hypercall.h
+$(BUILD)/tests/guest/smp.o: GUEST_CFLAGS += -Iinclude
