@@ -97,8 +97,21 @@ struct py_enter {
 	struct inst *prev;
 };
 
+static __thread bool thread_state_kept;
+
 static void enter(struct py_enter *e, struct inst *in)
 {
+	/*
+	 * A thread's first entry makes its Python thread state and keeps
+	 * it: without that, each PyGILState_Release() that drops the last
+	 * reference destroys the state and the next entry makes a new one
+	 * (tens of microseconds a callback on a vCPU thread).
+	 */
+	if (!thread_state_kept) {
+		PyGILState_Ensure();
+		PyEval_SaveThread();
+		thread_state_kept = true;
+	}
 	e->g = PyGILState_Ensure();
 	e->prev = cur;
 	cur = in;

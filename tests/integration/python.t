@@ -20,7 +20,7 @@ pydrop() { cp "$1" "$MODDIR/.$2.py.tmp" && mv "$MODDIR/.$2.py.tmp" "$MODDIR/$2.p
 msg() { events ".event==\"message\" and .module==\"$1\" and (.text|test(\"$2\"))" | tail -1 | jq -r .text; }
 
 # -- the seed's example, through the watched directory -----------------------
-GUEST=hcall qemu_start "ctl=$SOCK" -- -append "mode=3 magic=0x12345678 enc=0"
+GUEST=hcall qemu_start "ctl=$SOCK" -- -append "mode=6 magic=0x12345678 enc=0"
 pydrop "$PY/seed-verbatim.py" seed
 wait_event '.event=="reject" and .module=="seed"'
 is "$(events '.event=="reject" and .module=="seed"' | jq -r .error)" \
@@ -48,10 +48,11 @@ rm "$MODDIR/hello.py"
 wait_event '.event=="unload" and .module=="hello"'
 ok $? "deleted: unloaded"
 n=$(count_events '.event=="message" and .module=="hello"')
-wait_ticks 2
-is "$(count_events '.event=="message" and .module=="hello"')" "$n" "and it runs no more"
 pydrop "$PY/seed-hello.py" hello2
 wait_event '.event=="load" and .module=="hello2"'
+wait_event '.event=="message" and .module=="hello2"'
+is "$(count_events '.event=="message" and .module=="hello"')" "$n" \
+	"and it runs no more (the same script as hello2 gets the calls)"
 mc unload hello2 >/dev/null
 mc load hello2 >/dev/null
 is "$(events '.module=="hello2" and (.event=="load" or .event=="unload")' | jq -r '.event + " " + .from' | paste -sd,)" \
