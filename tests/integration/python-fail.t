@@ -54,8 +54,9 @@ refused "$PY/raise-cb.py" dup \
 	"init: hypercall magic 0x12345600 is already routed to pycount" \
 	"a magic another module routes: refused in init, naming the owner"
 pydrop "$PY/loop.py" loop
+wait_event '.event=="message" and .module=="loop"'
 mc list >/dev/null
-ok $? "the control socket answers while a script loops in its import"
+ok $? "the control socket answers once the script is in its endless loop"
 wait_event '.event=="reject" and .module=="loop"'
 is "$(events '.event=="reject" and .module=="loop"' | jq -r .error)" \
 	"import: TimeoutError: did not return within 1.5 s (3/4 of hook_timeout) (loop.py)" \

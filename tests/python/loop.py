@@ -1,5 +1,6 @@
 import modhost
 
+modhost.log("looping")
 while True:
     try:
         pass
