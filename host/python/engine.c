@@ -22,10 +22,9 @@
  * Any failure there refuses the load (or rolls the reload back) with a
  * one-line reason, and the traceback in a script_error event.  Exceptions
  * in callbacks are counted and logged at the 1st, 2nd, 4th, 8th ...
- * occurrence.  A hook still running at 3/4 of the host's hook_timeout
- * gets a TimeoutError raised in it (again every 100 ms), so a script stuck
- * in a Python loop is ended before the host's own watchdog would have to
- * jump out of the interpreter.
+ * occurrence.  A hook's Python runs on a thread of its own, bounded (see
+ * run_job()), so that no script, looping or blocked, makes the host's
+ * guard jump out of the interpreter.
  *
  * Threads: every entry from the host or QEMU (hooks, callbacks, closures)
  * takes the GIL with PyGILState_Ensure(), so vCPUs run Python one at a
@@ -71,8 +70,16 @@ struct at {
 	uint64_t pc;
 };
 
+/*
+ * One loaded copy of a script.  What a hook's Python reads lives here, not
+ * in @mod: a hook abandoned in a blocking call (run_job()) may go on after
+ * the host freed @mod, and the instance is then never freed.
+ */
 struct inst {
-	struct mh_module *mod;
+	struct mh_module *mod;	/* the hook thread's side only */
+	char *name, *file;
+	GHashTable *params;	/* a reference to mod->params */
+	bool abandoned;		/* a hook's thread was left running */
 	char *source;		/* NUL-terminated */
 	PyObject *ns;		/* the module object */
 	GPtrArray *hcalls, *ppps, *exports;	/* struct pycall */
@@ -87,9 +94,8 @@ struct inst {
 };
 
 static __thread struct inst *cur;
-/* The innermost hook running on this thread, and when it must end by. */
-static __thread struct inst *hook_in;
-static __thread int64_t deadline;	/* monotonic us; 0: none */
+/* When the hook running on this thread must end by (monotonic us; 0: none). */
+static __thread int64_t deadline;
 
 /* Enter Python for @in: the GIL, and @in as the running instance. */
 struct py_enter {
@@ -125,7 +131,7 @@ static void leave(struct py_enter *e)
 
 static const char *inst_name(const struct inst *in)
 {
-	return in->mod->meta->name;
+	return in->name;
 }
 
 /* -- errors ------------------------------------------------------------------ */
@@ -178,7 +184,7 @@ static char *exc_take(struct inst *in, char **trace)
 {
 	PyObject *t, *v, *tb, *mod, *lines = NULL, *only = NULL, *sep;
 	g_autofree char *last = NULL;
-	g_autofree char *base = g_path_get_basename(in->mod->file);
+	g_autofree char *base = g_path_get_basename(in->file);
 	long line = 0;
 
 	PyErr_Fetch(&t, &v, &tb);
@@ -224,7 +230,7 @@ static char *exc_take(struct inst *in, char **trace)
 		line = ln && PyLong_Check(ln) ? PyLong_AsLong(ln) : 0;
 		Py_XDECREF(ln);
 	} else {
-		line = tb_line_in(tb, in->mod->file);
+		line = tb_line_in(tb, in->file);
 	}
 	PyErr_Clear();
 	Py_XDECREF(t);
@@ -254,25 +260,6 @@ static void event_error(struct inst *in, const char *where, uint64_t count,
 	host->event_emit(ev);
 }
 
-/*
- * A hook failed with the pending exception: the reason the host gives
- * (mod->why, one line) and the traceback in an event and on -d plugin.
- */
-static int hook_fail(struct inst *in, const char *where)
-{
-	g_autofree char *trace = NULL;
-	g_autofree char *line = NULL;
-
-	/* Formatting runs Python: the bound, passed, must not hit it. */
-	deadline = 0;
-	line = exc_take(in, &trace);
-	g_free(in->mod->why);
-	in->mod->why = g_strdup_printf("%s: %s", where, line);
-	event_error(in, where, 0, trace);
-	host->msg("%s: %s failed:\n%s", inst_name(in), where, trace);
-	return -EINVAL;
-}
-
 /* A hook failed for a reason of the host's: say it as the reason. */
 static int hook_refuse(struct inst *in, const char *where, char *err, int ret)
 {
@@ -299,17 +286,39 @@ static void cb_error(struct inst *in, const char *where)
 		  inst_name(in), where, n, line, trace);
 }
 
-/* -- the hook bound ------------------------------------------------------------- */
+/* -- the hooks' Python, bounded ---------------------------------------------------- */
 
 /*
- * Hooks run Python with a trace function on their thread that raises
- * TimeoutError at every line once the hook's deadline has passed: a loop
- * in Python unwinds even through `except BaseException` (the raise comes
- * again at the next line, the handler's included).  A script stuck in a C
- * call is beyond it; the host's guard ends that hook at the full
- * hook_timeout (the instance is tainted, and the next hook on the thread
- * finds it so and starts clean).
+ * The Python of a hook (the script's body, its init(), exit(),
+ * save_state(), restore_state()) runs on a thread of its own, a job, while
+ * the hook's thread waits for it:
+ *
+ *  - a trace function raises TimeoutError at every line once 3/4 of the
+ *    host's hook_timeout has passed: a loop in Python unwinds even through
+ *    `except BaseException` (the raise comes again at the next line, the
+ *    handler's included);
+ *  - a job still running at 7/8 of it (stuck in a C call such as
+ *    time.sleep()) is left behind: the hook fails, and the instance is
+ *    never freed, since the job may still use it.  The host's guard, which
+ *    would end the hook at the full hook_timeout by jumping out of it,
+ *    never has to jump out of the interpreter, which would leave the
+ *    thread's Python state broken.
+ *
+ * A job only touches its instance and itself: the hook's thread applies
+ * its result to the host's module.
  */
+struct job {
+	struct inst *in;
+	int (*fn)(struct job *j);
+	void *arg;
+	const char *where;
+	int ret;
+	char *why;		/* a failure's one line */
+	bool done, abandoned;	/* under job_lock */
+};
+
+static GMutex job_lock;
+static GCond job_cond;
 
 static int trace_bound(PyObject *obj, PyFrameObject *frame, int what,
 		       PyObject *arg)
@@ -320,44 +329,122 @@ static int trace_bound(PyObject *obj, PyFrameObject *frame, int what,
 	(void)arg;
 	if (deadline && g_get_monotonic_time() > deadline) {
 		py_raise(PyExc_TimeoutError, "did not return within %.1f s "
-			     "(3/4 of hook_timeout)", bound_us / 1e6);
+			 "(3/4 of hook_timeout)", bound_us / 1e6);
 		return -1;
 	}
 	return 0;
 }
 
-struct hook_frame {
-	struct py_enter e;
-	struct inst *prev_in;
-	int64_t prev_deadline;
-};
-
-/* Enter a hook of @in: the GIL, @in running, the clock started. */
-static void hook_enter(struct hook_frame *h, struct inst *in)
+/*
+ * @j failed with the pending exception: its one line (j->why), and the
+ * traceback in an event and on -d plugin.
+ */
+static int job_fail(struct job *j)
 {
-	enter(&h->e, in);
-	if (hook_in && hook_in->mod->tainted) {
-		/* The host ended a hook of ours here: what it left is stale. */
-		hook_in = NULL;
-		deadline = 0;
-		PyEval_SetTrace(NULL, NULL);
-	}
-	h->prev_in = hook_in;
-	h->prev_deadline = deadline;
-	hook_in = in;
+	g_autofree char *trace = NULL;
+	g_autofree char *line = NULL;
+
+	/* Formatting runs Python: the bound, passed, must not hit it. */
+	deadline = 0;
+	line = exc_take(j->in, &trace);
+	g_free(j->why);
+	j->why = g_strdup_printf("%s: %s", j->where, line);
+	event_error(j->in, j->where, 0, trace);
+	host->msg("%s: %s failed:\n%s", inst_name(j->in), j->where, trace);
+	return -EINVAL;
+}
+
+static void job_free(struct job *j)
+{
+	g_free(j->why);
+	g_free(j);
+}
+
+static gpointer job_thread(gpointer p)
+{
+	struct job *j = p;
+	struct py_enter e;
+	int ret;
+
+	/* A thread for one job: its Python state goes with it. */
+	thread_state_kept = true;
+	enter(&e, j->in);
 	if (bound_us) {
 		deadline = g_get_monotonic_time() + bound_us;
 		PyEval_SetTrace(trace_bound, NULL);
 	}
+	ret = j->fn(j);
+	deadline = 0;
+	PyEval_SetTrace(NULL, NULL);
+	leave(&e);
+	g_mutex_lock(&job_lock);
+	j->ret = ret;
+	j->done = true;
+	if (j->abandoned)
+		job_free(j);
+	else
+		g_cond_broadcast(&job_cond);
+	g_mutex_unlock(&job_lock);
+	return NULL;
 }
 
-static void hook_leave(struct hook_frame *h)
+/*
+ * Run @fn's Python for hook @where of @in on a job thread, bounded; its
+ * failure's reason becomes the module's.  0 or -errno.
+ */
+static int run_job(struct inst *in, const char *where, int (*fn)(struct job *j),
+		   void *arg)
 {
-	hook_in = h->prev_in;
-	deadline = h->prev_deadline;
-	if (bound_us && !deadline)
-		PyEval_SetTrace(NULL, NULL);
-	leave(&h->e);
+	struct job *j = g_new0(struct job, 1);
+	int64_t until = bound_us ? g_get_monotonic_time() + bound_us * 7 / 6 : 0;
+	GError *gerr = NULL;
+	GThread *t;
+	char *why;
+	int ret;
+
+	j->in = in;
+	j->fn = fn;
+	j->arg = arg;
+	j->where = where;
+	t = g_thread_try_new("modhost-py", job_thread, j, &gerr);
+	if (!t) {
+		why = g_strdup_printf("%s: cannot start a thread: %s", where,
+				      gerr->message);
+		g_error_free(gerr);
+		job_free(j);
+		ret = -EAGAIN;
+		goto out;
+	}
+	g_thread_unref(t);
+	g_mutex_lock(&job_lock);
+	while (!j->done) {
+		if (!until)
+			g_cond_wait(&job_cond, &job_lock);
+		else if (!g_cond_wait_until(&job_cond, &job_lock, until))
+			break;
+	}
+	if (j->done) {
+		ret = j->ret;
+		why = g_steal_pointer(&j->why);
+		job_free(j);
+	} else {
+		j->abandoned = true;
+		in->abandoned = true;
+		ret = -ETIMEDOUT;
+		why = g_strdup_printf("%s: did not return within %.1f s, blocked "
+				      "outside Python (7/8 of hook_timeout); its "
+				      "thread is left behind", where,
+				      bound_us * 7 / 6 / 1e6);
+	}
+	g_mutex_unlock(&job_lock);
+out:
+	if (ret) {
+		g_free(in->mod->why);
+		in->mod->why = why ? why : g_strdup_printf("%s failed", where);
+	} else {
+		g_free(why);
+	}
+	return ret;
 }
 
 /* -- modhost.Cpu ----------------------------------------------------------------- */
@@ -1013,6 +1100,11 @@ static void translate(mh_tb *tb, void *opaque)
 
 /* -- the modhost package ------------------------------------------------------------ */
 
+static const enum mh_log_level levels[] = {
+	MH_LOG_ERROR, MH_LOG_WARN, MH_LOG_INFO, MH_LOG_DEBUG,
+};
+static const char *const level_names[] = { "error", "warn", "info", "debug" };
+
 /* The instance whose code runs now, or NULL and an error. */
 static struct inst *running(const char *what)
 {
@@ -1206,17 +1298,22 @@ static PyObject *mod_import_fn(PyObject *self, PyObject *args, PyObject *kw)
 	return (PyObject *)im;
 }
 
-static const enum mh_log_level levels[] = {
-	MH_LOG_ERROR, MH_LOG_WARN, MH_LOG_INFO, MH_LOG_DEBUG,
-};
-static const char *const level_names[] = { "error", "warn", "info", "debug" };
 
+/* What api->log() does, by the instance's own name (see struct inst). */
 static void say(enum mh_log_level level, const char *text)
 {
-	if (cur)
-		api->log(cur->mod, level, "%s", text);
-	else
+	GString *ev;
+
+	if (!cur) {
 		host->msg("python: %s", text);
+		return;
+	}
+	host->msg("%s: %s", inst_name(cur), text);
+	ev = host->event_new("message");
+	host->event_str(ev, "module", inst_name(cur));
+	host->event_str(ev, "level", level_names[level]);
+	host->event_str(ev, "text", text);
+	host->event_emit(ev);
 }
 
 static PyObject *mod_log(PyObject *self, PyObject *args, PyObject *kw)
@@ -1248,7 +1345,7 @@ static PyObject *mod_param(PyObject *self, PyObject *args)
 	(void)self;
 	if (!in || !PyArg_ParseTuple(args, "s|O:param", &name, &def))
 		return NULL;
-	v = *name ? g_hash_table_lookup(in->mod->params, name) : NULL;
+	v = *name ? g_hash_table_lookup(in->params, name) : NULL;
 	if (!v) {
 		Py_INCREF(def);
 		return def;
@@ -1450,38 +1547,41 @@ static void exports_publish(struct inst *in)
 	in->mod->ops.exports_end = in->ex_table + n;
 }
 
-static int py_prepare(mh_module *self, const struct mh_api *a)
+/* The script's body, on its job thread. */
+static int job_import(struct job *j)
 {
-	struct inst *in = inst_of(self);
-	struct hook_frame h;
+	struct inst *in = j->in;
 	PyObject *code, *d, *file, *r = NULL;
-	int ret = 0;
 
-	(void)a;
-	hook_enter(&h, in);
 	in->ns = PyModule_New(inst_name(in));
 	d = in->ns ? PyModule_GetDict(in->ns) : NULL;
-	file = PyUnicode_FromString(in->mod->file);
+	file = PyUnicode_FromString(in->file);
 	if (!d || !file || PyDict_SetItemString(d, "__file__", file) ||
 	    PyDict_SetItemString(d, "__builtins__", PyEval_GetBuiltins())) {
 		Py_XDECREF(file);
-		ret = hook_fail(in, "import");
-		goto out;
+		return job_fail(j);
 	}
 	Py_DECREF(file);
-	code = Py_CompileString(in->source, in->mod->file, Py_file_input);
+	code = Py_CompileString(in->source, in->file, Py_file_input);
 	if (code) {
 		r = PyEval_EvalCode(code, d, d);
 		Py_DECREF(code);
 	}
-	if (!r) {
-		ret = hook_fail(in, "import");
-		goto out;
-	}
+	if (!r)
+		return job_fail(j);
 	Py_DECREF(r);
-	exports_publish(in);
-out:
-	hook_leave(&h);
+	return 0;
+}
+
+static int py_prepare(mh_module *self, const struct mh_api *a)
+{
+	struct inst *in = inst_of(self);
+	int ret;
+
+	(void)a;
+	ret = run_job(in, "import", job_import, NULL);
+	if (!ret)
+		exports_publish(in);
 	return ret;
 }
 
@@ -1542,15 +1642,28 @@ static int import_bind(ImportObject *im, char **err)
 	return 0;
 }
 
+/* The script's function j->arg (a name), if it has one, on its job thread. */
+static int job_call(struct job *j)
+{
+	PyObject *f = script_fn(j->in, j->arg), *r;
+
+	if (!f)
+		return 0;
+	r = PyObject_CallNoArgs(f);
+	Py_DECREF(f);
+	if (!r)
+		return job_fail(j);
+	Py_DECREF(r);
+	return 0;
+}
+
 static int py_init(mh_module *self, const struct mh_api *a)
 {
 	struct inst *in = inst_of(self);
 	char *err = NULL;
-	struct hook_frame h;
-	PyObject *f;
 	int ret = 0;
 
-	hook_enter(&h, in);
+	/* The decorators' records: plain C data, the script's body is done. */
 	for (guint i = 0; !ret && i < in->hcalls->len; i++) {
 		struct pycall *pc = g_ptr_array_index(in->hcalls, i);
 
@@ -1572,33 +1685,31 @@ static int py_init(mh_module *self, const struct mh_api *a)
 	}
 	if (!ret && (in->on_block || in->on_insn || in->on_mem))
 		ret = a->set_translate(self, translate, in);
-	if (!ret && (f = script_fn(in, "init"))) {
-		PyObject *r = PyObject_CallNoArgs(f);
-
-		Py_DECREF(f);
-		if (!r)
-			ret = hook_fail(in, "init");
-		Py_XDECREF(r);
-	}
-	hook_leave(&h);
+	if (!ret)
+		ret = run_job(in, "init", job_call, "init");
 	return ret;
+}
+
+/* The script's exit(): an exception is counted, the module goes anyway. */
+static int job_exit(struct job *j)
+{
+	PyObject *f = script_fn(j->in, "exit"), *r;
+
+	if (!f)
+		return 0;
+	r = PyObject_CallNoArgs(f);
+	Py_DECREF(f);
+	if (!r)
+		cb_error(j->in, "exit");
+	Py_XDECREF(r);
+	return 0;
 }
 
 static void py_exit(mh_module *self)
 {
 	struct inst *in = inst_of(self);
-	struct hook_frame h;
-	PyObject *f;
 
-	hook_enter(&h, in);
-	if ((f = script_fn(in, "exit"))) {
-		PyObject *r = PyObject_CallNoArgs(f);
-
-		if (!r)
-			cb_error(in, "exit");
-		Py_XDECREF(r);
-		Py_DECREF(f);
-	}
+	run_job(in, "exit", job_exit, NULL);
 	if (in->errors) {
 		GString *ev = host->event_new("script_errors");
 
@@ -1609,7 +1720,6 @@ static void py_exit(mh_module *self)
 	/* Unbound until a rollback's init binds them again. */
 	for (guint i = 0; i < in->imports->len; i++)
 		((ImportObject *)g_ptr_array_index(in->imports, i))->fn = NULL;
-	hook_leave(&h);
 	/*
 	 * The code calling these is flushed by now, except when QEMU exits:
 	 * then other vCPUs may still run it.
@@ -1621,66 +1731,97 @@ static void py_exit(mh_module *self)
 	}
 }
 
-static int py_save_state(mh_module *self, void **data, size_t *len)
+/*
+ * A hook's pickled state, between the hook's thread and the job's: on the
+ * heap, copied, and left to a job left behind.
+ */
+struct state_arg {
+	void *data;
+	size_t len;
+	char *old_version;
+};
+
+static int job_save(struct job *j)
 {
-	struct inst *in = inst_of(self);
-	struct hook_frame h;
-	PyObject *f, *v = NULL, *blob = NULL;
+	struct state_arg *sa = j->arg;
+	PyObject *f = script_fn(j->in, "save_state"), *v, *blob = NULL;
 	int ret = 0;
 
-	*data = NULL;
-	*len = 0;
-	hook_enter(&h, in);
-	f = script_fn(in, "save_state");
 	if (!f)
-		goto out;
+		return 0;
 	v = PyObject_CallNoArgs(f);
 	Py_DECREF(f);
 	if (v)
 		blob = PyObject_CallOneArg(pickle_dumps, v);
-	if (!blob) {
-		ret = hook_fail(in, "save_state");
-		goto out;
-	}
-	*len = PyBytes_GET_SIZE(blob);
-	*data = malloc(*len ? *len : 1);
-	if (!*data) {
-		ret = -ENOMEM;
-		goto out;
-	}
-	memcpy(*data, PyBytes_AS_STRING(blob), *len);
-out:
 	Py_XDECREF(v);
-	Py_XDECREF(blob);
-	hook_leave(&h);
+	if (!blob)
+		return job_fail(j);
+	sa->len = PyBytes_GET_SIZE(blob);
+	sa->data = malloc(sa->len ? sa->len : 1);
+	if (sa->data)
+		memcpy(sa->data, PyBytes_AS_STRING(blob), sa->len);
+	else
+		ret = -ENOMEM;
+	Py_DECREF(blob);
 	return ret;
+}
+
+static int py_save_state(mh_module *self, void **data, size_t *len)
+{
+	struct state_arg *sa = g_new0(struct state_arg, 1);
+	int ret = run_job(inst_of(self), "save_state", job_save, sa);
+
+	*data = NULL;
+	*len = 0;
+	if (ret == -ETIMEDOUT)
+		return ret;	/* the job may still write sa */
+	if (!ret) {
+		*data = sa->data;
+		*len = sa->len;
+	} else {
+		free(sa->data);
+	}
+	g_free(sa);
+	return ret;
+}
+
+static int job_restore(struct job *j)
+{
+	struct state_arg *sa = j->arg;
+	PyObject *f = script_fn(j->in, "restore_state"), *bytes, *v = NULL;
+	PyObject *r = NULL;
+
+	if (!f)
+		return 0;
+	bytes = PyBytes_FromStringAndSize(sa->data, sa->len);
+	if (bytes)
+		v = PyObject_CallOneArg(pickle_loads, bytes);
+	Py_XDECREF(bytes);
+	if (v)
+		r = PyObject_CallFunction(f, "Os", v, sa->old_version);
+	Py_DECREF(f);
+	Py_XDECREF(v);
+	if (!r)
+		return job_fail(j);
+	Py_DECREF(r);
+	return 0;
 }
 
 static int py_restore_state(mh_module *self, const void *data, size_t len,
 			    const char *old_version)
 {
-	struct inst *in = inst_of(self);
-	struct hook_frame h;
-	PyObject *f, *bytes, *v = NULL, *r = NULL;
-	int ret = 0;
+	struct state_arg *sa = g_new0(struct state_arg, 1);
+	int ret;
 
-	hook_enter(&h, in);
-	f = script_fn(in, "restore_state");
-	if (!f)
-		goto out;
-	bytes = PyBytes_FromStringAndSize(data, len);
-	if (bytes)
-		v = PyObject_CallOneArg(pickle_loads, bytes);
-	Py_XDECREF(bytes);
-	if (v)
-		r = PyObject_CallFunction(f, "Os", v, old_version);
-	Py_DECREF(f);
-	if (!r)
-		ret = hook_fail(in, "restore_state");
-	Py_XDECREF(v);
-	Py_XDECREF(r);
-out:
-	hook_leave(&h);
+	sa->data = g_memdup2(data, len);
+	sa->len = len;
+	sa->old_version = g_strdup(old_version);
+	ret = run_job(inst_of(self), "restore_state", job_restore, sa);
+	if (ret == -ETIMEDOUT)
+		return ret;	/* the job may still read sa */
+	g_free(sa->data);
+	g_free(sa->old_version);
+	g_free(sa);
 	return ret;
 }
 
@@ -1692,6 +1833,9 @@ static int inst_open(struct mh_module *mod, char **err)
 
 	(void)err;
 	in->mod = mod;
+	in->name = g_strdup(mod->meta->name);
+	in->file = g_strdup(mod->file);
+	in->params = g_hash_table_ref(mod->params);
 	in->source = g_strndup(mod->image, mod->image_size);
 	in->hcalls = g_ptr_array_new_with_free_func(pycall_free);
 	in->ppps = g_ptr_array_new_with_free_func(pycall_free);
@@ -1719,10 +1863,21 @@ static int inst_open(struct mh_module *mod, char **err)
 static void inst_close(struct mh_module *mod)
 {
 	struct inst *in = mod->script;
-	PyGILState_STATE g = PyGILState_Ensure();
+	PyGILState_STATE g;
 
-	if (in->out->len)
-		api->log(mod, MH_LOG_INFO, "%s", in->out->str);
+	mod->script = NULL;
+	/* A job left behind may still use it: never freed. */
+	if (in->abandoned)
+		return;
+	in->mod = NULL;
+	g = PyGILState_Ensure();
+	if (in->out->len) {
+		struct inst *prev = cur;
+
+		cur = in;
+		say(MH_LOG_INFO, in->out->str);
+		cur = prev;
+	}
 	g_ptr_array_unref(in->hcalls);
 	g_ptr_array_unref(in->ppps);
 	g_ptr_array_unref(in->exports);
@@ -1744,8 +1899,10 @@ static void inst_close(struct mh_module *mod)
 	g_string_free(in->out, TRUE);
 	g_free(in->ex_table);
 	g_free(in->source);
+	g_hash_table_unref(in->params);
+	g_free(in->name);
+	g_free(in->file);
 	g_free(in);
-	mod->script = NULL;
 }
 
 static const struct mh_script_engine python_engine = {
