@@ -95,6 +95,20 @@ $(BUILD)/host/%.o: host/%.c
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(HOST_CFLAGS) -c -o $@ $<
 
+# The Python script engine (Documentation/python.rst): an object of its own
+# that the host dlopens at the first NAME.py, so that QEMU and the host pay
+# nothing for libpython otherwise.  It links the pure signature and name
+# checks.
+PY_PKG := $(firstword $(shell pkg-config --exists python3-embed 2>/dev/null && echo python3-embed))
+ENGINE_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(wildcard host/python/*.c)) \
+	$(BUILD)/host/signature.o $(BUILD)/host/params.o
+$(BUILD)/host/python/%.o: HOST_CFLAGS += $(shell pkg-config --cflags $(PY_PKG) 2>/dev/null)
+$(BUILD)/modhost-python.so: $(ENGINE_OBJS)
+	$(call say,LD,$@)
+	$(Q)$(CC) -shared -Wl,--no-undefined -o $@ $(ENGINE_OBJS) $(PKG_LIBS) \
+		$(shell pkg-config --libs $(PY_PKG) 2>/dev/null) -ldl
+all: $(if $(PY_PKG),$(BUILD)/modhost-python.so)
+
 # Each shipped module is built by the SDK rules, exactly as a module
 # author's would be.
 $(BUILD)/modules/%.so: FORCE
@@ -220,6 +234,7 @@ install: $(BUILD)/modhost.so $(QCOMPAT_BIN) $(MODULE_SOS)
 		$(DESTDIR)$(PREFIX)/lib/pkgconfig
 	install -m 0755 $(BUILD)/modhost.so $(QCOMPAT_BIN) \
 		$(DESTDIR)$(PREFIX)/lib/modhost/
+	$(if $(PY_PKG),install -m 0755 $(BUILD)/modhost-python.so $(DESTDIR)$(PREFIX)/lib/modhost/)
 	install -m 0755 $(MODULE_SOS) $(DESTDIR)$(PREFIX)/lib/modhost/modules/
 	install -m 0644 $(HEADERS) $(MODULE_HEADERS) \
 		$(DESTDIR)$(PREFIX)/include/modhost/
@@ -243,6 +258,6 @@ FORCE:
 .PHONY: all deps check demo bench install clean abi-check abi-update FORCE \
 	soak check-asan
 
--include $(HOST_OBJS:.o=.d)
+-include $(HOST_OBJS:.o=.d) $(ENGINE_OBJS:.o=.d)
 
 endif

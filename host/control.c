@@ -296,8 +296,8 @@ static void query_info(GString *o, const char *name)
 {
 	g_autoptr(GHashTable) next = mh_request_params(name);
 	struct info_ctx x = { .o = o, .next = next };
-	g_autofree char *file = g_strdup_printf("%s.so", name);
-	g_autofree char *path = g_build_filename(mh_lifecycle_dir(), file, NULL);
+	g_autofree char *path = mh_lifecycle_path(name);
+	g_autofree char *file = g_path_get_basename(path);
 	g_autofree char *why = NULL;
 	struct mh_meta *m = NULL;
 	int ret;

@@ -297,6 +297,8 @@ struct mh_module {
 	/* A QEMU plugin binary (no .modhost): the layer's private copy. */
 	bool qplugin;
 	void *layer;
+	char *why;		/* a failed hook's own reason (a script's error) */
+	void *script;		/* NAME.py: the script engine's instance */
 	char *image;		/* checked by mh_loader_check(), not yet mapped */
 	size_t image_size;
 };
@@ -311,6 +313,98 @@ int mh_loader_check(const char *path, const char *name,
 		    GHashTable *overrides, struct mh_module **out, char **err);
 int mh_loader_map(struct mh_module *mod, char **err);
 void mh_loader_close(struct mh_module *m);
+
+/* -- script.c ------------------------------------------------------ */
+
+/*
+ * Scripts as modules: a NAME.py in dir is module NAME, run by a script
+ * engine (the Python one, modhost-python.so beside modhost.so) that the
+ * host dlopens when the first script is mapped.  To the lifecycle a script
+ * is a module like any other: the engine fills in its ops.
+ */
+#define MH_SCRIPT_SUFFIX ".py"
+
+/* Is @path a script (NAME.py)? */
+bool mh_script_is_file(const char *path);
+/**
+ * mh_script_meta() - the metadata of a script, read from its text
+ * @path: the file, for messages
+ * @text: its bytes
+ * @len: how many
+ * @out: the metadata: the host's ABI, the file's name, __version__,
+ *       __license__ and the docstring's first line when it has them, and
+ *       any parameter
+ * @err: why it was refused
+ *
+ * No code of the script runs.  Return: 0, or -EINVAL (not UTF-8 text, a
+ * NUL byte) and *@err.
+ */
+int mh_script_meta(const char *path, const char *text, size_t len,
+		   struct mh_meta **out, char **err);
+/* Hand @mod (checked, its text in mod->image) to the engine: ops filled. */
+int mh_script_map(struct mh_module *mod, char **err);
+/* @mod goes: the engine lets go of its instance. */
+void mh_script_close(struct mh_module *mod);
+
+/**
+ * struct mh_script_host - what the host lends a script engine
+ * @api: the module API table
+ * @msg: a line on QEMU's plugin output
+ * @event_new: see mh_event_new() and the rest of the event log
+ * @event_str: a string field
+ * @event_int: an integer field
+ * @event_emit: write and free the event
+ * @hook_timeout: mh_guard_timeout()
+ * @hypercall_register: mh_hypercall_register()
+ * @import: from init: import @module.@name (loading @module if need be)
+ *          with its export's signature, which must equal @want if set;
+ *          the stable pointer and in *@sig the signature, or NULL and *@err
+ * @ppp_sig: from init: the signature of @module's point @point (loading
+ *           @module if need be), or NULL and *@err
+ * @ppp_register: mh_registry_ppp_register()
+ */
+struct mh_script_host {
+	const struct mh_api *api;
+	void (*msg)(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
+	GString *(*event_new)(const char *event);
+	void (*event_str)(GString *ev, const char *key, const char *val);
+	void (*event_int)(GString *ev, const char *key, int64_t val);
+	void (*event_emit)(GString *ev);
+	unsigned int (*hook_timeout)(void);
+	int (*hypercall_register)(struct mh_module *m, uint32_t magic,
+				  mh_hypercall_fn fn, void *opaque, char **err);
+	void *(*import)(struct mh_module *m, const char *module,
+			const char *name, const char *want, char **sig,
+			char **err);
+	char *(*ppp_sig)(const char *module, const char *point, char **err);
+	int (*ppp_register)(struct mh_module *m, const char *module,
+			    const char *name, const char *sig,
+			    void (*fn)(void), char **err);
+};
+
+/**
+ * struct mh_script_engine - a script engine's entry points
+ * @open: make @mod's instance from its text (@mod->image): set @mod->ops
+ *        and @mod->script; no code of the script runs yet
+ * @close: free @mod's instance
+ */
+struct mh_script_engine {
+	int (*open)(struct mh_module *mod, char **err);
+	void (*close)(struct mh_module *mod);
+};
+
+/* The host's services for the engine; until set, no script maps. */
+void mh_script_set_host(const struct mh_script_host *host);
+
+/* The engine object's one entry point, by this name. */
+#define MH_SCRIPT_ENGINE_ENTRY "mh_python_engine"
+typedef const struct mh_script_engine *
+(*mh_script_engine_entry)(const struct mh_script_host *host, char **err);
+
+/* -- scripthost.c -------------------------------------------------- */
+
+/* Lend the script engine the host's services (at start). */
+void mh_scripthost_init(void);
 
 /* -- guard.c ------------------------------------------------------- */
 
@@ -466,6 +560,8 @@ int mh_registry_ppp_unregister(struct mh_module *m, const char *module,
  * Export @module.@name's current function, signature and (if @provider)
  * the instance exporting it; -ENOENT if not live.
  */
+/* The signature of the declared PPP point @module.@name, or NULL. */
+char *mh_registry_ppp_sig(const char *module, const char *name);
 int mh_registry_current(const char *module, const char *name,
 			void (**fn)(void), char **sig,
 			struct mh_module **provider);

@@ -47,11 +47,27 @@ const char *mh_lifecycle_dir(void)
 	return args->dir;
 }
 
+/*
+ * NAME.so, or the script NAME.py when there is no NAME.so: a shared object
+ * and a script of the same name are one module, and the shared object wins.
+ */
 char *mh_lifecycle_path(const char *name)
 {
 	g_autofree char *file = g_strdup_printf("%s.so", name);
+	g_autofree char *script = g_strconcat(name, MH_SCRIPT_SUFFIX, NULL);
+	char *path = g_build_filename(args->dir, file, NULL);
+	char *spath;
+	struct stat st;
 
-	return g_build_filename(args->dir, file, NULL);
+	if (!lstat(path, &st) || errno != ENOENT)
+		return path;
+	spath = g_build_filename(args->dir, script, NULL);
+	if (lstat(spath, &st)) {
+		g_free(spath);
+		return path;
+	}
+	g_free(path);
+	return spath;
 }
 
 static struct mh_entry *entry_get_locked(const char *name) /* Must hold mh_lock. */
@@ -211,11 +227,15 @@ static int run_hook(struct mh_module *mod, const char *hook, mh_guarded_fn fn,
 	int ret;
 
 	c->mod = mod;
+	g_clear_pointer(&mod->why, g_free);
 	ret = mh_guard_call(fn, c, &fault);
 	/* Ended half way: its state may be anything from here on. */
 	if (fault.kind != MH_GUARD_NONE)
 		mod->tainted = true;
-	if (ret && err)
+	/* A script says why better than an errno does (its exception). */
+	if (ret && err && fault.kind == MH_GUARD_NONE && mod->why)
+		*err = g_strdup(mod->why);
+	else if (ret && err)
 		*err = hook_error(hook, ret, &fault);
 	return ret;
 }
@@ -761,6 +781,7 @@ int mh_lifecycle_init(const struct mh_host_args *a, char **err)
 	}
 	entries = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, entry_free);
 	live = g_ptr_array_new();
+	mh_scripthost_init();
 	return 0;
 }
 

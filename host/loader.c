@@ -669,6 +669,8 @@ int mh_meta_read(const char *path, struct mh_meta **out, char **err)
 	ret = read_image(path, &image, &size, err);
 	if (ret)
 		return ret;
+	if (mh_script_is_file(path))
+		return mh_script_meta(path, image, size, out, err);
 	if (g_str_has_suffix(base, ".so"))
 		base[strlen(base) - 3] = '\0';
 	return image_meta(image, size, base, out, &qplugin, err);
@@ -1033,7 +1035,11 @@ int mh_loader_check(const char *path, const char *name, GHashTable *overrides,
 	mod->scoreboards = g_ptr_array_new();
 	mod->reg_imports = g_ptr_array_new();
 	mod->reg_points = g_ptr_array_new();
-	ret = image_meta(image, size, name, &mod->meta, &mod->qplugin, err);
+	if (mh_script_is_file(path))
+		ret = mh_script_meta(path, image, size, &mod->meta, err);
+	else
+		ret = image_meta(image, size, name, &mod->meta, &mod->qplugin,
+				 err);
 	if (ret)
 		goto fail;
 	ret = mh_meta_check_abi(mod->meta, err);
@@ -1053,8 +1059,12 @@ int mh_loader_check(const char *path, const char *name, GHashTable *overrides,
 		ret = -EINVAL;
 		goto fail;
 	}
-	/* A binary QEMU plugin's hooks are the layer's (mh_loader_map). */
-	ret = mod->qplugin ? 0 : check_ops_in_image(image, size, mod->meta, err);
+	/*
+	 * A binary QEMU plugin's hooks are the layer's, a script's its
+	 * engine's: both are set at map.
+	 */
+	ret = mod->qplugin || mh_script_is_file(path) ? 0 :
+		check_ops_in_image(image, size, mod->meta, err);
 	if (ret)
 		goto fail;
 	/* mh_loader_map() maps exactly the image that was checked. */
@@ -1382,6 +1392,11 @@ int mh_loader_map(struct mh_module *mod, char **err)
 {
 	int ret;
 
+	if (mh_script_is_file(mod->file)) {
+		ret = mh_script_map(mod, err);
+		g_clear_pointer(&mod->image, g_free);
+		return ret;
+	}
 	/* Every check passed: only now may the module's code run. */
 	mod->handle = open_copy(mod->meta->name, mod->image, mod->image_size,
 				err);
@@ -1406,6 +1421,9 @@ void mh_loader_close(struct mh_module *mod)
 		dlclose(mod->handle);
 	if (mod->layer && !mod->tainted)
 		dlclose(mod->layer);
+	if (mod->script && !mod->tainted)
+		mh_script_close(mod);
+	g_free(mod->why);
 	g_free(mod->image);
 	mh_meta_free(mod->meta);
 	if (mod->params)

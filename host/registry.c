@@ -661,6 +661,20 @@ void *mh_registry_import(struct mh_module *m, const char *module,
 	return p;
 }
 
+char *mh_registry_ppp_sig(const char *module, const char *name)
+{
+	g_autofree char *k = key(module, name);
+	struct point *p;
+	char *sig = NULL;
+
+	g_mutex_lock(&reg_lock);
+	p = g_hash_table_lookup(points, k);
+	if (p && p->declared)
+		sig = g_strdup(p->sig);
+	g_mutex_unlock(&reg_lock);
+	return sig;
+}
+
 static struct symbol *live_locked(const char *module, const char *name) /* Must hold reg_lock. */
 {
 	g_autofree char *heap = NULL;

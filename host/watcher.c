@@ -41,11 +41,10 @@ static GHashTable *gone;
 /* Names refused for a required module's missing file -> what they require. */
 static GHashTable *waiting;
 
+/* What the lifecycle loads @name from: NAME.so, else NAME.py. */
 static char *name_path(const char *name)
 {
-	g_autofree char *file = g_strdup_printf("%s.so", name);
-
-	return g_build_filename(watch_dir, file, NULL);
+	return mh_lifecycle_path(name);
 }
 
 /*
@@ -62,19 +61,20 @@ static int name_kind(const char *name)
 	return S_ISREG(st.st_mode);
 }
 
-/* The module name of a "NAME.so" event, or NULL if it is not one. */
+/* The module name of a "NAME.so" or "NAME.py" event, or NULL. */
 static char *event_name(const struct inotify_event *ev)
 {
 	size_t len = strlen(ev->name);
 
-	if (len <= 3 || !g_str_has_suffix(ev->name, ".so"))
+	if (len <= 3 || (!g_str_has_suffix(ev->name, ".so") &&
+			 !g_str_has_suffix(ev->name, MH_SCRIPT_SUFFIX)))
 		return NULL;
 	if (!mh_valid_module_name(ev->name, len - 3)) {
 		/* Said once per file: at the event that would act on it. */
 		if (!(ev->mask & IN_CREATE))
-			mh_err("%s/%s: ignored, a module file is NAME.so with NAME "
-			       "in [A-Za-z0-9_-]{1,%d}", watch_dir, ev->name,
-			       MH_NAME_MAX);
+			mh_err("%s/%s: ignored, a module file is NAME.so or "
+			       "NAME.py with NAME in [A-Za-z0-9_-]{1,%d}",
+			       watch_dir, ev->name, MH_NAME_MAX);
 		return NULL;
 	}
 	return g_strndup(ev->name, len - 3);

@@ -71,7 +71,7 @@ UNIT_TESTS := $(BUILD)/tests/unit/test-meta $(BUILD)/tests/unit/test-params \
 	$(BUILD)/tests/unit/test-ctlparse
 # guard.c: the loader binds modules' exit() calls to its catchers.
 UNIT_HOST_SRCS := host/loader.c host/params.c host/signature.c host/json.c \
-	host/guard.c host/ctlparse.c
+	host/guard.c host/ctlparse.c host/script.c
 
 $(BUILD)/tests/unit/test-%: tests/unit/test-%.c tests/unit/unit.h $(UNIT_HOST_SRCS) host/internal.h
 	$(call say,CC,$@)
@@ -234,3 +234,12 @@ $(BUILD)/tests/unit/test-osi-kallsyms: tests/unit/test-osi-kallsyms.c tests/unit
 	$(Q)$(CC) $(CFLAGS) -std=gnu11 -D_GNU_SOURCE -Imodules/osi_linux \
 		$(PKG_CFLAGS) -o $@ $< modules/osi_linux/kallsyms.c $(PKG_LIBS)
 tests-build: $(BUILD)/tests/unit/test-osi-kallsyms
+
+# -- Python scripts (tests/integration/python*.t) ------------------------------
+# pyimp imports a script's export; pyimp-badsig with the wrong signature.
+PY_TEST_MODULES := $(TMOD)/pyimp.so $(TMOD)/pyimp-badsig.so
+$(TMOD)/pyimp-badsig.so: tests/modules/pyimp.c include/modhost/module.h tests/tests.mk
+	$(call say,CC,$@)
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(TMOD_CFLAGS) -DPYIMP_BAD_SIG $(TMOD_LDFLAGS) -o $@ $<
+tests-build: $(PY_TEST_MODULES)

@@ -157,3 +157,13 @@ ARM_TOOLS := $(and $(shell command -v $(ARM_CC)),$(shell command -v $(A64_LD)),\
 	$(shell command -v $(A32_LD)))
 GUEST_ELFS += $(if $(ARM_TOOLS),$(ARM_GUEST_ELFS))
 .PRECIOUS: $(ARM_OBJ)/a64/%.o $(ARM_OBJ)/a32/%.o $(ARM_OBJ)/t32/%.o
+
+# -- a guest making hypercalls on every vCPU (tests/integration/python-smp.t) --
+GUEST_ELFS += $(BUILD)/tests/guest/smp.elf
+$(BUILD)/tests/guest/smp.elf: $(BUILD)/tests/guest/crt0.o \
+		$(BUILD)/tests/guest/smp.o $(BUILD)/tests/guest/libguest.o \
+		tests/guest/link.ld
+	$(if $(Q),@echo "  GUEST   $@")
+	$(Q)$(GUEST_CC) $(GUEST_LDFLAGS) -o $@ $(filter %.o,$^)
+$(BUILD)/tests/guest/smp.o: include/modhost/guest.h include/modhost/hypercall.h
+$(BUILD)/tests/guest/smp.o: GUEST_CFLAGS += -Iinclude

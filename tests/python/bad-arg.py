@@ -1,0 +1,5 @@
+import modhost
+
+@modhost.hypercall("0x12345600")
+def h(cpu):
+    pass

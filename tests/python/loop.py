@@ -1,0 +1,8 @@
+import modhost
+
+modhost.log("looping")
+while True:
+    try:
+        pass
+    except BaseException:
+        pass

@@ -1,0 +1,2 @@
+import modhost
+# café in Latin-1

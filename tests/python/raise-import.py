@@ -1,0 +1,4 @@
+import modhost
+
+x = 1
+y = x // 0
