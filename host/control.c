@@ -195,6 +195,14 @@ static void meta_fields(GString *o, const struct mh_meta *m,
 	mh_json_kv_str(o, "description", m->description);
 	mh_json_kv_str(o, "abi", abi);
 	kv_strs(o, "depends", m->depends);
+	/* targets= (absent: every target) */
+	if (m->targets) {
+		mh_json_key(o, "targets");
+		mh_json_arr_begin(o);
+		for (char **t = m->targets; *t; t++)
+			mh_json_str(o, *t);
+		mh_json_arr_end(o);
+	}
 	mh_json_key(o, "exports");
 	mh_json_arr_begin(o);
 	for (guint i = 0; m->exports && i < m->exports->len; i++) {

@@ -4,22 +4,30 @@
  * The guest-facing contract is Documentation/hypercall-abi.rst.
  *
  * Recognition happens at translation only: the host's tb_trans looks at
- * each instruction's bytes and puts a callback on exactly two encodings,
- * cpuid (0f a2) and the marked NOP (0f 1f 84 00 4d 48 43 4c).  No other
- * instruction pays anything at run time.
+ * each instruction's bytes and puts a callback on exactly the encodings of
+ * the target's two forms, and no other instruction pays anything at run
+ * time.  x86: cpuid (0f a2) and the marked NOP (0f 1f 84 00 4d 48 43 4c).
+ * aarch64 and arm: PANDA's instruction (msr S0_0_c5_c0_0, xzr; mcr/mrc
+ * p7) and the marked form, four HINTs whose immediates are 'M' 'H' 'C'
+ * 'L'; the callback goes on the last one.  Arm code is decoded in the
+ * state it runs in: a block is translated for the vCPU's current state,
+ * so CPSR.T read at translation says ARM or Thumb.  The target is told by
+ * its registers (regs.c), never assumed.
  *
- * The callback reads eax first.  A cpuid whose eax is a real leaf (the
- * BIOS and every OS run hundreds) returns at once.  Otherwise the magic is
- * looked up in the route table: an immutable array sorted by magic,
- * replaced as a whole when a route comes or goes and read without a lock.
- * A replaced table (and the routes it dropped) is freed at the next
- * quiesce, when no vCPU can still be walking it.
+ * The callback reads the magic's register first (eax; x8 on aarch64, r7
+ * on arm, where PANDA's hypercaller reads it).  A cpuid whose eax is a
+ * real leaf (the BIOS and every OS run hundreds) returns at once.
+ * Otherwise the magic is looked up in the route table: an immutable array
+ * sorted by magic, replaced as a whole when a route comes or goes and
+ * read without a lock.  A replaced table (and the routes it dropped) is
+ * freed at the next quiesce, when no vCPU can still be walking it.
  *
- * Only then are the guest's mode (EFER.LMA) and the six argument registers
- * read.  Width: a guest in long mode passes rdi rsi rdx r10 r8 r9, any
- * other guest ebx ecx edx esi edi ebp.  A 32-bit program under a 64-bit
- * kernel (compatibility mode) is read with the 64-bit order: QEMU shows a
- * plugin the cs selector but not the descriptor's L bit.
+ * Only then are the guest's mode and the six argument registers read.
+ * x86 width: a guest in long mode (EFER.LMA) passes rdi rsi rdx r10 r8 r9,
+ * any other guest ebx ecx edx esi edi ebp.  A 32-bit program under a
+ * 64-bit kernel (compatibility mode) is read with the 64-bit order: QEMU
+ * shows a plugin the cs selector but not the descriptor's L bit.  Arm
+ * (Xen's order): x0..x5 on aarch64, r0..r5 on arm.
  *
  * Guest control (load/unload/reload by hypercall) is off unless
  * guest_control=on; the guest is untrusted, so a name is read with a
@@ -90,14 +98,45 @@ static struct table *table;	/* current; read with acquire */
 static GPtrArray *retired;	/* tables and routes to free at the quiesce */
 static bool guest_control;
 
-/* Registers, from the register table (regs.c); names are the 64-bit ones. */
-static struct qemu_plugin_register *reg_rax, *reg_efer;
-static struct qemu_plugin_register *reg_args[2][HC_NARGS];	/* [is64] */
-static const char *const arg_names[2][HC_NARGS] = {
-	{ "rbx", "rcx", "rdx", "rsi", "rdi", "rbp" },	/* i386: Xen order */
-	{ "rdi", "rsi", "rdx", "r10", "r8", "r9" },	/* x86_64 */
+/*
+ * The targets hypercalls exist on, told apart by their registers.  x86's
+ * names are the 64-bit ones (QEMU lists those for i386 code too).
+ */
+struct hc_target {
+	const char *name;
+	const char *magic;		/* the register holding the magic */
+	const char *mode;		/* x86: EFER; arm: CPSR; or NULL */
+	const char *args[2][HC_NARGS];	/* [is64] */
+	unsigned int width;		/* 32 or 64; 0: by EFER.LMA */
+	bool cpuid_leaves;		/* PANDA's form is cpuid: real leaves pass */
+	const char *enc_names[2];	/* [MH_HC_ENC_*], for events */
+	void (*instrument)(struct qemu_plugin_tb *tb);
 };
+
+static void instrument_x86(struct qemu_plugin_tb *tb);
+static void instrument_arm(struct qemu_plugin_tb *tb);
+
+static const struct hc_target targets[] = {
+	{ "x86", "rax", "efer",
+	  { { "rbx", "rcx", "rdx", "rsi", "rdi", "rbp" },  /* i386: Xen order */
+	    { "rdi", "rsi", "rdx", "r10", "r8", "r9" } },  /* x86_64 */
+	  0, true, { "cpuid", "nop" }, instrument_x86 },
+	{ "aarch64", "x8", NULL,
+	  { { "x0", "x1", "x2", "x3", "x4", "x5" },
+	    { "x0", "x1", "x2", "x3", "x4", "x5" } },
+	  64, false, { "panda", "hint" }, instrument_arm },
+	{ "arm", "r7", "cpsr",
+	  { { "r0", "r1", "r2", "r3", "r4", "r5" },
+	    { "r0", "r1", "r2", "r3", "r4", "r5" } },
+	  32, false, { "panda", "hint" }, instrument_arm },
+};
+
+/* Set once at the first vCPU init; NULL: no hypercalls on this target. */
+static const struct hc_target *target;
+static struct qemu_plugin_register *reg_magic, *reg_mode;
+static struct qemu_plugin_register *reg_args[2][HC_NARGS];	/* [is64] */
 #define EFER_LMA	(1u << 10)
+#define CPSR_T		(1u << 5)
 
 /* QEMU >= 10.1 (plugin API v5); looked up at start, NULL on 10.0. */
 typedef int (*write_register_fn)(struct qemu_plugin_register *reg,
@@ -186,7 +225,7 @@ static void unknown(uint32_t magic, unsigned int enc)
 		return;
 	ev = mh_event_new("hypercall_unknown");
 	kv_magic(ev, magic);
-	mh_event_str(ev, "encoding", enc == MH_HC_ENC_NOP ? "nop" : "cpuid");
+	mh_event_str(ev, "encoding", target->enc_names[enc == MH_HC_ENC_NOP]);
 	mh_event_int(ev, "count", count);
 	mh_event_int(ev, "total", total);
 	mh_event_emit(ev);
@@ -451,7 +490,8 @@ static inline uint64_t reg_read(struct qemu_plugin_register *reg)
 static void read_call(struct mh_hypercall *c, unsigned int vcpu,
 		      uint32_t magic, unsigned int enc, uint64_t pc)
 {
-	bool is64 = reg_read(reg_efer) & EFER_LMA;
+	bool is64 = target->width ? target->width == 64 :
+		    (reg_read(reg_mode) & EFER_LMA);
 
 	c->magic = magic;
 	c->width = is64 ? 64 : 32;
@@ -498,13 +538,16 @@ static int read_guest_str(uint64_t addr, char **out)
 	return -ENAMETOOLONG;
 }
 
-static void write_rax(uint64_t val)
+/* The result goes where the magic came from: rax, x8 or r7. */
+static void write_result(uint64_t val)
 {
+	const struct mh_regs_reg *r = mh_regs_find(target->magic);
 	GByteArray *b = hc_buf;
 
 	g_byte_array_set_size(b, 0);
-	g_byte_array_append(b, (const guint8 *)&val, sizeof(val));
-	write_register(reg_rax, b);
+	g_byte_array_append(b, (const guint8 *)&val,
+			    MIN(r->width ? r->width : sizeof(val), sizeof(val)));
+	write_register(reg_magic, b);
 }
 
 /* -- route to an exported symbol ------------------------------------------ */
@@ -738,14 +781,15 @@ static void control(const struct mh_hypercall *c)
 
 static void dispatch(unsigned int vcpu, uint64_t pc, unsigned int enc)
 {
-	uint32_t magic = (uint32_t)reg_read(reg_rax);
+	uint32_t magic = (uint32_t)reg_read(reg_magic);
 	const struct route *r;
 	struct mh_hypercall call;
 	g_autofree char *err = NULL;
 	uint64_t ret = 0;
 
 	/* A real cpuid: the common case, at the cost of one register read. */
-	if (enc == MH_HC_ENC_CPUID && mh_hypercall_is_leaf(magic))
+	if (enc == MH_HC_ENC_CPUID && target->cpuid_leaves &&
+	    mh_hypercall_is_leaf(magic))
 		return;
 	r = table_find(__atomic_load_n(&table, __ATOMIC_ACQUIRE), magic);
 	if (!r) {
@@ -776,7 +820,7 @@ static void dispatch(unsigned int vcpu, uint64_t pc, unsigned int enc)
 	}
 	/* cpuid overwrites rax right after: only the NOP form can return. */
 	if (write_register && enc == MH_HC_ENC_NOP)
-		write_rax(ret);
+		write_result(ret);
 }
 
 static void cb_cpuid(unsigned int vcpu, void *udata)
@@ -789,7 +833,20 @@ static void cb_nop(unsigned int vcpu, void *udata)
 	dispatch(vcpu, (uint64_t)(uintptr_t)udata, MH_HC_ENC_NOP);
 }
 
-void mh_hypercall_instrument(struct qemu_plugin_tb *tb)
+static void put_cb(struct qemu_plugin_insn *insn, unsigned int enc)
+{
+	void *pc = (void *)(uintptr_t)qemu_plugin_insn_vaddr(insn);
+
+	if (enc == MH_HC_ENC_CPUID)
+		qemu_plugin_register_vcpu_insn_exec_cb(insn, cb_cpuid,
+						       QEMU_PLUGIN_CB_R_REGS, pc);
+	else
+		qemu_plugin_register_vcpu_insn_exec_cb(insn, cb_nop,
+			write_register ? QEMU_PLUGIN_CB_RW_REGS :
+					 QEMU_PLUGIN_CB_R_REGS, pc);
+}
+
+static void instrument_x86(struct qemu_plugin_tb *tb)
 {
 	size_t n = qemu_plugin_tb_n_insns(tb);
 
@@ -797,23 +854,135 @@ void mh_hypercall_instrument(struct qemu_plugin_tb *tb)
 		struct qemu_plugin_insn *insn = qemu_plugin_tb_get_insn(tb, i);
 		size_t size = qemu_plugin_insn_size(insn);
 		uint8_t b[8];
-		void *pc;
 
 		/* The decoded length must match exactly: no prefixes. */
 		if (size != 2 && size != 8)
 			continue;
 		if (qemu_plugin_insn_data(insn, b, size) != size)
 			continue;
-		pc = (void *)(uintptr_t)qemu_plugin_insn_vaddr(insn);
 		if (size == 2 && b[0] == 0x0f && b[1] == 0xa2)
-			qemu_plugin_register_vcpu_insn_exec_cb(insn, cb_cpuid,
-							       QEMU_PLUGIN_CB_R_REGS,
-							       pc);
+			put_cb(insn, MH_HC_ENC_CPUID);
 		else if (size == 8 && !memcmp(b, HC_NOP_BYTES, 8))
-			qemu_plugin_register_vcpu_insn_exec_cb(insn, cb_nop,
-				write_register ? QEMU_PLUGIN_CB_RW_REGS :
-						 QEMU_PLUGIN_CB_R_REGS, pc);
+			put_cb(insn, MH_HC_ENC_NOP);
 	}
+}
+
+/*
+ * Arm encodings (Documentation/hypercall-abi.rst).  A T32 instruction is
+ * taken as its two halfwords, the first in the high half, so A32 and T32
+ * coprocessor forms share one mask.
+ */
+enum arm_isa { ISA_A64, ISA_A32, ISA_T32 };
+#define A64_PANDA	0xd500501fu	/* msr S0_0_c5_c0_0, xzr */
+#define ARM_CP7_MASK	0xff000f10u	/* mcr/mrc p7 (A32: cond AL) */
+#define ARM_CP7		0xee000710u
+#define MARK_BYTE(i)	((MH_HC_NOP_MARK >> (8 * (i))) & 0xffu)
+
+static uint32_t arm_hint(enum arm_isa isa, uint32_t imm)
+{
+	switch (isa) {
+	case ISA_A64:
+		return 0xd503201fu | imm << 5;	/* hint #imm (7 bits) */
+	case ISA_A32:
+		return 0xe320f000u | imm;	/* hint #imm, cond AL */
+	default:
+		return 0xf3af8000u | imm;	/* hint.w #imm */
+	}
+}
+
+static uint32_t arm_word(enum arm_isa isa, const uint8_t *b)
+{
+	if (isa == ISA_T32)
+		return (uint32_t)(b[0] | b[1] << 8) << 16 | (b[2] | b[3] << 8);
+	return b[0] | b[1] << 8 | b[2] << 16 | (uint32_t)b[3] << 24;
+}
+
+/*
+ * Are the three instructions before @idx (at @pc) the hints 'M' 'H' 'C'?
+ * From the block when they are in it, else from guest memory: the
+ * sequence may straddle two blocks (a page boundary, the block size limit).
+ */
+static bool arm_mark_before(struct qemu_plugin_tb *tb, size_t idx,
+			    uint64_t pc, enum arm_isa isa)
+{
+	uint8_t b[12];
+
+	if (idx >= 3) {
+		for (size_t k = 0; k < 3; k++) {
+			struct qemu_plugin_insn *p =
+				qemu_plugin_tb_get_insn(tb, idx - 3 + k);
+
+			if (qemu_plugin_insn_size(p) != 4 ||
+			    qemu_plugin_insn_vaddr(p) != pc - 12 + 4 * k ||
+			    qemu_plugin_insn_data(p, b + 4 * k, 4) != 4)
+				return false;
+		}
+	} else {
+		g_autoptr(GByteArray) m = g_byte_array_new();
+
+		if (pc < 12 || !qemu_plugin_read_memory_vaddr(pc - 12, m, 12) ||
+		    m->len < 12)
+			return false;
+		memcpy(b, m->data, 12);
+	}
+	for (unsigned int k = 0; k < 3; k++)
+		if (arm_word(isa, b + 4 * k) != arm_hint(isa, MARK_BYTE(k)))
+			return false;
+	return true;
+}
+
+static void instrument_arm(struct qemu_plugin_tb *tb)
+{
+	size_t n = qemu_plugin_tb_n_insns(tb);
+	enum arm_isa isa = ISA_A64;
+
+	/*
+	 * A block is translated for the state the vCPU is in now, so CPSR.T
+	 * tells ARM from Thumb; unreadable, nothing is decoded at all.
+	 */
+	if (reg_mode) {
+		GByteArray *b = hc_buf ? hc_buf : (hc_buf = g_byte_array_new());
+		uint32_t cpsr = 0;
+
+		g_byte_array_set_size(b, 0);
+		if (qemu_plugin_read_register(reg_mode, b) < 4) {
+			static gsize said;
+
+			if (g_once_init_enter(&said)) {
+				mh_err("hypercalls: cpsr cannot be read while "
+				       "translating: ARM and Thumb code is not "
+				       "decoded, no hypercall is recognised");
+				g_once_init_leave(&said, 1);
+			}
+			return;
+		}
+		memcpy(&cpsr, b->data, 4);
+		isa = cpsr & CPSR_T ? ISA_T32 : ISA_A32;
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct qemu_plugin_insn *insn = qemu_plugin_tb_get_insn(tb, i);
+		uint64_t pc = qemu_plugin_insn_vaddr(insn);
+		uint8_t b[4];
+		uint32_t w;
+
+		/* Every form is one 4-byte instruction (T32: a 32-bit one). */
+		if (qemu_plugin_insn_size(insn) != 4 ||
+		    qemu_plugin_insn_data(insn, b, 4) != 4)
+			continue;
+		w = arm_word(isa, b);
+		if (isa == ISA_A64 ? w == A64_PANDA :
+		    (w & ARM_CP7_MASK) == ARM_CP7)
+			put_cb(insn, MH_HC_ENC_CPUID);
+		else if (w == arm_hint(isa, MARK_BYTE(3)) &&
+			 arm_mark_before(tb, i, pc, isa))
+			put_cb(insn, MH_HC_ENC_NOP);
+	}
+}
+
+void mh_hypercall_instrument(struct qemu_plugin_tb *tb)
+{
+	if (target)
+		target->instrument(tb);
 }
 
 /* -- start, vCPUs, exit ------------------------------------------------------ */
@@ -825,6 +994,18 @@ static struct qemu_plugin_register *reg_handle(const char *name)
 	return r ? r->handle : NULL;
 }
 
+/* Does the register table have every register @t reads? */
+static bool target_fits(const struct hc_target *t)
+{
+	if (!mh_regs_find(t->magic) || (t->mode && !mh_regs_find(t->mode)))
+		return false;
+	for (unsigned int w = 0; w < 2; w++)
+		for (unsigned int a = 0; a < HC_NARGS; a++)
+			if (!mh_regs_find(t->args[w][a]))
+				return false;
+	return true;
+}
+
 void mh_hypercall_vcpu_init(void)
 {
 	static gsize done;
@@ -832,14 +1013,22 @@ void mh_hypercall_vcpu_init(void)
 	if (!g_once_init_enter(&done))
 		return;
 	mh_regs_vcpu_init();
-	reg_rax = reg_handle("rax");
-	reg_efer = reg_handle("efer");
-	for (unsigned int w = 0; w < 2; w++)
-		for (unsigned int a = 0; a < HC_NARGS; a++)
-			reg_args[w][a] = reg_handle(arg_names[w][a]);
-	if (!reg_rax || !reg_efer)
-		mh_err("hypercalls: this vCPU has no rax/efer register: "
-		       "hypercalls are not recognised");
+	for (size_t i = 0; i < G_N_ELEMENTS(targets) && !target; i++)
+		if (target_fits(&targets[i]))
+			target = &targets[i];
+	if (target) {
+		reg_magic = reg_handle(target->magic);
+		reg_mode = target->mode ? reg_handle(target->mode) : NULL;
+		for (unsigned int w = 0; w < 2; w++)
+			for (unsigned int a = 0; a < HC_NARGS; a++)
+				reg_args[w][a] = reg_handle(target->args[w][a]);
+		mh_msg("hypercalls: %s registers (magic in %s)", target->name,
+		       target->magic);
+	} else {
+		mh_err("hypercalls: this vCPU has neither x86 (rax, efer ...) "
+		       "nor Arm (x0..x8; r0..r7, cpsr) registers: hypercalls "
+		       "are not recognised");
+	}
 	g_once_init_leave(&done, 1);
 }
 
@@ -949,7 +1138,7 @@ int mh_hypercall_init(const struct mh_host_args *args, char **err)
 	}
 	mh_msg("hypercalls: guest_control=%s, return values %s",
 	       guest_control ? "on" : "off",
-	       write_register ? "written to rax (NOP form)" :
+	       write_register ? "written to the magic's register (marked form)" :
 	       "not supported by this QEMU (one-way)");
 	return 0;
 }

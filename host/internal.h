@@ -245,12 +245,20 @@ struct mh_meta {
 	GPtrArray *exports;	/* struct mh_meta_sym *, module NULL */
 	GPtrArray *imports;	/* struct mh_meta_sym * */
 	bool any_params;	/* params=any: undeclared parameters pass */
+	char **targets;		/* targets=: QEMU targets served; NULL: all */
 };
 
 int mh_meta_parse(const void *data, size_t len, struct mh_meta **out,
 		  char **err);
 int mh_meta_read(const char *path, struct mh_meta **out, char **err);
 int mh_meta_check_abi(const struct mh_meta *m, char **err);
+/*
+ * The target QEMU emulates (qemu_info_t.target_name), for the targets=
+ * check; from qemu_plugin_install(), before any load.
+ */
+void mh_loader_set_target(const char *target);
+/* Does @m serve the host's target?  0, or -ENOEXEC and *@err naming both. */
+int mh_meta_check_target(const struct mh_meta *m, char **err);
 void mh_meta_free(struct mh_meta *m);
 const struct mh_param_decl *mh_meta_param(const struct mh_meta *m,
 					  const char *name);

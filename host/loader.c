@@ -28,6 +28,8 @@
 #define META_MAX_DEPENDS 64
 #define META_MAX_PARAMS 256
 #define META_MAX_SYMBOLS 256
+#define META_MAX_TARGETS 32
+#define META_MAX_TARGET_LEN 32
 
 static char *private_dir;
 static int private_lock = -1;	/* private_dir, flock()ed while we run */
@@ -70,6 +72,7 @@ void mh_meta_free(struct mh_meta *m)
 	g_ptr_array_unref(m->params);
 	g_ptr_array_unref(m->exports);
 	g_ptr_array_unref(m->imports);
+	g_strfreev(m->targets);
 	g_free(m);
 }
 
@@ -166,6 +169,42 @@ static int parse_param(struct mh_meta *m, const char *val, char **err)
 	d->type = t;
 	d->help = g_strdup(f[2]);
 	g_ptr_array_add(m->params, d);
+	return 0;
+}
+
+/*
+ * targets=NAME,NAME...: the QEMU targets (qemu_info_t.target_name:
+ * x86_64, i386, aarch64, arm ...) the module serves; without the key it
+ * serves every target.
+ */
+static int parse_targets(struct mh_meta *m, const char *val, char **err)
+{
+	g_auto(GStrv) t = g_strsplit(val, ",", META_MAX_TARGETS + 1);
+
+	if (m->targets) {
+		*err = g_strdup("metadata: 'targets' given twice");
+		return -EINVAL;
+	}
+	if (g_strv_length(t) > META_MAX_TARGETS) {
+		*err = g_strdup_printf("metadata: more than %d targets",
+				       META_MAX_TARGETS);
+		return -E2BIG;
+	}
+	/* "" splits into no names at all: refused like an empty name. */
+	for (char **p = t; *p || p == t; p++) {
+		const char *c = *p ? *p : "";
+
+		while (g_ascii_isalnum(*c) || *c == '_')
+			c++;
+		if (!*p || !**p || *c || c - *p > META_MAX_TARGET_LEN) {
+			*err = g_strdup_printf("metadata: targets '%.40s' is not a "
+					       "comma-separated list of target "
+					       "names ([A-Za-z0-9_]{1,%d})", val,
+					       META_MAX_TARGET_LEN);
+			return -EINVAL;
+		}
+	}
+	m->targets = g_steal_pointer(&t);
 	return 0;
 }
 
@@ -341,6 +380,8 @@ static int parse_entry(struct mh_meta *m, GPtrArray *defaults, const char *s,
 	}
 	if (!strcmp(key, "export") || !strcmp(key, "import"))
 		return parse_symbol(m, key, val, err);
+	if (!strcmp(key, "targets"))
+		return parse_targets(m, val, err);
 	if (!strcmp(key, "paramdefault")) {
 		g_ptr_array_add(defaults, (gpointer)val);
 		return 0;
@@ -954,6 +995,27 @@ static int take_ops(struct mh_module *mod, void *handle, char **err)
 	return 0;
 }
 
+static char *host_target;	/* QEMU's target_name, set at start */
+
+void mh_loader_set_target(const char *target)
+{
+	g_free(host_target);
+	host_target = g_strdup(target);
+}
+
+int mh_meta_check_target(const struct mh_meta *m, char **err)
+{
+	g_autofree char *list = NULL;
+
+	if (!m->targets || !host_target ||
+	    g_strv_contains((const char *const *)m->targets, host_target))
+		return 0;
+	list = g_strjoinv(",", m->targets);
+	*err = g_strdup_printf("serves targets %s, not this QEMU's target %s",
+			       list, host_target);
+	return -ENOEXEC;
+}
+
 int mh_loader_check(const char *path, const char *name, GHashTable *overrides,
 		    struct mh_module **out, char **err)
 {
@@ -975,6 +1037,9 @@ int mh_loader_check(const char *path, const char *name, GHashTable *overrides,
 	if (ret)
 		goto fail;
 	ret = mh_meta_check_abi(mod->meta, err);
+	if (ret)
+		goto fail;
+	ret = mh_meta_check_target(mod->meta, err);
 	if (ret)
 		goto fail;
 	if (strcmp(mod->meta->name, name)) {

@@ -58,6 +58,7 @@ QEMU_PLUGIN_EXPORT int qemu_plugin_install(qemu_plugin_id_t id,
 		goto fail;
 	mh_api_set_accounting(args.accounting);
 	mh_api_set_qemu_info(info);
+	mh_loader_set_target(info->target_name);
 	mh_registry_init();
 	if (mh_hypercall_init(&args, &err))
 		goto fail;

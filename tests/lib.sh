@@ -9,7 +9,41 @@
 set -u
 TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BUILD=${BUILD:-$TOP/build}
-QEMU=${QEMU:-qemu-system-x86_64}
+
+# TARGET: what the guests are.  x86_64 (the default: the i386 and
+# long-mode multiboot guests under qemu-system-x86_64), aarch64 (-M virt
+# under qemu-system-aarch64), arm (-M virt, ARM state) or thumb (the arm
+# guests in Thumb state).  guest_elf NAME is guest NAME for the target;
+# QEMU and QEMU_MACHINE are its emulator and machine; guest_status CODE is
+# QEMU's exit status when the guest ends with CODE.
+TARGET=${TARGET:-x86_64}
+case $TARGET in
+x86_64)
+	QEMU=${QEMU:-qemu-system-x86_64}
+	GUEST_PREFIX=
+	QEMU_MACHINE=(-M pc -m 64 -device isa-debug-exit,iobase=0xf4,iosize=4) ;;
+aarch64)
+	QEMU=qemu-system-aarch64
+	GUEST_PREFIX=a64-
+	QEMU_MACHINE=(-M virt -cpu max -m 64 -semihosting) ;;
+arm|thumb)
+	QEMU=qemu-system-arm
+	[ "$TARGET" = arm ] && GUEST_PREFIX=a32- || GUEST_PREFIX=t32-
+	QEMU_MACHINE=(-M virt -cpu cortex-a15 -m 64 -semihosting) ;;
+*)
+	echo "Bail out! TARGET=$TARGET: not x86_64, aarch64, arm or thumb"
+	exit 1 ;;
+esac
+guest_elf() { echo "$BUILD/tests/guest/$GUEST_PREFIX$1.elf"; }
+# The target's builds of tests/guest/hcall.c, one per guest width.
+[ "$TARGET" = x86_64 ] && HC_GUESTS="hcall lm64-hcall" || HC_GUESTS=hcall
+guest_status() {
+	if [ "$TARGET" = x86_64 ]; then
+		echo $(($1 << 1 | 1))	# isa-debug-exit
+	else
+		echo "$1"		# semihosting's exit
+	fi
+}
 TMOD=$BUILD/tests/modules
 WAIT_SECS=${WAIT_SECS:-60}
 
@@ -65,6 +99,7 @@ is() {	# is GOT EXPECTED DESCRIPTION
 bail() { echo "Bail out! $*"; exit 1; }
 
 need() {	# skip the whole script when a file is missing
+	command -v "$QEMU" >/dev/null || skip_all "no $QEMU (tools/install-deps)"
 	for f in "$@"; do
 		[ -e "$f" ] || skip_all "missing $f (run make)"
 	done
@@ -72,10 +107,11 @@ need() {	# skip the whole script when a file is missing
 
 # -- QEMU -------------------------------------------------------------
 
-# qemu_start [PLUGIN_ARG...] [-- QEMU_ARG...]: boot the $GUEST (spin) guest with the
-# host watching $MODDIR and logging to $EVENTS.
+# qemu_start [PLUGIN_ARG...] [-- QEMU_ARG...]: boot the $GUEST (spin) guest
+# of $TARGET with the host watching $MODDIR and logging to $EVENTS.
 qemu_start() {
-	local pargs="" qargs=() guest=$BUILD/tests/guest/${GUEST:-spin}.elf
+	local pargs="" qargs=() guest
+	guest=$(guest_elf "${GUEST:-spin}")
 	while [ $# -gt 0 ] && [ "$1" != "--" ]; do
 		pargs="$pargs,$1"
 		shift
@@ -84,9 +120,8 @@ qemu_start() {
 	qargs=("$@")
 	: > "$EVENTS"
 	: > "$SERIAL"
-	"$QEMU" -M pc -m 64 -display none -monitor none -no-reboot \
-		-serial "file:$SERIAL" -device isa-debug-exit,iobase=0xf4,iosize=4 \
-		-kernel "$guest" \
+	"$QEMU" "${QEMU_MACHINE[@]}" -display none -monitor none -no-reboot \
+		-serial "file:$SERIAL" -kernel "$guest" \
 		-plugin "$MODHOST_SO,dir=$MODDIR,log=$EVENTS$pargs" \
 		-d plugin -D "$QLOG" "${qargs[@]}" 2>>"$T/stderr" &
 	QEMU_PID=$!

@@ -22,8 +22,10 @@ counter_abimajor_FLAGS := -DCOUNTER_VERSION='"abimajor"' \
 	-DCOUNTER_ABI_MAJOR=$(shell echo $$(($(ABI_MAJOR) + 1)))
 counter_abiminor_FLAGS := -DCOUNTER_VERSION='"abiminor"' \
 	-DCOUNTER_ABI_MINOR=$(shell echo $$(($(ABI_MINOR) + 1)))
+counter_x86_FLAGS := -DCOUNTER_VERSION='"x86"' -DCOUNTER_TARGETS='"x86_64,i386"'
+counter_arm_FLAGS := -DCOUNTER_VERSION='"arm"' -DCOUNTER_TARGETS='"aarch64,arm"'
 COUNTER_VARIANTS := v1 v2 v3 initfail crash abort exit hang abimajor \
-	abiminor
+	abiminor x86 arm
 
 prov_v1_FLAGS := -DPROV_VERSION='"1"'
 prov_v2_FLAGS := -DPROV_VERSION='"2"'

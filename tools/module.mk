@@ -12,6 +12,10 @@
 #
 # Optional: MO (where the .so goes, default $(M)), OBJDIR (objects,
 # default $(M)), V=1 (show commands), MODHOST_WERROR=1.
+# NAME-targets := x86_64 i386: the QEMU targets module NAME serves (the
+# metadata key "targets", which the host checks before any of the
+# module's code runs; without it a module serves every target).  Same as
+# MH_INFO("targets", "x86_64,i386") in a source file.
 #
 # QEMU plugins: "obj-q := NAME.so" (and NAME-y) builds an unmodified QEMU
 # TCG plugin source into module NAME (Documentation/qemu-plugins.rst).  Its
@@ -66,17 +70,33 @@ mh_objs = $(addprefix $(OBJDIR)/,$(or $($(1:.so=-y)),$(1:.so=.o)))
 mh_all_objs := $(foreach m,$(obj-m) $(obj-q),$(call mh_objs,$(m)))
 mh_qlayer_obj = $(OBJDIR)/.qcompat-$(1:.so=).o
 mh_qlayer_objs := $(foreach m,$(obj-q),$(call mh_qlayer_obj,$(m)))
+mh_targets_obj = $(if $(strip $($(1:.so=-targets))),$(OBJDIR)/.targets-$(1:.so=).o)
+mh_targets_objs := $(foreach m,$(obj-m) $(obj-q),$(call mh_targets_obj,$(m)))
+mh_comma := ,
+mh_empty :=
+mh_space := $(mh_empty) $(mh_empty)
 
 .PHONY: modules
 modules: $(addprefix $(MO)/,$(obj-m) $(obj-q))
 
 define mh_module_rule
-$(MO)/$(1): $(call mh_objs,$(1))
+$(MO)/$(1): $(call mh_objs,$(1)) $(call mh_targets_obj,$(1))
 	$$(call mh_say,LD,$$@)
 	@mkdir -p $$(@D)
 	$$(mh_q)$$(CC) $$(MH_LDFLAGS) $$(LDFLAGS) -o $$@ $$^ $$(ldlibs-y) $$(LDLIBS)
 endef
 $(foreach m,$(obj-m),$(eval $(call mh_module_rule,$(m))))
+
+# NAME-targets as one metadata entry, in an object of its own.
+define mh_targets_rule
+$(call mh_targets_obj,$(1)): $(M)/Makefile
+	$$(call mh_say,GEN,$$@)
+	@mkdir -p $$(@D)
+	$$(mh_q)printf '#include <modhost/module.h>\nMH_INFO("targets", "%s");\n' \
+		'$(subst $(mh_space),$(mh_comma),$(strip $($(1:.so=-targets))))' | \
+		$$(CC) $$(MH_CFLAGS) $$(CFLAGS) -x c -c -o $$@ -
+endef
+$(foreach m,$(obj-m) $(obj-q),$(if $(call mh_targets_obj,$(m)),$(eval $(call mh_targets_rule,$(m)))))
 
 ifneq ($(strip $(obj-q)),)
 MODHOST_QEMU_HEADER ?= $(firstword $(wildcard \
@@ -107,7 +127,7 @@ $(call mh_qlayer_obj,$(1)): $(MH_QLAYER) $(MH_QINC)/qemu-plugin.h
 		$$(if $$($(1:.so=-version)),-DMH_QCOMPAT_VERSION='"$$($(1:.so=-version))"') \
 		$$(if $$($(1:.so=-license)),-DMH_QCOMPAT_LICENSE='"$$($(1:.so=-license))"') \
 		$$(CFLAGS) -c -o $$@ $$<
-$(MO)/$(1): $(call mh_objs,$(1)) $(call mh_qlayer_obj,$(1))
+$(MO)/$(1): $(call mh_objs,$(1)) $(call mh_qlayer_obj,$(1)) $(call mh_targets_obj,$(1))
 	$$(call mh_say,LD,$$@)
 	@mkdir -p $$(@D)
 	$$(mh_q)$$(CC) $$(MH_LDFLAGS) -Wl,-Bsymbolic $$(LDFLAGS) -o $$@ $$^ \
@@ -124,7 +144,8 @@ $(OBJDIR)/%.o: $(M)/%.c
 .PHONY: clean
 clean:
 	rm -f $(addprefix $(MO)/,$(obj-m) $(obj-q)) $(mh_all_objs) \
-		$(mh_all_objs:.o=.d) $(mh_qlayer_objs) $(mh_qlayer_objs:.o=.d)
+		$(mh_all_objs:.o=.d) $(mh_qlayer_objs) $(mh_qlayer_objs:.o=.d) \
+		$(mh_targets_objs) $(mh_targets_objs:.o=.d)
 	rm -rf $(OBJDIR)/.qemu-include
 
 -include $(mh_all_objs:.o=.d) $(mh_qlayer_objs:.o=.d)

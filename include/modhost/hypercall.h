@@ -31,6 +31,8 @@
  * the NOP's 32-bit displacement ("MHCL" in memory), and the whole
  * instruction as assembler bytes (0f 1f 84 00, then the mark in little
  * endian).  The host matches exactly the bytes MH_HC_NOP_INSN assembles to.
+ * On aarch64 and arm the marked form carries the same mark, its bytes in
+ * memory order as the immediates of four HINT instructions (guest.h).
  */
 #define MH_HC_NOP_MARK		0x4C43484Du
 #define MH_HC_NOP_INSN		".byte 0x0f, 0x1f, 0x84, 0x00, 0x4d, 0x48, 0x43, 0x4c"

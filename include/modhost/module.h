@@ -137,14 +137,18 @@ enum mh_log_level {
 
 /**
  * struct mh_hypercall - one guest hypercall, as the host read it
- * @magic: eax, the route's magic
- * @width: 64 when the guest ran in long mode (EFER.LMA), else 32: which
- *	registers held the arguments (Documentation/hypercall-abi.rst)
- * @encoding: MH_HC_ENC_CPUID or MH_HC_ENC_NOP
+ * @magic: the route's magic: eax (x86), x8 (aarch64) or r7 (arm), low
+ *	32 bits
+ * @width: 64 when the guest ran in long mode (EFER.LMA) or is aarch64,
+ *	else 32: which registers held the arguments
+ *	(Documentation/hypercall-abi.rst)
+ * @encoding: MH_HC_ENC_CPUID (PANDA's form: cpuid on x86) or
+ *	MH_HC_ENC_NOP (the marked form)
  * @vcpu: the vCPU index
  * @pc: guest address of the hypercall instruction
  * @args: the six argument registers in Xen's order (x86_64: rdi rsi rdx
- *	r10 r8 r9; i386: ebx ecx edx esi edi ebp, zero-extended)
+ *	r10 r8 r9; i386: ebx ecx edx esi edi ebp, zero-extended; aarch64:
+ *	x0..x5; arm: r0..r5)
  */
 struct mh_hypercall {
 	uint32_t magic;
@@ -158,8 +162,10 @@ struct mh_hypercall {
 };
 
 enum mh_hc_encoding {
-	MH_HC_ENC_CPUID,	/* cpuid (0f a2); cpuid runs afterwards */
-	MH_HC_ENC_NOP,		/* nopl MARK(%rax,%rax,1), see guest.h */
+	MH_HC_ENC_CPUID,	/* PANDA's: cpuid (0f a2), which runs afterwards;
+				 * Arm: msr S0_0_c5_c0_0 / mcr p7 (undefined) */
+	MH_HC_ENC_NOP,		/* marked: nopl MARK(%rax,%rax,1); Arm: the
+				 * four hints 'M' 'H' 'C' 'L'; see guest.h */
 };
 
 /*

@@ -11,10 +11,22 @@
  *
  * Built with -fno-optimize-sibling-calls (guest.mk): each C call here is a
  * call instruction, the only tail call is the explicit one in cg_tail.
+ *
+ * The same program for the Arm guests (a64-, a32-, t32-callgraph.elf): the
+ * hand-written functions are in tests/guest/arm/callgraph-*.S there.
  */
 #include "libguest.h"
 
+#ifdef __clang__	/* the Arm guests' compiler has no noipa */
+#define NOIPA __attribute__((noinline))
+#else
 #define NOIPA __attribute__((noipa))
+#endif
+#if defined(__i386__)
+#define STDCALL __attribute__((stdcall))
+#else
+#define STDCALL
+#endif
 
 volatile unsigned sink;
 
@@ -74,11 +86,11 @@ NOIPA unsigned cg_dispatch(unsigned i, unsigned x)
 	return cg_ops[i](x);
 }
 
-/* setjmp/longjmp, in assembly below: ebx esi edi ebp esp eip. */
-unsigned cg_setjmp(unsigned *buf) __attribute__((returns_twice));
-__attribute__((noreturn)) void cg_longjmp(unsigned *buf, unsigned val);
+/* setjmp/longjmp, in assembly: ebx esi edi ebp esp eip (Arm: more). */
+unsigned cg_setjmp(unsigned long *buf) __attribute__((returns_twice));
+__attribute__((noreturn)) void cg_longjmp(unsigned long *buf, unsigned val);
 
-static unsigned jb[6];
+static unsigned long jb[16];
 
 NOIPA void cg_lj_deep(unsigned x)
 {
@@ -110,7 +122,7 @@ unsigned cg_straddle(void);
 unsigned cg_entry_call(void);
 unsigned cg_getpc(void);
 unsigned cg_tail(unsigned x);
-__attribute__((stdcall)) unsigned cg_stdcall(unsigned a, unsigned b);
+STDCALL unsigned cg_stdcall(unsigned a, unsigned b);
 
 NOIPA void cg_round(unsigned i)
 {
@@ -141,6 +153,7 @@ unsigned kmain(unsigned magic, struct mb_info *info)
 	guest_exit(0);
 }
 
+#if defined(__i386__)
 /*
  * The hand-written functions, with CFI so that gdb (the oracle in
  * callstack-gdb.t) unwinds through them.
@@ -254,3 +267,4 @@ __asm__(
 	"	ret $8\n"
 	"	.cfi_endproc\n"
 	"	.size cg_stdcall, . - cg_stdcall\n");
+#endif

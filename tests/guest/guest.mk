@@ -90,3 +90,102 @@ $(CS_GUEST_ELFS): $(BUILD)/tests/guest/%.elf: $(BUILD)/tests/guest/crt0.o \
 $(BUILD)/tests/guest/callgraph.o $(BUILD)/tests/guest/csthunk.o: \
 	GUEST_CFLAGS += -fno-optimize-sibling-calls
 $(LM64_OBJ)/csthunk.o: LM64_CFLAGS += -fno-optimize-sibling-calls
+
+# -- Arm guests (tests/guest/arm/, -M virt) ------------------------------------
+# The same guest programs for aarch64 (a64-NAME.elf), arm in ARM state
+# (a32-NAME.elf) and arm in Thumb state (t32-NAME.elf): arm/*-crt0.S and
+# arm/libguest-arm.c stand for crt0.S and the x86 half of libguest.c.
+# Compiled by clang for the target, linked by the cross binutils
+# (tools/install-deps).  A later issue's guests (callstack_instr, stpi)
+# join by adding NAME to ARM_GUEST_PROGS.
+ARM_GUEST_PROGS := spin hcall tight callgraph
+ARM_CC ?= clang
+ARM_COMMON_CFLAGS := -ffreestanding -fno-pic -fno-pie -fno-stack-protector \
+	-fno-asynchronous-unwind-tables -fno-unwind-tables -nostdlib -O2 -g \
+	-Wall -Wextra -Werror -Wno-int-to-pointer-cast -Iinclude
+A64_CFLAGS := --target=aarch64-none-elf -mgeneral-regs-only $(ARM_COMMON_CFLAGS)
+A32_CFLAGS := --target=armv7a-none-eabi -mcpu=cortex-a15 -mfloat-abi=soft \
+	-marm $(ARM_COMMON_CFLAGS)
+T32_CFLAGS := $(filter-out -marm,$(A32_CFLAGS)) -mthumb
+A64_LD ?= aarch64-linux-gnu-ld
+A32_LD ?= arm-linux-gnueabihf-ld
+ARM_LDFLAGS := -nostdlib -static -T tests/guest/arm/link.ld --build-id=none \
+	-z max-page-size=4096 -z noexecstack
+ARM_OBJ := $(BUILD)/tests/guest/arm
+
+# $(call arm_objs,STATE): STATE's crt0 and libguest objects (Thumb guests
+# share the ARM-state ones).
+arm_lib = $(ARM_OBJ)/$(1)/libguest.o $(ARM_OBJ)/$(1)/libguest-arm.o \
+	$(ARM_OBJ)/$(1)/crt0.o
+
+$(ARM_OBJ)/a64/%.o: tests/guest/%.c tests/guest/libguest.h tests/guest/guest.mk
+	$(if $(Q),@echo "  GUEST   $@")
+	@mkdir -p $(@D)
+	$(Q)$(ARM_CC) $(A64_CFLAGS) -c -o $@ $<
+$(ARM_OBJ)/a64/%.o: tests/guest/arm/%.c tests/guest/libguest.h tests/guest/guest.mk
+	$(if $(Q),@echo "  GUEST   $@")
+	@mkdir -p $(@D)
+	$(Q)$(ARM_CC) $(A64_CFLAGS) -c -o $@ $<
+$(ARM_OBJ)/a64/crt0.o: tests/guest/arm/a64-crt0.S tests/guest/guest.mk
+	$(if $(Q),@echo "  GUEST   $@")
+	@mkdir -p $(@D)
+	$(Q)$(ARM_CC) $(A64_CFLAGS) -c -o $@ $<
+$(ARM_OBJ)/a32/%.o: tests/guest/%.c tests/guest/libguest.h tests/guest/guest.mk
+	$(if $(Q),@echo "  GUEST   $@")
+	@mkdir -p $(@D)
+	$(Q)$(ARM_CC) $(A32_CFLAGS) -c -o $@ $<
+$(ARM_OBJ)/a32/%.o: tests/guest/arm/%.c tests/guest/libguest.h tests/guest/guest.mk
+	$(if $(Q),@echo "  GUEST   $@")
+	@mkdir -p $(@D)
+	$(Q)$(ARM_CC) $(A32_CFLAGS) -c -o $@ $<
+$(ARM_OBJ)/a32/crt0.o: tests/guest/arm/a32-crt0.S tests/guest/guest.mk
+	$(if $(Q),@echo "  GUEST   $@")
+	@mkdir -p $(@D)
+	$(Q)$(ARM_CC) $(A32_CFLAGS) -c -o $@ $<
+$(ARM_OBJ)/t32/%.o: tests/guest/%.c tests/guest/libguest.h tests/guest/guest.mk
+	$(if $(Q),@echo "  GUEST   $@")
+	@mkdir -p $(@D)
+	$(Q)$(ARM_CC) $(T32_CFLAGS) -c -o $@ $<
+
+ARM_GUEST_ELFS := $(foreach s,a64 a32 t32,$(ARM_GUEST_PROGS:%=$(BUILD)/tests/guest/$(s)-%.elf))
+$(BUILD)/tests/guest/a64-%.elf: $(ARM_OBJ)/a64/%.o $(call arm_lib,a64) \
+		tests/guest/arm/link.ld
+	$(if $(Q),@echo "  GUEST   $@")
+	$(Q)$(A64_LD) $(ARM_LDFLAGS) -o $@ $(ARM_OBJ)/a64/crt0.o $(filter-out %/crt0.o,$(filter %.o,$^))
+$(BUILD)/tests/guest/a32-%.elf: $(ARM_OBJ)/a32/%.o $(call arm_lib,a32) \
+		tests/guest/arm/link.ld
+	$(if $(Q),@echo "  GUEST   $@")
+	$(Q)$(A32_LD) $(ARM_LDFLAGS) -o $@ $(ARM_OBJ)/a32/crt0.o $(filter-out %/crt0.o,$(filter %.o,$^))
+$(BUILD)/tests/guest/t32-%.elf: $(ARM_OBJ)/t32/%.o $(call arm_lib,a32) \
+		tests/guest/arm/link.ld
+	$(if $(Q),@echo "  GUEST   $@")
+	$(Q)$(A32_LD) $(ARM_LDFLAGS) -o $@ $(ARM_OBJ)/a32/crt0.o $(filter-out %/crt0.o,$(filter %.o,$^))
+$(ARM_OBJ)/a64/hcall.o $(ARM_OBJ)/a32/hcall.o $(ARM_OBJ)/t32/hcall.o: \
+	include/modhost/guest.h include/modhost/hypercall.h tests/guest/hcall-pattern.h
+$(ARM_OBJ)/a64/libguest-arm.o $(ARM_OBJ)/a32/libguest-arm.o: include/modhost/hypercall.h
+# callgraph's hand-written functions, per instruction set; every C call a
+# call instruction, as for x86.
+$(ARM_OBJ)/a64/%.o: tests/guest/arm/%.S tests/guest/guest.mk
+	$(if $(Q),@echo "  GUEST   $@")
+	@mkdir -p $(@D)
+	$(Q)$(ARM_CC) $(A64_CFLAGS) -c -o $@ $<
+$(ARM_OBJ)/a32/%.o: tests/guest/arm/%.S tests/guest/guest.mk
+	$(if $(Q),@echo "  GUEST   $@")
+	@mkdir -p $(@D)
+	$(Q)$(ARM_CC) $(A32_CFLAGS) -c -o $@ $<
+$(ARM_OBJ)/t32/%.o: tests/guest/arm/%.S tests/guest/guest.mk
+	$(if $(Q),@echo "  GUEST   $@")
+	@mkdir -p $(@D)
+	$(Q)$(ARM_CC) $(T32_CFLAGS) -c -o $@ $<
+$(BUILD)/tests/guest/a64-callgraph.elf: $(ARM_OBJ)/a64/callgraph-a64.o
+$(BUILD)/tests/guest/a32-callgraph.elf: $(ARM_OBJ)/a32/callgraph-a32.o
+$(BUILD)/tests/guest/t32-callgraph.elf: $(ARM_OBJ)/t32/callgraph-a32.o
+$(ARM_OBJ)/a64/callgraph.o: A64_CFLAGS += -fno-optimize-sibling-calls
+$(ARM_OBJ)/a32/callgraph.o: A32_CFLAGS += -fno-optimize-sibling-calls
+$(ARM_OBJ)/t32/callgraph.o: T32_CFLAGS += -fno-optimize-sibling-calls
+# Without clang or the cross binutils (tools/install-deps installs them)
+# the Arm guests are left out, and the tests that need them skip.
+ARM_TOOLS := $(and $(shell command -v $(ARM_CC)),$(shell command -v $(A64_LD)),\
+	$(shell command -v $(A32_LD)))
+GUEST_ELFS += $(if $(ARM_TOOLS),$(ARM_GUEST_ELFS))
+.PRECIOUS: $(ARM_OBJ)/a64/%.o $(ARM_OBJ)/a32/%.o $(ARM_OBJ)/t32/%.o

@@ -22,7 +22,13 @@
  *   mode=9 magic=M enc=E      calls with arguments until a byte arrives on
  *                             COM2, then "hcall: sent N", exit 0: the count
  *                             tests/soak/soak.sh compares with the module's
- * enc=0 is the cpuid form, enc=1 the marked NOP.
+ *   mode=10 magic=M           Arm: near misses of the marked form with the
+ *                             magic in place (hints missing, out of order,
+ *                             split, the mark in a constant, the other
+ *                             state's encoding), then two real calls
+ *                             (seq 0, and seq 1 split by a page boundary);
+ *                             "hcall: done"
+ * enc=0 is PANDA's form (cpuid on x86), enc=1 the marked form (NOP, hints).
  */
 #include <modhost/guest.h>
 
@@ -36,14 +42,11 @@
 
 static unsigned int enc;
 
-#define COM2_LSR	(0x2f8 + 5)
-#define UART_LSR_DR	0x01	/* a received byte is waiting */
-
 static mh_hc_word call6(uint32_t magic, const mh_hc_word a[6])
 {
 	if (enc)
 		return mh_hypercall6(magic, a[0], a[1], a[2], a[3], a[4], a[5]);
-	return mh_hypercall_cpuid6(magic, a[0], a[1], a[2], a[3], a[4], a[5]);
+	return mh_hypercall_panda6(magic, a[0], a[1], a[2], a[3], a[4], a[5]);
 }
 
 static void call_seq(uint32_t magic, uint32_t seq)
@@ -123,6 +126,97 @@ static __attribute__((noreturn)) void flood(void)
 	}
 }
 
+#if defined(__aarch64__) || defined(__arm__)
+/*
+ * Run @insns with the magic in the magic's register and call @seq's
+ * arguments in theirs, as a hypercall would: if the host took any of the
+ * near misses for a hypercall, hcrec would see a call out of sequence.
+ * On arm the magic goes through r6 to r7 (guest.h says why).
+ */
+#define ARGS(seq)							\
+	mh_hc_word a[6];						\
+									\
+	for (unsigned int k = 0; k < 6; k++)				\
+		a[k] = (mh_hc_word)hc_pattern(WIDTH, k, seq)
+#if defined(__aarch64__)
+#define WITH_MAGIC(insns)						\
+	do {								\
+		register mh_hc_word x8 __asm__("x8") = magic;		\
+		register mh_hc_word x0 __asm__("x0") = a[0];		\
+		register mh_hc_word x1 __asm__("x1") = a[1];		\
+		register mh_hc_word x2 __asm__("x2") = a[2];		\
+		register mh_hc_word x3 __asm__("x3") = a[3];		\
+		register mh_hc_word x4 __asm__("x4") = a[4];		\
+		register mh_hc_word x5 __asm__("x5") = a[5];		\
+									\
+		__asm__ volatile(insns : "+r"(x8) : "r"(x0), "r"(x1),	\
+				 "r"(x2), "r"(x3), "r"(x4), "r"(x5),	\
+				 MH_HC_MARK_OPERANDS : "memory", "cc");	\
+	} while (0)
+#define HINT(b)		"hint %c[" #b "]\n\t"
+#define NOP_RUN		".rept 1022\n\tnop\n\t.endr\n\t"	/* 4088 bytes */
+#else
+#define WITH_MAGIC(insns)						\
+	do {								\
+		register mh_hc_word r6 __asm__("r6") = magic;		\
+		register mh_hc_word r0 __asm__("r0") = a[0];		\
+		register mh_hc_word r1 __asm__("r1") = a[1];		\
+		register mh_hc_word r2 __asm__("r2") = a[2];		\
+		register mh_hc_word r3 __asm__("r3") = a[3];		\
+		register mh_hc_word r4 __asm__("r4") = a[4];		\
+		register mh_hc_word r5 __asm__("r5") = a[5];		\
+									\
+		__asm__ volatile("push {r7}\n\tmov r7, r6\n\t" insns	\
+				 "pop {r7}" : "+r"(r6) : "r"(r0), "r"(r1),	\
+				 "r"(r2), "r"(r3), "r"(r4), "r"(r5),	\
+				 MH_HC_MARK_OPERANDS : "memory", "cc");	\
+	} while (0)
+#if defined(__thumb__)
+#define HINT(b)		".inst.w 0xf3af8000 | %c[" #b "]\n\t"
+#define NOP_RUN		".rept 2044\n\tnop\n\t.endr\n\t"	/* 16-bit nops */
+#else
+#define HINT(b)		".inst 0xe320f000 | %c[" #b "]\n\t"
+#define NOP_RUN		".rept 1022\n\tnop\n\t.endr\n\t"
+#endif
+#endif
+
+static __attribute__((noinline)) void near_misses(uint32_t magic)
+{
+	ARGS(1000);
+
+	/* 'H' 'C' 'L' without 'M'; 'M' 'H' 'L'; reversed; one in between. */
+	WITH_MAGIC(HINT(b1) HINT(b2) HINT(b3));
+	WITH_MAGIC(HINT(b0) HINT(b1) HINT(b3));
+	WITH_MAGIC(HINT(b3) HINT(b2) HINT(b1) HINT(b0));
+	WITH_MAGIC(HINT(b0) HINT(b1) "nop\n\t" HINT(b2) HINT(b3));
+	/* The mark as a constant, in immediates and in a literal. */
+#if defined(__aarch64__)
+	WITH_MAGIC("movz x9, #0x484d\n\tmovk x9, #0x4c43, lsl #16\n\t"
+		   "ldr w9, =0x4c43484d\n\t" "b 1f\n\t.ltorg\n1:\n\t");
+#else
+	WITH_MAGIC("movw r12, #0x484d\n\tmovt r12, #0x4c43\n\t"
+		   "ldr r12, =0x4c43484d\n\t" "b 1f\n\t.ltorg\n1:\n\t");
+#endif
+#if defined(__arm__) && !defined(__thumb__)
+	/*
+	 * The Thumb form's bytes in ARM state: "subhi pc, sp, ..." words,
+	 * not run (cmp leaves HI false); they must not count either.
+	 */
+	WITH_MAGIC("cmp r0, r0\n\t.inst 0x804df3af\n\t.inst 0x8048f3af\n\t"
+		   ".inst 0x8043f3af\n\t.inst 0x804cf3af\n\t");
+#endif
+}
+
+/* The real thing, split by a page boundary: two blocks. */
+static __attribute__((noinline)) void split_call(uint32_t magic)
+{
+	ARGS(1);
+
+	WITH_MAGIC(".balign 4096\n\t" NOP_RUN HINT(b0) HINT(b1) HINT(b2)
+		   HINT(b3));
+}
+#endif
+
 unsigned kmain(unsigned magic_mb, struct mb_info *info)
 {
 	unsigned int mode, n, magic;
@@ -188,11 +282,19 @@ unsigned kmain(unsigned magic_mb, struct mb_info *info)
 			while (d < 20000)
 				d++;
 		}
+#if defined(__aarch64__) || defined(__arm__)
+	case 10:
+		near_misses(magic);
+		call_seq(magic, 0);
+		split_call(magic);
+		serial_puts("hcall: done\n");
+		spin();
+#endif
 	case 9:
 		/* The test says when to stop: a byte on COM2, polled every
 		 * 256 calls so the stream stays dense. */
 		for (n = 0;; n++) {
-			if (!(n & 0xff) && (inb(COM2_LSR) & UART_LSR_DR))
+			if (!(n & 0xff) && guest_stop_requested())
 				break;
 			call_seq(magic, n);
 		}

@@ -3,6 +3,8 @@
  */
 #include "libguest.h"
 
+#if defined(__i386__) || defined(__x86_64__)
+
 #define COM1		0x3f8
 #define UART_THR	0	/* transmit holding register (DLAB = 0) */
 #define UART_DLL	0	/* divisor latch, low byte (DLAB = 1) */
@@ -37,6 +39,26 @@ void serial_putc(char c)
 	outb(COM1 + UART_THR, c);
 }
 
+/*
+ * Writing to isa-debug-exit makes QEMU exit with status (code << 1) | 1.
+ * If the device is missing (e.g. someone boots us by hand), halt forever.
+ */
+void guest_exit(unsigned code)
+{
+	outl(DEBUG_EXIT_PORT, code);
+	for (;;)
+		__asm__ volatile("cli; hlt");
+}
+
+#define COM2_LSR	(0x2f8 + UART_LSR)
+#define UART_LSR_DR	0x01	/* a received byte is waiting */
+
+int guest_stop_requested(void)
+{
+	return inb(COM2_LSR) & UART_LSR_DR;
+}
+#endif /* x86; the Arm guests' serial and exit are in arm/libguest-arm.c */
+
 /* No "\n" -> "\r\n" translation: tests compare the output byte for byte. */
 void serial_puts(const char *s)
 {
@@ -66,17 +88,6 @@ void put_hex(unsigned val)
 		shift -= 4;
 	for (; shift >= 0; shift -= 4)
 		serial_putc("0123456789abcdef"[(val >> shift) & 0xf]);
-}
-
-/*
- * Writing to isa-debug-exit makes QEMU exit with status (code << 1) | 1.
- * If the device is missing (e.g. someone boots us by hand), halt forever.
- */
-void guest_exit(unsigned code)
-{
-	outl(DEBUG_EXIT_PORT, code);
-	for (;;)
-		__asm__ volatile("cli; hlt");
 }
 
 /*

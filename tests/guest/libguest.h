@@ -1,9 +1,12 @@
 /*
  * libguest: tiny freestanding helpers for the test guests.
  *
- * Guests are 32-bit multiboot kernels booted by QEMU with -kernel; they
+ * The x86 guests are multiboot kernels booted by QEMU with -kernel; they
  * talk to the outside world through COM1 and leave through the
- * isa-debug-exit device.
+ * isa-debug-exit device.  The Arm guests (arm/, -M virt) write to the
+ * PL011 UART and leave through semihosting; their crt0 hands kmain() the
+ * command line in the same struct mb_info, so a guest program builds for
+ * every target from one source.
  */
 #ifndef LIBGUEST_H
 #define LIBGUEST_H
@@ -26,6 +29,7 @@ struct mb_info {
  */
 unsigned kmain(unsigned magic, struct mb_info *info);
 
+#if defined(__i386__) || defined(__x86_64__)
 static inline void outb(unsigned short port, unsigned char val)
 {
 	__asm__ volatile("outb %0, %1" : : "a"(val), "Nd"(port));
@@ -43,6 +47,7 @@ static inline void outl(unsigned short port, unsigned val)
 {
 	__asm__ volatile("outl %0, %1" : : "a"(val), "Nd"(port));
 }
+#endif
 
 void serial_init(void);
 void serial_putc(char c);
@@ -51,6 +56,11 @@ void put_dec(unsigned val);
 void put_hex(unsigned val);
 
 __attribute__((noreturn)) void guest_exit(unsigned code);
+/*
+ * Has the test asked the guest to stop (a byte on COM2)?  The Arm guests
+ * have one UART: never.
+ */
+int guest_stop_requested(void);
 
 void *memset(void *dst, int c, unsigned long n);
 void *memcpy(void *dst, const void *src, unsigned long n);

@@ -7,7 +7,7 @@
 
 unsigned kmain(unsigned magic, struct mb_info *info)
 {
-	unsigned x = 0;
+	unsigned long x = 0;
 
 	(void)magic;
 	(void)info;
@@ -15,5 +15,9 @@ unsigned kmain(unsigned magic, struct mb_info *info)
 	serial_puts("tight: start\n");
 	serial_puts("tight: looping\n");
 	for (;;)
+#if defined(__i386__) || defined(__x86_64__)
 		__asm__ volatile("1: addl $1, %0\n\tjmp 1b" : "+r"(x));
+#else
+		__asm__ volatile("1: add %0, %0, #1\n\tb 1b" : "+r"(x));
+#endif
 }

@@ -4,7 +4,7 @@
 # must all go through.  A host that left the doorbell off backward
 # branches would wait forever here.
 . "$(dirname "$0")/../lib.sh"
-need "$BUILD/modhost.so" "$BUILD/tests/guest/tight.elf" "$TMOD/counter-v1.so"
+need "$BUILD/modhost.so" "$(guest_elf tight)" "$TMOD/counter-v1.so"
 plan 4
 
 GUEST=tight qemu_start

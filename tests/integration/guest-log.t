@@ -6,7 +6,7 @@
 # second, and what was dropped is counted.
 . "$(dirname "$0")/../lib.sh"
 MODCTL=$BUILD/bin/modctl
-need "$BUILD/modhost.so" "$MODCTL" "$BUILD/tests/guest/hcall.elf" \
+need "$BUILD/modhost.so" "$MODCTL" "$(guest_elf hcall)" \
 	"$TMOD/hcrec-v1.so"
 command -v python3 >/dev/null || skip_all "python3 not installed"
 plan 14

@@ -5,15 +5,16 @@
 # it against the number it expects next, which it hands to its next
 # version with its count.
 . "$(dirname "$0")/../lib.sh"
-need "$BUILD/modhost.so" "$BUILD/tests/guest/hcall.elf" "$TMOD/hcrec-v1.so" \
-	"$TMOD/hcrec-v2.so"
-plan 6
+set -- $HC_GUESTS
+need "$BUILD/modhost.so" "$TMOD/hcrec-v1.so" "$TMOD/hcrec-v2.so" \
+	$(for g in $HC_GUESTS; do guest_elf $g; done)
+plan $((3 * $#))
 
 N=${RELOADS:-100}
 msg() { events ".event==\"message\" and .module==\"hcrec\" and (.text|test(\"$1\"))"; }
 field() { sed -n "s/.*\\b$1=\\([^ ]*\\).*/\\1/p" <<<"$2"; }
 
-for g in hcall lm64-hcall; do
+for g in $HC_GUESTS; do
 	: > "$EVENTS"
 	rm -f "$MODDIR/hcrec.so"
 	drop "$TMOD/hcrec-v1.so" hcrec

@@ -1,21 +1,33 @@
 #!/bin/bash
 # Guest hypercalls end to end (Documentation/hypercall-abi.rst), on the
-# i386 guest and the x86_64 long-mode guest, in both encodings: every call
+# i386 guest and the x86_64 long-mode guest (TARGET=aarch64, arm, thumb:
+# that target's guest, tests/integration/arm/), in both encodings: every call
 # delivered once with its six arguments; refused magics; routes that leave
 # with their owner; a route to an exported symbol with a guest string;
 # guest load/unload/reload and every refused request; unknown magics
 # counted exactly with a bounded log.
 . "$(dirname "$0")/../lib.sh"
 MODCTL=$BUILD/bin/modctl
-need "$BUILD/modhost.so" "$MODCTL" "$BUILD/tests/guest/hcall.elf" \
-	"$BUILD/tests/guest/lm64-hcall.elf" "$TMOD/hcrec-v1.so" "$TMOD/hcdup.so" \
-	"$TMOD/hcsym.so" "$TMOD/hccons.so" "$BUILD/modules/hypercaller.so"
-plan 64
+# The target's hypercall guests, their widths, and the names of the two
+# encodings (PANDA's form, the marked form) in events.
+GUESTS=$HC_GUESTS
+if [ "$TARGET" = x86_64 ]; then
+	WIDTHS="32 64" ENCS="cpuid nop"
+else
+	ENCS="panda hint"
+	[ "$TARGET" = aarch64 ] && WIDTHS=64 || WIDTHS=32
+fi
+set -- $GUESTS
+need "$BUILD/modhost.so" "$MODCTL" "$TMOD/hcrec-v1.so" "$TMOD/hcdup.so" \
+	"$TMOD/hcsym.so" "$TMOD/hccons.so" "$BUILD/modules/hypercaller.so" \
+	$(for g in $GUESTS; do guest_elf $g; done)
+[ "$TARGET" = x86_64 ] && arm_only=0 || arm_only=1
+plan $((24 + 20 * $# + arm_only))
 
 N=${HCALLS:-5000}
 SOCK=$T/ctl.sock
 mc() { timeout 30 "$MODCTL" -s "$SOCK" "$@"; }
-# The guest ends QEMU itself: wait for it, status (code << 1) | 1.
+# The guest ends QEMU itself: wait for it (guest_status).
 qemu_wait() { wait "$QEMU_PID"; local rc=$?; QEMU_PID=; return $rc; }
 msg() { events ".event==\"message\" and .module==\"$1\" and (.text|test(\"$2\"))" | tail -1 | jq -r .text; }
 field() { sed -n "s/.*\\b$1=\\([^ ]*\\).*/\\1/p" <<<"$2"; }
@@ -27,19 +39,33 @@ drop "$TMOD/hccons.so" hccons
 drop "$BUILD/modules/hypercaller.so" hypercaller
 
 # -- deliveries: per width, per encoding --------------------------------------
-for w in 32 64; do
-	[ $w = 32 ] && GUEST=hcall || GUEST=lm64-hcall
+set -- $WIDTHS
+for GUEST in $GUESTS; do
+	w=$1
+	shift
 	for enc in 0 1; do
-		[ $enc = 0 ] && e=cpuid || e=nop
+		# hcrec counts per encoding as "cpuid=" (PANDA's) and "nop=".
+		[ $enc = 0 ] && f=cpuid || f=nop
+		e=$(cut -d' ' -f$((enc + 1)) <<<"$ENCS")
 		GUEST=$GUEST qemu_start load=hcrec hcrec.width=$w -- \
 			-append "mode=1 n=$N enc=$enc magic=0x12345600"
 		qemu_wait
-		is "$?" 1 "$w-bit guest, $e form: $N hypercalls sent, guest exits 0"
+		is "$?" "$(guest_status 0)" "$w-bit guest, $e form: $N hypercalls sent, guest exits 0"
 		x=$(msg hcrec '^exit')
-		is "$(field calls "$x") $(field bad "$x") $(field next "$x") $(field $e "$x")" \
+		is "$(field calls "$x") $(field bad "$x") $(field next "$x") $(field $f "$x")" \
 			"$N 0 $N $N" "$w-bit $e: exactly $N deliveries, six arguments right, in order, width $w"
 	done
 done
+
+# -- Arm: only the exact marked form, in the state the code runs in ------------
+if [ "$TARGET" != x86_64 ]; then
+	GUEST=hcall qemu_start load=hcrec -- -append "mode=10 magic=0x12345600"
+	wait_for "guest done" serial_has "hcall: done"
+	qemu_stop
+	x=$(msg hcrec '^exit')
+	is "$(field calls "$x") $(field bad "$x") $(field nop "$x")" "2 0 2" \
+		"near misses (a hint missing, out of order, interrupted; the mark in constants; Thumb's form in ARM state) are no hypercalls; a marked call split by a page boundary is one"
+fi
 
 # -- refused magics, routes and their owners (guest_control off) ------------
 GUEST=hcall qemu_start load=hcrec:hcdup "ctl=$SOCK" -- -append "mode=4"
@@ -70,7 +96,7 @@ is "$(count_events '.from=="guest" or .event=="guest_request"')" 0 "and none was
 qemu_stop
 
 # -- guest control on: load, reload, unload, and every refusal ----------------
-for g in hcall lm64-hcall; do
+for g in $GUESTS; do
 	rm -f "$MODDIR/hcrec.so"
 	drop "$TMOD/hcrec-v1.so" hcrec
 	cp "$TMOD/hcrec-v1.so" "$T/hcrec.so"	# outside dir: must never load
@@ -98,7 +124,7 @@ for g in hcall lm64-hcall; do
 done
 
 # -- route to an exported symbol ----------------------------------------------
-for g in hcall lm64-hcall; do
+for g in $GUESTS; do
 	GUEST=$g qemu_start load=hcsym route=0x12340001:hcsym.hc_greet \
 		route=0x12340002:hcsym.hc_hostptr route=0x12340003:nosuch.fn -- \
 		-append "mode=5 magic=0x12340001 enc=1"
@@ -118,7 +144,7 @@ for g in hcall lm64-hcall; do
 done
 
 # -- the hypercaller module: PANDA's API -------------------------------------
-for g in hcall lm64-hcall; do
+for g in $GUESTS; do
 	GUEST=$g qemu_start load=hccons -- -append "mode=1 n=$N enc=0 magic=0x12345600"
 	qemu_wait
 	is "$(msg hccons '^exit')" "exit calls=$N bad=0" \
@@ -155,8 +181,8 @@ qemu_stop
 # -- route= at start: checked ------------------------------------------------
 refused() {	# refused ARG PATTERN: QEMU refuses to start, saying PATTERN
 	local out
-	out=$(timeout 20 "$QEMU" -M pc -m 64 -display none -monitor none -no-reboot \
-		-kernel "$BUILD/tests/guest/hcall.elf" \
+	out=$(timeout 20 "$QEMU" "${QEMU_MACHINE[@]}" -display none -monitor none \
+		-no-reboot -kernel "$(guest_elf hcall)" \
 		-plugin "$MODHOST_SO,dir=$MODDIR,$1" 2>&1 </dev/null)
 	[ $? -ne 0 ] && grep -q -- "$2" <<<"$out"
 	ok $? "$1: refused at start ($(grep modhost <<<"$out" | head -1))"

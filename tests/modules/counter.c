@@ -10,6 +10,7 @@
  *   COUNTER_INIT_EXIT    init calls exit(3)
  *   COUNTER_INIT_HANG    init never returns
  *   COUNTER_ABI_MAJOR/MINOR  claim another ABI version
+ *   COUNTER_TARGETS      serve only these QEMU targets ("x86_64,i386")
  *
  * It counts executed blocks with a real callback (not inline), so that a
  * callback left behind after unload would show.  With heartbeat=FILE the
@@ -136,6 +137,10 @@ static int counter_restore(mh_module *self, const void *data, size_t len,
 		old_version);
 	return 0;
 }
+
+#ifdef COUNTER_TARGETS
+MH_INFO("targets", COUNTER_TARGETS);
+#endif
 
 MH_MODULE("counter", COUNTER_VERSION, "MIT", "test module: counts blocks",
 	  .init = counter_init,

@@ -261,6 +261,31 @@ static void test_parse_minimal(void)
 	g_assert_cmpuint(m->params->len, ==, 0);
 }
 
+/*
+ * targets=: the QEMU targets a module serves, checked before any of its
+ * code runs; without the key a module serves every target.
+ */
+static void test_targets(void)
+{
+	g_autoptr(GByteArray) b = blob_new(STRV(HEADER, "targets=x86_64,i386"));
+	g_autoptr(GByteArray) all = blob_new(STRV(HEADER));
+	g_autoptr(mh_meta_t) m = parse_ok(b->data, b->len);
+	g_autoptr(mh_meta_t) a = parse_ok(all->data, all->len);
+	g_autofree char *err = NULL;
+
+	g_assert_cmpuint(g_strv_length(m->targets), ==, 2);
+	g_assert_cmpstr(m->targets[1], ==, "i386");
+	g_assert_null(a->targets);
+	mh_loader_set_target("i386");
+	g_assert_cmpint(mh_meta_check_target(m, &err), ==, 0);
+	mh_loader_set_target("aarch64");
+	g_assert_cmpint(mh_meta_check_target(m, &err), ==, -ENOEXEC);
+	g_assert_cmpstr(err, ==, "serves targets x86_64,i386, not this QEMU's "
+			"target aarch64");
+	g_assert_cmpint(mh_meta_check_target(a, NULL), ==, 0);
+	mh_loader_set_target(NULL);
+}
+
 static void test_parse_padding(void)
 {
 	/* "" is an extra NUL: before, between and after the entries. */
@@ -438,6 +463,15 @@ static const struct refusal refusals[] = {
 	  -EINVAL, STRV("'version'", "control") },
 	{ "/meta/parse/control-char/del", STRV(HEADER, "license=MIT\x7f"),
 	  -EINVAL, STRV("'license'", "control") },
+	{ "/meta/parse/targets/twice",
+	  STRV(HEADER, "targets=x86_64", "targets=aarch64"),
+	  -EINVAL, STRV("'targets'", "twice") },
+	{ "/meta/parse/targets/empty-name", STRV(HEADER, "targets=x86_64,,arm"),
+	  -EINVAL, STRV("'x86_64,,arm'", "target names") },
+	{ "/meta/parse/targets/bad-char", STRV(HEADER, "targets=x86 64"),
+	  -EINVAL, STRV("'x86 64'", "target names") },
+	{ "/meta/parse/targets/empty", STRV(HEADER, "targets="),
+	  -EINVAL, STRV("target names") },
 	{ "/meta/parse/no-equals", STRV(HEADER, "justakey"),
 	  -EINVAL, STRV("'justakey'", "'='") },
 	{ "/meta/parse/param/unknown-type",
@@ -938,6 +972,7 @@ int main(int argc, char **argv)
 
 	g_test_add_func("/meta/parse/valid", test_parse_valid);
 	g_test_add_func("/meta/parse/minimal", test_parse_minimal);
+	g_test_add_func("/meta/targets", test_targets);
 	g_test_add_func("/meta/parse/padding", test_parse_padding);
 	g_test_add_func("/meta/parse/default-before-param",
 			test_parse_default_first);

@@ -289,6 +289,13 @@ static JsonNode *file_info(const char *path)
 	if (abi_err)
 		add_str(b, "abi_error", abi_err);
 	add_strs(b, "depends", m->depends);
+	if (m->targets) {	/* absent: every target */
+		json_builder_set_member_name(b, "targets");
+		json_builder_begin_array(b);
+		for (char **t = m->targets; *t; t++)
+			json_builder_add_string_value(b, *t);
+		json_builder_end_array(b);
+	}
 	add_syms(b, "exports", m->exports);
 	add_syms(b, "imports", m->imports);
 	json_builder_set_member_name(b, "params");

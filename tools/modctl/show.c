@@ -315,6 +315,9 @@ static void show_info(JsonObject *reply)
 	a = array_of(reply, "depends");
 	for (guint i = 0; a && i < json_array_get_length(a); i++)
 		field("depends:", json_array_get_string_element(a, i));
+	a = array_of(reply, "targets");
+	for (guint i = 0; a && i < json_array_get_length(a); i++)
+		field("target:", json_array_get_string_element(a, i));
 	if (member(reply, "used_by")) {
 		g_autofree char *u = names_of(reply, "used_by");
 
