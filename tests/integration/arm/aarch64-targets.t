@@ -1,4 +1,4 @@
 #!/bin/bash
 # Modules for other targets refused (targets.t) on an aarch64 guest:
-# callstack_instr, stpi and dwarfp among them.
+# stpi and dwarfp among them.
 TARGET=aarch64 exec "$(dirname "$0")/../targets.t"

@@ -1,0 +1,116 @@
+#!/bin/bash
+# callstack_instr on the Arm call-graph guests (TARGET aarch64, arm or
+# thumb; tests/integration/arm/ runs each): the same program as
+# callstack.t's, where a call puts the return address in the link
+# register and pushes nothing.  Every function's on_call/on_ret count and
+# the folded stacks are exact, as on x86: a tail call (b), leaf functions
+# that never store lr, returns through another register (ret x9, bx ip),
+# pop {..., pc} and ldm sp!, {..., pc}, a call whose bl ends a page, a
+# get-PC call, a longjmp, and in ARM state a "mov lr, pc; b" call.
+. "$(dirname "$0")/../lib.sh"
+[ "$TARGET" = x86_64 ] && skip_all "Arm only (callstack.t covers x86)"
+ELF=$(guest_elf callgraph)
+need "$BUILD/modhost.so" "$BUILD/modules/callstack_instr.so" "$TMOD/cs_cons.so" "$ELF"
+plan 8
+
+cp "$BUILD/modules/callstack_instr.so" "$TMOD/cs_cons.so" "$MODDIR/"
+export GUEST=callgraph
+
+# name of each function symbol, by address (a Thumb symbol is address + 1)
+nm "$ELF" | while read -r a t n; do
+	[[ $t == [Tt] ]] && printf '0x%x %s\n' $((0x$a & ~1)) "$n"
+done >"$T/syms"
+named() {	# COUNTS: "name calls rets" for cg_* and kmain
+	awk 'NR == FNR { n[$1] = $2; next }
+	     ($1 in n) && n[$1] ~ /^(cg_|kmain$)/ { print n[$1], $2, $3 }' \
+		"$T/syms" "$1" | sort
+}
+run_guest() {
+	qemu_start watch=off load=cs_cons "cs_cons.out=$T/counts" "$@"
+	wait "$QEMU_PID"
+	GUEST_RC=$?
+	QEMU_PID=
+}
+
+# The same as x86's (callstack.t): each C call is a call instruction.
+EXPECTED_COUNTS="cg_direct 3 3
+cg_dispatch 3 3
+cg_entry_call 3 3
+cg_getpc 3 3
+cg_getpc_body 3 3
+cg_ind_target 3 3
+cg_indirect 3 3
+cg_leaf 18 18
+cg_lj_deep 3 3
+cg_lj_mid 3 3
+cg_lj_try 3 3
+cg_longjmp 3 3
+cg_op_add 1 1
+cg_op_mul 1 1
+cg_op_xor 1 1
+cg_page_end 3 3
+cg_rec 12 12
+cg_round 3 3
+cg_setjmp 3 3
+cg_stdcall 3 3
+cg_straddle 3 3
+cg_tail 3 3
+kmain 1 0"
+
+EXPECTED_FOLDED="kmain;cg_round 3
+kmain;cg_round;cg_direct 3
+kmain;cg_round;cg_direct;cg_leaf 6
+kmain;cg_round;cg_dispatch 3
+kmain;cg_round;cg_dispatch;cg_op_add 1
+kmain;cg_round;cg_dispatch;cg_op_mul 1
+kmain;cg_round;cg_dispatch;cg_op_xor 1
+kmain;cg_round;cg_entry_call 3
+kmain;cg_round;cg_entry_call;cg_leaf 3
+kmain;cg_round;cg_getpc 3
+kmain;cg_round;cg_getpc;cg_getpc_body 3
+kmain;cg_round;cg_indirect 3
+kmain;cg_round;cg_indirect;cg_ind_target 3
+kmain;cg_round;cg_lj_try 3
+kmain;cg_round;cg_lj_try;cg_lj_mid 3
+kmain;cg_round;cg_lj_try;cg_lj_mid;cg_lj_deep 3
+kmain;cg_round;cg_lj_try;cg_lj_mid;cg_lj_deep;cg_longjmp 3
+kmain;cg_round;cg_lj_try;cg_setjmp 3
+kmain;cg_round;cg_page_end 3
+kmain;cg_round;cg_page_end;cg_leaf 3
+kmain;cg_round;cg_rec 3
+kmain;cg_round;cg_rec;cg_rec 3
+kmain;cg_round;cg_rec;cg_rec;cg_rec 3
+kmain;cg_round;cg_rec;cg_rec;cg_rec;cg_rec 3
+kmain;cg_round;cg_rec;cg_rec;cg_rec;cg_rec;cg_leaf 3
+kmain;cg_round;cg_stdcall 3
+kmain;cg_round;cg_straddle 3
+kmain;cg_round;cg_straddle;cg_leaf 3
+kmain;cg_round;cg_tail 3"
+
+# -- asid stacks (TTBR0), with symbols, folded output and trace ---------------
+run_guest "callstack_instr.symbols=$ELF" "callstack_instr.folded=$T/folded" \
+	"callstack_instr.trace=$T/trace"
+is "$GUEST_RC" "$(guest_status 0)" "$TARGET: the guest ran to its end (exit status 0)"
+is "$(named "$T/counts")" "$EXPECTED_COUNTS" \
+	"$TARGET: on_call/on_ret counts per function are exact (asid stacks)"
+is "$(grep '^top_mismatch' "$T/counts")" "top_mismatch 0" \
+	"$TARGET: every handler found its own frame on top of get_functions()"
+# Frames under kmain are libguest-arm's start-up: cut them off.
+is "$(grep ';cg_round' "$T/folded" | sed 's/^.*;kmain;/kmain;/')" "$EXPECTED_FOLDED" \
+	"$TARGET: folded stacks are exact"
+is "$(jq -r 'select(.name=="cg_leaf") | .event' "$T/trace" | sort | uniq -c |
+	awk '{print $2 $1}' | paste -sd' ')" "call18 ret18" \
+	"$TARGET: the trace has cg_leaf's 18 calls and 18 returns"
+lj=$(jq -c 'select(.event=="ret" and (.name|test("^cg_l[oj]")))' "$T/trace" | head -4 |
+	jq -r '"\(.name):\(.depth)"' | paste -sd' ')
+d=$(jq -r 'select(.event=="call" and .name=="cg_lj_try") | .depth' "$T/trace" | head -1)
+is "$lj" "cg_longjmp:$((d + 3)) cg_lj_deep:$((d + 2)) cg_lj_mid:$((d + 1)) cg_lj_try:$d" \
+	"$TARGET: after the longjmp, cg_lj_try's return pops 4 frames, one on_ret each, innermost first"
+
+# -- heuristic stacks: the stack pointer is read at calls and returns ---------
+run_guest callstack_instr.stack_type=heuristic "callstack_instr.symbols=$ELF" \
+	"callstack_instr.folded=$T/folded2"
+is "$(named "$T/counts")" "$EXPECTED_COUNTS" \
+	"$TARGET: on_call/on_ret counts per function are exact (heuristic stacks)"
+is "$(grep ';cg_round' "$T/folded2" | sed 's/^.*;kmain;/kmain;/')" "$EXPECTED_FOLDED" \
+	"$TARGET: heuristic stacks: the same folded stacks"
