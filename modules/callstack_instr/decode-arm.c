@@ -186,8 +186,11 @@ static void classify_a32(enum csi_isa isa, const cs_insn *insn,
 	case ARM_INS_LDMDA:
 	case ARM_INS_LDMDB:
 	case ARM_INS_LDMIB:
-		/* ldm sp!, {..., pc}: the list follows the base register. */
-		if (has_pc(x, 1))
+		/*
+		 * ldm sp!, {..., pc}: the list follows the base register.
+		 * With ^ (usermode) it is an exception return, no function's.
+		 */
+		if (has_pc(x, 1) && !x->usermode)
 			c->kind = CSI_RET;
 		break;
 	case ARM_INS_LDR:
@@ -199,7 +202,8 @@ static void classify_a32(enum csi_isa isa, const cs_insn *insn,
 			c->kind = CSI_RET;
 		break;
 	case ARM_INS_MOV:
-		if (x->op_count == 2 && x->operands[0].type == ARM_OP_REG &&
+		/* movs pc, lr returns from an exception, not a function. */
+		if (x->op_count == 2 && !x->update_flags && x->operands[0].type == ARM_OP_REG &&
 		    x->operands[0].reg == ARM_REG_PC &&
 		    x->operands[1].type == ARM_OP_REG &&
 		    x->operands[1].reg == ARM_REG_LR)

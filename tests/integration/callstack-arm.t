@@ -6,7 +6,8 @@
 # the folded stacks are exact, as on x86: a tail call (b), leaf functions
 # that never store lr, returns through another register (ret x9, bx ip),
 # pop {..., pc} and ldm sp!, {..., pc}, a call whose bl ends a page, a
-# get-PC call, a longjmp, and in ARM state a "mov lr, pc; b" call.
+# get-PC call, a longjmp, an exception (svc) whose handler makes calls,
+# and in ARM state a "mov lr, pc; b" call.
 . "$(dirname "$0")/../lib.sh"
 [ "$TARGET" = x86_64 ] && skip_all "Arm only (callstack.t covers x86)"
 ELF=$(guest_elf callgraph)
@@ -23,7 +24,7 @@ done >"$T/syms"
 named() {	# COUNTS: "name calls rets" for cg_* and kmain
 	awk 'NR == FNR { n[$1] = $2; next }
 	     ($1 in n) && n[$1] ~ /^(cg_|kmain$)/ { print n[$1], $2, $3 }' \
-		"$T/syms" "$1" | sort
+		"$T/syms" "$1" | LC_ALL=C sort
 }
 run_guest() {
 	qemu_start watch=off load=cs_cons "cs_cons.out=$T/counts" "$@"
@@ -32,12 +33,15 @@ run_guest() {
 	QEMU_PID=
 }
 
-# The same as x86's (callstack.t): each C call is a call instruction.
+# As x86's (callstack.t), each C call a call instruction, and cg_svc: its
+# svc's handler (crt0's vector, then arm_trap(), arm_svc()) makes calls in
+# the middle of the chain; they stack on cg_svc and return before it does.
 EXPECTED_COUNTS="cg_direct 3 3
 cg_dispatch 3 3
 cg_entry_call 3 3
 cg_getpc 3 3
 cg_getpc_body 3 3
+cg_in_svc 3 3
 cg_ind_target 3 3
 cg_indirect 3 3
 cg_leaf 18 18
@@ -54,6 +58,7 @@ cg_round 3 3
 cg_setjmp 3 3
 cg_stdcall 3 3
 cg_straddle 3 3
+cg_svc 3 3
 cg_tail 3 3
 kmain 1 0"
 
@@ -85,6 +90,10 @@ kmain;cg_round;cg_rec;cg_rec;cg_rec;cg_rec;cg_leaf 3
 kmain;cg_round;cg_stdcall 3
 kmain;cg_round;cg_straddle 3
 kmain;cg_round;cg_straddle;cg_leaf 3
+kmain;cg_round;cg_svc 3
+kmain;cg_round;cg_svc;arm_trap 3
+kmain;cg_round;cg_svc;arm_trap;arm_svc 3
+kmain;cg_round;cg_svc;arm_trap;arm_svc;cg_in_svc 3
 kmain;cg_round;cg_tail 3"
 
 # -- asid stacks (TTBR0), with symbols, folded output and trace ---------------
