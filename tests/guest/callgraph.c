@@ -6,7 +6,8 @@
  * pointer table, a longjmp out of two frames, calls placed at page (and
  * so block) boundaries, a function whose first instruction is a call, a
  * call that never returns by ret (get-PC), a tail call and a "ret $8";
- * on Arm, an svc whose handler makes calls.  Then it exits with status 0.  The expected counts and folded stacks are
+ * on Arm, an svc whose handler makes calls, and on arm conditional calls
+ * and returns.  Then it exits with status 0.  The expected counts and folded stacks are
  * in tests/integration/callstack.t; change them together.
  *
  * Built with -fno-optimize-sibling-calls (guest.mk): each C call here is a
@@ -156,6 +157,13 @@ NOIPA unsigned cg_svc(unsigned x)
 #else
 #define CG_SVC(i)	((void)(i))
 #endif
+#ifdef __arm__
+/* Conditional calls and returns (tests/guest/arm/callgraph-a32.S). */
+unsigned cg_cond(unsigned x);
+#define CG_COND(i)	(sink = cg_cond((i) + 1))
+#else
+#define CG_COND(i)	((void)(i))
+#endif
 
 NOIPA void cg_round(unsigned i)
 {
@@ -171,6 +179,7 @@ NOIPA void cg_round(unsigned i)
 	sink = cg_tail(i);
 	sink = cg_stdcall(i, 2);
 	CG_SVC(i);
+	CG_COND(i);
 }
 
 unsigned kmain(unsigned magic, struct mb_info *info)

@@ -7,7 +7,8 @@
 # that never store lr, returns through another register (ret x9, bx ip),
 # pop {..., pc} and ldm sp!, {..., pc}, a call whose bl ends a page, a
 # get-PC call, a longjmp, an exception (svc) whose handler makes calls,
-# and in ARM state a "mov lr, pc; b" call.
+# in ARM state a "mov lr, pc; b" call, and on arm conditional calls and
+# returns (in IT blocks in Thumb state).
 . "$(dirname "$0")/../lib.sh"
 [ "$TARGET" = x86_64 ] && skip_all "Arm only (callstack.t covers x86)"
 ELF=$(guest_elf callgraph)
@@ -95,6 +96,19 @@ kmain;cg_round;cg_svc;arm_trap 3
 kmain;cg_round;cg_svc;arm_trap;arm_svc 3
 kmain;cg_round;cg_svc;arm_trap;arm_svc;cg_in_svc 3
 kmain;cg_round;cg_tail 3"
+
+# arm (ARM and Thumb): cg_cond's conditional calls (one not taken) and
+# the returns by bxne (not taken), ldr pc, [sp], #4 and mov pc, lr.
+if [ "$TARGET" != aarch64 ]; then
+	EXPECTED_COUNTS=$(LC_ALL=C sort <<<"$EXPECTED_COUNTS
+cg_cond 3 3
+cg_cond_ret 3 3
+cg_movpc 3 3")
+	EXPECTED_FOLDED=$(LC_ALL=C sort <<<"$EXPECTED_FOLDED
+kmain;cg_round;cg_cond 3
+kmain;cg_round;cg_cond;cg_cond_ret 3
+kmain;cg_round;cg_cond;cg_cond_ret;cg_movpc 3")
+fi
 
 # -- asid stacks (TTBR0), with symbols, folded output and trace ---------------
 run_guest "callstack_instr.symbols=$ELF" "callstack_instr.folded=$T/folded" \
