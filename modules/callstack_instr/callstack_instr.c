@@ -687,7 +687,7 @@ static inline uint64_t arm_target(const struct csi_call_site *site)
 {
 	if (!site->treg)
 		return site->target;
-	return read_reg(site->treg) & (target == CSI_TARGET_ARM ? ~1ull : ~0ull);
+	return read_reg(site->treg) & (site->mode == 32 ? ~1ull : ~0ull);
 }
 
 /* bl: the callee is known; its frame is complete before it runs. */

@@ -58,30 +58,7 @@ stat() { probe | sed -n "s/.*\\b$1=\\([^ ]*\\).*/\\1/p" | tail -1; }
 gdb_break() { gdb-multiarch -nx -batch -ex "break $2" "$1" | sed -n 's/^Breakpoint 1 at \(0x[0-9a-f]*\).*/\1/p'; }
 q_args() { "$Q" rows "$1" | while read -r a; do printf 'stpi_probe.q=0x%x\n' $((0x$a)); done; }
 q_answers() { probe | sed -n 's/^q=[^ ]* rc=0 fn=\([^ ]*\) file=\([^ ]*\) line=\([0-9]*\)$/\1\n\2:\3/p'; }
-# "name = value" lines, sorted, scalars only.  As in stpi.t: a variable
-# that only has an entry value at the pc is "<entry>" on both sides (dwarfp
-# does not index call sites; gdb recovers it through the caller's, or
-# says "<optimized out>" where it cannot: Thumb code at -O2).  The
-# globals are left out (g_*, and the Arm start-up's cmdline buffer).
-vars_ours() { probe | sed -n -e 's/^var \([^ ]*\) [a-z]* = \(-\?[0-9]*\) (\(.*\))$/\1 = \2/p' \
-	-e 's/^var \([^ ]*\) err = ? .*/\1 = <entry>/p' | grep -v '^g_\|^cmdline ' | sort; }
-vars_gdb() {
-	local errs=() v
-	for v in $(probe | sed -n 's/^var \([^ ]*\) err = .*/\1/p'); do
-		errs+=("info address $v")
-	done
-	gdb_ref "break sguest.c:$1" continue 'info args' 'info locals' 'p $pc' "${errs[@]}" > "$T/gdbvars"
-	awk 'function h(x) { sub(/^0x/, "", x); x = sprintf("%16s", x); gsub(/ /, "0", x); return x }
-	     /^\$[0-9]+ = .* 0x/ { pc = h($(NF - 1)); next }
-	     /^Symbol "/ { split($0, q, "\""); v = q[2]; next }
-	     /^  Range 0x/ { split($2, r, "-"); sub(/:$/, "", r[2]); in_r = pc >= h(r[1]) && pc < h(r[2]) }
-	     /DW_OP_entry_value|DW_OP_GNU_entry_value/ && in_r { entry[v] = 1 }
-	     /^[a-z_0-9]+ = -?[0-9]+$/ { val[$1] = $0 }
-	     /^[a-z_0-9]+ = <optimized out>$/ { val[$1] = "" }
-	     END { for (n in val)
-		     if (n in entry) print n " = <entry>"
-		     else if (val[n] != "") print val[n] }' "$T/gdbvars" | sort
-}
+. "$(dirname "$0")/stpi-vars.sh"
 
 for L in O0 O2; do
 	KERNEL=$S/$P-sguest-$L.elf
