@@ -4,11 +4,11 @@
 # tests/integration/arm/ runs each), as stpi.t does for x86, against the
 # cross addr2line and gdb-multiarch driving the same guest through QEMU's
 # gdbstub: every line-table address looked up through stpi answers as
-# addr2line -f; line events start with a real line and pair up; function
-# starts are where gdb's "break FUNC" stops; the live variables and their
-# values (read where dwarfp says they are: Arm DWARF registers, the stack
-# through the frame base and CFA, constants) equal gdb's "info args" +
-# "info locals".
+# addr2line -f; line events pair up and, in a function, are gdb's "next"
+# steps; function starts are where gdb's "break FUNC" stops; the live
+# variables and their values (read where dwarfp says they are: Arm DWARF
+# registers, the stack through the frame base and CFA, constants) equal
+# gdb's "info args" + "info locals".
 . "$(dirname "$0")/../lib.sh"
 [ "$TARGET" = x86_64 ] && skip_all "Arm only (stpi.t covers x86)"
 S=$BUILD/tests/stpi
@@ -19,13 +19,14 @@ arm) P=a32 A2L=arm-linux-gnueabihf-addr2line MACHINE=40 ;;
 thumb) P=t32 A2L=arm-linux-gnueabihf-addr2line MACHINE=40 ;;
 esac
 need "$S/$P-sguest-O0.elf" "$S/$P-sguest-O2.elf" "$Q" "$BUILD/modules/stpi.so" \
-	"$BUILD/modules/dwarfp.so" "$TMOD/stpi_probe.so"
+	"$BUILD/modules/dwarfp.so" "$BUILD/modules/dwarf_simple.so" "$TMOD/stpi_probe.so"
 for t in "$A2L" gdb-multiarch; do
 	command -v "$t" >/dev/null || skip_all "no $t (tools/install-deps)"
 done
-plan 13
+plan 15
 
-cp "$BUILD/modules/stpi.so" "$BUILD/modules/dwarfp.so" "$TMOD/stpi_probe.so" "$MODDIR/"
+cp "$BUILD/modules/stpi.so" "$BUILD/modules/dwarfp.so" \
+	"$BUILD/modules/dwarf_simple.so" "$TMOD/stpi_probe.so" "$MODDIR/"
 
 # run KERNEL PLUGIN_ARGS...: the guest to its end under modhost; log in $QLOG
 run() {
@@ -64,8 +65,10 @@ for L in O0 O2; do
 	KERNEL=$S/$P-sguest-$L.elf
 	A="$TARGET -$L"
 	mapfile -t qs < <(q_args "$KERNEL")
-	run "$KERNEL" load=dwarfp:stpi_probe "dwarfp.binary=$KERNEL" \
-		"stpi_probe.machine=$MACHINE" stpi_probe.bp_line=52 "${qs[@]}"
+	DS=$T/ds-$L.out
+	run "$KERNEL" load=dwarfp:stpi_probe:dwarf_simple "dwarfp.binary=$KERNEL" \
+		"dwarf_simple.out=$DS" "stpi_probe.machine=$MACHINE" stpi_probe.bp_line=52 \
+		"${qs[@]}"
 	grep -q 'sguest: total' "$SERIAL"
 	ok $? "$A: the guest ran to its end under dwarfp"
 	"$Q" rows "$KERNEL" | sed 's/^/0x/' | "$A2L" -f -e "$KERNEL" |
@@ -85,6 +88,8 @@ for L in O0 O2; do
 		[ "$got" = "3 $g" ] || { echo "# $f: got '$got', gdb break at $g, 3 calls"; bad=1; }
 	done
 	ok $bad "$A: on_fn_start fires at gdb-multiarch's 'break FUNC' address, once per call"
+	ours=$(blocks_lines_ours "$DS")
+	is "$ours" "$(blocks_lines_gdb)" "$A: line events in blocks() equal gdb-multiarch's next steps ($ours)"
 
 	for line in 52 23; do
 		[ "$line" = 23 ] && run "$KERNEL" load=dwarfp:stpi_probe "dwarfp.binary=$KERNEL" \

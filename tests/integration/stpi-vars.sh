@@ -1,5 +1,5 @@
-# Shared by stpi.t and stpi-arm.t: the live variables at a line, as the
-# stpi_probe client saw them and as gdb sees them, to compare.  The test
+# Shared by stpi.t and stpi-arm.t: the live variables at a line and the
+# lines of a call, as modhost's clients saw them and as gdb sees them.  The test
 # defines probe (the probe's log lines) and gdb_ref CMD... (gdb's batch
 # output for the guest stopped at its first instruction).
 #
@@ -30,4 +30,21 @@ vars_gdb() {
 	     END { for (n in val)
 		     if (n in entry) print n " = <entry>"
 		     else if (val[n] != "") print val[n] }' "$T/gdbvars" | sort
+}
+
+# blocks_lines_ours DS: the lines of the first call of blocks() in
+# dwarf_simple's output DS (at least 4, or a note that says too few);
+# blocks_lines_gdb: the lines gdb's "next" steps through in that call.
+blocks_lines_ours() {
+	local l
+	l=$(awk '/^fn-start: blocks\(\)/ && !d {d=1; sub(/.*ln: */,""); sub(/,.*/,""); print; next}
+		d && /^\[/ { if ($0 !~ /\] blocks\(\)/) exit; sub(/.*ln: */,""); sub(/,.*/,""); print }' "$1" | paste -sd' ')
+	[ "$(wc -w <<<"$l")" -ge 4 ] || l="(too few: $l)"
+	echo "$l"
+}
+blocks_lines_gdb() {
+	local nexts=() i
+	for i in $(seq 12); do nexts+=(next); done
+	gdb_ref 'break blocks' continue "${nexts[@]}" |
+		awk '/^kmain|in kmain/ {exit} /^[0-9]+\t/ {print $1}' | paste -sd' '
 }

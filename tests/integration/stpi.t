@@ -125,12 +125,8 @@ for L in O0 O2; do
 	ok $bad "$A: on_fn_start fires at gdb's 'break FUNC' address, once per call"
 
 	# The line sequence of the first call of blocks(), against gdb's "next".
-	ours=$(awk '/^fn-start: blocks\(\)/ && !d {d=1; sub(/.*ln: */,""); sub(/,.*/,""); print; next}
-		d && /^\[/ { if ($0 !~ /\] blocks\(\)/) exit; sub(/.*ln: */,""); sub(/,.*/,""); print }' "$DS" | paste -sd' ')
-	nexts=(); for i in $(seq 12); do nexts+=(next); done
-	theirs=$(gdb_ref 'break blocks' continue "${nexts[@]}" |
-		awk '/^kmain|in kmain/ {exit} /^[0-9]+\t/ {print $1}' | paste -sd' ')
-	[ "$(wc -w <<<"$ours")" -ge 4 ] || ours="(too few: $ours)"
+	ours=$(blocks_lines_ours "$DS")
+	theirs=$(blocks_lines_gdb)
 	is "$ours" "$theirs" "$A: line events in blocks() equal gdb's next steps ($ours)"
 
 	# -- live variables -----------------------------------------------------
