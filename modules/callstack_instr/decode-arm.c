@@ -10,9 +10,12 @@
  * QEMU's length: code that is not what it seems is not decoded at all,
  * never misread.
  *
- * Calls: bl and blr (A64), bl and blx (ARM, Thumb).  Returns: ret (any
- * register), bx (any register: compilers return through ip as well as
- * lr), pop or ldm with pc in the list, ldr pc from the stack, mov pc, lr.
+ * Calls: bl and blr (A64), bl and blx (ARM, Thumb), and in ARM state
+ * "mov lr, pc" then b or bx.  Returns: ret (any register), bx (any
+ * register: compilers return through ip as well as lr), pop or ldm with
+ * pc in the list, ldr pc from the stack, mov pc, lr; not the exception
+ * returns movs pc, lr and ldm {..., pc}^.  Conditional ones (a condition
+ * code, or a Thumb IT block) are marked: they may not be taken.
  * Capstone's jump and return groups miss most of these (an ldm that loads
  * pc is just a load to it), hence the explicit list.  A write to a system
  * register (msr, mcr, mcrr) may switch address spaces (TTBR0): QEMU ends
