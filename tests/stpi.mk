@@ -62,6 +62,49 @@ $(STPI_OUT)/sguest64-%.elf: $(STPI_OUT)/lm64-%/lm64-crt0.o \
 	$(Q)$(GUEST_CC) $(LM64_LDFLAGS) -o $@.64 $(filter %.o,$^)
 	$(Q)objcopy -I elf64-x86-64 -O elf32-i386 $@.64 $@
 
+# Arm: the same guest at -O0 and -O2 for aarch64 and for arm in ARM and in
+# Thumb state, on the Arm guests' start-up (tests/guest/arm/, guest.mk's
+# compiler and linkers): build/tests/stpi/{a64,a32,t32}-sguest-O{0,2}.elf.
+# The start-up has no debug information: clang's assembler would give it
+# line rows but no function, where the x86 guests' has neither.
+STPI_ARM_STATES := a64 a32 t32
+STPI_ARM_GUESTS := $(foreach s,$(STPI_ARM_STATES),$(STPI_LEVELS:%=$(STPI_OUT)/$(s)-sguest-%.elf))
+# (Thumb guests share the ARM-state start-up and libguest, as guest.mk's.)
+STPI_ARM_OBJS := $(foreach s,a64 a32,$(foreach l,$(STPI_LEVELS), \
+	$(addprefix $(STPI_OUT)/$(s)-$(l)/,crt0.o sguest.o libguest.o libguest-arm.o))) \
+	$(STPI_LEVELS:%=$(STPI_OUT)/t32-%/sguest.o)
+# $(call stpi_arm_flags,DIR): the compiler flags of objects in DIR (a64-O0 ...)
+# DWARF 4: binutils 2.40's addr2line, the tests' reference, names the
+# outer function for code inlined in clang's DWARF 5 (gdb and dwarfp name
+# the inlined one).
+stpi_arm_flags = $(filter-out -O2,$($(call stpi_arm_up,$(firstword $(subst -, ,$(1))))_CFLAGS)) \
+	-$(lastword $(subst -, ,$(1))) -gdwarf-4 -fdebug-prefix-map=$(CURDIR)=.
+stpi_arm_up = $(if $(filter a64,$(1)),A64,$(if $(filter a32,$(1)),A32,T32))
+$(STPI_ARM_OBJS): tests/stpi.mk tests/guest/libguest.h tests/guest/guest.mk
+	$(call say,GUEST,$@)
+	@mkdir -p $(@D)
+	$(Q)$(ARM_CC) $(call stpi_arm_flags,$(notdir $(@D))) $(if $(filter crt0.o,$(@F)),-g0) -c -o $@ \
+		$(firstword $(wildcard tests/stpi/$(basename $(@F)).c \
+			tests/guest/$(basename $(@F)).c tests/guest/arm/$(basename $(@F)).c \
+			$(if $(filter crt0.o,$(@F)),tests/guest/arm/$(if $(filter a64-%,$(notdir $(@D))),a64,a32)-crt0.S)))
+$(filter %/sguest.o,$(STPI_ARM_OBJS)): tests/stpi/sguest.c
+$(filter %/libguest.o,$(STPI_ARM_OBJS)): tests/guest/libguest.c
+$(filter %/libguest-arm.o,$(STPI_ARM_OBJS)): tests/guest/arm/libguest-arm.c
+$(STPI_OUT)/a64-sguest-%.elf: $(addprefix $(STPI_OUT)/a64-%/,crt0.o sguest.o libguest.o libguest-arm.o) \
+		tests/guest/arm/link.ld
+	$(call say,GUEST,$@)
+	$(Q)$(A64_LD) $(ARM_LDFLAGS) -o $@ $(filter %.o,$^)
+$(STPI_OUT)/a32-sguest-%.elf: $(addprefix $(STPI_OUT)/a32-%/,crt0.o sguest.o libguest.o libguest-arm.o) \
+		tests/guest/arm/link.ld
+	$(call say,GUEST,$@)
+	$(Q)$(A32_LD) $(ARM_LDFLAGS) -o $@ $(filter %.o,$^)
+$(STPI_OUT)/t32-sguest-%.elf: $(STPI_OUT)/t32-%/sguest.o \
+		$(addprefix $(STPI_OUT)/a32-%/,crt0.o libguest.o libguest-arm.o) \
+		tests/guest/arm/link.ld
+	$(call say,GUEST,$@)
+	$(Q)$(A32_LD) $(ARM_LDFLAGS) -o $@ $(filter %.o,$^)
+tests-build: $(if $(ARM_TOOLS),$(STPI_ARM_GUESTS))
+
 # dwarfp's index without QEMU (tests/integration/stpi-addr2line.t, bench).
 DWARFP_SRCS := $(addprefix modules/dwarfp/,index.c lines.c addrmap.c eval.c)
 $(STPI_OUT)/dwarfp-query: tests/stpi/dwarfp-query.c $(DWARFP_SRCS) \
@@ -71,7 +114,7 @@ $(STPI_OUT)/dwarfp-query: tests/stpi/dwarfp-query.c $(DWARFP_SRCS) \
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) -std=gnu11 -D_GNU_SOURCE -Iinclude -Imodules/include \
 		$(shell pkg-config --cflags glib-2.0) -o $@ $(filter %.c,$^) \
-		-ldwarf $(shell pkg-config --libs glib-2.0)
+		-ldwarf $(shell pkg-config --libs glib-2.0 libelf)
 
 # The probe: a stpi client that logs what it is told (tests/integration/stpi*.t).
 $(TMOD)/stpi_probe.so: tests/stpi/stpi_probe.c include/modhost/module.h \

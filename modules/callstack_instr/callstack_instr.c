@@ -68,10 +68,12 @@ static inline uint64_t arm_ret_value(unsigned int imm, unsigned int mode)
 static mh_scoreboard *score;
 static struct mh_ppp_point *pt_on_call, *pt_on_ret;
 static mh_reg *reg_sp, *reg_cr3, *reg_pc, *reg_cs;
+static mh_reg *reg_cpsr;	/* Arm: the instruction set, at translation */
+static uint64_t asid_mask;	/* the address bits of cr3 or TTBR0 */
 static bool verbose;
 static bool outputs;	/* folded, trace or verbose: work beyond the stacks */
 static bool ret_outputs;	/* trace or verbose: rets are reported */
-static int target;	/* csi_target_check(): 0 x86, -EAGAIN not known yet */
+static int target;	/* csi_target_check(): enum csi_target, or -errno */
 static char *folded_path;
 
 /*
@@ -89,6 +91,11 @@ static struct vcpu *fast_vcpu;
 static inline mh_u64 armed_entry(void)
 {
 	return (mh_u64){ score, offsetof(struct vcpu, armed) };
+}
+
+static inline mh_u64 ret_from_entry(void)
+{
+	return (mh_u64){ score, offsetof(struct vcpu, ret_from) };
 }
 
 /*
@@ -190,10 +197,14 @@ static inline uint64_t read_pc(void)
 	return read_named(&reg_pc, "eip");
 }
 
-/* The address space: cr3 without its PCID and cache-control bits. */
+/*
+ * The address space: cr3 without its PCID and cache-control bits; on Arm
+ * TTBR0 (the user half, switched with the process) without its ASID and
+ * attribute bits.
+ */
 static inline uint64_t read_asid(void)
 {
-	return read_reg(reg_cr3) & ~0xfffull;
+	return read_reg(reg_cr3) & asid_mask;
 }
 
 /*
@@ -658,6 +669,195 @@ static bool leave(struct vcpu *v, unsigned int vcpu, uint64_t target,
 	return true;
 }
 
+
+/* -- Arm ------------------------------------------------------------------- */
+
+/*
+ * On Arm a call pushes nothing: bl and blx put the return address in the
+ * link register, and a leaf function may return without ever storing it.
+ * So there is no slot to watch and a frame is (return address, callee):
+ * a call is seen by a callback before it (the callee is its immediate, or
+ * the register read there), and a return arms the vCPU with an inline
+ * store; the block it lands on pops the innermost frame whose return
+ * address that block is, with every frame above it (arm_leave()).
+ * Heuristic stacks keep the stack pointer at the call too; asid stacks
+ * need none, and a direct call then reads no register at all.
+ */
+static inline uint64_t arm_sp(void)
+{
+	return csi_stack_kind == CS_STACK_ASID ? 0 : read_sp();
+}
+
+/* Thumb code's addresses are even: bit 0 of a branch target says Thumb. */
+static inline uint64_t arm_target(const struct csi_call_site *site)
+{
+	if (!site->treg)
+		return site->target;
+	return read_reg(site->treg) & (site->mode == 32 ? ~1ull : ~0ull);
+}
+
+/* bl: the callee is known; its frame is complete before it runs. */
+static void on_call_arm(unsigned int vcpu, void *udata)
+{
+	call_direct(vcpu, udata, arm_sp());
+}
+
+/* blr, blx REG: the callee is in the register, read before the call. */
+static void on_call_arm_reg(unsigned int vcpu, void *udata)
+{
+	struct csi_call_site site = *(const struct csi_call_site *)udata;
+
+	site.target = arm_target(udata);
+	call_direct(vcpu, &site, arm_sp());
+}
+
+/*
+ * A conditional call (blne, or a bl in a Thumb IT block): the callback
+ * runs whether or not the condition holds, so the frame waits for the
+ * next block: the callee's entry completes it, the instruction after the
+ * call drops it (on_block()).
+ */
+static void on_call_arm_cond(unsigned int vcpu, void *udata)
+{
+	struct csi_call_site site = *(const struct csi_call_site *)udata;
+
+	site.target = arm_target(udata);
+	push_pending(vcpu_of(vcpu), &site, arm_sp());
+}
+
+/* A return landed on @to: pop down to the innermost frame returning there. */
+static bool arm_leave(struct vcpu *v, unsigned int vcpu, uint64_t to)
+{
+	struct csi_stack *s = fast_stack;
+	uint32_t i;
+	bool locked;
+
+	if (s && s->depth && csi_frame_at(s, 0)->ret == to &&
+	    !rets_reported()) {
+		s->depth--;
+		csi_stats.rets++;
+		csi_stats.frames_popped++;
+		return true;
+	}
+	s = stack_of(v, arm_sp());
+	locked = csi_lock(s);
+	for (i = 0; i < s->depth; i++)
+		if (csi_frame_at(s, i)->ret == to)
+			break;
+	if (i == s->depth) {
+		csi_unlock(s, locked);
+		return false;
+	}
+	pop_locked(v, vcpu, s, i + 1, to);
+	csi_unlock(s, locked);
+	return true;
+}
+
+/* A conditional call was not taken: its frame goes, uncounted. */
+static void arm_drop(struct vcpu *v)
+{
+	struct csi_stack *s = v->stack;
+	bool locked = csi_lock(s);
+
+	if (s->depth == v->call_depth && !csi_frame_at(s, 0)->func &&
+	    csi_frame_at(s, 0)->ret == v->call_ret)
+		s->depth--;
+	csi_unlock(s, locked);
+}
+
+/*
+ * on_block() on Arm, armed by a return or a conditional call: true when
+ * the block at @addr settled it.  Otherwise (an exception taken first,
+ * a return used as a jump) the vCPU stays armed, as on x86.
+ */
+static bool arm_block(struct vcpu *v, unsigned int vcpu, uint64_t addr)
+{
+	if ((v->armed & 3) == ARM_RET) {
+		if (v->kind == PEND_CALL)
+			csi_stats.unresolved++;
+		v->kind = PEND_NONE;
+		if (((v->armed & ARM_RET_COND) && addr == v->ret_from) ||
+		    arm_leave(v, vcpu, addr))
+			goto done;
+		return false;
+	}
+	if (v->kind != PEND_CALL)
+		goto done;
+	if (addr == v->call_target) {
+		v->kind = PEND_NONE;
+		enter(v, vcpu, addr);
+	} else if (addr == v->call_ret) {
+		v->kind = PEND_NONE;
+		arm_drop(v);
+	} else {
+		return false;
+	}
+done:
+	v->armed = 0;
+	v->misses = 0;
+	return true;
+}
+
+/*
+ * The instruction set of the block being translated: A64, or CPSR.T
+ * (AArch32 state on aarch64: CPSR.nRW); false if cpsr cannot be read,
+ * and then nothing is decoded (said once).
+ */
+static bool arm_isa(enum csi_isa *isa)
+{
+	uint32_t cpsr = 0;
+
+	if (csi_mh->reg_read(reg_cpsr, &cpsr, sizeof(cpsr)) < 0) {
+		static gsize said;
+
+		if (g_once_init_enter(&said)) {
+			csi_mh->log(csi_self, MH_LOG_ERROR, "cpsr cannot be "
+				    "read while translating: Arm code is not "
+				    "decoded, no call is seen");
+			g_once_init_leave(&said, 1);
+		}
+		return false;
+	}
+	if (target == CSI_TARGET_A64 && !(cpsr & 0x10))
+		*isa = CSI_ISA_A64;
+	else
+		*isa = cpsr & 0x20 ? CSI_ISA_T32 : CSI_ISA_A32;
+	return true;
+}
+
+static void translate_arm(mh_tb *tb)
+{
+	struct csi_insn_class c;
+	enum csi_isa isa;
+	mh_insn *last;
+	mh_reg *treg = NULL;
+	mh_vcpu_udata_cb cb;
+
+	if (!arm_isa(&isa) || !csi_classify_arm(tb, isa, &c))
+		return;
+	last = csi_mh->tb_insn(tb, csi_mh->tb_n_insns(tb) - 1);
+	if (c.kind == CSI_CALL) {
+		if (c.treg) {
+			treg = csi_mh->reg_lookup(c.treg);
+			if (!treg)
+				return;
+		}
+		cb = c.cond ? on_call_arm_cond : treg ? on_call_arm_reg :
+		     on_call_arm;
+		csi_mh->insn_exec_cb(last, cb, MH_CB_R_REGS,
+				     (void *)csi_call_site(&c, treg));
+	} else if (c.kind == CSI_RET) {
+		csi_mh->insn_exec_inline(last, MH_INLINE_STORE_U64,
+					 armed_entry(), ARM_RET |
+					 (c.cond ? ARM_RET_COND : 0));
+		if (c.cond)
+			csi_mh->insn_exec_inline(last, MH_INLINE_STORE_U64,
+						 ret_from_entry(), c.next);
+	} else if (c.asid_change) {
+		csi_mh->insn_exec_cb(last, on_asid_insn, MH_CB_NO_REGS, NULL);
+	}
+}
+
 /*
  * Every block, while its vCPU is armed (by an indirect, far or 16-bit
  * call, or a far or 16-bit ret).  A block that does not fit (an interrupt
@@ -670,6 +870,11 @@ static void on_block(unsigned int vcpu, void *udata)
 	struct vcpu *v = vcpu_of(vcpu);
 	uint64_t addr = (uintptr_t)udata, sp = ~0ull;
 
+	if (target != CSI_TARGET_X86) {
+		if (arm_block(v, vcpu, addr))
+			return;
+		goto miss;
+	}
 	if ((v->armed & 3) == ARM_RET) {
 		/* A ret's inline store replaced any call still pending. */
 		if (v->kind == PEND_CALL)
@@ -727,8 +932,34 @@ static int has_reg(const char *name, void *opaque)
 
 static void log_not_x86(enum mh_log_level level, const char *what)
 {
-	csi_mh->log(csi_self, level, "not an x86 guest (no rsp/esp or cr3 "
-		    "register): callstack_instr follows x86 calls only%s", what);
+	csi_mh->log(csi_self, level, "neither an x86 nor an Arm guest (no "
+		    "rsp/esp and cr3, nor x30 or lr with sp and cpsr): "
+		    "callstack_instr follows x86, aarch64 and arm calls only%s",
+		    what);
+}
+
+/* The registers of the target: stack pointer, pc, address space, mode. */
+static void target_regs(void)
+{
+	static const struct {
+		const char *sp, *pc, *asid, *mode;
+		uint64_t asid_mask;
+	} regs[] = {
+		[CSI_TARGET_X86] = { "rsp", "rip", "cr3", "cs", ~0xfffull },
+		/* TTBR0_EL1: ASID in bits 63..48, CnP in bit 0 */
+		[CSI_TARGET_A64] = { "sp", "pc", "TTBR0_EL1", "cpsr",
+				     0x0000fffffffffffeull },
+		/* TTBR0, 64-bit format: ASID 55..48, attributes 6..0 */
+		[CSI_TARGET_ARM] = { "sp", "pc", "TTBR0", "cpsr",
+				     0x0000ffffffffff80ull },
+	};
+
+	reg_sp = csi_mh->reg_lookup(regs[target].sp);
+	reg_pc = csi_mh->reg_lookup(regs[target].pc);
+	reg_cr3 = csi_mh->reg_lookup(regs[target].asid);
+	reg_cs = csi_mh->reg_lookup(regs[target].mode);
+	reg_cpsr = target == CSI_TARGET_X86 ? NULL : reg_cs;
+	asid_mask = regs[target].asid_mask;
 }
 
 /*
@@ -736,14 +967,16 @@ static void log_not_x86(enum mh_log_level level, const char *what)
  * the target: the first block does.  Too late to refuse the load, so on
  * another target it says so once and instruments nothing.
  */
-static bool __attribute__((noinline)) target_is_x86(void)
+static bool __attribute__((noinline)) target_known(void)
 {
 	if (target == -EAGAIN) {
 		target = csi_target_check(has_reg, NULL);
 		if (target == -ENOTSUP)
 			log_not_x86(MH_LOG_ERROR, "; it records nothing: unload it");
+		else if (target >= 0)
+			target_regs();
 	}
-	return target == 0;
+	return target >= 0;
 }
 
 /*
@@ -785,22 +1018,26 @@ static void translate(mh_tb *tb, void *opaque)
 	bool regs;
 
 	(void)opaque;
-	if (target && !target_is_x86())
+	if (target < 0 && !target_known())
 		return;
 	vcpu_table_update();
 	csi_mh->tb_exec_cond_cb(tb, on_block, MH_CB_R_REGS, MH_COND_NE,
 				armed_entry(), 0,
 				(void *)(uintptr_t)csi_mh->tb_vaddr(tb));
+	if (target != CSI_TARGET_X86) {
+		translate_arm(tb);
+		return;
+	}
 	if (!n || !csi_classify(tb, &c))
 		return;
 	last = csi_mh->tb_insn(tb, n - 1);
 	regs = c.mode == 16 || c.far;
 	if (c.kind == CSI_CALL && regs)
 		csi_mh->insn_exec_cb(last, on_call_insn, MH_CB_R_REGS,
-				     (void *)csi_call_site(&c));
+				     (void *)csi_call_site(&c, NULL));
 	else if (c.kind == CSI_CALL)
 		csi_mh->insn_mem_cb(last, near_call_cb(&c), MEM_CB_FLAGS,
-				    MH_MEM_W, (void *)csi_call_site(&c));
+				    MH_MEM_W, (void *)csi_call_site(&c, NULL));
 	else if (c.kind == CSI_RET && regs)
 		csi_mh->insn_exec_inline(last, MH_INLINE_STORE_U64,
 					 armed_entry(),
@@ -864,6 +1101,16 @@ static uint32_t get_functions(uint64_t *functions, uint32_t n, mh_cpu *cpu)
 }
 MH_EXPORT(get_functions, CS_GET_FUNCTIONS_SIG);
 
+/* @mode (x86: cs; Arm: cpsr) says the guest runs privileged code. */
+static bool is_kernel_mode(uint64_t mode)
+{
+	if (target == CSI_TARGET_A64 && !(mode & 0x10))
+		return (mode >> 2 & 3) != 0;	/* PSTATE.EL */
+	if (target != CSI_TARGET_X86)
+		return (mode & 0x1f) != 0x10;	/* not USR mode */
+	return (mode & 3) == 0;
+}
+
 static void get_prog_point(mh_cpu *cpu, struct prog_point *p)
 {
 	struct vcpu *v = api_vcpu(cpu);
@@ -882,7 +1129,7 @@ static void get_prog_point(mh_cpu *cpu, struct prog_point *p)
 	p->pc = v->hstack ? v->hpc : read_pc();
 	p->sid_first = s->asid;
 	p->sid_second = s->anchor;
-	p->is_kernel_mode = (read_reg(reg_cs) & 3) == 0;
+	p->is_kernel_mode = is_kernel_mode(read_reg(reg_cs));
 }
 MH_EXPORT(get_prog_point, CS_GET_PROG_POINT_SIG);
 
@@ -944,8 +1191,12 @@ static int csi_init(mh_module *self, const struct mh_api *api)
 	}
 
 	ret = csi_decode_init();
+	if (!ret)
+		ret = csi_arm_decode_init();
 	if (ret) {
-		api->log(self, MH_LOG_ERROR, "capstone: cannot open x86 handles");
+		api->log(self, MH_LOG_ERROR, "capstone: cannot open its x86 "
+			 "and Arm handles");
+		csi_decode_exit();
 		return ret;
 	}
 	csi_stacks_init();
@@ -968,10 +1219,17 @@ static int csi_init(mh_module *self, const struct mh_api *api)
 	ret_outputs = csi_trace_on() || verbose;
 	outputs = csi_folded_on || ret_outputs;
 
-	reg_sp = api->reg_lookup("rsp");
-	reg_cr3 = api->reg_lookup("cr3");
-	reg_pc = api->reg_lookup("rip");
-	reg_cs = api->reg_lookup("cs");
+	reg_cpsr = NULL;
+	if (target >= 0) {
+		target_regs();
+	} else {
+		/* Until the first block tells: x86's, as before any vCPU. */
+		reg_sp = api->reg_lookup("rsp");
+		reg_cr3 = api->reg_lookup("cr3");
+		reg_pc = api->reg_lookup("rip");
+		reg_cs = api->reg_lookup("cs");
+		asid_mask = ~0xfffull;
+	}
 	old_tables = g_ptr_array_new_with_free_func(g_free);
 	score = api->scoreboard_new(self, sizeof(struct vcpu));
 	pt_on_call = api->ppp_declare(self, "on_call", CS_ON_CALL_SIG);
@@ -997,6 +1255,7 @@ err_out:
 	csi_symbols_free();
 err_stacks:
 	csi_stacks_exit();
+	csi_arm_decode_exit();
 	csi_decode_exit();
 	return ret;
 }
@@ -1024,7 +1283,7 @@ static void csi_exit(mh_module *self)
 			csi_mh->log(self, MH_LOG_ERROR, "folded=%s: %s",
 				    folded_path, strerror(-ret));
 	}
-	/* Not x86: no count at all rather than a misleading calls=0. */
+	/* Not a target it follows: no count rather than a misleading calls=0. */
 	if (target != -ENOTSUP)
 		log_counts(self);
 	/* Closed under its lock: later events (QEMU exit) write nothing. */
@@ -1041,6 +1300,7 @@ static void csi_exit(mh_module *self)
 	g_clear_pointer(&folded_path, g_free);
 	csi_symbols_free();
 	csi_stacks_exit();
+	csi_arm_decode_exit();
 	csi_decode_exit();
 }
 

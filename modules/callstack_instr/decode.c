@@ -49,7 +49,8 @@ static guint site_hash(gconstpointer p)
 {
 	const struct csi_call_site *s = p;
 
-	return g_int64_hash(&s->ret) ^ g_int64_hash(&s->target) ^ s->push;
+	return g_int64_hash(&s->ret) ^ g_int64_hash(&s->target) ^ s->push ^
+	       g_direct_hash(s->treg);
 }
 
 static gboolean site_equal(gconstpointer a, gconstpointer b)
@@ -58,14 +59,15 @@ static gboolean site_equal(gconstpointer a, gconstpointer b)
 
 	return x->ret == y->ret && x->target == y->target &&
 	       x->push == y->push && x->mode == y->mode &&
-	       x->asid_change == y->asid_change;
+	       x->asid_change == y->asid_change && x->treg == y->treg;
 }
 
-const struct csi_call_site *csi_call_site(const struct csi_insn_class *c)
+const struct csi_call_site *csi_call_site(const struct csi_insn_class *c,
+					  mh_reg *treg)
 {
 	struct csi_call_site key = {
 		.ret = c->next, .target = c->target, .push = c->push,
-		.mode = c->mode, .asid_change = c->asid_change,
+		.mode = c->mode, .asid_change = c->asid_change, .treg = treg,
 	}, *s;
 
 	g_mutex_lock(&decode_lock);

@@ -4,7 +4,8 @@
  *   decode.c          capstone: classify a block's last instruction
  *   stacks.c          shadow stacks, return matching, folded-stack counts
  *   output.c          symbols (libelf), folded file, JSON-lines trace
- *   target.c          is the guest x86 (the only target it decodes)?
+ *   decode-arm.c      capstone: the same for A64, ARM and Thumb code
+ *   target.c          which target: x86, aarch64 or arm?
  *   callstack_instr.c the module: parameters, vCPU callbacks, API, hooks
  *   state.c           the state handed from one version to the next
  */
@@ -42,6 +43,8 @@ struct csi_insn_class {
 	bool far;		/* lcall, retf: CS:IP, segment bases matter */
 	uint64_t target;	/* a direct call's target (32/64-bit); else 0 */
 	uint64_t next;		/* address after the instruction */
+	bool cond;		/* Arm: conditional (it may not be taken) */
+	const char *treg;	/* Arm: an indirect call's target register */
 };
 
 int csi_decode_init(void);
@@ -61,9 +64,30 @@ struct csi_call_site {
 	uint32_t push;		/* bytes the call pushes */
 	uint32_t mode;		/* 16, 32, 64 */
 	bool asid_change;	/* a far call: may switch tasks */
+	mh_reg *treg;		/* Arm: the indirect call's target register */
 };
 
-const struct csi_call_site *csi_call_site(const struct csi_insn_class *c);
+/* Interned call site of @c; @treg is @c->treg looked up (Arm) or NULL. */
+const struct csi_call_site *csi_call_site(const struct csi_insn_class *c,
+					  mh_reg *treg);
+
+/* -- decode-arm.c ------------------------------------------------------- */
+
+/* The instruction set a block is in. */
+enum csi_isa {
+	CSI_ISA_A64,
+	CSI_ISA_A32,	/* ARM state */
+	CSI_ISA_T32,	/* Thumb state */
+};
+
+int csi_arm_decode_init(void);
+void csi_arm_decode_exit(void);
+/*
+ * Classify @tb's last instruction, decoded in @isa only; false if
+ * capstone cannot decode it there with QEMU's length.
+ */
+bool csi_classify_arm(const mh_tb *tb, enum csi_isa isa,
+		      struct csi_insn_class *c);
 
 /* The mode coded in two bits of @udata at @shift: 16, 32 or 64. */
 static inline unsigned int csi_udata_mode(void *udata, unsigned int shift)
@@ -233,11 +257,14 @@ struct vcpu {
 	struct csi_stack *hstack;	/* handlers running: their stack */
 	uint64_t hpc;			/* handlers running: the guest's pc */
 	uint64_t thread;		/* threaded: threads.c's key, 0 unknown */
+	uint64_t ret_from;		/* Arm: a conditional ret's next insn */
 };
 
 /* A vCPU's "armed" value: a call pending, or a ret (see arm_ret_value()). */
 #define ARM_CALL	1ull
 #define ARM_RET		2ull
+/* Arm: the armed ret is conditional; landing on ret_from, it was not taken. */
+#define ARM_RET_COND	4ull
 
 /* @vcpu_index's state, a scoreboard element. */
 struct vcpu *csi_vcpu_of(unsigned int vcpu_index);
@@ -262,14 +289,22 @@ int csi_state_restore(mh_module *self, const void *data, size_t len,
 
 /* -- target.c ----------------------------------------------------------- */
 
+/* The targets callstack_instr follows (csi_target_check()). */
+enum csi_target {
+	CSI_TARGET_X86,		/* x86_64 and i386 */
+	CSI_TARGET_A64,		/* aarch64 */
+	CSI_TARGET_ARM,		/* arm: ARM and Thumb state */
+};
+
 /**
  * csi_target_check() - can callstack_instr follow this target's calls?
  * @has_reg: 0 if the target has register @name, -ENOENT if it has not,
  *	-EAGAIN while no vCPU exists yet (the register list is unknown)
  * @opaque: passed to @has_reg
  *
- * Return: 0 for x86 (rsp or esp, and cr3), -ENOTSUP for any other target,
- * -EAGAIN while the target is not known yet.
+ * Return: the target (enum csi_target: x86 has rsp or esp, and cr3;
+ * aarch64 x30, sp and cpsr; arm lr, sp and cpsr), -ENOTSUP for any other
+ * target, -EAGAIN while the target is not known yet.
  */
 int csi_target_check(int (*has_reg)(const char *name, void *opaque),
 		     void *opaque);

@@ -45,6 +45,8 @@ int csi_symbols_load(const char *path)
 {
 	Elf_Scn *scn = NULL;
 	GElf_Shdr sh;
+	GElf_Ehdr eh;
+	uint64_t thumb_bit;
 	int fd, ret = -ENOENT;
 	size_t nsymtab = 0;
 	Elf *elf;
@@ -69,6 +71,8 @@ int csi_symbols_load(const char *path)
 		ret = -ENOEXEC;
 		goto out_end;
 	}
+	/* An Arm Thumb function's symbol is its address + 1 (ELF for Arm). */
+	thumb_bit = gelf_getehdr(elf, &eh) && eh.e_machine == EM_ARM ? 1 : 0;
 	syms = g_array_new(FALSE, FALSE, sizeof(struct sym));
 	g_array_set_clear_func(syms, sym_clear);
 	while ((scn = elf_nextscn(elf, scn))) {
@@ -90,7 +94,7 @@ int csi_symbols_load(const char *path)
 			name = elf_strptr(elf, sh.sh_link, s.st_name);
 			if (!name || !*name)
 				continue;
-			e.addr = s.st_value;
+			e.addr = s.st_value & ~thumb_bit;
 			e.size = s.st_size;
 			e.name = g_strdup(name);
 			g_array_append_val(syms, e);

@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: MIT
 /*
- * Which guests callstack_instr can follow.  It decodes x86 code only
- * (capstone's x86 handles) and reads x86 registers, so on another target
- * it would count nothing and say calls=0 at exit as if the guest had made
- * no call.  The plugin API tells a module nothing about the target but
- * the names of its registers, and only once a vCPU exists.
+ * Which guests callstack_instr can follow, and how.  It decodes x86 code
+ * (capstone's x86 handles) and Arm code (A64, ARM and Thumb), and reads
+ * each target's registers; on any other target it would count nothing
+ * and say calls=0 at exit as if the guest had made no call.  The plugin
+ * API tells a module nothing about the target but the names of its
+ * registers, and only once a vCPU exists.
  */
 #include <errno.h>
 
@@ -20,7 +21,15 @@ int csi_target_check(int (*has_reg)(const char *name, void *opaque),
 	/* qemu-system-i386 names it esp (see read_named()). */
 	if (sp)
 		sp = has_reg("esp", opaque);
-	if (sp || has_reg("cr3", opaque))
-		return -ENOTSUP;
-	return 0;
+	if (!sp && !has_reg("cr3", opaque))
+		return CSI_TARGET_X86;
+	/* QEMU's aarch64 core registers: x0..x30, sp, pc, cpsr. */
+	if (!has_reg("x30", opaque) && !has_reg("sp", opaque) &&
+	    !has_reg("cpsr", opaque))
+		return CSI_TARGET_A64;
+	/* Its arm core registers: r0..r12, sp, lr, pc, cpsr. */
+	if (!has_reg("lr", opaque) && !has_reg("sp", opaque) &&
+	    !has_reg("cpsr", opaque))
+		return CSI_TARGET_ARM;
+	return -ENOTSUP;
 }

@@ -6,6 +6,7 @@
  * is_stmt row) or a function body (its post-prologue address), raising
  * stpi's line-change and function-start callbacks from there.
  */
+#include <elf.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdlib.h>
@@ -205,14 +206,32 @@ static struct dw_binary *binary_at(uint64_t pc, uint64_t *addr)
 
 /* -- guest access for eval.c ---------------------------------------------- */
 
+/*
+ * Arm binaries number registers by Arm's DWARF ABI (stpi.h); x86 ones by
+ * their code's width, as an x86_64 kernel may come in an ELF32 file.
+ */
+static bool is_arm(const struct dw_binary *b)
+{
+	return b->machine == EM_ARM || b->machine == EM_AARCH64;
+}
+
 static int read_reg(void *ctx, unsigned int regno, uint64_t *val)
 {
 	const struct dw_binary *b = ctx;
-	const char *name = stpi_dwarf_reg_name(b->addr_size, regno);
+	const char *name = is_arm(b) ? stpi_dwarf_reg_name_elf(b->machine, regno)
+				     : stpi_dwarf_reg_name(b->addr_size, regno);
 	uint64_t v = 0;
 
 	if (!name)
 		return -1;
+	if (is_arm(b)) {
+		const mh_reg *r = mh->reg_lookup(name);
+
+		if (!r || mh->reg_read(r, &v, sizeof(v)) < 0)
+			return -1;
+		*val = b->addr_size == 4 ? (uint32_t)v : v;
+		return 0;
+	}
 	for (unsigned int i = 0; i < G_N_ELEMENTS(reg_names); i++) {
 		if (!strcmp(reg_names[i], name)) {
 			if (!regs[i] || mh->reg_read(regs[i], &v, sizeof(v)) < 0)

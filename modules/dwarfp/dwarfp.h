@@ -109,6 +109,7 @@ struct dw_binary {
 	char *path;
 	uint64_t bias;
 	uint8_t addr_size;		/* of the first CU with code: 4 or 8 */
+	uint16_t machine;		/* ELF e_machine: its DWARF registers */
 	Dwarf_Debug dbg;
 	Dwarf_Cie *cies;
 	Dwarf_Fde *fdes;

@@ -15,8 +15,11 @@
  * and each abstract origin once.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <gelf.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "index.h"
 
@@ -687,6 +690,30 @@ void dw_read_vars(const struct dw_binary *cb, const struct dw_func *f)
 	g_mutex_unlock(&b->cfi_lock);
 }
 
+/*
+ * @path's ELF machine: what its DWARF register numbers mean.  0 if it
+ * cannot be read; dwarf_init_path() then says what is wrong with the file.
+ */
+static uint16_t elf_machine(const char *path)
+{
+	GElf_Ehdr eh;
+	uint16_t m = 0;
+	Elf *elf;
+	int fd;
+
+	if (elf_version(EV_CURRENT) == EV_NONE)
+		return 0;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	elf = elf_begin(fd, ELF_C_READ, NULL);
+	if (elf && gelf_getehdr(elf, &eh))
+		m = eh.e_machine;
+	elf_end(elf);
+	close(fd);
+	return m;
+}
+
 struct dw_binary *dw_open(const char *path, uint64_t bias, char **err)
 {
 	struct dw_binary *b = g_new0(struct dw_binary, 1);
@@ -697,6 +724,7 @@ struct dw_binary *dw_open(const char *path, uint64_t bias, char **err)
 	dw_lines_init(&bd, b);
 	b->path = g_strdup(path);
 	b->bias = bias;
+	b->machine = elf_machine(path);
 	g_mutex_init(&b->cfi_lock);
 	b->strs = g_string_chunk_new(4096);
 	b->rows = g_array_new(FALSE, FALSE, sizeof(struct dw_row));

@@ -5,8 +5,9 @@
  * direct calls, an indirect call, recursion, a call through a function-
  * pointer table, a longjmp out of two frames, calls placed at page (and
  * so block) boundaries, a function whose first instruction is a call, a
- * call that never returns by ret (get-PC), a tail call and a "ret $8".
- * Then it exits with status 0.  The expected counts and folded stacks are
+ * call that never returns by ret (get-PC), a tail call and a "ret $8";
+ * on Arm, an svc whose handler makes calls, and on arm conditional calls
+ * and returns.  Then it exits with status 0.  The expected counts and folded stacks are
  * in tests/integration/callstack.t; change them together.
  *
  * Built with -fno-optimize-sibling-calls (guest.mk): each C call here is a
@@ -124,6 +125,46 @@ unsigned cg_getpc(void);
 unsigned cg_tail(unsigned x);
 STDCALL unsigned cg_stdcall(unsigned a, unsigned b);
 
+#if defined(__aarch64__) || defined(__arm__)
+/*
+ * Arm: an exception taken in the middle of a call chain.  cg_svc's svc
+ * enters crt0's handler, which calls arm_trap(), which calls arm_svc()
+ * and cg_in_svc(); the exception return then resumes cg_svc.  Those calls
+ * stack on cg_svc's frames (the handler runs on the same stack) and
+ * return before cg_svc does.  On arm the svc is taken in the mode the
+ * guest runs in, SVC mode, and overwrites lr: said to the compiler.
+ */
+NOIPA unsigned cg_in_svc(unsigned x)
+{
+	return x + 1;
+}
+
+void arm_svc(void)
+{
+	sink = cg_in_svc(sink);
+}
+
+NOIPA unsigned cg_svc(unsigned x)
+{
+#ifdef __arm__
+	__asm__ volatile("svc #0" ::: "memory", "lr");
+#else
+	__asm__ volatile("svc #0" ::: "memory");
+#endif
+	return x + 2;
+}
+#define CG_SVC(i)	(sink = cg_svc(i))
+#else
+#define CG_SVC(i)	((void)(i))
+#endif
+#ifdef __arm__
+/* Conditional calls and returns (tests/guest/arm/callgraph-a32.S). */
+unsigned cg_cond(unsigned x);
+#define CG_COND(i)	(sink = cg_cond((i) + 1))
+#else
+#define CG_COND(i)	((void)(i))
+#endif
+
 NOIPA void cg_round(unsigned i)
 {
 	sink = cg_direct(i);
@@ -137,6 +178,8 @@ NOIPA void cg_round(unsigned i)
 	sink = cg_getpc();
 	sink = cg_tail(i);
 	sink = cg_stdcall(i, 2);
+	CG_SVC(i);
+	CG_COND(i);
 }
 
 unsigned kmain(unsigned magic, struct mb_info *info)

@@ -99,7 +99,7 @@ $(LM64_OBJ)/csthunk.o: LM64_CFLAGS += -fno-optimize-sibling-calls
 # (tools/install-deps).  A later issue's guests (callstack_instr, stpi)
 # join by adding NAME to ARM_GUEST_PROGS; objects come from
 # tests/guest/NAME.c, tests/guest/arm/NAME.c or tests/guest/arm/NAME.S.
-ARM_GUEST_PROGS := spin hcall tight callgraph
+ARM_GUEST_PROGS := spin hcall tight callgraph csrec
 ARM_CC ?= clang
 ARM_COMMON_CFLAGS := -ffreestanding -fno-pic -fno-pie -fno-stack-protector \
 	-fno-asynchronous-unwind-tables -fno-unwind-tables -nostdlib -O2 -g \

@@ -6,6 +6,7 @@
 # (by name) and the return addresses must be gdb's, from the innermost
 # frame out to kmain.
 . "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/callstack-gdb.sh"
 ELF=$BUILD/tests/guest/callgraph.elf
 need "$BUILD/modhost.so" "$BUILD/modules/callstack_instr.so" "$TMOD/cs_cons.so" "$ELF"
 command -v gdb >/dev/null || skip_all "gdb is not installed"
@@ -36,54 +37,13 @@ GDBSOCK=$T/gdb.sock
 QEMU_PID=$!
 wait_for "gdb socket" test -S "$GDBSOCK" || bail "QEMU did not start: $(cat "$T/stderr")"
 
-cat >"$T/bt.py" <<'EOF'
-import gdb
-
-def stop_line():
-    f = gdb.newest_frame()
-    names, pcs = [], []
-    while f is not None:
-        names.append(f.name() or "?")
-        pcs.append(f.pc())
-        if names[-1] == "kmain":
-            break
-        f = f.older()
-    return "%s | %s" % (" ".join(names),
-                        " ".join("0x%x" % p for p in pcs[1:]))
-
-with open(OUT, "w") as out:
-    while True:
-        try:
-            gdb.execute("continue", to_string=True)
-        except gdb.error:
-            break           # the guest exited: QEMU closed the connection
-        if not gdb.selected_inferior().threads():
-            break
-        out.write(stop_line() + "\n")
-        out.flush()
-EOF
-bps=()
-for f in $PROBES; do bps+=(-ex "break *$(addr "$f")"); done
-timeout 120 gdb -batch -nx -ex 'set pagination off' -ex 'set confirm off' \
-	-ex "file $ELF" -ex "target remote $GDBSOCK" "${bps[@]}" \
-	-ex "python OUT = '$T/gdb'" -ex "source $T/bt.py" >"$T/gdb.log" 2>&1
+gdb_stops gdb "$ELF" "$GDBSOCK" "$T/gdb" $(for f in $PROBES; do addr "$f"; done)
 wait "$QEMU_PID"
 rc=$?
 QEMU_PID=
 is "$rc" 1 "the guest ran to its end under gdb (exit status 0)"
 
-# The consumer's lines, named like gdb's: functions up to kmain, then the
-# return addresses of the frames above it.
-awk 'NR == FNR { n[$1] = $2; next }
-     /^F / { s = ""; k = 0
-	     for (i = 2; $i != "|"; i++) {
-		     s = s (k++ ? " " : "") (($i in n) ? n[$i] : $i)
-		     if (n[$i] == "kmain") break
-	     }
-	     while ($i != "|") i++
-	     c = ""
-	     for (j = 1; j < k; j++) c = c (j > 1 ? " " : "") $(i + 1 + j)
-	     print s " | " c }' "$T/syms" "$T/probes" >"$T/ours"
+consumer_stops "$T/syms" "$T/probes" >"$T/ours"
 
 n=$(wc -l <"$T/gdb")
 echo "# gdb stopped $n times; first: $(head -1 "$T/gdb")"

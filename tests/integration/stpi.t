@@ -58,28 +58,7 @@ gdb_break() { gdb -nx -batch -ex "break $2" "$1" | sed -n 's/^Breakpoint 1 at \(
 q_args() { "$Q" rows "$1" | while read -r a; do printf 'stpi_probe.q=0x%x\n' $((0x$a + $2)); done; }
 # The probe's answers as addr2line -f prints them, two lines each.
 q_answers() { probe | sed -n 's/^q=[^ ]* rc=0 fn=\([^ ]*\) file=\([^ ]*\) line=\([0-9]*\)$/\1\n\2:\3/p'; }
-# vars_ours / vars_gdb LINE: "name = value" lines, sorted, scalars only.
-# A variable that only has an entry value at the pc (DW_OP_entry_value)
-# is LocErr for dwarfp, which does not index call sites; gdb recovers it
-# through the caller's call site.  Both sides show it as "name = <entry>":
-# ours when dwarfp says LocErr, gdb's when its location there is one.
-vars_ours() { probe | sed -n -e 's/^var \([^ ]*\) [a-z]* = \(-\?[0-9]*\) (\(.*\))$/\1 = \2/p' \
-	-e 's/^var \([^ ]*\) err = ? .*/\1 = <entry>/p' | grep -v '^g_' | sort; }
-vars_gdb() {
-	local errs=() v
-	for v in $(probe | sed -n 's/^var \([^ ]*\) err = .*/\1/p'); do
-		errs+=("info address $v")
-	done
-	gdb_ref "break sguest.c:$1" continue 'info args' 'info locals' 'p $pc' "${errs[@]}" > "$T/gdbvars"
-	# Addresses compare as zero-padded hex strings (mawk has no strtonum).
-	awk 'function h(x) { sub(/^0x/, "", x); x = sprintf("%16s", x); gsub(/ /, "0", x); return x }
-	     /^\$[0-9]+ = .* 0x/ { pc = h($(NF - 1)); next }
-	     /^Symbol "/ { split($0, q, "\""); v = q[2]; next }
-	     /^  Range 0x/ { split($2, r, "-"); sub(/:$/, "", r[2]); in_r = pc >= h(r[1]) && pc < h(r[2]) }
-	     /DW_OP_entry_value/ && in_r { entry[v] = 1 }
-	     /^[a-z_0-9]+ = -?[0-9]+$/ { val[$1] = $0 }
-	     END { for (n in val) print (n in entry) ? n " = <entry>" : val[n] }' "$T/gdbvars" | sort
-}
+. "$(dirname "$0")/stpi-vars.sh"
 
 # -- no provider ----------------------------------------------------------
 ADD3=$(gdb_break "$S/sguest-O0.elf" add3)
@@ -146,12 +125,8 @@ for L in O0 O2; do
 	ok $bad "$A: on_fn_start fires at gdb's 'break FUNC' address, once per call"
 
 	# The line sequence of the first call of blocks(), against gdb's "next".
-	ours=$(awk '/^fn-start: blocks\(\)/ && !d {d=1; sub(/.*ln: */,""); sub(/,.*/,""); print; next}
-		d && /^\[/ { if ($0 !~ /\] blocks\(\)/) exit; sub(/.*ln: */,""); sub(/,.*/,""); print }' "$DS" | paste -sd' ')
-	nexts=(); for i in $(seq 12); do nexts+=(next); done
-	theirs=$(gdb_ref 'break blocks' continue "${nexts[@]}" |
-		awk '/^kmain|in kmain/ {exit} /^[0-9]+\t/ {print $1}' | paste -sd' ')
-	[ "$(wc -w <<<"$ours")" -ge 4 ] || ours="(too few: $ours)"
+	ours=$(blocks_lines_ours "$DS")
+	theirs=$(blocks_lines_gdb)
 	is "$ours" "$theirs" "$A: line events in blocks() equal gdb's next steps ($ours)"
 
 	# -- live variables -----------------------------------------------------

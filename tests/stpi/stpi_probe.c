@@ -8,7 +8,8 @@
  *   bp_line=N     the first time line N of a file ending in bp_file starts:
  *                 every live variable (function's, then globals) with the
  *                 32-bit value read from where stpi says it lives; a LocReg
- *                 is named with the DWARF numbering of addr_size (4: i386,
+ *                 is named with the DWARF numbering of machine (an ELF
+ *                 e_machine: 183 aarch64, 40 arm) or else addr_size (4: i386,
  *                 8: x86_64), which a client has to know
  *   regmap=on     at init: "regmap SIZE NUMBER NAME" for DWARF registers
  *                 0-16 of both numberings, as stpi_dwarf_reg_name() gives them
@@ -34,6 +35,7 @@ MH_PARAM_LIST(q, "address to look up at init (repeatable)");
 MH_PARAM_UINT(bp_line, 0, "line at which to dump the live variables");
 MH_PARAM_STR(bp_file, "sguest.c", "file suffix of bp_line");
 MH_PARAM_UINT(addr_size, 4, "the guest's DWARF register numbering: 4 or 8");
+MH_PARAM_UINT(machine, 0, "or by the ELF machine: 183 aarch64, 40 arm");
 MH_PARAM_BOOL(regmap, false, "log stpi_dwarf_reg_name() for both numberings");
 
 static stpi_get_pc_source_info_t stpi_get_pc_source_info;
@@ -50,7 +52,7 @@ static uint64_t n_bad, n_seq, seq_hash;
 static unsigned long long first_before, first_after;
 static bool seen_after_first, dumped;
 static const char *bp_file;
-static unsigned int addr_size;
+static unsigned int addr_size, machine;
 /* The pairing rule, one vCPU (the test guests have one). */
 static char open_file[512];	/* the line before_line_change opened */
 static unsigned long long open_lno;
@@ -101,7 +103,8 @@ static void dump_var(const char *ty, const char *nm, LocType t, uint64_t loc)
 		uint64_t x = 0;
 
 		how = "reg";
-		reg = stpi_dwarf_reg_name(addr_size, loc);
+		reg = machine ? stpi_dwarf_reg_name_elf(machine, loc) :
+				stpi_dwarf_reg_name(addr_size, loc);
 		r = reg ? mh->reg_lookup(reg) : NULL;
 		ok = r && mh->reg_read(r, &x, sizeof(x)) > 0;
 		v = (uint32_t)x;
@@ -188,6 +191,7 @@ static int probe_init(mh_module *self, const struct mh_api *api)
 	bp_line = api->param_uint(self, "bp_line");
 	bp_file = api->param_str(self, "bp_file");
 	addr_size = api->param_uint(self, "addr_size");
+	machine = api->param_uint(self, "machine");
 	if (api->param_bool(self, "regmap")) {
 		for (unsigned int sz = 4; sz <= 8; sz += 4) {
 			for (unsigned int r = 0; r <= 16; r++) {

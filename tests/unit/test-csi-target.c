@@ -29,20 +29,20 @@ static int has_reg(const char *name, void *opaque)
 static void test_x86(void)
 {
 	g_assert_cmpint(csi_target_check(has_reg, (void *)STRV("rax", "rsp",
-		"rip", "cs", "cr3", "efer")), ==, 0);
+		"rip", "cs", "cr3", "efer")), ==, CSI_TARGET_X86);
 	/* qemu-system-i386 */
 	g_assert_cmpint(csi_target_check(has_reg, (void *)STRV("eax", "esp",
-		"eip", "cs", "cr3")), ==, 0);
+		"eip", "cs", "cr3")), ==, CSI_TARGET_X86);
 }
 
 static void test_not_x86(void)
 {
 	/* qemu-system-aarch64 */
 	g_assert_cmpint(csi_target_check(has_reg, (void *)STRV("x0", "x30",
-		"sp", "pc", "cpsr")), ==, -ENOTSUP);
+		"sp", "pc", "cpsr")), ==, CSI_TARGET_A64);
 	/* qemu-system-arm */
 	g_assert_cmpint(csi_target_check(has_reg, (void *)STRV("r0", "sp",
-		"lr", "pc", "cpsr")), ==, -ENOTSUP);
+		"lr", "pc", "cpsr")), ==, CSI_TARGET_ARM);
 	/* a target whose registers plugins cannot see (mips on QEMU 10.0) */
 	g_assert_cmpint(csi_target_check(has_reg, (void *)STRV(NULL)), ==,
 			-ENOTSUP);

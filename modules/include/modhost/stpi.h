@@ -141,6 +141,48 @@ static inline const char *stpi_dwarf_reg_name(unsigned int addr_size,
 	return regno < sizeof(i386) / sizeof(i386[0]) ? i386[regno] : NULL;
 }
 
+/**
+ * stpi_dwarf_reg_name_elf() - the modhost register name of a DWARF
+ *	register, by the binary's architecture
+ * @e_machine: the ELF header's e_machine of the binary the variable is in:
+ *	EM_386 (3), EM_X86_64 (62), EM_ARM (40) or EM_AARCH64 (183)
+ * @regno: the DWARF register number (a LocReg's loc)
+ *
+ * The Arm numberings are those of Arm's DWARF ABI: aarch64 x0-x30 are
+ * 0-30 and sp 31; arm r0-r15 are 0-15, which QEMU names r0..r12, sp, lr,
+ * pc.  i386 and x86_64 are stpi_dwarf_reg_name()'s.
+ *
+ * Return: the name to pass to mh_api.reg_lookup(), or NULL for a
+ * register without one (or another architecture).
+ */
+static inline const char *stpi_dwarf_reg_name_elf(unsigned int e_machine,
+						  uint64_t regno)
+{
+	static const char *const a64[] = {
+		"x0", "x1", "x2", "x3", "x4", "x5", "x6", "x7", "x8", "x9",
+		"x10", "x11", "x12", "x13", "x14", "x15", "x16", "x17", "x18",
+		"x19", "x20", "x21", "x22", "x23", "x24", "x25", "x26", "x27",
+		"x28", "x29", "x30", "sp",
+	};
+	static const char *const a32[] = {
+		"r0", "r1", "r2", "r3", "r4", "r5", "r6", "r7", "r8", "r9",
+		"r10", "r11", "r12", "sp", "lr", "pc",
+	};
+
+	switch (e_machine) {
+	case 3:		/* EM_386 */
+		return stpi_dwarf_reg_name(4, regno);
+	case 62:	/* EM_X86_64 */
+		return stpi_dwarf_reg_name(8, regno);
+	case 183:	/* EM_AARCH64 */
+		return regno < sizeof(a64) / sizeof(a64[0]) ? a64[regno] : NULL;
+	case 40:	/* EM_ARM */
+		return regno < sizeof(a32) / sizeof(a32[0]) ? a32[regno] : NULL;
+	default:
+		return NULL;
+	}
+}
+
 #ifdef __cplusplus
 }
 #endif

@@ -71,9 +71,17 @@ undef:
 	str	r0, [sp, #20]		/* the saved LR: where to resume */
 	pop	{r0-r3, r12, lr}
 	movs	pc, lr
+/* svc (taken in SVC mode, where the guest runs: its lr is the caller's
+ * to save): arm_trap(2, spsr, return address), as for undef. */
 other_swi:
+	push	{r0-r3, r12, lr}
+	mrs	r1, spsr
+	mov	r2, lr
 	mov	r0, #2
-	b	fatal
+	blx	arm_trap
+	str	r0, [sp, #20]
+	pop	{r0-r3, r12, lr}
+	movs	pc, lr
 other_pabt:
 	mov	r0, #3
 	b	fatal

@@ -150,4 +150,56 @@ cg_stdcall:
 	.cfi_endproc
 	.size	cg_stdcall, . - cg_stdcall
 
+/*
+ * Arm only: conditional calls and returns, and the returns compilers
+ * seldom emit.  cg_cond's first bleq is not taken (x != 0), its second
+ * is; cg_cond_ret's bxne is not taken, it returns by ldr pc, [sp], #4;
+ * cg_movpc returns by mov pc, lr.  In Thumb state each conditional
+ * instruction is in an IT block.
+ */
+#ifdef __thumb__
+#define IT(c)	it c
+#else
+#define IT(c)
+#endif
+	.globl	cg_cond
+	.type	cg_cond, %function
+cg_cond:
+	.cfi_startproc
+	push	{r4, lr}
+	.cfi_def_cfa_offset 8
+	.cfi_offset 14, -4
+	.cfi_offset 4, -8
+	cmp	r0, #0
+	IT(eq)
+	bleq	cg_leaf
+	cmp	r0, r0
+	IT(eq)
+	bleq	cg_cond_ret
+	pop	{r4, pc}
+	.cfi_endproc
+	.size	cg_cond, . - cg_cond
+
+	.type	cg_cond_ret, %function
+cg_cond_ret:
+	.cfi_startproc
+	cmp	r0, r0
+	IT(ne)
+	bxne	lr
+	str	lr, [sp, #-4]!
+	.cfi_def_cfa_offset 4
+	.cfi_offset 14, -4
+	bl	cg_movpc
+	ldr	pc, [sp], #4
+	.cfi_endproc
+	.size	cg_cond_ret, . - cg_cond_ret
+
+	.type	cg_movpc, %function
+cg_movpc:
+	.cfi_startproc
+	adds	r0, r0, #1
+	mov	pc, lr
+	.cfi_endproc
+	.size	cg_movpc, . - cg_movpc
+
 	.section .note.GNU-stack, "", %progbits

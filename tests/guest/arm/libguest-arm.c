@@ -130,17 +130,31 @@ static int panda_form(unsigned long pc, unsigned long status)
  */
 unsigned long arm_trap(unsigned long kind, unsigned long status,
 		       unsigned long pc);
+/*
+ * A guest program's handler of svc (callgraph.c's: callstack_instr's
+ * exception in the middle of a call chain); without one, svc ends the
+ * guest like any other exception.
+ */
+void arm_svc(void) __attribute__((weak));
+
 unsigned long arm_trap(unsigned long kind, unsigned long status,
 		       unsigned long pc)
 {
 #if defined(__aarch64__)
 	int undef = kind == 4 && (status >> 26) == 0;	/* EC 0: unknown */
+	int svc = kind == 4 && (status >> 26) == 0x15;	/* EC 0x15: SVC64 */
 #else
 	int undef = kind == 1;
+	int svc = kind == 2;
 #endif
 
 	if (undef && panda_form(pc, status))
 		return pc + 4;
+	/* @pc is already the instruction after the svc. */
+	if (svc && arm_svc) {
+		arm_svc();
+		return pc;
+	}
 	serial_puts("guest: exception ");
 	put_dec(kind);
 	serial_puts(" status ");

@@ -1,4 +1,3 @@
 #!/bin/bash
-# Modules for other targets refused (targets.t) on an aarch64 guest:
-# callstack_instr, stpi and dwarfp among them.
+# Modules for other targets refused (targets.t) on an aarch64 guest.
 TARGET=aarch64 exec "$(dirname "$0")/../targets.t"
