@@ -54,7 +54,8 @@ HEADERS := include/modhost/module.h include/modhost/guest.h \
 # (modules/include/modhost/; included as <modhost/NAME.h> all the same).
 MODULE_HEADERS := modules/include/modhost/hypercaller.h \
 	modules/include/modhost/callstack_instr.h \
-	modules/include/modhost/stpi.h
+	modules/include/modhost/stpi.h \
+	modules/include/modhost/osi.h
 # What an in-tree module build searches: both of the above.
 MODHOST_INCLUDE_DIRS := $(CURDIR)/include $(CURDIR)/modules/include
 
@@ -136,6 +137,25 @@ install-modctl: $(BUILD)/bin/modctl
 	install -d $(DESTDIR)$(PREFIX)/bin
 	install -m 0755 $(BUILD)/bin/modctl $(DESTDIR)$(PREFIX)/bin/
 .PHONY: install-modctl
+
+# osi-profile: osi_linux's kernel profile of a kernel image, from the
+# module's own kernel-image reader (modules/osi_linux/README.md).
+OSI_PROFILE_SRCS := tools/osi-profile/osi-profile.c \
+	modules/osi_linux/kimage.c modules/osi_linux/kallsyms.c \
+	modules/osi_linux/profile.c
+OSI_PROFILE_PKGS := glib-2.0 libbpf liblz4 libelf
+all: $(BUILD)/bin/osi-profile
+$(BUILD)/bin/osi-profile: $(OSI_PROFILE_SRCS) modules/osi_linux/osi_linux.h
+	$(call say,CC,$@)
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) -std=gnu11 -D_GNU_SOURCE -Imodules/osi_linux \
+		$(shell pkg-config --cflags $(OSI_PROFILE_PKGS)) -o $@ \
+		$(OSI_PROFILE_SRCS) $(shell pkg-config --libs $(OSI_PROFILE_PKGS))
+install: install-osi-profile
+install-osi-profile: $(BUILD)/bin/osi-profile
+	install -d $(DESTDIR)$(PREFIX)/bin
+	install -m 0755 $(BUILD)/bin/osi-profile $(DESTDIR)$(PREFIX)/bin/
+.PHONY: install-osi-profile
 
 deps:
 	$(Q)tools/install-deps

@@ -205,3 +205,30 @@ $(QPLUGIN_DIR)/native/%.so: tests/qplugins/%.c host/qemu/qemu-plugin.h
 
 tests-build: $(QPLUGINS:%=$(QPLUGIN_DIR)/%.so) \
 	$(QPLUGINS:%=$(QPLUGIN_DIR)/native/%.so)
+
+# -- osi (tests/linux/osi.t) ---------------------------------------------------
+$(TMOD)/osi_probe.so: tests/modules/osi_probe.c include/modhost/module.h \
+		modules/include/modhost/osi.h tests/tests.mk
+	$(call say,CC,$@)
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(TMOD_CFLAGS) $(shell pkg-config --cflags glib-2.0) \
+		$(TMOD_LDFLAGS) -o $@ $< $(shell pkg-config --libs glib-2.0)
+tests-build: $(TMOD)/osi_probe.so
+# osi_linux's kernel profiles (modules/osi_linux/profile.c), on their own.
+UNIT_TESTS += $(BUILD)/tests/unit/test-osi-profile
+$(BUILD)/tests/unit/test-osi-profile: tests/unit/test-osi-profile.c tests/unit/unit.h \
+		modules/osi_linux/profile.c modules/osi_linux/osi_linux.h
+	$(call say,CC,$@)
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) -std=gnu11 -D_GNU_SOURCE -Imodules/osi_linux \
+		$(PKG_CFLAGS) -o $@ $< modules/osi_linux/profile.c $(PKG_LIBS)
+tests-build: $(BUILD)/tests/unit/test-osi-profile
+# ... and its kallsyms reader (modules/osi_linux/kallsyms.c).
+UNIT_TESTS += $(BUILD)/tests/unit/test-osi-kallsyms
+$(BUILD)/tests/unit/test-osi-kallsyms: tests/unit/test-osi-kallsyms.c tests/unit/unit.h \
+		modules/osi_linux/kallsyms.c modules/osi_linux/osi_linux.h
+	$(call say,CC,$@)
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) -std=gnu11 -D_GNU_SOURCE -Imodules/osi_linux \
+		$(PKG_CFLAGS) -o $@ $< modules/osi_linux/kallsyms.c $(PKG_LIBS)
+tests-build: $(BUILD)/tests/unit/test-osi-kallsyms

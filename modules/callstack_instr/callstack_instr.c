@@ -207,6 +207,12 @@ static inline uint64_t read_asid(void)
  */
 static struct csi_stack *stack_of_slow(struct vcpu *v, uint64_t sp)
 {
+	/* Threaded: the thread's stack until the next task change. */
+	if (csi_stack_kind == CS_STACK_THREADED) {
+		v->cur = csi_thread_stack(v);
+		v->asid_ok = 1;
+		return v->cur;
+	}
 	if (!v->asid_ok) {
 		uint64_t asid = read_asid();
 
@@ -229,7 +235,7 @@ static struct csi_stack *stack_of_slow(struct vcpu *v, uint64_t sp)
 
 static inline struct csi_stack *stack_of(struct vcpu *v, uint64_t sp)
 {
-	if (v->asid_ok && v->cur && csi_stack_kind == CS_STACK_ASID)
+	if (v->asid_ok && v->cur && csi_stack_kind != CS_STACK_HEURISTIC)
 		return v->cur;
 	return stack_of_slow(v, sp);
 }
@@ -897,16 +903,8 @@ static int parse_stack_type(mh_module *self, const char *t)
 	} else if (!strcmp(t, "heuristic")) {
 		csi_stack_kind = CS_STACK_HEURISTIC;
 	} else if (!strcmp(t, "threaded")) {
-		/*
-		 * Threads can only be told apart by reading the guest OS's
-		 * structures; PANDA asks its osi plugin.  No module here
-		 * provides that, so refuse rather than fall back silently.
-		 */
-		csi_mh->log(self, MH_LOG_ERROR, "stack_type=threaded needs an "
-			    "OS-introspection provider (a module exporting the "
-			    "current process and thread ids, like PANDA's osi): "
-			    "none is available; use asid or heuristic");
-		return -ENOTSUP;
+		/* Threads are told apart by osi, as PANDA's threaded stacks. */
+		csi_stack_kind = CS_STACK_THREADED;
 	} else {
 		csi_mh->log(self, MH_LOG_ERROR, "stack_type=%s: expected asid, "
 			    "heuristic or threaded", t);
@@ -951,6 +949,11 @@ static int csi_init(mh_module *self, const struct mh_api *api)
 		return ret;
 	}
 	csi_stacks_init();
+	if (csi_stack_kind == CS_STACK_THREADED) {
+		ret = csi_threads_init(self);	/* logs what was wrong */
+		if (ret)
+			goto err_stacks;
+	}
 	syms = api->param_str(self, "symbols");
 	if (syms && *syms) {
 		ret = csi_symbols_load(syms);	/* logs what was wrong */
@@ -981,7 +984,8 @@ static int csi_init(mh_module *self, const struct mh_api *api)
 	if (ret)
 		goto err_out;
 	api->log(self, MH_LOG_INFO, "stack_type=%s max_depth=%u%s%s",
-		 csi_stack_kind == CS_STACK_ASID ? "asid" : "heuristic",
+		 csi_stack_kind == CS_STACK_ASID ? "asid" :
+		 csi_stack_kind == CS_STACK_THREADED ? "threaded" : "heuristic",
 		 csi_max_depth, folded_path ? " folded=" : "",
 		 folded_path ? folded_path : "");
 	return 0;

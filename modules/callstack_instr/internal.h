@@ -92,8 +92,8 @@ struct csi_frame {
 
 struct csi_stack {
 	GRecMutex lock;		/* recursive: PPP handlers may call get_*() */
-	uint64_t asid;
-	uint64_t anchor;	/* heuristic: sp where first seen; else 0 */
+	uint64_t asid;		/* threaded: the pid */
+	uint64_t anchor;	/* heuristic: sp where first seen; threaded: tid; else 0 */
 	uint64_t last_sp;	/* heuristic: sp at the last event */
 	uint32_t base;		/* ring: index of the bottom frame */
 	uint32_t depth;		/* frames held, up to csi_max_depth */
@@ -114,7 +114,10 @@ extern struct csi_stats csi_stats;
 
 int csi_stacks_init(void);
 void csi_stacks_exit(void);
-/* The stack of address space @asid at stack pointer @sp (created). */
+/*
+ * The stack of address space @asid at stack pointer @sp (created); for
+ * threaded stacks, of process @asid's thread @sp.
+ */
 struct csi_stack *csi_stack_get(uint64_t asid, uint64_t sp);
 guint csi_stack_count(void);
 void csi_stack_foreach(void (*fn)(struct csi_stack *, void *), void *opaque);
@@ -229,6 +232,7 @@ struct vcpu {
 	uint64_t asid_ok;		/* cur_asid is cr3 now (see stack_of) */
 	struct csi_stack *hstack;	/* handlers running: their stack */
 	uint64_t hpc;			/* handlers running: the guest's pc */
+	uint64_t thread;		/* threaded: threads.c's key, 0 unknown */
 };
 
 /* A vCPU's "armed" value: a call pending, or a ret (see arm_ret_value()). */
@@ -237,6 +241,16 @@ struct vcpu {
 
 /* @vcpu_index's state, a scoreboard element. */
 struct vcpu *csi_vcpu_of(unsigned int vcpu_index);
+
+/* -- threads.c ---------------------------------------------------------- */
+
+/*
+ * stack_type=threaded: follow osi's on_task_change (osi is loaded if it is
+ * not).  0, or -errno with the reason logged.
+ */
+int csi_threads_init(mh_module *self);
+/* The stack of the thread @v runs (v->thread), created. */
+struct csi_stack *csi_thread_stack(struct vcpu *v);
 
 /* -- state.c ------------------------------------------------------------ */
 

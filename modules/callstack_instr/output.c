@@ -166,6 +166,10 @@ char *csi_stackid_string(enum cs_stack_kind kind, uint64_t asid,
 	if (kind == CS_STACK_HEURISTIC)
 		n = asprintf(&s, "asid=0x%" PRIx64 ",sp=0x%" PRIx64, asid,
 			     anchor);
+	else if (kind == CS_STACK_THREADED && anchor & 0x80000000u)
+		n = asprintf(&s, "pid=0,idle=%" PRIu64, anchor & 0x7fffffffu);
+	else if (kind == CS_STACK_THREADED)
+		n = asprintf(&s, "pid=%" PRIu64 ",tid=%" PRIu64, asid, anchor);
 	else
 		n = asprintf(&s, "asid=0x%" PRIx64, asid);
 	return n < 0 ? NULL : s;
@@ -255,13 +259,11 @@ void csi_trace_event(const char *event, unsigned int vcpu,
 		}
 	}
 	if (trace) {
-		fprintf(trace, "{\"event\":\"%s\",\"vcpu\":%u,\"stack\":\"",
-			event, vcpu);
-		if (csi_stack_kind == CS_STACK_HEURISTIC)
-			fprintf(trace, "asid=0x%" PRIx64 ",sp=0x%" PRIx64,
-				s->asid, s->anchor);
-		else
-			fprintf(trace, "asid=0x%" PRIx64, s->asid);
+		char *id = csi_stackid_string(csi_stack_kind, s->asid, s->anchor);
+
+		fprintf(trace, "{\"event\":\"%s\",\"vcpu\":%u,\"stack\":\"%s",
+			event, vcpu, id ? id : "");
+		free(id);
 		fprintf(trace, "\",\"depth\":%u,\"func\":\"0x%" PRIx64
 			"\",\"ret\":\"0x%" PRIx64 "\"", depth, func, ret);
 		if (syms) {

@@ -252,9 +252,12 @@ struct csi_stack *csi_stack_get(uint64_t asid, uint64_t sp)
 		s = heuristic_get_locked(asid, sp);
 		s->last_sp = sp;
 	} else {
+		/* Threaded: one stack per (pid, tid), the tid in @sp. */
+		if (csi_stack_kind == CS_STACK_THREADED)
+			key.anchor = sp;
 		s = g_hash_table_lookup(stacks, &key);
 		if (!s)
-			s = stack_new_locked(asid, 0);
+			s = stack_new_locked(asid, key.anchor);
 	}
 	g_mutex_unlock(&table_lock);
 	return s;

@@ -42,9 +42,11 @@ enum cs_stack_kind {
  * struct prog_point - a program point: where the guest is, in which stack
  * @caller: return address of the innermost frame (0 if the stack is empty)
  * @pc: the vCPU's program counter
- * @sid_first: first half of the stack id: the address space (cr3)
+ * @sid_first: first half of the stack id: the address space (cr3); for
+ *	threaded stacks the process id
  * @sid_second: second half: for heuristic stacks, the stack pointer where
- *	the stack was first seen; 0 for asid stacks
+ *	the stack was first seen; for threaded stacks the thread id (an idle
+ *	task's: 0x80000000 | its vCPU); 0 for asid stacks
  * @is_kernel_mode: the vCPU runs at privilege level 0
  * @stack_kind: an enum cs_stack_kind
  */
@@ -129,7 +131,8 @@ typedef void (*cs_get_prog_point_t)(mh_cpu *cpu, struct prog_point *p);
  * get_stackid_string() - the stack id of @p as text
  * @p: a program point from get_prog_point()
  *
- * Return: "asid=0x..." or "asid=0x...,sp=0x..."; free it with free().
+ * Return: "asid=0x...", "asid=0x...,sp=0x..." or "pid=P,tid=T" ("pid=0,idle=V"
+ * for vCPU V's idle task); free it with free().
  * NULL if callstack_instr was unloaded by force (import stand-in).
  */
 typedef char *(*cs_get_stackid_string_t)(const struct prog_point *p);

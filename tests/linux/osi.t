@@ -1,0 +1,118 @@
+#!/bin/bash
+# osi and osi_linux against the guest's own view.  Debian's cloud kernel
+# (KASLR on, -smp 2) and a busybox initramfs (tools/linux-guest) whose init
+# runs tests/linux/osiprog.c: at three points it prints every process's
+# pid, ppid and name from /proc, its own mappings and thread ids, and makes
+# a hypercall at which osi_probe writes down osi's answers.  They must be
+# equal.  osi_linux reads the kernel QEMU was given (its -kernel), nothing
+# in the guest.  Then: a profile made by tools/osi-profile loads; a kernel
+# image it cannot read and a profile that lacks a key are refused at load,
+# saying what is missing and how to make a profile; a profile whose offsets
+# do not fit the kernel gives no answers (marked partial), never wrong ones
+# or a crash.  Skips only if the Debian packages cannot be fetched.
+. "$(dirname "$0")/../lib.sh"
+need "$BUILD/modhost.so"
+need_linux_guest
+plan 19
+
+for m in osi osi_linux; do
+	cp "$BUILD/modules/$m.so" "$MODDIR/" 2>/dev/null
+done
+cp "$TMOD/osi_probe.so" "$MODDIR/" 2>/dev/null
+PROBE=$T/probe.txt
+
+# boot PLUGIN_ARGS: the Linux guest running osiprog, until it powers off.
+boot() { linux_boot run=osiprog "$1"; }
+
+# The points the guest printed, as P.A: point P, attempt A.  osiprog tries
+# a point again when its view changed across the hypercall (a thread still
+# starting); osi_probe answered every attempt, the guest printed the last.
+points() { tr -d '\r' < "$SERIAL" | awk '/^osi end /{ print $3 }'; }
+
+# view FILE KIND: the KIND lines (ps, map, vma, tid ...) of the points the
+# guest printed, each prefixed with its point, sorted; the serial
+# console's \r dropped.
+view() {
+	tr -d '\r' < "$1" |
+		awk -v k="$2" -v pts="$(points | tr '\n' ' ')" '
+			BEGIN { n = split(pts, a, " "); for (i = 1; i <= n; i++) want[a[i]] = 1 }
+			/^osi point /{ p = $3 } $1 == k && (p in want) { print p, $0 }' |
+		sort
+}
+
+boot "load=osi_linux:osi_probe,osi_probe.out=$PROBE"
+ok $? "Linux boots with osi_linux and osi_probe, runs osiprog and powers off"
+is "$(points | cut -d. -f1 | tr '\n' ' ')" "1 2 3 " "osiprog printed its view at 3 points"
+is "$(view "$PROBE" osi | grep -c ' osi end ')" 3 "osi_probe wrote osi's answers at those 3 hypercalls"
+
+for k in ps map vma tid mod; do
+	case $k in
+	ps) what="every process: pid, ppid and name as /proc gives them" ;;
+	map) what="every file-backed mapping of osiprog: start, end, path" ;;
+	vma) what="every mapping of osiprog (anonymous ones too)" ;;
+	tid) what="every thread id of osiprog" ;;
+	mod) what="every kernel module (crc7, loaded by osiprog): name, base, size" ;;
+	esac
+	diff <(view "$SERIAL" $k) <(view "$PROBE" $k) > "$T/diff.$k" &&
+		[ -n "$(view "$SERIAL" $k)" ]
+	ok $? "osi's answers equal the guest's: $what"
+	[ -s "$T/diff.$k" ] && sed 's/^/#   /' "$T/diff.$k" | head -20
+done
+
+# Not vacuous: what changed between the points is in both views.
+pid=$(view "$SERIAL" ps | awk '$1 ~ /^1\./ && $5 == "osiprog" { print $3 }')
+is "$(view "$SERIAL" tid | grep -c '^2\.')/$(view "$SERIAL" ps | awk -v p="$pid" '$1 ~ /^2\./ && $4 == p' | wc -l)" \
+	"3/1" "at point 2 osiprog has 3 threads and a child process"
+k=$(view "$SERIAL" ps | grep -c ' kworker/[0-9]*:[0-9]*[-+]')
+[ "$k" -gt 0 ] && [ "$k" = "$(view "$PROBE" ps | grep -c ' kworker/[0-9]*:[0-9]*[-+]')" ]
+ok $? "workqueue workers are there ($k), named with their work as /proc names them"
+is "$(view "$PROBE" partial | wc -l)/$(view "$PROBE" osi | grep -c ' osi end ')" 0/3 \
+	"no answer was marked partial"
+is "$(view "$PROBE" seen | grep -c ' no$')/$(view "$PROBE" seen | grep -c ' yes$')" "0/5" \
+	"on_task_change named each of osiprog's threads as it was switched to"
+is "$(view "$PROBE" asid | awk '{ print $3 }' | sort | uniq -c | awk '{ print $2 $1 }')" "yes3" \
+	"osiprog's asid, in get_current_process() and get_processes(), is cr3's"
+grep -q 'osi_probe: task_changes=[1-9]' "$QLOG"
+ok $? "on_task_change ran ($(grep -o 'task_changes=[0-9]*' "$QLOG"))"
+
+# -- profiles and refusals (the spin guest: loading is all that counts) -------
+
+PROF=$T/kernel.profile
+"$BUILD/bin/osi-profile" "$LX/vmlinuz" "$PROF" 2>"$T/prof.err"
+ok $? "tools/osi-profile writes the kernel's profile $(cat "$T/prof.err")"
+
+# start ARGS: QEMU with the spin guest and ARGS; its status, output in $T/start.
+start() {
+	rm -f "$T/start.log"
+	timeout 60 "$QEMU" -M pc -m 64 -display none -monitor none -no-reboot \
+		-device isa-debug-exit,iobase=0xf4,iosize=4 \
+		-kernel "$BUILD/tests/guest/spin.elf" \
+		-plugin "$MODHOST_SO,dir=$MODDIR,load=osi_linux,$1" \
+		-d plugin -D "$T/start.log" -S >"$T/start" 2>&1 &
+	local pid=$!
+	# -S: the guest never runs; a refused start ends QEMU by itself.
+	wait_for "osi_linux's load or refusal" grep -q "osi_linux: \(loaded\|.*profile\)" "$T/start.log"
+	kill -TERM $pid 2>/dev/null
+	wait $pid 2>/dev/null
+}
+
+start "osi_linux.profile=$PROF"
+grep -q "osi_linux: loaded" "$T/start.log"
+ok $? "osi_linux loads the profile osi-profile made ($(grep -o 'kernel Linux version [^ ]*' "$T/start.log"))"
+
+start "osi_linux.kernel=$BUILD/tests/guest/spin.elf"
+grep -q "osi_linux: .*spin.elf: no .BTF section.*osi-profile IMAGE FILE" "$T/start.log"
+ok $? "a kernel without BTF is refused at load: $(grep -o 'osi_linux: .*' "$T/start.log" | head -1)"
+
+grep -v '^task_struct.pid=' "$PROF" > "$T/short.profile"
+start "osi_linux.profile=$T/short.profile"
+grep -q "osi_linux: .*lacks task_struct.pid.*osi-profile IMAGE FILE" "$T/start.log"
+ok $? "a profile without task_struct.pid is refused, naming it"
+
+# A profile for another build: the task list links elsewhere in task_struct.
+awk -F= -v OFS== '/^task_struct\.tasks=/ { $2 += 64 } 1' "$PROF" > "$T/wrong.profile"
+boot "load=osi_linux:osi_probe,osi_probe.out=$PROBE,osi_linux.profile=$T/wrong.profile"
+r=$?
+grep -q "osi_linux: the guest's task list does not fit the profile" "$QLOG"
+is "$r/$(view "$PROBE" osi | grep -c ' osi end ')/$(view "$PROBE" ps | wc -l)/$(view "$PROBE" partial | grep -c ' procs$')/$?" \
+	"0/3/0/3/0" "a profile that does not fit: the guest runs on, no process answered, each answer marked, the error logged"
