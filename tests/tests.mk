@@ -216,6 +216,14 @@ $(TMOD)/osi_probe.so: tests/modules/osi_probe.c include/modhost/module.h \
 	$(Q)$(CC) $(TMOD_CFLAGS) $(shell pkg-config --cflags glib-2.0) \
 		$(TMOD_LDFLAGS) -o $@ $< $(shell pkg-config --libs glib-2.0)
 tests-build: $(TMOD)/osi_probe.so
+# dwarfp on a user program (tests/linux/userprog.t).
+$(TMOD)/up_probe.so: tests/modules/up_probe.c include/modhost/module.h \
+		modules/include/modhost/stpi.h tests/tests.mk
+	$(call say,CC,$@)
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(TMOD_CFLAGS) $(shell pkg-config --cflags glib-2.0) \
+		$(TMOD_LDFLAGS) -o $@ $< $(shell pkg-config --libs glib-2.0)
+tests-build: $(TMOD)/up_probe.so
 # osi_linux's kernel profiles (modules/osi_linux/profile.c), on their own.
 UNIT_TESTS += $(BUILD)/tests/unit/test-osi-profile
 $(BUILD)/tests/unit/test-osi-profile: tests/unit/test-osi-profile.c tests/unit/unit.h \

@@ -5,14 +5,30 @@
  * provider points and instruments the instructions that start a line (an
  * is_stmt row) or a function body (its post-prologue address), raising
  * stpi's line-change and function-start callbacks from there.
+ *
+ * A position-independent binary (ELF type ET_DYN: a PIE program, a shared
+ * library) given without a bias is placed at run time, per address space:
+ * where osi's get_mappings() says the current process maps a file of the
+ * same base name.  Its sites are instrumented at translation, from the
+ * current process's mappings (read again when a user-space pc outside
+ * every known mapping is translated, forgotten when on_task_change shows
+ * another process in that address space).  QEMU shares translated code
+ * between processes that map the same page at different addresses (x86
+ * translates pc-relative), so such a site carries its address in the
+ * file, and its run-time pc is found when it runs: the file's base in the
+ * address space running it.
  */
 #include <elf.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <gelf.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <modhost/module.h>
+#include <modhost/osi.h>
 #include <modhost/stpi.h>
 
 #include "dwarfp.h"
@@ -36,11 +52,38 @@ struct site {
 	const struct dw_row *row;	/* NULL: not a line start */
 	const char *fn_name;		/* innermost function */
 	const struct dw_func *fn_start;	/* the function whose body starts here */
+	const struct ubin *u;		/* placed at run time: @pc is unbiased */
+};
+
+/* A position-independent binary given without a bias: placed at run time. */
+struct ubin {
+	struct dw_binary *b;
+	char *name;			/* the base name its guest file must have */
+	GArray *sites;			/* struct site, unbiased */
+};
+
+/* A mapping of a process, and where one of ours sits in it. */
+struct umap {
+	uint64_t lo, hi;
+	const struct ubin *u;		/* NULL: not one of ours */
+	uint64_t base;			/* u's load base in this process */
+};
+
+/* What dwarfp knows of an address space (a process). */
+struct aspace {
+	int32_t pid;
+	uint64_t create_time;
+	GArray *maps;			/* struct umap, by address */
 };
 
 /* Per vCPU: the line it is on. */
 struct vstate {
 	const struct site *last;
+	uint64_t last_pc;		/* run-time pc of @last */
+	/* The last base found for a placed site: valid while as_gen is @gen. */
+	uint64_t c_asid, c_base;
+	const struct ubin *c_u;
+	unsigned int c_gen;
 };
 
 static const struct mh_api *mh;
@@ -52,6 +95,18 @@ static mh_reg *regs[17];	/* by x86_64 DWARF number */
 static mh_reg *reg_cr3;
 static bool asid_on;
 static uint64_t asid_val;
+static GPtrArray *ubins;	/* struct ubin * */
+/* as_lock guards aspaces and as_gen: every vCPU translates and runs sites. */
+static GMutex as_lock;
+static GHashTable *aspaces;	/* asid -> struct aspace * */
+static unsigned int as_gen;	/* bumped when an address space is read or forgotten */
+static osi_get_current_process_t get_current_process;
+static osi_get_mappings_t get_mappings;
+static osi_free_osiproc_t free_osiproc;
+static osi_free_osimodules_t free_osimodules;
+
+/* Above this, an x86_64 address is the kernel's. */
+#define USER_TOP 0x0000800000000000ull
 
 static const char *const reg_names[17] = {
 	"rax", "rdx", "rcx", "rbx", "rsi", "rdi", "rbp", "rsp",
@@ -67,7 +122,7 @@ static int site_cmp(const void *a, const void *b)
 	return x->pc < y->pc ? -1 : x->pc > y->pc;
 }
 
-static void add_sites(struct dw_binary *b, GHashTable *by_pc)
+static void add_sites(GArray *a, struct dw_binary *b, GHashTable *by_pc)
 {
 	for (guint i = 0; i < b->rows->len; i++) {
 		const struct dw_row *r = &g_array_index(b->rows, struct dw_row, i);
@@ -78,7 +133,7 @@ static void add_sites(struct dw_binary *b, GHashTable *by_pc)
 			continue;
 		f = dw_func_at(b, r->addr, true);
 		s.fn_name = f && f->name ? f->name : "??";
-		g_array_append_val(sites, s);
+		g_array_append_val(a, s);
 	}
 	for (guint i = 0; i < b->funcs->len; i++) {
 		const struct dw_func *f = g_ptr_array_index(b->funcs, i);
@@ -90,6 +145,60 @@ static void add_sites(struct dw_binary *b, GHashTable *by_pc)
 	}
 }
 
+/* The sites of the @n binaries @v, sorted by pc. */
+static GArray *make_sites(struct dw_binary *const *v, guint n)
+{
+	g_autoptr(GHashTable) starts = g_hash_table_new(g_direct_hash, g_direct_equal);
+	GArray *a = g_array_new(FALSE, FALSE, sizeof(struct site));
+	GHashTableIter it;
+	void *k, *val;
+	guint n_line;
+
+	for (guint i = 0; i < n; i++)
+		add_sites(a, v[i], starts);
+	g_array_sort(a, site_cmp);
+	/* Function starts: on the line site at that pc, or a site of their own. */
+	n_line = a->len;
+	g_hash_table_iter_init(&it, starts);
+	while (g_hash_table_iter_next(&it, &k, &val)) {
+		uint64_t pc = GPOINTER_TO_SIZE(k);
+		struct site key = { .pc = pc }, *s;
+
+		s = bsearch(&key, a->data, n_line, sizeof(struct site), site_cmp);
+		if (s) {
+			s->fn_start = val;
+		} else {
+			const struct dw_func *f = val;
+			struct site ns = { .pc = pc, .fn_start = f, .fn_name = f->name };
+
+			for (guint i = 0; i < n; i++)
+				if (g_ptr_array_find(v[i]->funcs, f, NULL))
+					ns.b = v[i];
+			g_array_append_val(a, ns);
+		}
+	}
+	g_array_sort(a, site_cmp);
+	return a;
+}
+
+static void ubin_free(void *p)
+{
+	struct ubin *u = p;
+
+	dw_close(u->b);
+	g_array_free(u->sites, TRUE);
+	g_free(u->name);
+	g_free(u);
+}
+
+static void aspace_free(void *p)
+{
+	struct aspace *a = p;
+
+	g_array_free(a->maps, TRUE);
+	g_free(a);
+}
+
 static void free_index(void)
 {
 	if (sites)
@@ -98,19 +207,46 @@ static void free_index(void)
 	if (bins)
 		g_ptr_array_free(bins, TRUE);
 	bins = NULL;
+	if (ubins)
+		g_ptr_array_free(ubins, TRUE);
+	ubins = NULL;
+	if (aspaces)
+		g_hash_table_destroy(aspaces);
+	aspaces = NULL;
+}
+
+/* Is @path position-independent (ET_DYN)?  1, 0, or -1 (not an ELF file). */
+static int is_pie(const char *path)
+{
+	GElf_Ehdr eh;
+	Elf *e;
+	int fd, ret = -1;
+
+	if (elf_version(EV_CURRENT) == EV_NONE)
+		return -1;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	e = elf_begin(fd, ELF_C_READ, NULL);
+	if (e && gelf_getehdr(e, &eh))
+		ret = eh.e_type == ET_DYN;
+	elf_end(e);
+	close(fd);
+	return ret;
 }
 
 static int build_index(mh_module *self, const struct mh_api *api)
 {
 	const char *spec = api->param_str(self, "binary");
 	g_auto(GStrv) specs = NULL;
-	g_autoptr(GHashTable) starts = g_hash_table_new(g_direct_hash, g_direct_equal);
 	gint64 t0 = g_get_monotonic_time();
-	guint n_rows = 0, n_funcs = 0;
+	guint n_rows = 0, n_funcs = 0, n_sites;
 
 	bins = g_ptr_array_new_with_free_func((GDestroyNotify)dw_close);
-	sites = g_array_new(FALSE, FALSE, sizeof(struct site));
+	ubins = g_ptr_array_new_with_free_func(ubin_free);
+	aspaces = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, aspace_free);
 	if (!spec || !*spec) {
+		sites = g_array_new(FALSE, FALSE, sizeof(struct site));
 		api->log(self, MH_LOG_WARN, "no binary= given: nothing to index");
 		return 0;
 	}
@@ -138,68 +274,259 @@ static int build_index(mh_module *self, const struct mh_api *api)
 			g_free(err);
 			goto fail;
 		}
-		g_ptr_array_add(bins, b);
-		add_sites(b, starts);
+		/* Without a bias, a PIE program or a library goes where it is mapped. */
+		if (!at && is_pie(*p) == 1) {
+			struct ubin *u = g_new0(struct ubin, 1);
+
+			u->b = b;
+			u->name = g_path_get_basename(*p);
+			u->sites = make_sites(&u->b, 1);
+			for (guint i = 0; i < u->sites->len; i++)
+				g_array_index(u->sites, struct site, i).u = u;
+			g_ptr_array_add(ubins, u);
+		} else {
+			g_ptr_array_add(bins, b);
+		}
 		n_rows += b->rows->len;
 		n_funcs += b->funcs->len;
 	}
-	g_array_sort(sites, site_cmp);
-	/* Function starts: on the line site at that pc, or a site of their own. */
-	{
-		GHashTableIter it;
-		void *k, *v;
-		guint n = sites->len;
-
-		g_hash_table_iter_init(&it, starts);
-		while (g_hash_table_iter_next(&it, &k, &v)) {
-			uint64_t pc = GPOINTER_TO_SIZE(k);
-			struct site key = { .pc = pc }, *s;
-
-			s = bsearch(&key, sites->data, n, sizeof(struct site), site_cmp);
-			if (s) {
-				s->fn_start = v;
-			} else {
-				const struct dw_func *f = v;
-				struct site ns = { .pc = pc, .fn_start = f, .fn_name = f->name };
-
-				for (guint i = 0; i < bins->len; i++) {
-					struct dw_binary *b = g_ptr_array_index(bins, i);
-
-					if (g_ptr_array_find(b->funcs, f, NULL))
-						ns.b = b;
-				}
-				g_array_append_val(sites, ns);
-			}
-		}
-		g_array_sort(sites, site_cmp);
-	}
+	sites = make_sites((struct dw_binary **)bins->pdata, bins->len);
+	n_sites = sites->len;
+	for (guint i = 0; i < ubins->len; i++)
+		n_sites += ((struct ubin *)g_ptr_array_index(ubins, i))->sites->len;
 	api->log(self, MH_LOG_INFO,
-		 "indexed %u binaries: %u line rows, %u functions, %u sites in %.1f ms",
-		 bins->len, n_rows, n_funcs, sites->len,
-		 (g_get_monotonic_time() - t0) / 1000.0);
+		 "indexed %u binaries: %u line rows, %u functions, %u sites in %.1f ms"
+		 "%s", bins->len + ubins->len, n_rows, n_funcs, n_sites,
+		 (g_get_monotonic_time() - t0) / 1000.0,
+		 ubins->len ? " (position-independent ones placed at run time through osi)" : "");
 	return 0;
 fail:
 	free_index();
 	return -EINVAL;
 }
 
-static const struct site *site_at(uint64_t pc)
+static const struct site *site_in(const GArray *a, uint64_t pc)
 {
 	struct site key = { .pc = pc };
 
-	return bsearch(&key, sites->data, sites->len, sizeof(struct site), site_cmp);
+	return bsearch(&key, a->data, a->len, sizeof(struct site), site_cmp);
 }
 
-/* The binary whose code holds @pc (biased), and the unbiased address. */
-static struct dw_binary *binary_at(uint64_t pc, uint64_t *addr)
+static const struct site *site_at(uint64_t pc)
 {
+	return site_in(sites, pc);
+}
+
+/* -- position-independent binaries: where each process has them ------------ */
+
+static uint64_t current_asid(void)
+{
+	uint64_t cr3 = 0;
+
+	if (!reg_cr3 || mh->reg_read(reg_cr3, &cr3, sizeof(cr3)) < 0)
+		return 0;
+	return cr3 & ~0xfffull;
+}
+
+static const struct ubin *ubin_named(const char *name)
+{
+	for (guint i = 0; i < ubins->len; i++) {
+		const struct ubin *u = g_ptr_array_index(ubins, i);
+
+		if (!strcmp(u->name, name))
+			return u;
+	}
+	return NULL;
+}
+
+/* The mapping of @asid that holds @pc, as last read; false if none.  as_lock held. */
+static bool umap_find_locked(uint64_t asid, uint64_t pc, struct umap *out)
+{
+	const struct aspace *a = g_hash_table_lookup(aspaces, &asid);
+
+	for (guint i = 0; a && i < a->maps->len; i++) {
+		const struct umap *m = &g_array_index(a->maps, struct umap, i);
+
+		if (pc >= m->lo && pc < m->hi) {
+			*out = *m;
+			return true;
+		}
+	}
+	return false;
+}
+
+/*
+ * Read the current process's mappings (osi) into its address space's
+ * entry.  A file of ours is based where its mapping at file offset 0
+ * starts (the first PT_LOAD of a PIE is at 0).  From a vCPU's thread.
+ */
+static void refresh_aspace(uint64_t asid)
+{
+	/* osi_linux reads the calling vCPU, whichever cpu it is given. */
+	mh_cpu *cpu = mh_cpu_of(0);
+	OsiProc *p = get_current_process ? get_current_process(cpu) : NULL;
+	OsiModules *l = p && p->asid == asid ? get_mappings(cpu, p) : NULL;
+	struct aspace *a;
+
+	if (!l)
+		goto out;
+	a = g_new0(struct aspace, 1);
+	a->pid = p->pid;
+	a->create_time = p->create_time;
+	a->maps = g_array_sized_new(FALSE, FALSE, sizeof(struct umap), l->num);
+	for (uint32_t i = 0; i < l->num; i++) {
+		const OsiModule *o = &l->mods[i];
+		struct umap m = { .lo = o->base, .hi = o->base + o->size };
+
+		m.u = o->file ? ubin_named(o->name) : NULL;
+		m.base = o->base - o->offset;
+		for (uint32_t j = 0; m.u && j < l->num; j++) {
+			const OsiModule *z = &l->mods[j];
+
+			if (z->file && !z->offset && !strcmp(z->file, o->file)) {
+				m.base = z->base;
+				break;
+			}
+		}
+		g_array_append_val(a->maps, m);
+	}
+	g_mutex_lock(&as_lock);
+	g_hash_table_replace(aspaces, g_memdup2(&asid, sizeof(asid)), a);
+	as_gen++;
+	g_mutex_unlock(&as_lock);
+out:
+	if (l)
+		free_osimodules(l);
+	if (p)
+		free_osiproc(p);
+}
+
+/*
+ * The current process's mapping holding the user-space @pc; its mappings
+ * are read again first if none is known to hold it and @refresh.  A
+ * zeroed umap when there is none.
+ */
+static struct umap umap_at(uint64_t pc, bool refresh)
+{
+	uint64_t asid = current_asid();
+	struct umap m = { 0 };
+	bool found;
+
+	if (!asid || pc >= USER_TOP || !ubins->len)
+		return m;
+	g_mutex_lock(&as_lock);
+	found = umap_find_locked(asid, pc, &m);
+	g_mutex_unlock(&as_lock);
+	if (found || !refresh)
+		return m;
+	refresh_aspace(asid);
+	g_mutex_lock(&as_lock);
+	umap_find_locked(asid, pc, &m);
+	g_mutex_unlock(&as_lock);
+	return m;
+}
+
+/* The base of @u in @asid, as last read; false if none.  as_lock held. */
+static bool ubin_base_locked(uint64_t asid, const struct ubin *u, uint64_t *base)
+{
+	const struct aspace *a = g_hash_table_lookup(aspaces, &asid);
+
+	for (guint i = 0; a && i < a->maps->len; i++) {
+		const struct umap *m = &g_array_index(a->maps, struct umap, i);
+
+		if (m->u == u) {
+			*base = m->base;
+			return true;
+		}
+	}
+	return false;
+}
+
+/*
+ * The run-time pc of the placed site @s on a vCPU: @s's file at its base
+ * in the running process, whose mappings are read if not known yet (the
+ * code may have been translated in another process).  False if the
+ * process does not map @s's file as far as osi can tell.
+ */
+static bool placed_pc(struct vstate *vs, const struct site *s, uint64_t *pc)
+{
+	uint64_t asid = current_asid(), base = 0;
+	bool found;
+
+	g_mutex_lock(&as_lock);
+	if (vs->c_u == s->u && vs->c_asid == asid && vs->c_gen == as_gen) {
+		*pc = s->pc + vs->c_base;
+		g_mutex_unlock(&as_lock);
+		return true;
+	}
+	found = ubin_base_locked(asid, s->u, &base);
+	g_mutex_unlock(&as_lock);
+	if (!found) {
+		refresh_aspace(asid);
+		g_mutex_lock(&as_lock);
+		found = ubin_base_locked(asid, s->u, &base);
+		g_mutex_unlock(&as_lock);
+	}
+	if (!found)
+		return false;
+	g_mutex_lock(&as_lock);
+	vs->c_u = s->u;
+	vs->c_asid = asid;
+	vs->c_base = base;
+	vs->c_gen = as_gen;
+	g_mutex_unlock(&as_lock);
+	*pc = s->pc + base;
+	return true;
+}
+
+/*
+ * A process that now runs in an address space dwarfp has read belongs to
+ * another process (the page directory was freed and used again): forget
+ * what was read, its mappings are read again at its first unknown pc.
+ */
+static void on_task_change(mh_cpu *cpu, const OsiThread *prev, const OsiThread *next)
+{
+	OsiProc *p;
+	struct aspace *a;
+
+	(void)prev;
+	(void)next;
+	if (!ubins || !ubins->len || !(p = get_current_process(cpu)))
+		return;
+	g_mutex_lock(&as_lock);
+	a = p->asid ? g_hash_table_lookup(aspaces, &p->asid) : NULL;
+	if (a && (a->pid != p->pid || a->create_time != p->create_time)) {
+		g_hash_table_remove(aspaces, &p->asid);
+		as_gen++;
+	}
+	g_mutex_unlock(&as_lock);
+	free_osiproc(p);
+}
+
+/*
+ * The binary whose code holds @pc (run-time), the address in the binary
+ * and the binary's load bias there.
+ */
+static struct dw_binary *binary_at(uint64_t pc, uint64_t *addr, uint64_t *bias)
+{
+	struct umap m;
+
 	for (guint i = 0; bins && i < bins->len; i++) {
 		struct dw_binary *b = g_ptr_array_index(bins, i);
 
 		if (pc >= b->bias && dw_line_at(b, pc - b->bias)) {
 			*addr = pc - b->bias;
+			*bias = b->bias;
 			return b;
 		}
+	}
+	if (!ubins)
+		return NULL;
+	m = umap_at(pc, true);
+	if (m.u && pc >= m.base && dw_line_at(m.u->b, pc - m.base)) {
+		*addr = pc - m.base;
+		*bias = m.base;
+		return m.u->b;
 	}
 	return NULL;
 }
@@ -253,8 +580,8 @@ static int read_mem(void *ctx, uint64_t addr, void *buf, size_t len)
 
 static void get_pc_source_info(mh_cpu *cpu, uint64_t pc, PC_Info *info, int *rc)
 {
-	uint64_t a;
-	struct dw_binary *b = binary_at(pc, &a);
+	uint64_t a, bias;
+	struct dw_binary *b = binary_at(pc, &a, &bias);
 	const struct dw_row *r;
 	const struct dw_func *f, *of;
 
@@ -267,14 +594,14 @@ static void get_pc_source_info(mh_cpu *cpu, uint64_t pc, PC_Info *info, int *rc)
 	info->file_name = r->file;
 	info->line_number = r->line;
 	info->funct_name = f && f->name ? f->name : "??";
-	info->funct_lowpc = of ? of->lo + b->bias : 0;
+	info->funct_lowpc = of ? of->lo + bias : 0;
 	*rc = 0;
 }
 
 static void iter_vars(struct dw_binary *b, const struct dw_func *f,
-		      const GArray *vars, uint64_t a, liveVarCB cb)
+		      const GArray *vars, uint64_t a, uint64_t bias, liveVarCB cb)
 {
-	struct dw_guest g = { read_reg, read_mem, b };
+	struct dw_guest g = { read_reg, read_mem, b, bias };
 
 	for (guint i = 0; i < vars->len; i++) {
 		const struct dw_var *v = &g_array_index(vars, struct dw_var, i);
@@ -289,24 +616,24 @@ static void iter_vars(struct dw_binary *b, const struct dw_func *f,
 
 static void funct_livevar_iter(mh_cpu *cpu, uint64_t pc, liveVarCB cb)
 {
-	uint64_t a;
-	struct dw_binary *b = binary_at(pc, &a);
+	uint64_t a, bias;
+	struct dw_binary *b = binary_at(pc, &a, &bias);
 	const struct dw_func *f;
 
 	(void)cpu;
 	if (!b || !(f = dw_func_at(b, a, false)))
 		return;
-	iter_vars(b, f, f->vars, a, cb);
+	iter_vars(b, f, f->vars, a, bias, cb);
 }
 
 static void global_livevar_iter(mh_cpu *cpu, uint64_t pc, liveVarCB cb)
 {
-	uint64_t a;
-	struct dw_binary *b = binary_at(pc, &a);
+	uint64_t a, bias;
+	struct dw_binary *b = binary_at(pc, &a, &bias);
 
 	(void)cpu;
 	if (b)
-		iter_vars(b, NULL, b->globals, a, cb);
+		iter_vars(b, NULL, b->globals, a, bias, cb);
 }
 
 static void all_livevar_iter(mh_cpu *cpu, uint64_t pc, liveVarCB cb)
@@ -322,6 +649,7 @@ static void on_site(unsigned int vcpu_index, void *udata)
 	const struct site *s = udata;
 	struct vstate *vs = mh->scoreboard_find(vstates, vcpu_index);
 	mh_cpu *cpu = mh_cpu_of(vcpu_index);
+	uint64_t pc = s->pc;
 
 	if (asid_on) {
 		uint64_t cr3 = 0;
@@ -330,6 +658,8 @@ static void on_site(unsigned int vcpu_index, void *udata)
 		if ((cr3 & ~0xfffull) != asid_val)
 			return;
 	}
+	if (s->u && !placed_pc(vs, s, &pc))
+		return;
 	if (s->row) {
 		const struct site *p = vs->last;
 
@@ -337,31 +667,71 @@ static void on_site(unsigned int vcpu_index, void *udata)
 		    p->row->sfile != s->row->sfile) {
 			/* The first line of a run has no line before it. */
 			if (p)
-				stpi_runcb_on_after_line_change(cpu, p->pc, p->row->sfile,
+				stpi_runcb_on_after_line_change(cpu, vs->last_pc, p->row->sfile,
 								p->fn_name, p->row->sline);
-			stpi_runcb_on_before_line_change(cpu, s->pc, s->row->sfile,
+			stpi_runcb_on_before_line_change(cpu, pc, s->row->sfile,
 							 s->fn_name, s->row->sline);
 		}
 		vs->last = s;
+		vs->last_pc = pc;
 	}
 	if (s->fn_start)
-		stpi_runcb_on_fn_start(cpu, s->pc, s->fn_start->pp_file,
+		stpi_runcb_on_fn_start(cpu, pc, s->fn_start->pp_file,
 				       s->fn_start->name, s->fn_start->pp_line);
 }
 
 static void translate(mh_tb *tb, void *opaque)
 {
 	size_t n = mh->tb_n_insns(tb);
+	struct umap m = { 0 };
+	bool refreshed = false;
 
 	(void)opaque;
 	for (size_t i = 0; i < n; i++) {
 		mh_insn *insn = mh->tb_insn(tb, i);
-		const struct site *s = site_at(mh->insn_vaddr(insn));
+		uint64_t pc = mh->insn_vaddr(insn);
+		const struct site *s = site_at(pc);
+
+		/* A block is read in the process that runs it: its mappings apply. */
+		if (!s && ubins->len && pc < USER_TOP) {
+			if (pc < m.lo || pc >= m.hi) {
+				m = umap_at(pc, !refreshed);
+				refreshed |= !m.hi;
+			}
+			if (m.u && pc >= m.base)
+				s = site_in(m.u->sites, pc - m.base);
+		}
 
 		/* R_REGS: handlers may read variables, and asid= reads cr3. */
 		if (s)
 			mh->insn_exec_cb(insn, on_site, MH_CB_R_REGS, (void *)s);
 	}
+}
+
+/* Imports osi (loaded from dir if not live) and handles on_task_change. */
+static int osi_init(mh_module *self, const struct mh_api *api)
+{
+	const struct ubin *u = g_ptr_array_index(ubins, 0);
+
+	get_current_process = api->import(self, OSI_MODULE, "get_current_process",
+					  OSI_GET_CURRENT_PROCESS_SIG);
+	get_mappings = api->import(self, OSI_MODULE, "get_mappings",
+				   OSI_GET_MAPPINGS_SIG);
+	free_osiproc = api->import(self, OSI_MODULE, "free_osiproc",
+				   OSI_FREE_OSIPROC_SIG);
+	free_osimodules = api->import(self, OSI_MODULE, "free_osimodules",
+				      OSI_FREE_OSIMODULES_SIG);
+	if (!get_current_process || !get_mappings || !free_osiproc ||
+	    !free_osimodules || !reg_cr3) {
+		api->log(self, MH_LOG_ERROR, "binary=%s is position-independent: "
+			 "placing it where a process maps it needs osi and an OS "
+			 "provider (load=osi_linux:dwarfp), or give its load bias "
+			 "(binary=%s@0xBIAS)", u->b->path, u->b->path);
+		return -ENOENT;
+	}
+	return api->ppp_register(self, OSI_MODULE, "on_task_change",
+				 OSI_ON_TASK_CHANGE_SIG,
+				 (void (*)(void))on_task_change);
 }
 
 /* -- hooks ------------------------------------------------------------------- */
@@ -396,6 +766,8 @@ static int dwarfp_init(mh_module *self, const struct mh_api *api)
 	for (unsigned int i = 0; i < G_N_ELEMENTS(reg_names); i++)
 		regs[i] = api->reg_lookup(reg_names[i]);
 	reg_cr3 = api->reg_lookup("cr3");
+	if (ubins->len && (rc = osi_init(self, api)))
+		return rc;
 	vstates = api->scoreboard_new(self, sizeof(struct vstate));
 	if (!vstates)
 		return -ENOMEM;
@@ -456,7 +828,7 @@ static int dwarfp_save_state(mh_module *self, void **data, size_t *len)
 		const struct vstate *vs = mh->scoreboard_find(vstates, i);
 
 		if (vs && vs->last)
-			pcs[i] = vs->last->pc;
+			pcs[i] = vs->last_pc;
 	}
 	*data = pcs;
 	*len = n * sizeof(*pcs);
@@ -479,8 +851,10 @@ static int dwarfp_restore_state(mh_module *self, const void *data, size_t len,
 		memcpy(&pc, (const char *)data + i * sizeof(pc), sizeof(pc));
 		s = pc ? site_at(pc) : NULL;
 
-		if (vs && s && s->row)
+		if (vs && s && s->row) {
 			vs->last = s;
+			vs->last_pc = pc;
+		}
 	}
 	return 0;
 }

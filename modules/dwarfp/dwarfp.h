@@ -152,12 +152,15 @@ bool dw_var_in_scope(const struct dw_var *var, uint64_t addr);
 
 /*
  * How eval reads the guest: @reg reads DWARF register @regno (in the
- * binary's numbering), @mem guest memory.  Both return 0 or -1.
+ * binary's numbering), @mem guest memory.  Both return 0 or -1.  @bias is
+ * the binary's load bias in the address space read: its @bias for a
+ * binary at a fixed place, the run-time base of a program placed by osi.
  */
 struct dw_guest {
 	int (*reg)(void *ctx, unsigned int regno, uint64_t *val);
 	int (*mem)(void *ctx, uint64_t addr, void *buf, size_t len);
 	void *ctx;
+	uint64_t bias;
 };
 
 /*

@@ -130,7 +130,7 @@ int dw_eval(struct dw_binary *b, const struct dw_func *fn,
 		} else {
 			switch (a) {
 			case DW_OP_addr:
-				PUSH(op->op1 + b->bias);
+				PUSH(op->op1 + g->bias);
 				break;
 			case DW_OP_const1u: case DW_OP_const2u: case DW_OP_const4u:
 			case DW_OP_const8u: case DW_OP_constu:
