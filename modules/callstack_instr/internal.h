@@ -3,7 +3,7 @@
  * callstack_instr internals, shared by its files:
  *   decode.c          capstone: classify a block's last instruction
  *   stacks.c          shadow stacks, return matching, folded-stack counts
- *   output.c          symbols (libelf), folded file, JSON-lines trace
+ *   output.c          symbols (../lib/symtab.c), folded file, JSON-lines trace
  *   target.c          is the guest x86 (the only target it decodes)?
  *   callstack_instr.c the module: parameters, vCPU callbacks, API, hooks
  *   state.c           the state handed from one version to the next
@@ -185,9 +185,14 @@ bool csi_node_restore(uint32_t parent, uint64_t func, uint64_t count);
 
 /* -- output.c ----------------------------------------------------------- */
 
-/* @path's function symbols; on failure, logs what is wrong with the file. */
-int csi_symbols_load(const char *path);
+/*
+ * @path's function symbols (an ELF file, a System.map or a kallsyms list),
+ * @offset "auto" (or empty) or an integer; on failure, logs what is wrong.
+ */
+int csi_symbols_load(const char *path, const char *offset);
 void csi_symbols_free(void);
+/* A call target the guest has: evidence for the kernel's offset. */
+void csi_symbols_observe(uint64_t target);
 /* "name", "name+0x10" or "0x1234"; into @buf. */
 const char *csi_symbolize(uint64_t addr, char *buf, size_t len);
 
