@@ -230,6 +230,13 @@ bool csi_classify(const mh_tb *tb, struct csi_insn_class *c)
 	order[0] = mode_hint;
 	order[1] = mode_hint == 1 ? 2 : 1;
 	order[2] = 3 - order[0] - order[1];
+	/*
+	 * Code above 4 GiB runs in 64-bit mode, whatever the hint says: a
+	 * fresh hint (a reloaded version's) would otherwise take a lone
+	 * "call rel32" in a kernel for 32-bit code and cut its target.
+	 */
+	if (csi_mh->tb_vaddr(tb) > UINT32_MAX)
+		order[0] = order[1] = order[2] = 2;
 
 	g_mutex_lock(&decode_lock);
 	for (int i = 0; i < 3 && m < 0; i++)
