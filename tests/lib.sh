@@ -149,3 +149,33 @@ drop() {
 
 # heartbeat FILE: the count a counter module keeps in FILE.
 heartbeat() { od -An -t u8 -N 8 "$1" 2>/dev/null | tr -d ' '; }
+
+# -- Linux guests (tests/linux/) -----------------------------------------
+
+LX=$BUILD/linux
+
+# need_linux_guest: build the Linux guest (tools/linux-guest: Debian's
+# cloud kernel and a busybox initramfs, cached under $LX), or skip the
+# whole script when its Debian packages cannot be fetched.
+need_linux_guest() {
+	"$TOP/tools/linux-guest" "$LX" >"$T/build.log" 2>&1
+	case $? in
+	0) ;;
+	2) skip_all "cannot fetch the Debian packages: $(tail -1 "$T/build.log")" ;;
+	*) bail "tools/linux-guest failed: $(tail -3 "$T/build.log")" ;;
+	esac
+}
+
+# linux_boot CMDLINE PLUGIN_ARGS: boot it at -smp 2 with the host watching
+# $MODDIR and logging to $EVENTS, until it powers off; QEMU's status.
+# CMDLINE is added to the kernel's command line (run=PROGRAM,ARGS ...).
+linux_boot() {
+	: > "$EVENTS"
+	: > "$SERIAL"
+	timeout 300 "$QEMU" -M pc -m 256 -smp 2 -display none -monitor none \
+		-no-reboot -serial "file:$SERIAL" -kernel "$LX/vmlinuz" \
+		-initrd "$LX/initramfs.cpio" \
+		-append "console=ttyS0 panic=-1 quiet $1" \
+		-plugin "$MODHOST_SO,dir=$MODDIR,log=$EVENTS,$2" \
+		-d plugin -D "$QLOG" 2>>"$T/stderr"
+}

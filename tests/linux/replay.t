@@ -18,7 +18,7 @@
 need "$BUILD/modhost.so" "$BUILD/modules/callstack_instr.so" \
 	"$TMOD/hcrec-v1.so"
 need_linux_guest
-plan 10
+plan 11
 
 N=100
 MAGIC=0x12345600
@@ -56,7 +56,7 @@ run() {
 	local pargs=$1
 	shift
 	mon_start
-	linux_boot "$APPEND" "$pargs" \
+	linux_run "$APPEND" "$pargs" \
 		-chardev "pipe,id=mon,path=$T/mon" -mon chardev=mon "$@" &
 	QEMU_PID=$!
 	wait_for "QEMU to start" test -s "$T/mon.log"
@@ -156,3 +156,8 @@ echo "# calls in stacks that differ: $differ of $total"
 [ "$total" -gt 1000000 ] && [ $((differ * 100000)) -le "$total" ]
 ok $? "the folded stacks with the reload are those without it, but for at most 1 call in 100,000"
 is "$(hcrec_exit B)" "$(hcrec_exit A)" "hcrec saw the same hypercalls in replay B"
+# A reloaded version starts without the previous one's idea of the mode
+# the code runs in: kernel code must still be decoded as 64-bit, or a
+# direct call's target is cut to 32 bits (0xffffffff81234567 -> 0x81234567).
+cut=$(tr ' ;' '\n\n' <"$T/B.folded" | grep -cE '^0x[89a-f][0-9a-f]{7}$')
+is "$cut" 0 "no kernel function cut to 32 bits after the reload"
