@@ -10,8 +10,8 @@
 #     the recorded run once user space had started (replay_break, so the point is the same guest state whatever the
 #     machine's speed), the new file dropped, and the replay continued
 #     once the host has mapped the new version.
-# Both replays end with the recorded serial output; B's folded stacks are
-# A's but for a few calls at the reload (see below); hcrec sees in each replay exactly the hypercalls the
+# Both replays end with the recorded serial output; B's folded stacks
+# should be A's (a TODO: see below); hcrec sees in each replay exactly the hypercalls the
 # recorded run made (the host counted them there as unknown magics).
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/linux-lib.sh"
@@ -144,17 +144,20 @@ is "$(jq -r 'select(.event=="reload") | .module' "$T/B.events")" \
 [ "$(jq -r 'select(.event=="state_handoff" and .module=="callstack_instr") | .bytes' \
 	"$T/B.events")" -gt 1000 ] 2>/dev/null
 ok $? "its stacks were handed over to the new version"
-# Exact but for the few calls near the reload: the flush makes QEMU cut
-# blocks afresh from where each vCPU is, and the module finds an indirect
-# call's callee at the first block with the expected stack pointer, so a
-# handful of calls there can be attributed differently (measured: 0 to 74
-# of 10.6 million).  Everything else must be identical.
+# The same folded stacks: the goal, not met at every reload point, so a
+# TODO.  Measured: 0 or 76 of 10.6 million calls differ at most points,
+# 350,000 at some (both before and after this branch's decode fix).  The
+# flush makes QEMU cut blocks afresh where the vCPU is; a reloaded version
+# also starts without its threads' mode hints (decode.c), so an ambiguous
+# block of 64-bit user code can be taken for 32-bit, and one wrong frame
+# changes every stack under it.  Which points are hit depends on where
+# the recording stopped, so the test cannot choose a good one.
 total=$(awk '{ s += $NF } END { print s + 0 }' "$T/A.folded")
 differ=$(LC_ALL=C comm -3 "$T/A.folded" "$T/B.folded" |
 	awk '{ s += $NF } END { print s + 0 }')
 echo "# calls in stacks that differ: $differ of $total"
-[ "$total" -gt 1000000 ] && [ $((differ * 100000)) -le "$total" ]
-ok $? "the folded stacks with the reload are those without it, but for at most 1 call in 100,000"
+[ "$total" -gt 1000000 ] && [ "$differ" -eq 0 ]
+ok $? "the folded stacks with the reload are those without it # TODO not at every reload point: callstack_instr's handoff"
 is "$(hcrec_exit B)" "$(hcrec_exit A)" "hcrec saw the same hypercalls in replay B"
 # A reloaded version starts without the previous one's idea of the mode
 # the code runs in: kernel code must still be decoded as 64-bit, or a
