@@ -48,6 +48,10 @@ int csi_decode_init(void);
 void csi_decode_exit(void);
 /* Classify @tb's last instruction; false if capstone cannot decode it. */
 bool csi_classify(const mh_tb *tb, struct csi_insn_class *c);
+/* The mode (16, 32, 64) this thread decodes in first; for the handoff. */
+unsigned int csi_decode_mode(void);
+/* Threads that have decoded nothing yet start in @bits (a reload). */
+void csi_decode_set_mode(unsigned int bits);
 
 /*
  * User data of a call's callback: what the call site needs at run time.
@@ -109,6 +113,8 @@ struct csi_stats {
 	uint64_t calls, rets, frames_popped, unmatched_rets, dropped;
 	uint64_t unresolved, restarts, max_depth;
 	uint64_t redirected;	/* rets that popped a frame's slot, other value */
+	/* Not a count: the decoding mode handed to the next version. */
+	uint64_t mode;
 };
 extern struct csi_stats csi_stats;
 

@@ -144,14 +144,14 @@ is "$(jq -r 'select(.event=="reload") | .module' "$T/B.events")" \
 [ "$(jq -r 'select(.event=="state_handoff" and .module=="callstack_instr") | .bytes' \
 	"$T/B.events")" -gt 1000 ] 2>/dev/null
 ok $? "its stacks were handed over to the new version"
-# The same folded stacks: the goal, not met at every reload point, so a
-# TODO.  Measured: 0 or 76 of 10.6 million calls differ at most points,
-# 350,000 at some (both before and after this branch's decode fix).  The
-# flush makes QEMU cut blocks afresh where the vCPU is; a reloaded version
-# also starts without its threads' mode hints (decode.c), so an ambiguous
-# block of 64-bit user code can be taken for 32-bit, and one wrong frame
-# changes every stack under it.  Which points are hit depends on where
-# the recording stopped, so the test cannot choose a good one.
+# The same folded stacks: the goal.  A TODO, as it is not shown to hold
+# at every reload point.  Before a reloaded version took over its
+# predecessor's decoding mode (decode.c, state.c), a fresh guess took
+# ambiguous blocks of 64-bit user code for 32-bit code, and one wrong
+# frame changed every stack under it: 0 to 350,000 of 10.6 million calls
+# differed, by reload point (655 at instruction 1,430,000,000 of one
+# recording, 0 with the handoff).  The point depends on where the
+# recording stopped, so the test cannot choose one.
 total=$(awk '{ s += $NF } END { print s + 0 }' "$T/A.folded")
 differ=$(LC_ALL=C comm -3 "$T/A.folded" "$T/B.folded" |
 	awk '{ s += $NF } END { print s + 0 }')
