@@ -4,6 +4,8 @@
 #   make check      install what is missing, build, run every test (prove)
 #   make demo       install what is missing, build, show hot reload live
 #   make bench      run the benchmarks, write build/bench/results.tsv
+#   make linux-dbg  fetch the Linux guest kernel's -dbg package (System.map,
+#                   vmlinux) into build/linux-dbg (tests using it skip without)
 #   make soak       SOAK_CYCLES (10,000) reloads under load; QEMU's RSS, fds
 #                   and mappings sampled (not part of check)
 #   make check-asan the host under ASan/UBSan/LSan through a subset of the
@@ -64,8 +66,9 @@ HOST_OBJS := $(HOST_SRCS:%.c=$(BUILD)/%.o)
 HOST_CFLAGS := $(CFLAGS) -std=gnu11 -D_GNU_SOURCE -fPIC -fvisibility=hidden -MMD -MP \
 	-Iinclude $(PKG_CFLAGS)
 
-# Every folder of modules/ is a module, but include/ (their API headers).
-MODULES := $(filter-out include,$(notdir $(patsubst %/,%,$(wildcard modules/*/))))
+# Every folder of modules/ is a module, but include/ (their API headers)
+# and lib/ (sources modules compile in, such as symtab.c).
+MODULES := $(filter-out include lib,$(notdir $(patsubst %/,%,$(wildcard modules/*/))))
 MODULE_SOS := $(MODULES:%=$(BUILD)/modules/%.so)
 
 all: $(BUILD)/modhost.so $(MODULE_SOS) tests-build
@@ -186,6 +189,12 @@ bench: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)tests/bench/run-all
 
+# The booted Linux kernel's debug package (System.map, vmlinux with DWARF),
+# cached under build/linux-dbg/: tests and benchmarks that need it skip
+# without it (tools/linux-dbg, Documentation/linux-guests.rst).
+linux-dbg:
+	$(Q)tools/linux-dbg
+
 # Long soak (tests/soak/soak.sh, Documentation/hot-reload.rst): reload
 # cycles under a hypercall stream and PPP traffic, QEMU's resident set held
 # within 1 MB after warm-up.
@@ -256,7 +265,7 @@ clean:
 
 FORCE:
 .PHONY: all deps check demo bench install clean abi-check abi-update FORCE \
-	soak check-asan
+	soak check-asan linux-dbg
 
 -include $(HOST_OBJS:.o=.d) $(ENGINE_OBJS:.o=.d)
 

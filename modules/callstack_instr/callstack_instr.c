@@ -35,7 +35,9 @@
 MH_PARAM_STR(stack_type, "asid",
 	     "how stacks are told apart: asid (cr3), heuristic or threaded");
 MH_PARAM_BOOL(verbose, false, "log every call and return");
-MH_PARAM_STR(symbols, "", "ELF file whose symbol table names functions");
+MH_PARAM_STR(symbols, "", "names functions: an ELF file, a System.map or a kallsyms list");
+MH_PARAM_STR(symbols_offset, "auto",
+	     "guest address minus symbols= address: auto (found for a kernel) or a number");
 MH_PARAM_STR(folded, "", "write folded stacks (outer;inner COUNT) here at exit");
 MH_PARAM_STR(trace, "", "write call and return events here, JSON lines");
 MH_PARAM_UINT(max_depth, 1024, "frames kept per stack (the oldest go first)");
@@ -1032,6 +1034,9 @@ static void translate(mh_tb *tb, void *opaque)
 		return;
 	last = csi_mh->tb_insn(tb, n - 1);
 	regs = c.mode == 16 || c.far;
+	/* Direct calls' targets find a kernel's offset (symbols=). */
+	if (c.kind == CSI_CALL && c.target)
+		csi_symbols_observe(c.target);
 	if (c.kind == CSI_CALL && regs)
 		csi_mh->insn_exec_cb(last, on_call_insn, MH_CB_R_REGS,
 				     (void *)csi_call_site(&c, NULL));
@@ -1207,7 +1212,9 @@ static int csi_init(mh_module *self, const struct mh_api *api)
 	}
 	syms = api->param_str(self, "symbols");
 	if (syms && *syms) {
-		ret = csi_symbols_load(syms);	/* logs what was wrong */
+		/* Logs what was wrong. */
+		ret = csi_symbols_load(syms, api->param_str(self,
+							    "symbols_offset"));
 		if (ret)
 			goto err_stacks;
 	}

@@ -42,8 +42,26 @@ static csh handles[3];
 static cs_insn *scratch[3];
 static GHashTable *sites;	/* struct csi_call_site -> itself */
 
-/* The mode this thread last classified in: tried first (see above). */
-static __thread int mode_hint = 1;
+/*
+ * The mode this thread last classified in: tried first (see above).  -1
+ * until the thread's first block, which starts from mode_start: 32-bit,
+ * or after a reload the mode the previous version was in (a fresh guess
+ * would take an ambiguous block of 64-bit code for 32-bit code).
+ */
+static __thread int mode_hint = -1;
+static int mode_start = 1;
+
+unsigned int csi_decode_mode(void)
+{
+	return mode_bits[mode_hint < 0 ? mode_start : mode_hint];
+}
+
+void csi_decode_set_mode(unsigned int bits)
+{
+	for (int m = 0; m < 3; m++)
+		if (mode_bits[m] == bits)
+			mode_start = m;
+}
 
 static guint site_hash(gconstpointer p)
 {
@@ -82,6 +100,7 @@ const struct csi_call_site *csi_call_site(const struct csi_insn_class *c,
 
 int csi_decode_init(void)
 {
+	mode_start = 1;		/* a rollback runs init again */
 	sites = g_hash_table_new_full(site_hash, site_equal, g_free, NULL);
 	for (int m = 0; m < 3; m++) {
 		if (cs_open(CS_ARCH_X86, cs_modes[m], &handles[m]) != CS_ERR_OK)
@@ -229,9 +248,18 @@ bool csi_classify(const mh_tb *tb, struct csi_insn_class *c)
 	if (!n)
 		return false;
 	last = csi_mh->tb_insn(tb, n - 1);
+	if (mode_hint < 0)
+		mode_hint = mode_start;
 	order[0] = mode_hint;
 	order[1] = mode_hint == 1 ? 2 : 1;
 	order[2] = 3 - order[0] - order[1];
+	/*
+	 * Code above 4 GiB runs in 64-bit mode, whatever the hint says: a
+	 * fresh hint (a reloaded version's) would otherwise take a lone
+	 * "call rel32" in a kernel for 32-bit code and cut its target.
+	 */
+	if (csi_mh->tb_vaddr(tb) > UINT32_MAX)
+		order[0] = order[1] = order[2] = 2;
 
 	g_mutex_lock(&decode_lock);
 	for (int i = 0; i < 3 && m < 0; i++)

@@ -3,7 +3,7 @@
  * callstack_instr internals, shared by its files:
  *   decode.c          capstone: classify a block's last instruction
  *   stacks.c          shadow stacks, return matching, folded-stack counts
- *   output.c          symbols (libelf), folded file, JSON-lines trace
+ *   output.c          symbols (../lib/symtab.c), folded file, JSON-lines trace
  *   decode-arm.c      capstone: the same for A64, ARM and Thumb code
  *   target.c          which target: x86, aarch64 or arm?
  *   callstack_instr.c the module: parameters, vCPU callbacks, API, hooks
@@ -51,6 +51,10 @@ int csi_decode_init(void);
 void csi_decode_exit(void);
 /* Classify @tb's last instruction; false if capstone cannot decode it. */
 bool csi_classify(const mh_tb *tb, struct csi_insn_class *c);
+/* The mode (16, 32, 64) this thread decodes in first; for the handoff. */
+unsigned int csi_decode_mode(void);
+/* Threads that have decoded nothing yet start in @bits (a reload). */
+void csi_decode_set_mode(unsigned int bits);
 
 /*
  * User data of a call's callback: what the call site needs at run time.
@@ -133,6 +137,8 @@ struct csi_stats {
 	uint64_t calls, rets, frames_popped, unmatched_rets, dropped;
 	uint64_t unresolved, restarts, max_depth;
 	uint64_t redirected;	/* rets that popped a frame's slot, other value */
+	/* Not a count: the decoding mode handed to the next version. */
+	uint64_t mode;
 };
 extern struct csi_stats csi_stats;
 
@@ -212,9 +218,14 @@ bool csi_node_restore(uint32_t parent, uint64_t func, uint64_t count);
 
 /* -- output.c ----------------------------------------------------------- */
 
-/* @path's function symbols; on failure, logs what is wrong with the file. */
-int csi_symbols_load(const char *path);
+/*
+ * @path's function symbols (an ELF file, a System.map or a kallsyms list),
+ * @offset "auto" (or empty) or an integer; on failure, logs what is wrong.
+ */
+int csi_symbols_load(const char *path, const char *offset);
 void csi_symbols_free(void);
+/* A call target the guest has: evidence for the kernel's offset. */
+void csi_symbols_observe(uint64_t target);
 /* "name", "name+0x10" or "0x1234"; into @buf. */
 const char *csi_symbolize(uint64_t addr, char *buf, size_t len);
 

@@ -1,12 +1,10 @@
 // SPDX-License-Identifier: MIT
 /*
- * What a user reads: function names from an ELF symbol table (libelf),
- * the folded stacks written at exit, the JSON-lines trace of calls and
- * returns.
+ * What a user reads: function names (modules/lib/symtab.c: an ELF symbol
+ * table, a System.map or a kallsyms list, the kernel's offset), the folded
+ * stacks written at exit, the JSON-lines trace of calls and returns.
  */
 #include <errno.h>
-#include <fcntl.h>
-#include <gelf.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,149 +12,83 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "symtab.h"
 
 /* -- symbols ------------------------------------------------------------- */
 
-struct sym {
-	uint64_t addr, size;
-	char *name;
-};
+static struct symtab *syms;
 
-static GArray *syms;		/* struct sym, sorted by addr */
-
-static gint sym_cmp(gconstpointer a, gconstpointer b)
+/* Once, when the offset becomes known by observation. */
+static void report_offset(void)
 {
-	const struct sym *x = a, *y = b;
+	unsigned int votes, seen;
+	int64_t off;
 
-	return x->addr < y->addr ? -1 : x->addr > y->addr;
-}
-
-static void sym_clear(gpointer p)
-{
-	g_free(((struct sym *)p)->name);
+	if (!symtab_offset(syms, &off, &votes, &seen))
+		return;
+	csi_mh->log(csi_self, MH_LOG_INFO, "symbols: offset %s0x%" PRIx64
+		    " (%u of %u call targets on a symbol's start under it)",
+		    off < 0 ? "-" : "", off < 0 ? -(uint64_t)off : (uint64_t)off,
+		    votes, seen);
 }
 
 /*
- * Every failure says what is wrong with the file, once: a System.map or a
- * stripped kernel is an easy mistake to make, and "No such file or
- * directory" for a file that exists helps nobody.
+ * Every failure says what is wrong with the file, once: a System.map
+ * stub or a stripped kernel is an easy mistake to make, and "No such
+ * file or directory" for a file that exists helps nobody.
  */
-int csi_symbols_load(const char *path)
+int csi_symbols_load(const char *path, const char *offset)
 {
-	Elf_Scn *scn = NULL;
-	GElf_Shdr sh;
-	GElf_Ehdr eh;
-	uint64_t thumb_bit;
-	int fd, ret = -ENOENT;
-	size_t nsymtab = 0;
-	Elf *elf;
+	g_autofree char *err = NULL;
+	const char *at = "";
+	int64_t off = 0;
+	char *end;
 
-	if (elf_version(EV_CURRENT) == EV_NONE) {
-		csi_mh->log(csi_self, MH_LOG_ERROR, "symbols=%s: libelf: %s",
-			    path, elf_errmsg(-1));
-		return -EINVAL;
-	}
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		ret = -errno;
-		csi_mh->log(csi_self, MH_LOG_ERROR, "symbols=%s: cannot open: %s",
-			    path, strerror(-ret));
-		return ret;
-	}
-	elf = elf_begin(fd, ELF_C_READ, NULL);
-	if (!elf || elf_kind(elf) != ELF_K_ELF) {
-		csi_mh->log(csi_self, MH_LOG_ERROR, "symbols=%s: not an ELF file "
-			    "(a System.map or kallsyms list is not read: give "
-			    "the ELF binary or vmlinux itself)", path);
-		ret = -ENOEXEC;
-		goto out_end;
-	}
-	/* An Arm Thumb function's symbol is its address + 1 (ELF for Arm). */
-	thumb_bit = gelf_getehdr(elf, &eh) && eh.e_machine == EM_ARM ? 1 : 0;
-	syms = g_array_new(FALSE, FALSE, sizeof(struct sym));
-	g_array_set_clear_func(syms, sym_clear);
-	while ((scn = elf_nextscn(elf, scn))) {
-		Elf_Data *data;
-
-		if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_SYMTAB ||
-		    !sh.sh_entsize)
-			continue;
-		nsymtab++;
-		data = elf_getdata(scn, NULL);
-		for (size_t i = 0; data && i < sh.sh_size / sh.sh_entsize; i++) {
-			GElf_Sym s;
-			const char *name;
-			struct sym e;
-
-			if (!gelf_getsym(data, i, &s) ||
-			    GELF_ST_TYPE(s.st_info) != STT_FUNC || !s.st_value)
-				continue;
-			name = elf_strptr(elf, sh.sh_link, s.st_name);
-			if (!name || !*name)
-				continue;
-			e.addr = s.st_value & ~thumb_bit;
-			e.size = s.st_size;
-			e.name = g_strdup(name);
-			g_array_append_val(syms, e);
+	if (offset && *offset && strcmp(offset, "auto")) {
+		errno = 0;
+		off = strtoll(offset, &end, 0);
+		if (errno || *end) {
+			csi_mh->log(csi_self, MH_LOG_ERROR, "symbols_offset=%s: "
+				    "expected auto or an integer", offset);
+			return -EINVAL;
 		}
 	}
-	if (!nsymtab) {
-		csi_mh->log(csi_self, MH_LOG_ERROR, "symbols=%s: no symbol table "
-			    "(.symtab): the file is stripped; give the unstripped "
-			    "binary", path);
-		ret = -ENOENT;
-	} else if (!syms->len) {
-		csi_mh->log(csi_self, MH_LOG_ERROR, "symbols=%s: the symbol table "
-			    "names no function", path);
-		ret = -ENOENT;
-	} else {
-		g_array_sort(syms, sym_cmp);
-		ret = 0;
+	syms = symtab_load(path, &err);
+	if (!syms) {
+		csi_mh->log(csi_self, MH_LOG_ERROR, "symbols=%s: %s", path, err);
+		return strstr(err, "cannot open") ? -ENOENT : -EINVAL;
 	}
-out_end:
-	if (elf)
-		elf_end(elf);
-	close(fd);
-	if (ret)
-		csi_symbols_free();
-	return ret;
+	if (offset && *offset && strcmp(offset, "auto"))
+		symtab_set_offset(syms, off);
+	else if (!symtab_offset(syms, &off, NULL, NULL))
+		at = ", offset found from the call targets";
+	csi_mh->log(csi_self, MH_LOG_INFO, "symbols: %zu functions (%s)%s",
+		    symtab_count(syms), symtab_describe(syms), at);
+	return 0;
 }
 
 void csi_symbols_free(void)
 {
-	if (syms)
-		g_array_free(syms, TRUE);
-	syms = NULL;
+	g_clear_pointer(&syms, symtab_free);
+}
+
+void csi_symbols_observe(uint64_t target)
+{
+	if (syms && symtab_observe(syms, target))
+		report_offset();
 }
 
 const char *csi_symbolize(uint64_t addr, char *buf, size_t len)
 {
-	guint lo = 0, hi = syms ? syms->len : 0;
+	const char *name;
 
 	if (addr == CSI_TRUNCATED)
 		return "[truncated]";
-	/* The last symbol at or below @addr. */
-	while (lo < hi) {
-		guint mid = lo + (hi - lo) / 2;
-
-		if (g_array_index(syms, struct sym, mid).addr <= addr)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	if (lo > 0) {
-		const struct sym *s = &g_array_index(syms, struct sym, lo - 1);
-
-		if (s->addr == addr)
-			return s->name;
-		if (addr < s->addr + s->size) {
-			snprintf(buf, len, "%s+0x%" PRIx64, s->name,
-				 addr - s->addr);
-			return buf;
-		}
-	}
 	if (!addr)
 		return "[unknown]";
+	name = syms ? symtab_name(syms, addr, buf, len) : NULL;
+	if (name)
+		return name;
 	snprintf(buf, len, "0x%" PRIx64, addr);
 	return buf;
 }
@@ -324,6 +256,16 @@ int csi_folded_write(const char *path)
 	g_array_append_val(f.func, z);
 	g_array_append_val(f.count, z);
 	csi_node_foreach(fold_collect, &f);
+	/*
+	 * A run too short to have decided the offset: every function its
+	 * stacks called is evidence too.
+	 */
+	if (syms) {
+		for (guint i = 1; i < f.func->len; i++)
+			csi_symbols_observe(g_array_index(f.func, uint64_t, i));
+		if (symtab_settle(syms))
+			report_offset();
+	}
 
 	for (guint i = 1; i < f.parent->len; i++) {
 		uint64_t count = g_array_index(f.count, uint64_t, i);

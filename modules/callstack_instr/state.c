@@ -81,6 +81,7 @@ int csi_state_save(mh_module *self, void **data, size_t *len)
 	put32(c.b, STATE_MAGIC);
 	put32(c.b, csi_stack_kind);
 	put32(c.b, STATS_N);
+	csi_stats.mode = csi_decode_mode();
 	g_byte_array_append(c.b, (const guint8 *)&csi_stats, sizeof(csi_stats));
 	put32(c.b, csi_stack_count());
 	csi_stack_foreach(save_stack, &c);
@@ -168,6 +169,9 @@ int csi_state_restore(mh_module *self, const void *data, size_t len,
 		if (i < STATS_N)
 			stats[i] = x;
 	}
+	/* 0 from a version before the mode was handed over. */
+	if (csi_stats.mode)
+		csi_decode_set_mode(csi_stats.mode);
 	nstacks = get32(&r);
 	for (uint32_t i = 0; i < nstacks && !r.bad; i++) {
 		uint64_t asid = get64(&r), anchor = get64(&r), last = get64(&r);

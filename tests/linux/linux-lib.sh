@@ -1,0 +1,34 @@
+# shellcheck shell=bash
+# tests/linux/linux-lib.sh - more for tests/linux/*.t, sourced after
+# tests/lib.sh (whose need_linux_guest and linux_boot build and boot the
+# guest): the kernel's debug package (tools/linux-dbg, make linux-dbg,
+# cached under build/linux-dbg), and a boot with QEMU options of its own.
+
+LXDBG=$BUILD/linux-dbg
+
+# need_linux_dbg: the booted kernel's System.map and vmlinux, if cached;
+# never fetched here (280 MB): skip with how to get them.
+need_linux_dbg() {
+	local kver
+	kver=$(basename "$(ls "$LX"/debs/linux-image-*_*.deb 2>/dev/null | head -1)" |
+		sed -n 's/^linux-image-\([^_]*\)_.*/\1/p')
+	[ -s "$LXDBG/System.map" ] && [ -s "$LXDBG/vmlinux" ] ||
+		skip_all "the kernel's debug package is not cached (make linux-dbg)"
+	[ "$(cat "$LXDBG/version" 2>/dev/null)" = "$kver" ] ||
+		skip_all "the cached debug package is not for kernel $kver (make linux-dbg)"
+}
+
+# linux_run CMDLINE PLUGIN_ARGS [QEMU_ARG...]: as linux_boot, at -smp 1 and
+# with more QEMU options (record/replay, a monitor); QEMU's status.
+linux_run() {
+	local cmdline=$1 pargs=$2
+	shift 2
+	: >"$EVENTS"
+	: >"$SERIAL"
+	timeout 300 "$QEMU" -M pc -m 256 -display none -monitor none -no-reboot \
+		-serial "file:$SERIAL" -kernel "$LX/vmlinuz" \
+		-initrd "$LX/initramfs.cpio" \
+		-append "console=ttyS0 panic=-1 quiet $cmdline" \
+		-plugin "$MODHOST_SO,dir=$MODDIR,log=$EVENTS,$pargs" \
+		-d plugin -D "$QLOG" "$@" 2>>"$T/stderr"
+}
