@@ -11,7 +11,7 @@ PY=$TOP/tests/python
 MODCTL=$BUILD/bin/modctl
 need "$BUILD/modhost.so" "$BUILD/modhost-python.so" "$MODCTL" \
 	"$BUILD/tests/guest/hcall.elf"
-plan 18
+plan 20
 
 SOCK=$T/ctl.sock
 mc() { timeout 30 "$MODCTL" -s "$SOCK" "$@"; }
@@ -58,6 +58,20 @@ mc load hello2 >/dev/null
 is "$(events '.module=="hello2" and (.event=="load" or .event=="unload")' | jq -r '.event + " " + .from' | paste -sd,)" \
 	"load watch,unload ctl,load ctl" "modctl unload and load: the same as for NAME.so"
 qemu_stop
+
+# -- guest control: the guest loads, reloads and unloads a script -----------
+pydrop "$PY/seed-hello.py" hcrec
+GUEST=hcall qemu_start guest_control=on -- -append "mode=4"
+wait_for "guest done" serial_has "hcall: done"
+wait_event '.event=="guest_request" and .module=="nosuch"'
+is "$(events '.from=="guest" and (.event=="load" or .event=="reload" or .event=="unload")' |
+	jq -r '.event + " " + .module + " " + (.file // "-")' | paste -sd,)" \
+	"load hcrec $MODDIR/hcrec.py,reload hcrec $MODDIR/hcrec.py,unload hcrec -" \
+	"guest control: hcrec.py loaded, reloaded and unloaded by the guest, as a NAME.so"
+is "$(events '.event=="guest_request" and .module=="hcrec"' | jq -r '.op + "=" + .result' | paste -sd' ')" \
+	"load=ok reload=ok unload=ok" "each guest_request says ok"
+qemu_stop
+rm "$MODDIR/hcrec.py"
 
 # -- reloads under a hypercall stream, the count handed over ---------------
 mkfifo "$T/stop.in" "$T/stop.out"
