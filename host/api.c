@@ -876,6 +876,8 @@ static int api_set_vcpu_event(mh_module *self, enum mh_vcpu_event ev,
 		return -EINVAL;
 	self->vcpu_event[ev] = cb;
 	self->vcpu_event_opaque[ev] = opaque;
+	if (cb)
+		mh_quiesce_want_vcpu_event(ev);
 	return 0;
 }
 

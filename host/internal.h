@@ -653,6 +653,8 @@ void mh_lifecycle_vcpu_init(unsigned int vcpu_index);
 void mh_lifecycle_late_init(unsigned int vcpu_index);
 /* vCPU-side, lock-free: @ev on vCPU @vcpu_index; the live modules' hooks. */
 void mh_lifecycle_vcpu_event(enum mh_vcpu_event ev, unsigned int vcpu_index);
+/* Does a live module handle @ev?  (quiesce.c registers idle/resume then.) */
+bool mh_lifecycle_wants_vcpu_event(enum mh_vcpu_event ev);
 /* Translated code was flushed, every vCPU stopped: the modules' flush hooks. */
 void mh_lifecycle_flush(void);
 /*
@@ -723,6 +725,8 @@ void mh_plan_cancel(void);
 void mh_quiesce_init(qemu_plugin_id_t id, qemu_plugin_udata_cb_t atexit_fn);
 /* Ask the vCPUs to stop at their next block and apply queued work. */
 void mh_quiesce_request(void);
+/* A module handles @ev: have QEMU's idle or resume callback registered. */
+void mh_quiesce_want_vcpu_event(enum mh_vcpu_event ev);
 
 /* -- hypercall.c --------------------------------------------------- */
 

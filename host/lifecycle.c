@@ -704,6 +704,19 @@ void mh_lifecycle_late_init(unsigned int vcpu_index)
 	}
 }
 
+/* Does a live module handle @ev (the host registers idle/resume then)? */
+bool mh_lifecycle_wants_vcpu_event(enum mh_vcpu_event ev)
+{
+	for (guint i = 0; i < live->len; i++) {
+		struct mh_module *m = ((struct mh_entry *)
+				       g_ptr_array_index(live, i))->live;
+
+		if (m->vcpu_event[ev] && !m->tainted)
+			return true;
+	}
+	return false;
+}
+
 /* A halted vCPU runs these while others apply: under events_lock. */
 void mh_lifecycle_vcpu_event(enum mh_vcpu_event ev, unsigned int vcpu_index)
 {

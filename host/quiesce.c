@@ -83,13 +83,31 @@ static void flush(qemu_plugin_id_t id)
 
 static void tb_trans(qemu_plugin_id_t id, struct qemu_plugin_tb *tb);
 
+/*
+ * QEMU 10.0 runs idle and resume callbacks on a halting vCPU's thread
+ * under the BQL, while a reset (a quiesce) runs exclusive but without the
+ * BQL and frees the callbacks' entries: with several vCPUs the reset can
+ * free the entry a halting vCPU is reading (QEMU then crashes in
+ * qemu_wait_io_event).  So the host has them registered only while a
+ * module asks for them (Documentation/qemu-plugins.rst).
+ */
+void mh_quiesce_want_vcpu_event(enum mh_vcpu_event ev)
+{
+	if (ev == MH_VCPU_IDLE)
+		qemu_plugin_register_vcpu_idle_cb(host_id, vcpu_idle);
+	else if (ev == MH_VCPU_RESUME)
+		qemu_plugin_register_vcpu_resume_cb(host_id, vcpu_resume);
+}
+
 /* A reset drops every callback of the host: this registers them again. */
 static void register_callbacks(void)
 {
 	qemu_plugin_register_vcpu_init_cb(host_id, vcpu_init);
 	qemu_plugin_register_vcpu_exit_cb(host_id, vcpu_exit);
-	qemu_plugin_register_vcpu_idle_cb(host_id, vcpu_idle);
-	qemu_plugin_register_vcpu_resume_cb(host_id, vcpu_resume);
+	if (mh_lifecycle_wants_vcpu_event(MH_VCPU_IDLE))
+		mh_quiesce_want_vcpu_event(MH_VCPU_IDLE);
+	if (mh_lifecycle_wants_vcpu_event(MH_VCPU_RESUME))
+		mh_quiesce_want_vcpu_event(MH_VCPU_RESUME);
 	qemu_plugin_register_flush_cb(host_id, flush);
 	qemu_plugin_register_vcpu_tb_trans_cb(host_id, tb_trans);
 	qemu_plugin_register_atexit_cb(host_id, host_atexit, NULL);

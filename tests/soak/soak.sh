@@ -75,6 +75,8 @@ reload_next() {
 
 fail=0
 for i in $(seq 1 "$CYCLES"); do
+	# QEMU gone (a crash): stop at once, the checks below fail.
+	qemu_alive || { fail=$((fail + 1)); echo "# cycle $i: QEMU is gone"; break; }
 	reload_next hcrec "$i" || { fail=$((fail + 1)); echo "# cycle $i: hcrec reload failed"; }
 	if [ "$PPP" = 1 ]; then
 		m=cons
@@ -83,7 +85,6 @@ for i in $(seq 1 "$CYCLES"); do
 			{ fail=$((fail + 1)); echo "# cycle $i: $m reload failed"; }
 	fi
 	if [ $((i % SAMPLE)) -eq 0 ]; then
-		qemu_alive || break
 		sample "$i" | tee -a "$SAMPLES" | sed 's/^/# cycle rss_kb fds maps: /'
 	fi
 done
@@ -103,7 +104,7 @@ read -r _ rss1 fd1 maps1 <<<"$last"
 # A control connection's fd may outlive modctl by a moment: wait for the
 # count to come back (a leak never does).
 _fds_back() { [ "$(fds)" -le "$fd0" ]; }
-wait_for "open fds back to $fd0" _fds_back
+qemu_alive && wait_for "open fds back to $fd0" _fds_back
 ok $? "open fds after warm-up: $fd0, at the last sample $fd1, now $(fds)"
 [ "$((maps1 - maps0))" -le "$MAPS_SLACK" ] 2>/dev/null
 ok $? "mappings after warm-up: $maps0 -> $maps1 (at most +$MAPS_SLACK)"
