@@ -667,15 +667,25 @@ int mh_lifecycle_require(const char *name, char **err)
 	return ret;
 }
 
+/*
+ * The instance at @i of the live set, or NULL once a hook of it crashed:
+ * a tainted instance instruments and hears nothing more.
+ */
+static inline struct mh_module *live_module(guint i)
+{
+	struct mh_module *m = ((struct mh_entry *)
+			       g_ptr_array_index(live, i))->live;
+
+	return m->tainted ? NULL : m;
+}
+
 /* vCPU side: the live set only changes while vCPUs are stopped. */
 void mh_lifecycle_translate(struct qemu_plugin_tb *tb)
 {
 	for (guint i = 0; i < live->len; i++) {
-		struct mh_module *m = ((struct mh_entry *)
-				       g_ptr_array_index(live, i))->live;
+		struct mh_module *m = live_module(i);
 
-		/* A tainted instance instruments nothing more. */
-		if (m->translate && !m->tainted)
+		if (m && m->translate)
 			mh_api_translate(m, tb);
 	}
 }
@@ -684,10 +694,9 @@ void mh_lifecycle_translate(struct qemu_plugin_tb *tb)
 void mh_lifecycle_vcpu_init(unsigned int vcpu_index)
 {
 	for (guint i = 0; i < live->len; i++) {
-		struct mh_module *m = ((struct mh_entry *)
-				       g_ptr_array_index(live, i))->live;
+		struct mh_module *m = live_module(i);
 
-		if (m->vcpu_init && !m->tainted)
+		if (m && m->vcpu_init)
 			m->vcpu_init(vcpu_index, m->vcpu_init_opaque);
 	}
 }
@@ -696,10 +705,9 @@ void mh_lifecycle_vcpu_init(unsigned int vcpu_index)
 void mh_lifecycle_late_init(unsigned int vcpu_index)
 {
 	for (guint i = 0; i < live->len; i++) {
-		struct mh_module *m = ((struct mh_entry *)
-				       g_ptr_array_index(live, i))->live;
+		struct mh_module *m = live_module(i);
 
-		if (m->late_init && !m->tainted)
+		if (m && m->late_init)
 			mh_api_late_init_vcpu(m, vcpu_index);
 	}
 }
@@ -708,10 +716,9 @@ void mh_lifecycle_late_init(unsigned int vcpu_index)
 bool mh_lifecycle_wants_vcpu_event(enum mh_vcpu_event ev)
 {
 	for (guint i = 0; i < live->len; i++) {
-		struct mh_module *m = ((struct mh_entry *)
-				       g_ptr_array_index(live, i))->live;
+		struct mh_module *m = live_module(i);
 
-		if (m->vcpu_event[ev] && !m->tainted)
+		if (m && m->vcpu_event[ev])
 			return true;
 	}
 	return false;
@@ -722,10 +729,9 @@ void mh_lifecycle_vcpu_event(enum mh_vcpu_event ev, unsigned int vcpu_index)
 {
 	g_rw_lock_reader_lock(&events_lock);
 	for (guint i = 0; i < live->len; i++) {
-		struct mh_module *m = ((struct mh_entry *)
-				       g_ptr_array_index(live, i))->live;
+		struct mh_module *m = live_module(i);
 
-		if (m->vcpu_event[ev] && !m->tainted)
+		if (m && m->vcpu_event[ev])
 			m->vcpu_event[ev](vcpu_index, m->vcpu_event_opaque[ev]);
 	}
 	g_rw_lock_reader_unlock(&events_lock);
@@ -735,10 +741,9 @@ void mh_lifecycle_vcpu_event(enum mh_vcpu_event ev, unsigned int vcpu_index)
 void mh_lifecycle_flush(void)
 {
 	for (guint i = 0; i < live->len; i++) {
-		struct mh_module *m = ((struct mh_entry *)
-				       g_ptr_array_index(live, i))->live;
+		struct mh_module *m = live_module(i);
 
-		if (m->flush && !m->tainted)
+		if (m && m->flush)
 			m->flush(m->flush_opaque);
 	}
 }
