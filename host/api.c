@@ -42,6 +42,8 @@ static void api_log(mh_module *self, enum mh_log_level level,
 	va_end(ap);
 
 	mh_msg("%s: %s", name, text);
+	if (self && level == MH_LOG_ERROR)
+		mh_lifecycle_hook_said(self, text);
 	ev = mh_event_new("message");
 	mh_event_str(ev, "module", name);
 	mh_event_str(ev, "level", level_names[level]);
@@ -868,12 +870,31 @@ static void *api_insn_haddr(const mh_insn *insn)
 
 /* -- the rest of QEMU's plugin API (since 1.5) ---------------------------- */
 
-/* Like set_vcpu_init: from init, exit or a run_stopped() call. */
+/*
+ * Like set_vcpu_init: from init, exit or a run_stopped() call.
+ *
+ * Idle and resume only with a single vCPU.  QEMU 10.0 runs them on a
+ * halting vCPU's thread under the BQL, outside the exclusive section a
+ * reset runs in; the reset, which every quiesce is, frees their entries
+ * at once (no RCU grace period: it counts on every vCPU being stopped).
+ * With two vCPU threads one can free the entry the other is about to
+ * call through: QEMU crashes.  No call of the plugin API can close that
+ * window (only under the BQL is an unregistration safe, and only these
+ * very callbacks run under it), so the host refuses rather than risk
+ * the guest: Documentation/qemu-plugins.rst.
+ */
 static int api_set_vcpu_event(mh_module *self, enum mh_vcpu_event ev,
 			      mh_vcpu_udata_cb cb, void *opaque)
 {
 	if ((unsigned int)ev > MH_VCPU_RESUME)
 		return -EINVAL;
+	if (cb && ev != MH_VCPU_EXIT && qinfo.max_vcpus > 1) {
+		api_log(self, MH_LOG_ERROR, "vCPU %s callbacks need a single "
+			"vCPU (-smp 1): with %d, QEMU 10.0 may free one while "
+			"a halting vCPU calls it",
+			ev == MH_VCPU_IDLE ? "idle" : "resume", qinfo.max_vcpus);
+		return -EOPNOTSUPP;
+	}
 	self->vcpu_event[ev] = cb;
 	self->vcpu_event_opaque[ev] = opaque;
 	if (cb)

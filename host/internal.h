@@ -298,6 +298,7 @@ struct mh_module {
 	bool qplugin;
 	void *layer;
 	char *why;		/* a failed hook's own reason (a script's error) */
+	char *said;		/* the last error it logged in its running hook */
 	void *script;		/* NAME.py: the script engine's instance */
 	char *image;		/* checked by mh_loader_check(), not yet mapped */
 	size_t image_size;
@@ -626,6 +627,8 @@ char *mh_lifecycle_path(const char *name);
 bool mh_lifecycle_is_loaded(const char *name);
 /* Run @mod's prepare hook, if any, guarded; *err says why it failed. */
 int mh_lifecycle_prepare(struct mh_module *mod, char **err);
+/* @mod logged @text as an error: kept as the reason if a hook of it runs. */
+void mh_lifecycle_hook_said(struct mh_module *mod, const char *text);
 /* A request for @name (@file, or NULL) is refused: event and error line. */
 void mh_lifecycle_reject(const char *name, const char *file, const char *error);
 /* Would unloading @name be refused now?  0, or -errno and *@err. */

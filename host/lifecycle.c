@@ -164,11 +164,24 @@ static void event_module(const char *event, const char *name,
 }
 
 static char *hook_error(const char *hook, int ret,
-			const struct mh_guard_fault *fault)
+			const struct mh_guard_fault *fault, const char *said)
 {
 	if (fault->kind != MH_GUARD_NONE)
 		return mh_guard_describe(hook, fault);
-	return g_strdup_printf("%s failed: %d (%s)", hook, ret, g_strerror(-ret));
+	return g_strdup_printf("%s failed: %d (%s)%s%s", hook, ret,
+			       g_strerror(-ret), said ? ": " : "",
+			       said ? said : "");
+}
+
+/* The module whose hook this thread runs: its error lines are its reason. */
+static __thread struct mh_module *in_hook;
+
+void mh_lifecycle_hook_said(struct mh_module *mod, const char *text)
+{
+	if (mod != in_hook)
+		return;
+	g_free(mod->said);
+	mod->said = g_strdup(text);
 }
 
 /* -- guarded hook calls ------------------------------------------------ */
@@ -224,11 +237,17 @@ static int run_hook(struct mh_module *mod, const char *hook, mh_guarded_fn fn,
 		    struct hook_call *c, char **err)
 {
 	struct mh_guard_fault fault;
+	struct mh_module *prev;
 	int ret;
 
 	c->mod = mod;
 	g_clear_pointer(&mod->why, g_free);
+	g_clear_pointer(&mod->said, g_free);
+	/* Its init may load another module (api->import): nested hooks. */
+	prev = in_hook;
+	in_hook = mod;
 	ret = mh_guard_call(fn, c, &fault);
+	in_hook = prev;
 	/* Ended half way: its state may be anything from here on. */
 	if (fault.kind != MH_GUARD_NONE)
 		mod->tainted = true;
@@ -236,7 +255,7 @@ static int run_hook(struct mh_module *mod, const char *hook, mh_guarded_fn fn,
 	if (ret && err && fault.kind == MH_GUARD_NONE && mod->why)
 		*err = g_strdup(mod->why);
 	else if (ret && err)
-		*err = hook_error(hook, ret, &fault);
+		*err = hook_error(hook, ret, &fault, mod->said);
 	return ret;
 }
 

@@ -1424,6 +1424,7 @@ void mh_loader_close(struct mh_module *mod)
 	if (mod->script && !mod->tainted)
 		mh_script_close(mod);
 	g_free(mod->why);
+	g_free(mod->said);
 	g_free(mod->image);
 	mh_meta_free(mod->meta);
 	if (mod->params)

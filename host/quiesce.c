@@ -89,7 +89,8 @@ static void tb_trans(qemu_plugin_id_t id, struct qemu_plugin_tb *tb);
  * BQL and frees the callbacks' entries: with several vCPUs the reset can
  * free the entry a halting vCPU is reading (QEMU then crashes in
  * qemu_wait_io_event).  So the host has them registered only while a
- * module asks for them (Documentation/qemu-plugins.rst).
+ * module asks for them, which it may only with a single vCPU
+ * (api_set_vcpu_event, Documentation/qemu-plugins.rst).
  */
 void mh_quiesce_want_vcpu_event(enum mh_vcpu_event ev)
 {

@@ -400,7 +400,9 @@ struct mh_api {
 	/*
 	 * Run @cb(vcpu_index, @opaque) on the vCPU's thread at @ev, until
 	 * @self goes; NULL removes it.  From init or a hook run with every
-	 * vCPU stopped.  0, or -EINVAL for an unknown @ev.
+	 * vCPU stopped.  0, -EINVAL for an unknown @ev, or -EOPNOTSUPP for
+	 * MH_VCPU_IDLE or MH_VCPU_RESUME on a machine with more than one
+	 * vCPU (QEMU 10.0 cannot run them safely across a quiesce there).
 	 */
 	int (*set_vcpu_event)(mh_module *self, enum mh_vcpu_event ev,
 			      mh_vcpu_udata_cb cb, void *opaque);

@@ -111,33 +111,42 @@ static void vcpu_event(unsigned int vcpu_index, void *opaque)
 	vcpu_event_cb[(uintptr_t)opaque](QCOMPAT_ID, vcpu_index);
 }
 
+/* The host refuses idle and resume with several vCPUs (it logs why). */
 static void register_vcpu_event(enum mh_vcpu_event ev,
-				qemu_plugin_vcpu_simple_cb_t cb)
+				qemu_plugin_vcpu_simple_cb_t cb,
+				const char *fn)
 {
 	vcpu_event_cb[ev] = cb;
-	mh->set_vcpu_event(self, ev, cb ? vcpu_event : NULL,
-			   (void *)(uintptr_t)ev);
+	if (mh->set_vcpu_event(self, ev, cb ? vcpu_event : NULL,
+			       (void *)(uintptr_t)ev) == 0)
+		return;
+	vcpu_event_cb[ev] = NULL;
+	if (installing && !refused)
+		refused = fn;
+	else
+		mh->log(self, MH_LOG_ERROR, "%s: refused, the callback will "
+			"not run", fn);
 }
 
 void qemu_plugin_register_vcpu_exit_cb(qemu_plugin_id_t id,
 				       qemu_plugin_vcpu_simple_cb_t cb)
 {
 	(void)id;
-	register_vcpu_event(MH_VCPU_EXIT, cb);
+	register_vcpu_event(MH_VCPU_EXIT, cb, __func__);
 }
 
 void qemu_plugin_register_vcpu_idle_cb(qemu_plugin_id_t id,
 				       qemu_plugin_vcpu_simple_cb_t cb)
 {
 	(void)id;
-	register_vcpu_event(MH_VCPU_IDLE, cb);
+	register_vcpu_event(MH_VCPU_IDLE, cb, __func__);
 }
 
 void qemu_plugin_register_vcpu_resume_cb(qemu_plugin_id_t id,
 					 qemu_plugin_vcpu_simple_cb_t cb)
 {
 	(void)id;
-	register_vcpu_event(MH_VCPU_RESUME, cb);
+	register_vcpu_event(MH_VCPU_RESUME, cb, __func__);
 }
 
 static void flush(void *opaque)
@@ -214,7 +223,7 @@ static void reset_now(mh_module *me, void *opaque)
 	vcpu_init_cb = NULL;
 	mh->set_vcpu_init(self, NULL, NULL);
 	for (unsigned int ev = 0; ev <= MH_VCPU_RESUME; ev++)
-		register_vcpu_event(ev, NULL);
+		register_vcpu_event(ev, NULL, NULL);
 	flush_cb = NULL;
 	mh->set_flush(self, NULL, NULL);
 	syscall_cb = NULL;
