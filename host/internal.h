@@ -28,6 +28,7 @@
 #include <glib.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/stat.h>
 
 #include "qemu/qemu-plugin.h"
 #include <modhost/hypercall.h>
@@ -302,6 +303,7 @@ struct mh_module {
 	void *script;		/* NAME.py: the script engine's instance */
 	char *image;		/* checked by mh_loader_check(), not yet mapped */
 	size_t image_size;
+	struct stat file_st;	/* the file as it was read (the watcher's rescan) */
 };
 
 int mh_loader_init(char **err);

@@ -577,7 +577,8 @@ static char *open_error(const char *path, int e)
  * directory) is refused without reading it, and the open never blocks: a
  * FIFO renamed over a module must not stop the host.
  */
-static int read_image(const char *path, char **image, gsize *size, char **err)
+static int read_image(const char *path, char **image, gsize *size,
+		      struct stat *stp, char **err)
 {
 	struct stat st;
 	g_autofree char *buf = NULL;
@@ -629,6 +630,8 @@ static int read_image(const char *path, char **image, gsize *size, char **err)
 	buf[got] = '\0';
 	*image = g_steal_pointer(&buf);
 	*size = got;
+	if (stp)
+		*stp = st;
 	ret = 0;
 out:
 	close(fd);
@@ -666,7 +669,7 @@ int mh_meta_read(const char *path, struct mh_meta **out, char **err)
 	bool qplugin;
 	int ret;
 
-	ret = read_image(path, &image, &size, err);
+	ret = read_image(path, &image, &size, NULL, err);
 	if (ret)
 		return ret;
 	if (mh_script_is_file(path))
@@ -1023,14 +1026,16 @@ int mh_loader_check(const char *path, const char *name, GHashTable *overrides,
 {
 	g_autofree char *image = NULL;
 	struct mh_module *mod;
+	struct stat st;
 	gsize size;
 	int ret;
 
-	ret = read_image(path, &image, &size, err);
+	ret = read_image(path, &image, &size, &st, err);
 	if (ret)
 		return ret;
 
 	mod = g_new0(struct mh_module, 1);
+	mod->file_st = st;
 	mod->file = g_strdup(path);
 	mod->scoreboards = g_ptr_array_new();
 	mod->reg_imports = g_ptr_array_new();
@@ -1317,7 +1322,7 @@ static int qplugin_layer_read(char **err)
 	}
 	dir = g_path_get_dirname(info.dli_fname);
 	path = g_build_filename(dir, QPLUGIN_LAYER, NULL);
-	if (read_image(path, &layer_image, &layer_size, &why)) {
+	if (read_image(path, &layer_image, &layer_size, NULL, &why)) {
 		*err = g_strdup_printf("a plain QEMU plugin needs %s: %s", path,
 				       why);
 		return -ENOENT;

@@ -15,9 +15,14 @@
  *    QUIET_MS.  A re-create within that time (ld unlinks its output before
  *    writing it again) makes delete and re-create one change: a reload when
  *    the new file is closed, never an unload followed by a load.
+ *  - created as a hard link (a regular file with another name already):
+ *    whole, as no writer made it: at once.
  * Only a missing file unloads; anything present but unusable is rejected by
  * the loader with the reason.  A module refused because a module it
- * requires has no file yet is tried again when that one loads.
+ * requires has no file yet is tried again when that one loads.  When the
+ * kernel's event queue overflows (a build writing thousands of files while
+ * a load holds this thread), events are lost: the whole directory is then
+ * judged again against the files the live modules were read from.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -61,23 +66,41 @@ static int name_kind(const char *name)
 	return S_ISREG(st.st_mode);
 }
 
+/* Has the regular file @name loads from other names (a hard link)? */
+static bool hard_link(const char *name)
+{
+	g_autofree char *path = name_path(name);
+	struct stat st;
+
+	return !lstat(path, &st) && st.st_nlink > 1;
+}
+
+/*
+ * The module name of file @file, or NULL; @say: say why a file that looks
+ * like a module's is ignored.
+ */
+static char *file_name(const char *file, bool say)
+{
+	size_t len = strlen(file);
+
+	if (len <= 3 || (!g_str_has_suffix(file, ".so") &&
+			 !g_str_has_suffix(file, MH_SCRIPT_SUFFIX)))
+		return NULL;
+	if (!mh_valid_module_name(file, len - 3)) {
+		if (say)
+			mh_err("%s/%s: ignored, a module file is NAME.so or "
+			       "NAME.py with NAME in [A-Za-z0-9_-]{1,%d}",
+			       watch_dir, file, MH_NAME_MAX);
+		return NULL;
+	}
+	return g_strndup(file, len - 3);
+}
+
 /* The module name of a "NAME.so" or "NAME.py" event, or NULL. */
 static char *event_name(const struct inotify_event *ev)
 {
-	size_t len = strlen(ev->name);
-
-	if (len <= 3 || (!g_str_has_suffix(ev->name, ".so") &&
-			 !g_str_has_suffix(ev->name, MH_SCRIPT_SUFFIX)))
-		return NULL;
-	if (!mh_valid_module_name(ev->name, len - 3)) {
-		/* Said once per file: at the event that would act on it. */
-		if (!(ev->mask & IN_CREATE))
-			mh_err("%s/%s: ignored, a module file is NAME.so or "
-			       "NAME.py with NAME in [A-Za-z0-9_-]{1,%d}",
-			       watch_dir, ev->name, MH_NAME_MAX);
-		return NULL;
-	}
-	return g_strndup(ev->name, len - 3);
+	/* Said once per file: at the event that would act on it. */
+	return file_name(ev->name, !(ev->mask & IN_CREATE));
 }
 
 /* Note what one event asks for: @act (names to load now) or gone. */
@@ -94,8 +117,11 @@ static void note_event(const struct inotify_event *ev, GHashTable *act)
 				    (gpointer)(intptr_t)(now + QUIET_MS));
 		return;
 	}
-	/* A regular file just created is still being written: wait for its close. */
-	if ((ev->mask & IN_CREATE) && name_kind(name) == 1) {
+	/*
+	 * A regular file just created is still being written: wait for its
+	 * close; unless it is a hard link to a file written already.
+	 */
+	if ((ev->mask & IN_CREATE) && name_kind(name) == 1 && !hard_link(name)) {
 		g_hash_table_remove(gone, name);
 		return;
 	}
@@ -195,6 +221,73 @@ static gint name_cmp(gconstpointer a, gconstpointer b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+/* The live modules' names -> the files they were read from (struct stat). */
+static void note_live(const struct mh_entry *e, GPtrArray *users, void *opaque)
+{
+	(void)users;
+	if (e->live)
+		g_hash_table_insert(opaque, g_strdup(e->name),
+				    g_memdup2(&e->live->file_st,
+					      sizeof(e->live->file_st)));
+}
+
+static bool same_file(const struct stat *a, const struct stat *b)
+{
+	return a->st_dev == b->st_dev && a->st_ino == b->st_ino &&
+	       a->st_size == b->st_size &&
+	       a->st_mtim.tv_sec == b->st_mtim.tv_sec &&
+	       a->st_mtim.tv_nsec == b->st_mtim.tv_nsec;
+}
+
+/*
+ * Events were lost: judge every name again, as the events would have.  A
+ * module file the live version was not read from loads or reloads (@act);
+ * a live module whose file is missing is gone.
+ */
+static void rescan(GHashTable *act)
+{
+	g_autoptr(GHashTable) live = g_hash_table_new_full(g_str_hash,
+							   g_str_equal,
+							   g_free, g_free);
+	g_autoptr(GError) error = NULL;
+	int64_t now = g_get_monotonic_time() / 1000;
+	GHashTableIter it;
+	const char *file;
+	gpointer k, v;
+	GDir *dir;
+
+	mh_err("%s: too many changes at once (the kernel's event queue "
+	       "overflowed): looking at every module file again", watch_dir);
+	mh_lifecycle_foreach(true, note_live, live);
+	dir = g_dir_open(watch_dir, 0, &error);
+	if (!dir) {
+		mh_err("%s: %s", watch_dir, error->message);
+		return;
+	}
+	while ((file = g_dir_read_name(dir))) {
+		g_autofree char *name = file_name(file, false);
+		g_autofree char *path = NULL;
+		const struct stat *was;
+		struct stat st;
+
+		if (!name)
+			continue;
+		path = name_path(name);
+		was = g_hash_table_lookup(live, name);
+		if (was && !stat(path, &st) && same_file(&st, was))
+			continue;
+		g_hash_table_remove(gone, name);
+		g_hash_table_add(act, g_steal_pointer(&name));
+	}
+	g_dir_close(dir);
+	g_hash_table_iter_init(&it, live);
+	while (g_hash_table_iter_next(&it, &k, &v)) {
+		if (name_kind(k) == -ENOENT)
+			g_hash_table_insert(gone, g_strdup(k),
+					    (gpointer)(intptr_t)(now + QUIET_MS));
+	}
+}
+
 /* Read one batch of events and act on the names it makes whole. */
 static void read_events(void)
 {
@@ -204,15 +297,20 @@ static void read_events(void)
 	g_autoptr(GPtrArray) names = NULL;
 	GHashTableIter it;
 	gpointer k;
+	bool overflow = false;
 	ssize_t len = read(inotify_fd, buf, sizeof(buf));
 
 	for (char *p = buf; len > 0 && p < buf + len;) {
 		struct inotify_event *ev = (struct inotify_event *)p;
 
-		if (ev->len)
+		if (ev->mask & IN_Q_OVERFLOW)
+			overflow = true;
+		else if (ev->len)
 			note_event(ev, act);
 		p += sizeof(*ev) + ev->len;
 	}
+	if (overflow)
+		rescan(act);
 	/* Sorted, so that several files dropped at once load in a fixed order. */
 	names = g_ptr_array_new_with_free_func(g_free);
 	g_hash_table_iter_init(&it, act);
