@@ -10,6 +10,7 @@
 # call with its 64-bit arguments in both forms, callstack_instr follows
 # calls (kernel and the user program's, named from its symbols), and the
 # guest powers off.  Skips only if the arm64 packages cannot be fetched.
+# shellcheck disable=SC2034  # read by lib.sh: QEMU is qemu-system-aarch64
 TARGET=aarch64
 . "$(dirname "$0")/../lib.sh"
 need "$BUILD/modhost.so" "$BUILD/modules/callstack_instr.so" \
