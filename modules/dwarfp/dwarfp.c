@@ -278,7 +278,8 @@ static void kbin_free(struct kbin *k)
 		return;
 	dw_close(k->b);
 	symtab_free(k->syms);
-	g_array_free(k->bare, TRUE);
+	if (k->bare)
+		g_array_free(k->bare, TRUE);
 	if (k->sites)
 		g_array_free(k->sites, TRUE);
 	g_free(k);

@@ -114,6 +114,7 @@ head -5 "$T/line.diff2" | sed 's/^/#   /'
 awk '$1 == "info" { print $2, $3, $4 ":" $5 }' "$PROBE" | sort > "$T/info.got"
 awk '$4 != "??:0" { print $1, $2, $4 }' "$T/line.a2l" | sort > "$T/info.want"
 diff "$T/info.want" <(join -o 0,2.2,2.3 "$T/info.want" "$T/info.got") > "$T/info.diff"
+[ "$(wc -l < "$T/info.want")" -ge 200 ] && [ ! -s "$T/info.diff" ]
 ok $? "stpi_get_pc_source_info() there equals addr2line -f ($(wc -l < "$T/info.want") pcs)"
 head -5 "$T/info.diff" | sed 's/^/#   /'
 
