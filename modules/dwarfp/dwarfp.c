@@ -417,8 +417,8 @@ static int kbin_add(mh_module *self, const struct mh_api *api,
 	k->sites = make_sites(&k->b, 1, k->bare);
 	for (guint i = 0; i < k->sites->len; i++)
 		g_array_index(k->sites, struct site, i).kern = true;
-	api->log(self, MH_LOG_INFO, "binary=%s: a kernel image, %u functions "
-		 "named from its symbol table only (no DWARF); its KASLR slide %s",
+	api->log(self, MH_LOG_INFO, "binary=%s: a kernel image; functions named "
+		 "from its symbol table only (no DWARF): %u; its KASLR slide %s",
 		 b->path, k->bare->len, given ? "given" : "is found at run time");
 	return 0;
 }
