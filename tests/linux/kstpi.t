@@ -4,7 +4,7 @@
 # test skips without it) with no bias, finds the kernel's KASLR slide from
 # the calls the kernel makes, and raises line and function-start events
 # in the functions named by function= (a few of the boot's: the whole
-# kernel's lines make the boot about ten times slower).  kstpi_probe
+# kernel's lines make the boot about six times dearer).  kstpi_probe
 # writes each distinct kernel pc once.  Checked:
 # - the slide equals the one the guest shows (its /proc/kallsyms _text
 #   less System.map's);
