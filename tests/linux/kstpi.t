@@ -17,7 +17,9 @@
 . "$(dirname "$0")/linux-lib.sh"
 need "$BUILD/modhost.so" "$TMOD/kstpi_probe.so"
 command -v addr2line >/dev/null || skip_all "no addr2line (binutils)"
-command -v llvm-dwarfdump >/dev/null || skip_all "no llvm-dwarfdump (llvm-14)"
+# tools/install-deps installs llvm-14, which names it llvm-dwarfdump-14.
+DWDUMP=$(command -v llvm-dwarfdump || command -v llvm-dwarfdump-14) ||
+	skip_all "no llvm-dwarfdump (llvm-14, tools/install-deps)"
 need_linux_guest
 need_linux_dbg
 plan 9
@@ -146,7 +148,7 @@ head -5 "$T/fn.diff" | sed 's/^/#   /'
 # Which of them have no DWARF subprogram at all (llvm-dwarfdump --lookup
 # shows the innermost function DIE, an inlined instance maybe).
 nodw=$(while read -r pc fn _; do
-	llvm-dwarfdump --lookup="$(printf '0x%x' $((0x$pc - slide)))" "$VMLINUX" 2>/dev/null |
+	"$DWDUMP" --lookup="$(printf '0x%x' $((0x$pc - slide)))" "$VMLINUX" 2>/dev/null |
 		grep -qE "DW_TAG_(subprogram|inlined_subroutine)" || echo "$fn"
 done < "$T/fn.got" | sort | tr '\n' ' ')
 echo "# without a DWARF subprogram: ${nodw:-none}"
