@@ -224,6 +224,14 @@ $(TMOD)/up_probe.so: tests/modules/up_probe.c include/modhost/module.h \
 	$(Q)$(CC) $(TMOD_CFLAGS) $(shell pkg-config --cflags glib-2.0) \
 		$(TMOD_LDFLAGS) -o $@ $< $(shell pkg-config --libs glib-2.0)
 tests-build: $(TMOD)/up_probe.so
+# stpi/dwarfp on the kernel of a Linux boot (tests/linux/kstpi.t).
+$(TMOD)/kstpi_probe.so: tests/modules/kstpi_probe.c include/modhost/module.h \
+		modules/include/modhost/stpi.h tests/tests.mk
+	$(call say,CC,$@)
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(TMOD_CFLAGS) $(shell pkg-config --cflags glib-2.0) \
+		$(TMOD_LDFLAGS) -o $@ $< $(shell pkg-config --libs glib-2.0)
+tests-build: $(TMOD)/kstpi_probe.so
 # osi_linux's kernel profiles (modules/osi_linux/profile.c), on their own.
 UNIT_TESTS += $(BUILD)/tests/unit/test-osi-profile
 $(BUILD)/tests/unit/test-osi-profile: tests/unit/test-osi-profile.c tests/unit/unit.h \

@@ -17,6 +17,17 @@
  * translates pc-relative), so such a site carries its address in the
  * file, and its run-time pc is found when it runs: the file's base in the
  * address space running it.
+ *
+ * A kernel image (an x86_64 vmlinux: ET_EXEC, linked in the upper half)
+ * is relocated by KASLR at each boot: its code runs at its link addresses
+ * plus a slide.  Given without a bias, the slide is found at run time the
+ * way symtab.c finds it for callstack_instr's symbols=: from the targets
+ * of the direct calls the kernel's code makes, which land on function
+ * starts under the right slide only.  Until then no kernel code is
+ * instrumented; once found, translated code is flushed so that every
+ * kernel block is instrumented when it runs next.  The image's ELF symbol
+ * table also names the functions that have no DWARF subprogram (assembly,
+ * generated stubs), as addr2line does.
  */
 #include <elf.h>
 #include <errno.h>
@@ -32,11 +43,15 @@
 #include <modhost/stpi.h>
 
 #include "dwarfp.h"
+#include "symtab.h"
 
 MH_PARAM_LIST(binary,
 	      "a guest binary with DWARF: PATH[@0xBIAS]; repeat for several");
 MH_PARAM_STR(asid, "",
 	     "raise events only in this address space (cr3, hex); default: any");
+MH_PARAM_LIST(function,
+	      "raise events only in functions of this name (a glob); repeat "
+	      "for several; default: all");
 
 static stpi_runcb_t stpi_runcb_on_before_line_change;
 static stpi_runcb_t stpi_runcb_on_after_line_change;
@@ -51,8 +66,10 @@ struct site {
 	uint64_t pc;			/* biased */
 	const struct dw_row *row;	/* NULL: not a line start */
 	const char *fn_name;		/* innermost function */
+	const char *outer_name;		/* the out-of-line one holding it */
 	const struct dw_func *fn_start;	/* the function whose body starts here */
 	const struct ubin *u;		/* placed at run time: @pc is unbiased */
+	bool kern;			/* in the kernel image: @pc is unbiased */
 };
 
 /* A position-independent binary given without a bias: placed at run time. */
@@ -60,6 +77,21 @@ struct ubin {
 	struct dw_binary *b;
 	char *name;			/* the base name its guest file must have */
 	GArray *sites;			/* struct site, unbiased */
+};
+
+/*
+ * The kernel image, if one was given (at most one: there is one slide).
+ * Its dw_binary has bias 0; the slide is kept here, as it may be found
+ * only while the guest runs.
+ */
+struct kbin {
+	struct dw_binary *b;
+	struct symtab *syms;		/* its ELF symbols; NULL: none (stripped) */
+	GArray *bare;			/* struct dw_func: symbols without DWARF, by lo */
+	GArray *sites;			/* struct site, unbiased */
+	bool found;			/* no bias given: the slide is found at run time */
+	int64_t slide;			/* guest address minus link address */
+	bool placed;			/* @slide is known: set with release after it */
 };
 
 /* A mapping of a process, and where one of ours sits in it. */
@@ -95,6 +127,7 @@ static mh_reg *regs[17];	/* by x86_64 DWARF number */
 static mh_reg *reg_cr3;
 static bool asid_on;
 static uint64_t asid_val;
+static GPtrArray *fn_globs;	/* GPatternSpec *; NULL: every function */
 static GPtrArray *ubins;	/* struct ubin * */
 /* as_lock guards aspaces and as_gen: every vCPU translates and runs sites. */
 static GMutex as_lock;
@@ -104,6 +137,7 @@ static osi_get_current_process_t get_current_process;
 static osi_get_mappings_t get_mappings;
 static osi_free_osiproc_t free_osiproc;
 static osi_free_osimodules_t free_osimodules;
+static struct kbin *kern;	/* NULL: no kernel image given */
 
 /* Above this, an x86_64 address is the kernel's. */
 #define USER_TOP 0x0000800000000000ull
@@ -114,6 +148,40 @@ static const char *const reg_names[17] = {
 };
 
 /* -- the index ------------------------------------------------------------ */
+
+/* The kernel's function without DWARF that holds @addr (unbiased), or NULL. */
+static const struct dw_func *bare_at(const GArray *bare, uint64_t addr)
+{
+	guint lo = 0, hi = bare->len;
+	const struct dw_func *f;
+
+	while (lo < hi) {
+		guint mid = lo + (hi - lo) / 2;
+
+		if (g_array_index(bare, struct dw_func, mid).lo <= addr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (!lo)
+		return NULL;
+	f = &g_array_index(bare, struct dw_func, lo - 1);
+	return addr < f->hi ? f : NULL;
+}
+
+/*
+ * The function holding @addr (unbiased) in @b: its DWARF one, else, in
+ * the kernel image, the symbol there (what addr2line falls back to).
+ */
+static const struct dw_func *func_at(const struct dw_binary *b, uint64_t addr,
+				     bool innermost)
+{
+	const struct dw_func *f = dw_func_at(b, addr, innermost);
+
+	if (!f && kern && b == kern->b)
+		f = bare_at(kern->bare, addr);
+	return f;
+}
 
 static int site_cmp(const void *a, const void *b)
 {
@@ -131,8 +199,11 @@ static void add_sites(GArray *a, struct dw_binary *b, GHashTable *by_pc)
 
 		if (r->end || !r->is_stmt || !r->sline)
 			continue;
-		f = dw_func_at(b, r->addr, true);
+		f = func_at(b, r->addr, true);
 		s.fn_name = f && f->name ? f->name : "??";
+		if (f && f->inlined && f->outer)
+			f = f->outer;
+		s.outer_name = f && f->name ? f->name : "??";
 		g_array_append_val(a, s);
 	}
 	for (guint i = 0; i < b->funcs->len; i++) {
@@ -145,8 +216,12 @@ static void add_sites(GArray *a, struct dw_binary *b, GHashTable *by_pc)
 	}
 }
 
-/* The sites of the @n binaries @v, sorted by pc. */
-static GArray *make_sites(struct dw_binary *const *v, guint n)
+/*
+ * The sites of the @n binaries @v, sorted by pc; @extra (NULL: none)
+ * adds the starts of functions that have no DWARF subprogram.
+ */
+static GArray *make_sites(struct dw_binary *const *v, guint n,
+			  const GArray *extra)
 {
 	g_autoptr(GHashTable) starts = g_hash_table_new(g_direct_hash, g_direct_equal);
 	GArray *a = g_array_new(FALSE, FALSE, sizeof(struct site));
@@ -156,6 +231,12 @@ static GArray *make_sites(struct dw_binary *const *v, guint n)
 
 	for (guint i = 0; i < n; i++)
 		add_sites(a, v[i], starts);
+	for (guint i = 0; extra && i < extra->len; i++) {
+		const struct dw_func *f = &g_array_index(extra, struct dw_func, i);
+
+		g_hash_table_insert(starts, GSIZE_TO_POINTER(f->post_prologue),
+				    (void *)f);
+	}
 	g_array_sort(a, site_cmp);
 	/* Function starts: on the line site at that pc, or a site of their own. */
 	n_line = a->len;
@@ -191,6 +272,19 @@ static void ubin_free(void *p)
 	g_free(u);
 }
 
+static void kbin_free(struct kbin *k)
+{
+	if (!k)
+		return;
+	dw_close(k->b);
+	symtab_free(k->syms);
+	if (k->bare)
+		g_array_free(k->bare, TRUE);
+	if (k->sites)
+		g_array_free(k->sites, TRUE);
+	g_free(k);
+}
+
 static void aspace_free(void *p)
 {
 	struct aspace *a = p;
@@ -213,6 +307,8 @@ static void free_index(void)
 	if (aspaces)
 		g_hash_table_destroy(aspaces);
 	aspaces = NULL;
+	kbin_free(kern);
+	kern = NULL;
 }
 
 /* Is @path position-independent (ET_DYN)?  1, 0, or -1 (not an ELF file). */
@@ -235,6 +331,98 @@ static int is_pie(const char *path)
 	return ret;
 }
 
+/* Is @b an x86_64 kernel image: linked in the upper half, where KASLR moves it? */
+static bool is_kernel(const struct dw_binary *b)
+{
+	return b->machine == EM_X86_64 && b->rows->len &&
+	       g_array_index(b->rows, struct dw_row, 0).addr >= USER_TOP;
+}
+
+/*
+ * The kernel's functions that have an ELF symbol but no DWARF subprogram
+ * (assembly such as ret_from_fork, generated stubs): named and started at
+ * the symbol, with the line there, as addr2line names them.  A symbol
+ * without a size inside a sized one is a label in it (addr2line names
+ * the sized one); one outside runs to the next symbol.  By address.
+ */
+static GArray *make_bare(const struct dw_binary *b, const struct symtab *t)
+{
+	GArray *a = g_array_new(FALSE, TRUE, sizeof(struct dw_func));
+	uint64_t addr, size, next, end = 0;
+	const char *name;
+
+	for (size_t i = 0; t && (name = symtab_symbol(t, i, &addr, &size)); i++) {
+		const struct dw_row *r;
+		struct dw_func f = { 0 };
+
+		if (!size && addr < end)
+			continue;
+		end = MAX(end, addr + size);
+		/* Innermost: the out-of-line lookup would read variables. */
+		if (dw_func_at(b, addr, true))
+			continue;
+		if (!size)
+			size = symtab_symbol(t, i + 1, &next, &(uint64_t){ 0 }) ?
+			       next - addr : 1;
+		r = dw_line_at(b, addr);
+		f.name = name;
+		f.lo = f.post_prologue = addr;
+		f.hi = addr + size;
+		f.pp_file = r && r->sfile ? r->sfile : "??";
+		f.pp_line = r ? r->sline : 0;
+		f.addr_size = 8;
+		g_array_append_val(a, f);
+	}
+	return a;
+}
+
+/*
+ * Take @b as the kernel image: at the slide @b was opened with if
+ * @given, else at the one found at run time from its symbol table.  On
+ * failure @b is still the caller's.
+ */
+static int kbin_add(mh_module *self, const struct mh_api *api,
+		    struct dw_binary *b, bool given)
+{
+	g_autofree char *err = NULL;
+	struct kbin *k;
+
+	if (kern) {
+		api->log(self, MH_LOG_ERROR, "binary=%s: a second kernel image "
+			 "(binary=%s is one): there is one KASLR slide", b->path,
+			 kern->b->path);
+		return -EINVAL;
+	}
+	k = g_new0(struct kbin, 1);
+	k->syms = symtab_load(b->path, &err);
+	if (!k->syms && !given) {
+		api->log(self, MH_LOG_ERROR, "binary=%s: a kernel image, moved at "
+			 "boot by KASLR: finding its slide needs its symbol table: "
+			 "%s; or give the slide: binary=%s@0xSLIDE (@0 for a "
+			 "kernel booted with nokaslr)", b->path, err, b->path);
+		g_free(k);
+		return -EINVAL;
+	}
+	if (!k->syms)
+		api->log(self, MH_LOG_WARN, "binary=%s: %s: functions without "
+			 "DWARF are left unnamed", b->path, err);
+	k->b = b;
+	k->found = !given;
+	k->slide = (int64_t)b->bias;
+	k->placed = given;
+	b->bias = 0;
+	k->bare = make_bare(b, k->syms);
+	/* func_at() names the sites' functions from kern's bare ones. */
+	kern = k;
+	k->sites = make_sites(&k->b, 1, k->bare);
+	for (guint i = 0; i < k->sites->len; i++)
+		g_array_index(k->sites, struct site, i).kern = true;
+	api->log(self, MH_LOG_INFO, "binary=%s: a kernel image; functions named "
+		 "from its symbol table only (no DWARF): %u; its KASLR slide %s",
+		 b->path, k->bare->len, given ? "given" : "is found at run time");
+	return 0;
+}
+
 static int build_index(mh_module *self, const struct mh_api *api)
 {
 	const char *spec = api->param_str(self, "binary");
@@ -255,6 +443,7 @@ static int build_index(mh_module *self, const struct mh_api *api)
 	for (char **p = specs; *p; p++) {
 		char *at = strrchr(*p, '@'), *end = NULL, *err = NULL;
 		uint64_t bias = 0;
+		int type;
 		struct dw_binary *b;
 
 		if (!**p)
@@ -274,29 +463,37 @@ static int build_index(mh_module *self, const struct mh_api *api)
 			g_free(err);
 			goto fail;
 		}
+		type = is_pie(*p);
+		n_rows += b->rows->len;
+		n_funcs += b->funcs->len;
 		/* Without a bias, a PIE program or a library goes where it is mapped. */
-		if (!at && is_pie(*p) == 1) {
+		if (!type && is_kernel(b)) {
+			if (kbin_add(self, api, b, at)) {
+				dw_close(b);
+				goto fail;
+			}
+		} else if (!at && type == 1) {
 			struct ubin *u = g_new0(struct ubin, 1);
 
 			u->b = b;
 			u->name = g_path_get_basename(*p);
-			u->sites = make_sites(&u->b, 1);
+			u->sites = make_sites(&u->b, 1, NULL);
 			for (guint i = 0; i < u->sites->len; i++)
 				g_array_index(u->sites, struct site, i).u = u;
 			g_ptr_array_add(ubins, u);
 		} else {
 			g_ptr_array_add(bins, b);
 		}
-		n_rows += b->rows->len;
-		n_funcs += b->funcs->len;
 	}
-	sites = make_sites((struct dw_binary **)bins->pdata, bins->len);
+	sites = make_sites((struct dw_binary **)bins->pdata, bins->len, NULL);
 	n_sites = sites->len;
 	for (guint i = 0; i < ubins->len; i++)
 		n_sites += ((struct ubin *)g_ptr_array_index(ubins, i))->sites->len;
+	if (kern)
+		n_sites += kern->sites->len;
 	api->log(self, MH_LOG_INFO,
 		 "indexed %u binaries: %u line rows, %u functions, %u sites in %.1f ms"
-		 "%s", bins->len + ubins->len, n_rows, n_funcs, n_sites,
+		 "%s", bins->len + ubins->len + !!kern, n_rows, n_funcs, n_sites,
 		 (g_get_monotonic_time() - t0) / 1000.0,
 		 ubins->len ? " (position-independent ones placed at run time through osi)" : "");
 	return 0;
@@ -315,6 +512,79 @@ static const struct site *site_in(const GArray *a, uint64_t pc)
 static const struct site *site_at(uint64_t pc)
 {
 	return site_in(sites, pc);
+}
+
+/* -- the kernel image: its KASLR slide ------------------------------------- */
+
+/* The kernel's slide, if known. */
+static bool kern_slide(int64_t *slide)
+{
+	if (!kern || !__atomic_load_n(&kern->placed, __ATOMIC_ACQUIRE))
+		return false;
+	*slide = kern->slide;
+	return true;
+}
+
+/* The site at the run-time @pc: a fixed binary's, or the kernel's. */
+static const struct site *site_at_any(uint64_t pc)
+{
+	const struct site *s = site_at(pc);
+	int64_t slide;
+
+	if (!s && pc >= USER_TOP && kern_slide(&slide))
+		s = site_in(kern->sites, pc - (uint64_t)slide);
+	return s;
+}
+
+/* Is the kernel's slide still to be found? */
+static bool slide_pending(void)
+{
+	return kern && kern->found &&
+	       !__atomic_load_n(&kern->placed, __ATOMIC_ACQUIRE);
+}
+
+static void publish_slide(int64_t slide)
+{
+	kern->slide = slide;
+	__atomic_store_n(&kern->placed, true, __ATOMIC_RELEASE);
+}
+
+/* Nothing to do: the flush is what was asked for. */
+static void retranslate(mh_module *self, void *opaque)
+{
+	(void)self;
+	(void)opaque;
+}
+
+/*
+ * While the slide is not known: the target of a block's closing direct
+ * call (E8 rel32, what the kernel's calls are) is a vote for the slide
+ * that puts it on a function's start (symtab_observe()).  When one wins,
+ * the kernel's code translated so far, which carries no site, is flushed.
+ */
+static void observe_call(mh_tb *tb)
+{
+	size_t n = mh->tb_n_insns(tb);
+	mh_insn *insn = n ? mh->tb_insn(tb, n - 1) : NULL;
+	unsigned char c[5];
+	unsigned int votes, seen;
+	int64_t slide;
+	int32_t rel;
+
+	if (!insn || mh->insn_size(insn) != sizeof(c) ||
+	    mh->insn_data(insn, c, sizeof(c)) != sizeof(c) || c[0] != 0xe8)
+		return;
+	memcpy(&rel, c + 1, sizeof(rel));
+	if (!symtab_observe(kern->syms,
+			    mh->insn_vaddr(insn) + sizeof(c) + (int64_t)rel) ||
+	    !symtab_offset(kern->syms, &slide, &votes, &seen))
+		return;
+	publish_slide(slide);
+	mh->log(me, MH_LOG_INFO, "binary=%s: KASLR slide %s0x%" PRIx64 " (%u of %u "
+		"call targets on a symbol's start under it)", kern->b->path,
+		slide < 0 ? "-" : "", slide < 0 ? -(uint64_t)slide : (uint64_t)slide,
+		votes, seen);
+	mh->run_stopped(me, retranslate, NULL);
 }
 
 /* -- position-independent binaries: where each process has them ------------ */
@@ -510,7 +780,14 @@ static void on_task_change(mh_cpu *cpu, const OsiThread *prev, const OsiThread *
 static struct dw_binary *binary_at(uint64_t pc, uint64_t *addr, uint64_t *bias)
 {
 	struct umap m;
+	int64_t slide;
 
+	if (pc >= USER_TOP && kern_slide(&slide) &&
+	    dw_line_at(kern->b, pc - (uint64_t)slide)) {
+		*addr = pc - (uint64_t)slide;
+		*bias = (uint64_t)slide;
+		return kern->b;
+	}
 	for (guint i = 0; bins && i < bins->len; i++) {
 		struct dw_binary *b = g_ptr_array_index(bins, i);
 
@@ -589,8 +866,8 @@ static void get_pc_source_info(mh_cpu *cpu, uint64_t pc, PC_Info *info, int *rc)
 	if (!b || !info || !rc)
 		return;
 	r = dw_line_at(b, a);
-	f = dw_func_at(b, a, true);
-	of = dw_func_at(b, a, false);
+	f = func_at(b, a, true);
+	of = func_at(b, a, false);
 	info->file_name = r->file;
 	info->line_number = r->line;
 	info->funct_name = f && f->name ? f->name : "??";
@@ -660,6 +937,9 @@ static void on_site(unsigned int vcpu_index, void *udata)
 	}
 	if (s->u && !placed_pc(vs, s, &pc))
 		return;
+	/* Instrumented only once the slide is known. */
+	if (s->kern)
+		pc += (uint64_t)kern->slide;
 	if (s->row) {
 		const struct site *p = vs->last;
 
@@ -680,6 +960,17 @@ static void on_site(unsigned int vcpu_index, void *udata)
 				       s->fn_start->name, s->fn_start->pp_line);
 }
 
+/* Is @s in a function function= names (each site is asked once, at translation)? */
+static bool site_wanted(const struct site *s)
+{
+	const char *name = s->fn_start ? s->fn_start->name : s->outer_name;
+
+	for (guint i = 0; fn_globs && i < fn_globs->len; i++)
+		if (g_pattern_spec_match_string(g_ptr_array_index(fn_globs, i), name))
+			return true;
+	return !fn_globs;
+}
+
 static void translate(mh_tb *tb, void *opaque)
 {
 	size_t n = mh->tb_n_insns(tb);
@@ -687,10 +978,12 @@ static void translate(mh_tb *tb, void *opaque)
 	bool refreshed = false;
 
 	(void)opaque;
+	if (slide_pending() && mh->tb_vaddr(tb) >= USER_TOP)
+		observe_call(tb);
 	for (size_t i = 0; i < n; i++) {
 		mh_insn *insn = mh->tb_insn(tb, i);
 		uint64_t pc = mh->insn_vaddr(insn);
-		const struct site *s = site_at(pc);
+		const struct site *s = site_at_any(pc);
 
 		/* A block is read in the process that runs it: its mappings apply. */
 		if (!s && ubins->len && pc < USER_TOP) {
@@ -703,7 +996,7 @@ static void translate(mh_tb *tb, void *opaque)
 		}
 
 		/* R_REGS: handlers may read variables, and asid= reads cr3. */
-		if (s)
+		if (s && site_wanted(s))
 			mh->insn_exec_cb(insn, on_site, MH_CB_R_REGS, (void *)s);
 	}
 }
@@ -736,6 +1029,23 @@ static int osi_init(mh_module *self, const struct mh_api *api)
 
 /* -- hooks ------------------------------------------------------------------- */
 
+/* function=GLOB, one a line (a list parameter), into fn_globs. */
+static void read_fn_globs(mh_module *self, const struct mh_api *api)
+{
+	const char *spec = api->param_str(self, "function");
+	g_auto(GStrv) v = spec && *spec ? g_strsplit(spec, "\n", -1) : NULL;
+
+	g_clear_pointer(&fn_globs, g_ptr_array_unref);
+	for (char **p = v; p && *p; p++) {
+		if (!**p)
+			continue;
+		if (!fn_globs)
+			fn_globs = g_ptr_array_new_with_free_func(
+				(GDestroyNotify)g_pattern_spec_free);
+		g_ptr_array_add(fn_globs, g_pattern_spec_new(*p));
+	}
+}
+
 static int dwarfp_prepare(mh_module *self, const struct mh_api *api)
 {
 	free_index();
@@ -763,6 +1073,7 @@ static int dwarfp_init(mh_module *self, const struct mh_api *api)
 			return -EINVAL;
 		}
 	}
+	read_fn_globs(self, api);
 	for (unsigned int i = 0; i < G_N_ELEMENTS(reg_names); i++)
 		regs[i] = api->reg_lookup(reg_names[i]);
 	reg_cr3 = api->reg_lookup("cr3");
@@ -805,23 +1116,36 @@ static void dwarfp_exit(mh_module *self)
 	if (mh->exiting())
 		return;
 	free_index();
+	g_clear_pointer(&fn_globs, g_ptr_array_unref);
 	vstates = NULL;
 }
+
+/* After the pcs of the handoff: the kernel's slide, if it was found. */
+struct slide_rec {
+	uint64_t tag;
+	int64_t slide;
+};
+#define SLIDE_TAG 0x44494c53524c534bull	/* "KSLRSLID" */
 
 /*
  * The handoff across a reload: per vCPU, the pc of the line it is on (0:
  * none yet), so that the new version neither raises a second
  * on_before_line_change for that line nor loses the on_after_line_change
  * that closes it.  The new version looks the pc up in its own index; if
- * the binary changed and no line starts there, it starts afresh.
+ * the binary changed and no line starts there, it starts afresh.  Then
+ * the kernel's slide, when it was found at run time: the new version
+ * could find it again only from blocks translated after the reload, and
+ * would miss the kernel's lines until then.
  */
 static int dwarfp_save_state(mh_module *self, void **data, size_t *len)
 {
 	unsigned int n = mh->num_vcpus();
+	struct slide_rec rec = { SLIDE_TAG, 0 };
+	bool slide = kern && kern->found && kern_slide(&rec.slide);
 	uint64_t *pcs;
 
 	(void)self;
-	pcs = calloc(n ? n : 1, sizeof(*pcs));
+	pcs = calloc((n ? n : 1) + 2, sizeof(*pcs));
 	if (!pcs)
 		return -ENOMEM;
 	for (unsigned int i = 0; i < n; i++) {
@@ -830,8 +1154,10 @@ static int dwarfp_save_state(mh_module *self, void **data, size_t *len)
 		if (vs && vs->last)
 			pcs[i] = vs->last_pc;
 	}
+	if (slide)
+		memcpy(pcs + n, &rec, sizeof(rec));
 	*data = pcs;
-	*len = n * sizeof(*pcs);
+	*len = n * sizeof(*pcs) + (slide ? sizeof(rec) : 0);
 	return 0;
 }
 
@@ -839,9 +1165,16 @@ static int dwarfp_restore_state(mh_module *self, const void *data, size_t len,
 				const char *old_version)
 {
 	unsigned int n = mh->num_vcpus();
+	struct slide_rec rec;
 
 	(void)self;
 	(void)old_version;
+	/* An older version hands over the pcs only. */
+	if (len >= n * sizeof(uint64_t) + sizeof(rec)) {
+		memcpy(&rec, (const char *)data + n * sizeof(uint64_t), sizeof(rec));
+		if (rec.tag == SLIDE_TAG && slide_pending())
+			publish_slide(rec.slide);
+	}
 	for (unsigned int i = 0; i < n && (i + 1) * sizeof(uint64_t) <= len; i++) {
 		struct vstate *vs = mh->scoreboard_find(vstates, i);
 		const struct site *s;
@@ -849,7 +1182,7 @@ static int dwarfp_restore_state(mh_module *self, const void *data, size_t len,
 
 		/* The blob carries no alignment promise. */
 		memcpy(&pc, (const char *)data + i * sizeof(pc), sizeof(pc));
-		s = pc ? site_at(pc) : NULL;
+		s = pc ? site_at_any(pc) : NULL;
 
 		if (vs && s && s->row) {
 			vs->last = s;

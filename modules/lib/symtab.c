@@ -125,6 +125,25 @@ static void symtab_finish(struct symtab *t)
 
 /* -- ELF --------------------------------------------------------------- */
 
+/*
+ * A kernel's assembly marks much of its code with untyped symbols
+ * (SYM_CODE_START: ret_from_fork, the entry points), which its System.map
+ * lists as text and addr2line takes as functions: take an untyped symbol
+ * of an executable section in the upper half too.  Elsewhere (programs,
+ * the tests' guests) such symbols are labels inside functions.
+ */
+static bool kernel_code_label(Elf *elf, const GElf_Sym *s)
+{
+	Elf_Scn *scn;
+	GElf_Shdr sh;
+
+	if (GELF_ST_TYPE(s->st_info) != STT_NOTYPE || !(s->st_value >> 63) ||
+	    s->st_shndx == SHN_UNDEF || s->st_shndx >= SHN_LORESERVE)
+		return false;
+	scn = elf_getscn(elf, s->st_shndx);
+	return scn && gelf_getshdr(scn, &sh) && (sh.sh_flags & SHF_EXECINSTR);
+}
+
 static struct symtab *load_elf(int fd, char **err)
 {
 	struct symtab *t = symtab_new(KIND_ELF);
@@ -160,8 +179,9 @@ static struct symtab *load_elf(int fd, char **err)
 			struct sym e;
 			GElf_Sym s;
 
-			if (!gelf_getsym(data, i, &s) ||
-			    GELF_ST_TYPE(s.st_info) != STT_FUNC || !s.st_value)
+			if (!gelf_getsym(data, i, &s) || !s.st_value ||
+			    (GELF_ST_TYPE(s.st_info) != STT_FUNC &&
+			     !kernel_code_label(elf, &s)))
 				continue;
 			name = elf_strptr(elf, sh.sh_link, s.st_name);
 			if (!name || !*name)
@@ -375,6 +395,19 @@ const char *symtab_describe(const struct symtab *t)
 size_t symtab_count(const struct symtab *t)
 {
 	return t->syms->len;
+}
+
+const char *symtab_symbol(const struct symtab *t, size_t i, uint64_t *addr,
+			  uint64_t *size)
+{
+	const struct sym *s;
+
+	if (i >= t->syms->len)
+		return NULL;
+	s = &g_array_index(t->syms, struct sym, i);
+	*addr = s->addr;
+	*size = s->size;
+	return s->name;
 }
 
 /* -- the offset -------------------------------------------------------- */

@@ -31,7 +31,10 @@ struct symtab;
  * @err: on failure, set to what is wrong with the file (g_free() it),
  *	without the path: the caller names it
  *
- * A text list keeps its text symbols (types T, t, W, w); a symbol's size is
+ * An ELF file gives its function symbols (STT_FUNC), and a kernel image
+ * (code in the upper half) its untyped code symbols too, as its System.map
+ * lists them (assembly's SYM_CODE_START: ret_from_fork).  A text list
+ * keeps its text symbols (types T, t, W, w); a symbol's size is
  * the distance to the next symbol of any kind.  A line in neither format
  * fails the load with its line number.  Module symbols ("[MODULE]") are
  * read and ignored: modules are loaded at addresses of their own.
@@ -53,6 +56,18 @@ const char *symtab_describe(const struct symtab *t);
 
 /** symtab_count() - the number of function symbols. @t: a table */
 size_t symtab_count(const struct symtab *t);
+
+/**
+ * symtab_symbol() - one function symbol, for a walk of them all
+ * @t: a table
+ * @i: its index, from 0 to symtab_count() - 1, by address
+ * @addr: set to its address in the file (no offset applied)
+ * @size: set to its size in bytes (0 if the file gives none)
+ *
+ * Return: its name, or NULL if @i is past the last symbol.
+ */
+const char *symtab_symbol(const struct symtab *t, size_t i, uint64_t *addr,
+			  uint64_t *size);
 
 /**
  * symtab_set_offset() - fix the offset between the file and the guest
