@@ -93,7 +93,7 @@ start() {
 		-d plugin -D "$T/start.log" -S >"$T/start" 2>&1 &
 	local pid=$!
 	# -S: the guest never runs; a refused start ends QEMU by itself.
-	wait_for "osi_linux's load or refusal" grep -q "osi_linux: \(loaded\|.*profile\)" "$T/start.log"
+	wait_for "osi_linux's load or refusal" grep -qs "osi_linux: \(loaded\|.*profile\)" "$T/start.log"
 	kill -TERM $pid 2>/dev/null
 	wait $pid 2>/dev/null
 }
