@@ -97,7 +97,6 @@ int csi_state_save(mh_module *self, void **data, size_t *len)
 	bool has_offset = csi_symbols_offset(&offset);
 
 	(void)self;
-
 	put32(c.b, STATE_MAGIC(STATE_VERSION));
 	put32(c.b, csi_stack_kind);
 	put32(c.b, STATS_N);

@@ -4,17 +4,20 @@
 # -icount shift=auto,rr=record, the host loaded with no module (QEMU
 # replays a recording only with the plugins it was made with, and the same
 # command line), then two replays of that one recording:
-#  A. callstack_instr and hcrec loaded for the replay only;
+#  A. callstack_instr (threaded stacks, with osi_linux) and hcrec loaded
+#     for the replay only;
 #  B. the same, with callstack_instr reloaded from the watched directory
-#     at four points spread over the run: early in the kernel's boot, in
-#     its middle, as user space starts and in a user program.  At each,
-#     the replay is stopped at an instruction count (replay_break: the
-#     same guest state whatever the machine's speed; the counts are read
-#     in the recorded run), the new file dropped, and the replay continued
-#     once the host has mapped the new version.
-# Both replays end with the recorded serial output; B's folded stacks are
-# A's, call for call; hcrec sees in each replay exactly the hypercalls the
-# recorded run made (the host counted them there as unknown magics).
+#     at four points: early in the kernel's boot, in its middle, at its
+#     end and as init starts.  At each, the replay is stopped at an
+#     instruction count (replay_break: the same guest state whatever the
+#     machine's speed; the counts are fractions of one read in the
+#     recorded run), the new file dropped, and the replay continued once
+#     the host has mapped the new version.
+# Both reload callstack_instr once more at the same count, where the
+# version that ran until then writes its folded stacks: B's are A's, call
+# for call, and so are the counts.  Both replays end with the recorded
+# serial output; hcrec sees in each exactly the hypercalls the recorded
+# run made (the host counted them there as unknown magics).
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/linux-lib.sh"
 need "$BUILD/modhost.so" "$BUILD/modules/callstack_instr.so" \
