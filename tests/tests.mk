@@ -168,13 +168,24 @@ $(TMOD)/hcrec-%.so: tests/modules/hcrec.c tests/guest/hcall-pattern.h \
 tests-build: $(HC_TEST_MODULES)
 
 # -- callstack_instr (tests/integration/callstack*.t) ---------------------------
-CS_TEST_MODULES := $(TMOD)/cs_cons.so
+CS_TEST_MODULES := $(TMOD)/cs_cons.so $(TMOD)/csi_fake-newer.so \
+	$(TMOD)/csi_fake-alien.so
 $(TMOD)/cs_cons.so: tests/modules/cs_cons.c include/modhost/module.h \
 		modules/include/modhost/callstack_instr.h tests/tests.mk
 	$(call say,CC,$@)
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(TMOD_CFLAGS) $(shell pkg-config --cflags glib-2.0) \
 		$(TMOD_LDFLAGS) -o $@ $< $(shell pkg-config --libs glib-2.0)
+# A "callstack_instr" handing over a state of a newer format (9), and one
+# that is not callstack_instr's at all (callstack-state.t).
+csi_fake_newer_STATE := CSI9 from a later version
+csi_fake_alien_STATE := not a callstack_instr state
+$(TMOD)/csi_fake-%.so: tests/modules/csi_fake.c include/modhost/module.h \
+		tests/tests.mk
+	$(call say,CC,$@)
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(TMOD_CFLAGS) -DCSI_FAKE_STATE='"$(csi_fake_$*_STATE)"' \
+		$(TMOD_LDFLAGS) -o $@ $<
 tests-build: $(CS_TEST_MODULES)
 
 # The stpi/dwarfp/dwarf_simple tests (their own fragment, if present).

@@ -3,22 +3,34 @@
  * Classify a block's last instruction as call, ret or other, with
  * capstone, in the mode the code runs in.
  *
- * The plugin API does not say whether a block is 16-, 32- or 64-bit code,
- * and registers cannot be read at translation (only in vCPU callbacks).
+ * The plugin API does not say whether a block is 16-, 32- or 64-bit code.
  * But QEMU has already decoded the block in the right mode and tells us
  * every instruction's length.  So we decode the block's instructions in
- * each mode and take the first mode in which capstone finds exactly QEMU's
- * lengths.  Modes disagree on lengths for most code (REX bytes are inc/dec
- * outside 64-bit mode; immediates, displacements and rel16/rel32 change
- * size between 16 and 32 bits), so a block that fits one mode fits it
- * alone.  A block that fits several (say, a lone "ret" or "call *%eax")
- * is decoded in the mode of the last block this vCPU thread classified,
- * tried first: guests do not switch modes from one block to the next.
+ * the modes the CPU can be in and take the first mode in which capstone
+ * finds exactly QEMU's lengths.  Modes disagree on lengths for most code
+ * (REX bytes are inc/dec outside 64-bit mode; immediates, displacements
+ * and rel16/rel32 change size between 16 and 32 bits), so a block that
+ * fits one mode fits it alone.
  *
- * Limits (README.md): for a block that fits several modes, the push size
- * is that of the mode tried first; when no mode fits (capstone and QEMU
- * disagree, e.g. an instruction capstone 4 does not know) only the last
- * instruction is decoded, hint mode first.
+ * A block that fits several (say, a lone "ret" or "call *%eax") is
+ * decided by the CPU's state: a block is translated on its vCPU's thread
+ * right before it first runs, so cr0, efer and eflags then are those the
+ * block runs under.  Long mode (EFER.LMA) tries 64 first, then 32 and 16
+ * (compatibility mode); protected mode 32 then 16; real and virtual-8086
+ * mode 16 then 32.  The choice depends on the block and the CPU alone,
+ * never on what was translated before, so a block retranslated after a
+ * flush (every reload flushes all translated code) is decided as it was
+ * the first time: a reload in the middle of a replay then sees the same
+ * calls as a replay without it.  Where those registers cannot be read,
+ * the mode of the last block this vCPU thread classified is tried first
+ * (guests do not switch modes from one block to the next), handed from a
+ * version to the next at a reload (state.c).
+ *
+ * Limits (README.md): in compatibility mode, a block that also fits
+ * 64-bit code is taken for 64-bit code (the code segment's L bit, which
+ * tells them apart, is not a register the plugin API shows); when no mode
+ * fits (capstone and QEMU disagree, e.g. an instruction capstone 4 does
+ * not know) only the last instruction is decoded, in the same order.
  */
 #include <capstone/capstone.h>
 #include <errno.h>
@@ -43,13 +55,20 @@ static cs_insn *scratch[3];
 static GHashTable *sites;	/* struct csi_call_site -> itself */
 
 /*
- * The mode this thread last classified in: tried first (see above).  -1
- * until the thread's first block, which starts from mode_start: 32-bit,
- * or after a reload the mode the previous version was in (a fresh guess
- * would take an ambiguous block of 64-bit code for 32-bit code).
+ * The mode this thread last classified in: tried first where the CPU's
+ * mode cannot be read (see above).  -1 until the thread's first block,
+ * which starts from mode_start: 32-bit, or after a reload the mode the
+ * previous version was in.
  */
 static __thread int mode_hint = -1;
 static int mode_start = 1;
+
+/* cr0 (PE), efer (LMA), eflags (VM): the CPU's mode at translation. */
+static mh_reg *reg_cr0, *reg_efer, *reg_eflags;
+
+#define CR0_PE		(1ull << 0)
+#define EFER_LMA	(1ull << 10)
+#define EFLAGS_VM	(1ull << 17)
 
 unsigned int csi_decode_mode(void)
 {
@@ -101,6 +120,9 @@ const struct csi_call_site *csi_call_site(const struct csi_insn_class *c,
 int csi_decode_init(void)
 {
 	mode_start = 1;		/* a rollback runs init again */
+	reg_cr0 = csi_mh->reg_lookup("cr0");
+	reg_efer = csi_mh->reg_lookup("efer");
+	reg_eflags = csi_mh->reg_lookup("eflags");
 	sites = g_hash_table_new_full(site_hash, site_equal, g_free, NULL);
 	for (int m = 0; m < 3; m++) {
 		if (cs_open(CS_ARCH_X86, cs_modes[m], &handles[m]) != CS_ERR_OK)
@@ -238,31 +260,58 @@ static bool mode_fits(int m, const mh_tb *tb, size_t n)
 	return true;
 }
 
-bool csi_classify(const mh_tb *tb, struct csi_insn_class *c)
+/*
+ * The order to try the modes (indices into mode_bits) for a block at
+ * @vaddr: from the CPU's registers, else from this thread's hint.
+ * Returns how many modes to try.
+ */
+static int mode_order(uint64_t vaddr, int order[3])
 {
-	size_t n = csi_mh->tb_n_insns(tb);
-	const mh_insn *last;
-	int order[3], m = -1;
-	bool ok = false;
+	uint64_t cr0 = 0, efer = 0, eflags = 0;
 
-	if (!n)
-		return false;
-	last = csi_mh->tb_insn(tb, n - 1);
+	/* Code above 4 GiB runs in 64-bit mode, whatever else is known. */
+	if (vaddr > UINT32_MAX) {
+		order[0] = 2;
+		return 1;
+	}
+	if (csi_mh->reg_read(reg_cr0, &cr0, sizeof(cr0)) > 0 &&
+	    csi_mh->reg_read(reg_eflags, &eflags, sizeof(eflags)) > 0) {
+		/* qemu-system-i386 may show no efer: no long mode there. */
+		if (csi_mh->reg_read(reg_efer, &efer, sizeof(efer)) <= 0)
+			efer = 0;
+		if (efer & EFER_LMA) {
+			order[0] = 2, order[1] = 1, order[2] = 0;
+			return 3;
+		}
+		if (!(cr0 & CR0_PE) || (eflags & EFLAGS_VM)) {
+			order[0] = 0, order[1] = 1;
+			return 2;
+		}
+		order[0] = 1, order[1] = 0;
+		return 2;
+	}
 	if (mode_hint < 0)
 		mode_hint = mode_start;
 	order[0] = mode_hint;
 	order[1] = mode_hint == 1 ? 2 : 1;
 	order[2] = 3 - order[0] - order[1];
-	/*
-	 * Code above 4 GiB runs in 64-bit mode, whatever the hint says: a
-	 * fresh hint (a reloaded version's) would otherwise take a lone
-	 * "call rel32" in a kernel for 32-bit code and cut its target.
-	 */
-	if (csi_mh->tb_vaddr(tb) > UINT32_MAX)
-		order[0] = order[1] = order[2] = 2;
+	return 3;
+}
+
+bool csi_classify(const mh_tb *tb, struct csi_insn_class *c)
+{
+	size_t n = csi_mh->tb_n_insns(tb);
+	const mh_insn *last;
+	int order[3], m = -1, nm;
+	bool ok = false;
+
+	if (!n)
+		return false;
+	last = csi_mh->tb_insn(tb, n - 1);
+	nm = mode_order(csi_mh->tb_vaddr(tb), order);
 
 	g_mutex_lock(&decode_lock);
-	for (int i = 0; i < 3 && m < 0; i++)
+	for (int i = 0; i < nm && m < 0; i++)
 		if (mode_fits(order[i], tb, n))
 			m = order[i];
 	if (m >= 0) {
@@ -270,7 +319,7 @@ bool csi_classify(const mh_tb *tb, struct csi_insn_class *c)
 		mode_hint = m;
 		ok = true;
 	} else {
-		for (int i = 0; i < 3 && !ok; i++) {
+		for (int i = 0; i < nm && !ok; i++) {
 			m = order[i];
 			ok = decode_one(m, last);
 		}

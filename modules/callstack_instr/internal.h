@@ -149,7 +149,14 @@ void csi_stacks_exit(void);
  * threaded stacks, of process @asid's thread @sp.
  */
 struct csi_stack *csi_stack_get(uint64_t asid, uint64_t sp);
+/*
+ * For restore: the stack (@asid, @anchor) exactly, created if new (after
+ * those restored before it, as csi_stack_foreach() gave them).
+ */
+struct csi_stack *csi_stack_restore(uint64_t asid, uint64_t anchor,
+				    uint64_t last_sp);
 guint csi_stack_count(void);
+/* Every stack, oldest first. */
 void csi_stack_foreach(void (*fn)(struct csi_stack *, void *), void *opaque);
 
 /* The i-th frame from the top (0 = innermost); needs i < depth. */
@@ -224,6 +231,10 @@ bool csi_node_restore(uint32_t parent, uint64_t func, uint64_t count);
  */
 int csi_symbols_load(const char *path, const char *offset);
 void csi_symbols_free(void);
+/* The offset of symbols= when known (given or found); for the handoff. */
+bool csi_symbols_offset(int64_t *offset);
+/* Restored: the previous version's offset, unless this one has its own. */
+void csi_symbols_take_offset(int64_t offset);
 /* A call target the guest has: evidence for the kernel's offset. */
 void csi_symbols_observe(uint64_t target);
 /* "name", "name+0x10" or "0x1234"; into @buf. */

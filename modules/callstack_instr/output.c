@@ -72,6 +72,23 @@ void csi_symbols_free(void)
 	g_clear_pointer(&syms, symtab_free);
 }
 
+bool csi_symbols_offset(int64_t *offset)
+{
+	return syms && symtab_offset(syms, offset, NULL, NULL);
+}
+
+void csi_symbols_take_offset(int64_t offset)
+{
+	int64_t own;
+
+	/*
+	 * The new version sees only the calls retranslated after the reload:
+	 * without this, it would find the offset again later, or never.
+	 */
+	if (syms && !symtab_offset(syms, &own, NULL, NULL))
+		symtab_set_offset(syms, offset);
+}
+
 void csi_symbols_observe(uint64_t target)
 {
 	if (syms && symtab_observe(syms, target))

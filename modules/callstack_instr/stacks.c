@@ -33,6 +33,12 @@ struct stack_key {
 static GMutex table_lock;
 static GHashTable *stacks;	/* struct stack_key -> struct csi_stack */
 static GHashTable *by_asid;	/* heuristic: asid -> GPtrArray of stacks */
+/*
+ * Every stack, oldest first: a reload recreates them in this order, so
+ * heuristic stacks at the same distance from a stack pointer are chosen
+ * between as before (the first in by_asid's list wins).
+ */
+static GPtrArray *all;
 
 static guint key_hash(gconstpointer p)
 {
@@ -176,6 +182,7 @@ int csi_stacks_init(void)
 	nodes = g_array_new(FALSE, FALSE, sizeof(struct node));
 	g_array_append_val(nodes, root);
 	children = g_hash_table_new_full(node_hash, node_equal, g_free, NULL);
+	all = g_ptr_array_new();
 	memset(&csi_stats, 0, sizeof(csi_stats));
 	return 0;
 }
@@ -183,6 +190,7 @@ int csi_stacks_init(void)
 void csi_stacks_exit(void)
 {
 	g_clear_pointer(&by_asid, g_hash_table_unref);
+	g_clear_pointer(&all, g_ptr_array_unref);
 	g_clear_pointer(&stacks, g_hash_table_unref);
 	g_clear_pointer(&children, g_hash_table_unref);
 	if (nodes)
@@ -204,6 +212,7 @@ static struct csi_stack *stack_new_locked(uint64_t asid, uint64_t anchor)
 	k->asid = asid;
 	k->anchor = anchor;
 	g_hash_table_insert(stacks, k, s);
+	g_ptr_array_add(all, s);
 	return s;
 }
 
@@ -212,17 +221,25 @@ static uint64_t sp_distance(uint64_t a, uint64_t b)
 	return a > b ? a - b : b - a;
 }
 
-/* Heuristic: the stack of @asid whose last sp is nearest @sp, if near. */
-static struct csi_stack *heuristic_get_locked(uint64_t asid, uint64_t sp)
+/* Heuristic: the stacks of @asid, oldest first (created). */
+static GPtrArray *asid_list_locked(uint64_t asid)
 {
 	GPtrArray *list = g_hash_table_lookup(by_asid, &asid);
-	struct csi_stack *best = NULL, *s;
 
 	if (!list) {
 		list = g_ptr_array_new();
 		g_hash_table_insert(by_asid, g_memdup2(&asid, sizeof(asid)),
 				    list);
 	}
+	return list;
+}
+
+/* Heuristic: the stack of @asid whose last sp is nearest @sp, if near. */
+static struct csi_stack *heuristic_get_locked(uint64_t asid, uint64_t sp)
+{
+	GPtrArray *list = asid_list_locked(asid);
+	struct csi_stack *best = NULL, *s;
+
 	for (guint i = 0; i < list->len; i++) {
 		struct csi_stack *c = g_ptr_array_index(list, i);
 
@@ -263,6 +280,28 @@ struct csi_stack *csi_stack_get(uint64_t asid, uint64_t sp)
 	return s;
 }
 
+struct csi_stack *csi_stack_restore(uint64_t asid, uint64_t anchor,
+				    uint64_t last_sp)
+{
+	struct stack_key key = { asid, anchor };
+	struct csi_stack *s;
+
+	g_mutex_lock(&table_lock);
+	/*
+	 * Not csi_stack_get(): a heuristic stack restored near another one
+	 * would be taken for it, and two stacks would become one.
+	 */
+	s = g_hash_table_lookup(stacks, &key);
+	if (!s) {
+		s = stack_new_locked(asid, anchor);
+		if (csi_stack_kind == CS_STACK_HEURISTIC)
+			g_ptr_array_add(asid_list_locked(asid), s);
+	}
+	s->last_sp = last_sp;
+	g_mutex_unlock(&table_lock);
+	return s;
+}
+
 guint csi_stack_count(void)
 {
 	return stacks ? g_hash_table_size(stacks) : 0;
@@ -270,12 +309,8 @@ guint csi_stack_count(void)
 
 void csi_stack_foreach(void (*fn)(struct csi_stack *, void *), void *opaque)
 {
-	GHashTableIter it;
-	gpointer v;
-
 	g_mutex_lock(&table_lock);
-	g_hash_table_iter_init(&it, stacks);
-	while (g_hash_table_iter_next(&it, NULL, &v))
-		fn(v, opaque);
+	for (guint i = 0; i < all->len; i++)
+		fn(g_ptr_array_index(all, i), opaque);
 	g_mutex_unlock(&table_lock);
 }

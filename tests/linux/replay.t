@@ -4,27 +4,35 @@
 # -icount shift=auto,rr=record, the host loaded with no module (QEMU
 # replays a recording only with the plugins it was made with, and the same
 # command line), then two replays of that one recording:
-#  A. callstack_instr and hcrec loaded for the replay only;
-#  B. the same, with callstack_instr reloaded from the watched directory in
-#     the middle: the replay is stopped at an instruction count read in
-#     the recorded run once user space had started (replay_break, so the point is the same guest state whatever the
-#     machine's speed), the new file dropped, and the replay continued
-#     once the host has mapped the new version.
-# Both replays end with the recorded serial output; B's folded stacks
-# should be A's (a TODO: see below); hcrec sees in each replay exactly the hypercalls the
-# recorded run made (the host counted them there as unknown magics).
+#  A. callstack_instr (threaded stacks, with osi_linux) and hcrec loaded
+#     for the replay only;
+#  B. the same, with callstack_instr reloaded from the watched directory
+#     at four points: early in the kernel's boot, in its middle, at its
+#     end and as init starts.  At each, the replay is stopped at an
+#     instruction count (replay_break: the same guest state whatever the
+#     machine's speed; the counts are fractions of one read in the
+#     recorded run), the new file dropped, and the replay continued once
+#     the host has mapped the new version.
+# Both reload callstack_instr once more at the same count, where the
+# version that ran until then writes its folded stacks: B's are A's, call
+# for call, and so are the counts.  Both replays end with the recorded
+# serial output; hcrec sees in each exactly the hypercalls the recorded
+# run made (the host counted them there as unknown magics).
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/linux-lib.sh"
 need "$BUILD/modhost.so" "$BUILD/modules/callstack_instr.so" \
+	"$BUILD/modules/osi.so" "$BUILD/modules/osi_linux.so" \
 	"$TMOD/hcrec-v1.so"
 need_linux_guest
-plan 11
+plan 12
 
 N=100
 MAGIC=0x12345600
 RR=$T/boot.rr
 APPEND="hcuser=$N"
-CS="callstack_instr.stack_type=heuristic"
+# Threaded stacks: the most state to hand over (each vCPU's thread, from
+# osi_linux's on_task_change, beside the stacks and pending calls).
+CS="callstack_instr.stack_type=threaded"
 
 # -- the monitor: HMP on a pair of FIFOs, QEMU's pipe chardev -------------
 mon_start() {
@@ -46,9 +54,10 @@ qemu_pid() {	# QEMU itself: the last of QEMU_PID's line of children
 }
 copies() {	# private copies of callstack_instr mapped by QEMU
 	grep -o '/callstack_instr\.[0-9]*\.so' "/proc/$(qemu_pid)/maps" 2>/dev/null |
-		sort -u | wc -l
+		sort -u
 }
-_copies_ge() { [ "$(copies)" -ge "$1" ]; }
+# A copy is mapped that was not when $T/copies was written.
+_new_copy() { [ -n "$(copies | grep -vxF -f "$T/copies")" ]; }
 
 # run PLUGIN_ARGS [QEMU_ARG...]: boot in the background, with the monitor;
 # QEMU_PID set.
@@ -68,7 +77,10 @@ replay() {
 	shift 2
 	cp "$BUILD/modules/callstack_instr.so" "$MODDIR/"
 	cp "$TMOD/hcrec-v1.so" "$MODDIR/hcrec.so"
-	run "load=callstack_instr:hcrec,hcrec.width=64,$CS,callstack_instr.folded=$T/$name.folded,$pargs" \
+	cp "$BUILD/modules/osi.so" "$BUILD/modules/osi_linux.so" "$MODDIR/"
+	# hook_timeout=0: the exit of a version reloaded late writes
+	# hundreds of MB of folded stacks, seconds on a loaded machine.
+	run "load=osi_linux:callstack_instr:hcrec,hcrec.width=64,$CS,callstack_instr.folded=$T/$name.folded,hook_timeout=0,$pargs" \
 		-icount "shift=auto,rr=replay,rrfile=$RR" "$@"
 }
 # run_end NAME: wait for QEMU's end; keep its serial and events.
@@ -87,19 +99,26 @@ hcrec_exit() {
 }
 
 # -- the recording ----------------------------------------------------------
-# Stopped once user space has started, to read the instruction count: a
-# point in the middle for replay B (the guest has seconds of work left
-# there, its hypercalls among them).  Stopping a replay at an arbitrary
-# point can run a block's callbacks twice, so the count is read here, in
-# the recording, where no module runs.
+# Stopped once user space has started (init's first line) to read the
+# instruction count: the replays' points are fractions of it.  Stopping a
+# replay at an arbitrary point can run a block's callbacks twice, so the
+# count is read here, in the recording, where no module runs.
+icount_at() {	# icount_at LINE: the count once the serial has LINE
+	local n
+	wait_for "\"$1\" in the recorded run" serial_has "$1"
+	mon "stop"
+	n=$(($(tr -d '\033' <"$T/mon.log" | grep -c 'instruction count = ') + 1))
+	mon "info replay"
+	wait_for "the run's instruction count" _mon_counts "$n"
+	tr -d '\033' <"$T/mon.log" | grep -o 'instruction count = [0-9]*' |
+		tail -1 | grep -o '[0-9]*$'
+	mon "cont"
+}
+_mon_counts() {
+	[ "$(tr -d '\033' <"$T/mon.log" | grep -c 'instruction count = ')" -ge "$1" ]
+}
 run "watch=off" -icount "shift=auto,rr=record,rrfile=$RR"
-wait_for "init to start in the recorded run" serial_has "init: start"
-mon "stop"
-mon "info replay"
-wait_for "the run's instruction count" mon_has "instruction count = "
-ICOUNT=$(tr -d '\033' <"$T/mon.log" | grep -o 'instruction count = [0-9]*' |
-	tail -1 | grep -o '[0-9]*$')
-mon "cont"
+ICOUNT=$(icount_at "init: start")
 run_end rec
 ok $RUN_RC "the Linux run is recorded to power-off"
 # No module had the magic: the host counted the calls as unknown (rate
@@ -110,8 +129,57 @@ magics=$(jq -r 'select(.event=="hypercall_unknown" and .magic) | .magic' \
 	"$T/rec.events" | sort -u)
 echo "# the recorded run made $recorded hypercalls of unknown magic: $magics"
 
+# -- the replay's points ------------------------------------------------------
+# B reloads callstack_instr an eighth of the way to init's first line
+# (the kernel's early boot), half way, and in the last hundredth and
+# four-hundredth of the way (the end of the boot, init starting); A and
+# B both reload it at END, a little further: the version that ran until
+# then writes the folded stacks they compare (in A, the one loaded at the
+# start).  Not at the end of the run: after the guest's power-off
+# request, where a replay stops is QEMU's affair (replays stopped at
+# breaks ran up to 684 calls further into kernel_power_off than one
+# without stops).  Not after the point where the recording was stopped
+# either: a reload while a replayed guest idles (init's wait, the test
+# program's sleep) has hung the replay, the host's quiesce waiting on a
+# halted vCPU.
+STEP=$((ICOUNT / 2000))
+POINTS="$((ICOUNT / 8)) $((ICOUNT / 2)) $((ICOUNT - 20 * STEP)) $((ICOUNT - 5 * STEP))"
+END=$((ICOUNT - 2 * STEP))
+echo "# reload points: instructions $POINTS; folded stacks at $END of $ICOUNT"
+
+# At a break the VM is paused, with the guest where A was at that count.
+at_break() {
+	mon "info replay"
+	sleep 0.2
+	mon_has "instruction count = $1\b"
+}
+# stop_at N: let the replay run to instruction N (replay_break), paused.
+stop_at() {
+	mon "replay_break $1"
+	mon "cont"
+	wait_for "the replay to stop at instruction $1" at_break "$1"
+}
+# reload_at N: at instruction N, drop callstack_instr again; it is
+# reloaded as soon as the replay goes on (once the host has mapped it).
+reload_at() {
+	stop_at "$1"
+	copies >"$T/copies"
+	drop "$BUILD/modules/callstack_instr.so" callstack_instr
+	wait_for "the new version to be mapped" _new_copy
+}
+# finish NAME: the reload at END; further on, paused again, keep the
+# folded stacks it wrote (the next version writes the file again at the
+# end); then on to the run's end.
+finish() {
+	reload_at "$END"
+	stop_at "$((END + STEP / 2))"
+	cp "$T/$1.folded" "$T/$1.end.folded"
+	mon "cont"
+}
+
 # -- replay A: modules for the replay only ----------------------------------
-replay A "watch=off"
+replay A "watch=on" -S
+finish A
 run_end A
 ok $RUN_RC "replay A (callstack_instr and hcrec loaded) runs to the end"
 cmp -s "$T/rec.serial" "$T/A.serial"
@@ -120,44 +188,39 @@ is "$magics $(hcrec_exit A)" \
 	"$MAGIC calls=$recorded bad=0 next=$N cpuid=$((N / 2)) nop=$((N / 2))" \
 	"hcrec, loaded only for the replay, saw the recorded run's $recorded hypercalls"
 
-# -- replay B: a reload at instruction $ICOUNT --------------------------------
-echo "# reload point: instruction $ICOUNT"
+# -- replay B: reloads at four points -----------------------------------------
 replay B "watch=on" -S
-mon "replay_break $ICOUNT"
-mon "cont"
-# At the break the VM is paused, with the guest where A was at ICOUNT.
-at_break() {
-	mon "info replay"
-	sleep 0.2
-	mon_has "instruction count = $ICOUNT"
-}
-wait_for "the replay to stop at instruction $ICOUNT" at_break
-drop "$BUILD/modules/callstack_instr.so" callstack_instr
-wait_for "the new version to be mapped" _copies_ge 2
-mon "cont"
+for p in $POINTS; do
+	reload_at "$p"
+done
+finish B
 run_end B
-ok $RUN_RC "replay B, with the reload in the middle, runs to the end"
+ok $RUN_RC "replay B, with the reloads, runs to the end"
 cmp -s "$T/rec.serial" "$T/B.serial"
 ok $? "replay B's serial output is the recorded run's"
-is "$(jq -r 'select(.event=="reload") | .module' "$T/B.events")" \
-	callstack_instr "callstack_instr was reloaded once, during the replay"
-[ "$(jq -r 'select(.event=="state_handoff" and .module=="callstack_instr") | .bytes' \
-	"$T/B.events")" -gt 1000 ] 2>/dev/null
-ok $? "its stacks were handed over to the new version"
-# The same folded stacks: the goal.  A TODO, as it is not shown to hold
-# at every reload point.  Before a reloaded version took over its
-# predecessor's decoding mode (decode.c, state.c), a fresh guess took
-# ambiguous blocks of 64-bit user code for 32-bit code, and one wrong
-# frame changed every stack under it: 0 to 350,000 of 10.6 million calls
-# differed, by reload point (655 at instruction 1,430,000,000 of one
-# recording, 0 with the handoff).  The point depends on where the
-# recording stopped, so the test cannot choose one.
-total=$(awk '{ s += $NF } END { print s + 0 }' "$T/A.folded")
-differ=$(LC_ALL=C comm -3 "$T/A.folded" "$T/B.folded" |
+is "$(jq -r 'select(.event=="reload") | .module' "$T/A.events" "$T/B.events" |
+	sort | uniq -c | awk '{ print $1, $2 }')" "6 callstack_instr" \
+	"callstack_instr was reloaded at each point (A once, B five times)"
+is "$(jq -r 'select(.event=="state_handoff" and .module=="callstack_instr" and
+	.bytes > 1000) | .module' "$T/B.events" | wc -l)" 5 \
+	"its stacks were handed over to the new version each time"
+# The same folded stacks at END, call for call: everything the old version would
+# have gone on with is handed over (state.c), and the blocks retranslated
+# after each reload are decoded as before (decode.c: the mode from the
+# CPU's registers, never from what was translated before).
+total=$(awk '{ s += $NF } END { print s + 0 }' "$T/A.end.folded")
+differ=$(LC_ALL=C comm -3 "$T/A.end.folded" "$T/B.end.folded" |
 	awk '{ s += $NF } END { print s + 0 }')
 echo "# calls in stacks that differ: $differ of $total"
 [ "$total" -gt 1000000 ] && [ "$differ" -eq 0 ]
-ok $? "the folded stacks with the reload are those without it # TODO not at every reload point: callstack_instr's handoff"
+ok $? "the folded stacks with the reloads are those without them"
+# The counts each logs at its exit: the one at END is the last but one.
+counts_at_end() {
+	jq -r 'select(.event=="message" and .module=="callstack_instr" and
+		(.text|test("^calls="))) | .text' "$T/$1.events" | tail -2 | head -1
+}
+is "$(counts_at_end B)" "$(counts_at_end A)" \
+	"the counts at END are those of replay A"
 is "$(hcrec_exit B)" "$(hcrec_exit A)" "hcrec saw the same hypercalls in replay B"
 # A reloaded version starts without the previous one's idea of the mode
 # the code runs in: kernel code must still be decoded as 64-bit, or a
