@@ -56,7 +56,8 @@ struct cu_ctx {
 	Dwarf_Half addr_size;
 };
 
-static bool attr_udata(Dwarf_Die die, Dwarf_Half at, Dwarf_Unsigned *v)
+static bool attr_udata(Dwarf_Debug dbg, Dwarf_Die die, Dwarf_Half at,
+		       Dwarf_Unsigned *v)
 {
 	Dwarf_Attribute a;
 	Dwarf_Error err = NULL;
@@ -64,7 +65,9 @@ static bool attr_udata(Dwarf_Die die, Dwarf_Half at, Dwarf_Unsigned *v)
 
 	if (dwarf_attr(die, at, &a, &err) != DW_DLV_OK)
 		return false;
+	/* An address-class entry_pc is not a udata: an error to give back. */
 	ok = dwarf_formudata(a, v, &err) == DW_DLV_OK;
+	dw_drop_error(dbg, &err);
 	dwarf_dealloc_attribute(a);
 	return ok;
 }
@@ -398,7 +401,7 @@ static void free_loc(struct dw_loc *loc)
 }
 
 /* A variable's location, or its DW_AT_const_value. */
-static bool read_var_loc(Dwarf_Die die, struct dw_loc *loc)
+static bool read_var_loc(Dwarf_Debug dbg, Dwarf_Die die, struct dw_loc *loc)
 {
 	Dwarf_Attribute a;
 	Dwarf_Error err = NULL;
@@ -413,10 +416,14 @@ static bool read_var_loc(Dwarf_Die die, struct dw_loc *loc)
 		if (dwarf_formsdata(a, &s, &err) == DW_DLV_OK) {
 			loc->is_const = true;
 			loc->value = (uint64_t)s;
-		} else if (dwarf_formudata(a, &u, &err) == DW_DLV_OK) {
-			loc->is_const = true;
-			loc->value = u;
+		} else {
+			dw_drop_error(dbg, &err);
+			if (dwarf_formudata(a, &u, &err) == DW_DLV_OK) {
+				loc->is_const = true;
+				loc->value = u;
+			}
 		}
+		dw_drop_error(dbg, &err);
 		dwarf_dealloc_attribute(a);
 		return loc->is_const;
 	}
@@ -439,7 +446,7 @@ static void add_var(struct cu_ctx *cu, Dwarf_Die die, GArray *to,
 	Dwarf_Error err = NULL;
 	char *name;
 
-	if (!read_var_loc(die, &v.loc))
+	if (!read_var_loc(cu->b->dbg, die, &v.loc))
 		return;		/* optimized out everywhere, or a declaration */
 	/* An inlined or concrete instance has its origin's name and type. */
 	o = origin_of(cu, die);
@@ -494,7 +501,7 @@ static struct dw_func *add_func(struct cu_ctx *cu, Dwarf_Die die,
 	if (inlined) {
 		Dwarf_Unsigned e;
 
-		if (attr_udata(die, DW_AT_entry_pc, &e))
+		if (attr_udata(cu->b->dbg, die, DW_AT_entry_pc, &e))
 			entry = e;
 	}
 	f->lo = f->ranges[0].lo;
@@ -733,14 +740,24 @@ struct dw_binary *dw_open(const char *path, uint64_t bias, char **err)
 	b->late = late_new();
 
 	/*
-	 * libdwarf records every object it hands out, so that dwarf_finish()
-	 * frees what the caller did not.  Turning that off reads a third
-	 * faster, but then whatever is not given back one by one leaks at
-	 * each reload (tests/integration/stpi-reload.t sees it in RSS): keep it.
+	 * libdwarf can record every object it hands out, so that
+	 * dwarf_finish() frees what the caller did not; the record (a hash
+	 * of every line-table row, DIE, attribute ...) costs more than the
+	 * reading itself: 4 s of the 7 s the Linux kernel's vmlinux took.
+	 * Off, then: this file and lines.c give back every object they are
+	 * handed, the error objects of failed calls included (dw_drop_error();
+	 * valgrind finds nothing lost over dw_open(), dw_read_vars() of every
+	 * function and dw_close() of the test binaries).
 	 */
-	dwarf_set_de_alloc_flag(1);
-	rc = dwarf_init_path(path, NULL, 0, DW_DLC_READ, DW_GROUPNUMBER_ANY,
-			     NULL, NULL, &b->dbg, NULL, 0, NULL, &derr);
+	dwarf_set_de_alloc_flag(0);
+	rc = dw_elfsrc_open(path, &b->dbg, &b->src, err);
+	if (rc && rc != -ENOTSUP) {
+		b->dbg = NULL;
+		goto fail;
+	}
+	if (rc)
+		rc = dwarf_init_path(path, NULL, 0, DW_DLC_READ, DW_GROUPNUMBER_ANY,
+				     NULL, NULL, &b->dbg, NULL, 0, NULL, &derr);
 	if (rc != DW_DLV_OK) {
 		*err = g_strdup_printf("%s: %s", path, rc == DW_DLV_NO_ENTRY ?
 				       "no DWARF debug information" :
@@ -770,11 +787,15 @@ struct dw_binary *dw_open(const char *path, uint64_t bias, char **err)
 			break;
 		if (rc != DW_DLV_OK) {
 			*err = g_strdup_printf("%s: %s", path, dwarf_errmsg(derr));
+			dw_drop_error(b->dbg, &derr);
 			goto fail;
 		}
-		if (dwarf_siblingof_b(b->dbg, NULL, TRUE, &cu_die, &derr) != DW_DLV_OK)
+		if (dwarf_siblingof_b(b->dbg, NULL, TRUE, &cu_die, &derr) != DW_DLV_OK) {
+			dw_drop_error(b->dbg, &derr);
 			continue;
+		}
 		if (dwarf_dieoffset(cu_die, &off, &derr) != DW_DLV_OK) {
+			dw_drop_error(b->dbg, &derr);
 			dwarf_dealloc_die(cu_die);
 			continue;
 		}
@@ -840,6 +861,7 @@ void dw_close(struct dw_binary *b)
 						   b->fdes, b->n_fdes);
 		dwarf_finish(b->dbg, NULL);
 	}
+	dw_elfsrc_close(b->src);
 	if (b->globals) {
 		for (guint i = 0; i < b->globals->len; i++)
 			free_var(&g_array_index(b->globals, struct dw_var, i));

@@ -69,6 +69,7 @@ static const char *file_name(struct dw_build *bd, Dwarf_Line line,
 		name = dw_intern(bd->b, src);
 		dwarf_dealloc(bd->b->dbg, src, DW_DLA_STRING);
 	}
+	dw_drop_error(bd->b->dbg, &err);
 	if (name && fno < 65536) {	/* a bad number costs a call, not memory */
 		if (fno >= files->len)
 			g_ptr_array_set_size(files, fno + 1);
@@ -104,8 +105,10 @@ void dw_lines_read(struct dw_build *bd, Dwarf_Die cu_die)
 	bool prev_ok = false;
 	uint32_t seq = bd->raw->len;
 
-	if (dwarf_srclines_b(cu_die, &version, &count, &ctx, &err) != DW_DLV_OK)
+	if (dwarf_srclines_b(cu_die, &version, &count, &ctx, &err) != DW_DLV_OK) {
+		dw_drop_error(bd->b->dbg, &err);
 		return;
+	}
 	g_ptr_array_set_size(bd->files, 0);
 	if (dwarf_srclines_from_linecontext(ctx, &lines, &n, &err) != DW_DLV_OK)
 		n = 0;
@@ -118,8 +121,10 @@ void dw_lines_read(struct dw_build *bd, Dwarf_Die cu_die)
 		if (dwarf_lineaddr(lines[i], &addr, &err) != DW_DLV_OK ||
 		    dwarf_lineno(lines[i], &lno, &err) != DW_DLV_OK ||
 		    dwarf_linebeginstatement(lines[i], &stmt, &err) != DW_DLV_OK ||
-		    dwarf_lineendsequence(lines[i], &end, &err) != DW_DLV_OK)
+		    dwarf_lineendsequence(lines[i], &end, &err) != DW_DLV_OK) {
+			dw_drop_error(bd->b->dbg, &err);
 			continue;
+		}
 		row.addr = addr;
 		row.line = lno;
 		row.is_stmt = stmt;
@@ -140,6 +145,7 @@ void dw_lines_read(struct dw_build *bd, Dwarf_Die cu_die)
 		}
 	}
 	end_seq(bd, seq);
+	dw_drop_error(bd->b->dbg, &err);
 	dwarf_srclines_dealloc_b(ctx);
 }
 
