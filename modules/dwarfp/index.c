@@ -61,12 +61,18 @@ static bool attr_udata(Dwarf_Debug dbg, Dwarf_Die die, Dwarf_Half at,
 {
 	Dwarf_Attribute a;
 	Dwarf_Error err = NULL;
+	Dwarf_Half form;
 	bool ok;
 
 	if (dwarf_attr(die, at, &a, &err) != DW_DLV_OK)
 		return false;
-	/* An address-class entry_pc is not a udata: an error to give back. */
-	ok = dwarf_formudata(a, v, &err) == DW_DLV_OK;
+	/*
+	 * Asked of an address-class value (GCC's DWARF 5 entry_pc),
+	 * dwarf_formudata() fails and makes an error object: ask the form.
+	 */
+	ok = dwarf_whatform(a, &form, &err) == DW_DLV_OK &&
+	     dwarf_get_form_class(5, at, 4, form) == DW_FORM_CLASS_CONSTANT &&
+	     dwarf_formudata(a, v, &err) == DW_DLV_OK;
 	dw_drop_error(dbg, &err);
 	dwarf_dealloc_attribute(a);
 	return ok;
@@ -512,8 +518,6 @@ static struct dw_func *add_func(struct cu_ctx *cu, Dwarf_Die die,
 			f->hi = f->ranges[i].hi;
 		}
 	}
-	if (!inlined)
-		read_loc(die, DW_AT_frame_base, &f->frame_base);
 	f->vars = g_array_new(FALSE, FALSE, sizeof(struct dw_var));
 	f->cu = cu->rec;
 	g_ptr_array_add(cu->b->funcs, f);
@@ -568,6 +572,9 @@ static void walk(struct cu_ctx *cu, Dwarf_Die die, struct dw_func *fn,
 	switch (tag) {
 	case DW_TAG_subprogram:
 		f = cu->bd ? add_func(cu, die, NULL, false) : func_of(cu, die);
+		/* The frame base, as the variables, only for those asked about. */
+		if (f && !cu->bd)
+			read_loc(die, DW_AT_frame_base, &f->frame_base);
 		if (f)
 			walk_children(cu, die, f, NULL, depth);
 		break;
@@ -586,7 +593,10 @@ static void walk(struct cu_ctx *cu, Dwarf_Die die, struct dw_func *fn,
 		}
 		break;
 	case DW_TAG_lexical_block:
-		if (fn) {
+		/* A block only scopes variables: no ranges before they are read. */
+		if (fn && cu->bd) {
+			walk_children(cu, die, fn, scope, depth);
+		} else if (fn) {
 			GArray *r = die_ranges(cu, die);
 			struct scope blk = { (struct dw_range *)r->data, r->len };
 
