@@ -75,7 +75,7 @@ struct dw_func {
 	 * out-of-line function are in its @vars too, scoped to the
 	 * instance's ranges; an inlined instance's own @vars is empty.
 	 */
-	GArray *vars;			/* see dw_read_vars() */
+	GArray *vars;			/* NULL until dw_read_vars() */
 	uint8_t addr_size;
 };
 

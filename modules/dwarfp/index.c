@@ -105,7 +105,11 @@ static bool attr_ref(Dwarf_Debug dbg, Dwarf_Die die, Dwarf_Half at,
 			      &err) == DW_DLV_OK;
 }
 
-/* A DIE's name, following abstract_origin and specification. */
+/*
+ * A DIE's name, following abstract_origin and specification.  It points
+ * into the string section, which stays until dw_close() (mapped, or
+ * loaded by libdwarf until dwarf_finish()): kept as it is, not copied.
+ */
 static char *die_name(Dwarf_Debug dbg, Dwarf_Die die, int depth)
 {
 	Dwarf_Error err = NULL;
@@ -206,14 +210,18 @@ static const char *type_of(struct cu_ctx *cu, Dwarf_Die die, int depth)
 /*
  * The name and type of the DIE that @die is an instance of (its abstract
  * origin) or the definition of (its specification), read once for all.
+ * The type only when asked: functions need the name only, and spelling
+ * their return types was a tenth of dw_open() on the Linux kernel.
  */
 struct origin {
 	const char *name;
-	const char *type;
+	const char *type;		/* NULL until a variable asks */
 };
 
-static const struct origin *origin_of(struct cu_ctx *cu, Dwarf_Die die)
+static const struct origin *origin_of(struct cu_ctx *cu, Dwarf_Die die,
+				      bool want_type)
 {
+	Dwarf_Bool is_info = dwarf_get_die_infotypes_flag(die);
 	struct origin *o;
 	Dwarf_Error err = NULL;
 	Dwarf_Off off;
@@ -223,16 +231,20 @@ static const struct origin *origin_of(struct cu_ctx *cu, Dwarf_Die die)
 	    !attr_ref_off(die, DW_AT_specification, &off))
 		return NULL;
 	o = g_hash_table_lookup(cu->b->late->origins, GSIZE_TO_POINTER(off));
-	if (o)
+	if (o && (o->type || !want_type))
 		return o;
-	if (dwarf_offdie_b(cu->b->dbg, off, dwarf_get_die_infotypes_flag(die), &od,
-			   &err) != DW_DLV_OK)
-		return NULL;
-	o = g_new(struct origin, 1);
-	o->name = dw_intern(cu->b, die_name(cu->b->dbg, od, 1));
-	o->type = type_of(cu, od, 0);
+	if (dwarf_offdie_b(cu->b->dbg, off, is_info, &od, &err) != DW_DLV_OK) {
+		dw_drop_error(cu->b->dbg, &err);
+		return o;
+	}
+	if (!o) {
+		o = g_new0(struct origin, 1);
+		o->name = die_name(cu->b->dbg, od, 1);
+		g_hash_table_insert(cu->b->late->origins, GSIZE_TO_POINTER(off), o);
+	}
+	if (want_type)
+		o->type = type_of(cu, od, 0);
 	dwarf_dealloc_die(od);
-	g_hash_table_insert(cu->b->late->origins, GSIZE_TO_POINTER(off), o);
 	return o;
 }
 
@@ -455,14 +467,14 @@ static void add_var(struct cu_ctx *cu, Dwarf_Die die, GArray *to,
 	if (!read_var_loc(cu->b->dbg, die, &v.loc))
 		return;		/* optimized out everywhere, or a declaration */
 	/* An inlined or concrete instance has its origin's name and type. */
-	o = origin_of(cu, die);
+	o = origin_of(cu, die, true);
 	if (dwarf_diename(die, &name, &err) == DW_DLV_OK)
-		v.name = dw_intern(cu->b, name);
+		v.name = name;
 	else
 		v.name = o ? o->name : NULL;
 	if (!v.name)
 		v.name = "<anon>";
-	v.type = o ? o->type : type_of(cu, die, 0);
+	v.type = o && o->type ? o->type : type_of(cu, die, 0);
 	v.is_param = is_param;
 	if (scope && scope->n) {
 		v.n_scope = scope->n;
@@ -491,11 +503,11 @@ static struct dw_func *add_func(struct cu_ctx *cu, Dwarf_Die die,
 	}
 	f = g_new0(struct dw_func, 1);
 	if (dwarf_diename(die, &name, &err) == DW_DLV_OK)
-		f->name = dw_intern(cu->b, name);
-	else if ((o = origin_of(cu, die)))
+		f->name = name;
+	else if ((o = origin_of(cu, die, false)))
 		f->name = o->name;
 	else
-		f->name = dw_intern(cu->b, die_name(cu->b->dbg, die, 0));
+		f->name = die_name(cu->b->dbg, die, 0);
 	f->inlined = inlined;
 	f->outer = outer;
 	f->addr_size = cu->addr_size;
@@ -518,7 +530,6 @@ static struct dw_func *add_func(struct cu_ctx *cu, Dwarf_Die die,
 			f->hi = f->ranges[i].hi;
 		}
 	}
-	f->vars = g_array_new(FALSE, FALSE, sizeof(struct dw_var));
 	f->cu = cu->rec;
 	g_ptr_array_add(cu->b->funcs, f);
 	g_array_append_val(cu->rec->func_offs, off);
@@ -634,9 +645,10 @@ static void free_func(void *p)
 {
 	struct dw_func *f = p;
 
-	for (guint i = 0; i < f->vars->len; i++)
+	for (guint i = 0; f->vars && i < f->vars->len; i++)
 		free_var(&g_array_index(f->vars, struct dw_var, i));
-	g_array_free(f->vars, TRUE);
+	if (f->vars)
+		g_array_free(f->vars, TRUE);
 	free_loc(&f->frame_base);
 	g_free(f->ranges);
 	g_free(f);
@@ -681,10 +693,17 @@ static void read_cu_vars_locked(struct dw_binary *b, struct dw_cu *c)
 	Dwarf_Error err = NULL;
 	Dwarf_Die die;
 
+	/* dw_open() leaves @vars NULL: a function no one asks about costs nothing. */
+	for (guint i = 0; i < c->func_offs->len; i++) {
+		struct dw_func *f = g_ptr_array_index(b->funcs, c->first_func + i);
+
+		f->vars = g_array_new(FALSE, FALSE, sizeof(struct dw_var));
+	}
 	if (dwarf_offdie_b(b->dbg, c->die_off, TRUE, &die, &err) == DW_DLV_OK) {
 		walk_children(&cu, die, NULL, NULL, 0);
 		dwarf_dealloc_die(die);
 	}
+	dw_drop_error(b->dbg, &err);
 }
 
 /*
