@@ -120,12 +120,16 @@ static const Dwarf_Obj_Access_Methods src_methods = {
 };
 
 /*
- * Can the mapping stand for the file: linked, and no section that
- * libdwarf's reader would have to unpack?
+ * Can the mapping stand for the file: linked, whole (a cut file goes to
+ * libdwarf's reader, which says what is wrong with it), and no section
+ * that libdwarf's reader would have to unpack?
  */
-static bool src_plain(struct dw_elfsrc *s, const GElf_Ehdr *eh)
+static bool src_plain(struct dw_elfsrc *s, const GElf_Ehdr *eh, uint64_t size)
 {
 	if (eh->e_type != ET_EXEC && eh->e_type != ET_DYN)
+		return false;
+	if (eh->e_shoff > size ||
+	    (uint64_t)s->n_sections * eh->e_shentsize > size - eh->e_shoff)
 		return false;
 	for (size_t i = 1; i < s->n_sections; i++) {
 		Elf_Scn *scn = elf_getscn(s->elf, i);
@@ -173,7 +177,7 @@ int dw_elfsrc_open(const char *path, Dwarf_Debug *dbg, struct dw_elfsrc **out,
 	if (!s->elf || elf_kind(s->elf) != ELF_K_ELF || !gelf_getehdr(s->elf, &eh) ||
 	    elf_getshdrnum(s->elf, &s->n_sections) ||
 	    elf_getshdrstrndx(s->elf, &s->shstrndx) || s->n_sections > UINT16_MAX ||
-	    !src_plain(s, &eh))
+	    !src_plain(s, &eh, st.st_size))
 		goto unsupported;
 	s->map_len = st.st_size;
 	s->map = mmap(NULL, s->map_len, PROT_READ, MAP_PRIVATE, s->fd, 0);

@@ -56,24 +56,22 @@ struct cu_ctx {
 	Dwarf_Half addr_size;
 };
 
-static bool attr_udata(Dwarf_Debug dbg, Dwarf_Die die, Dwarf_Half at,
-		       Dwarf_Unsigned *v)
+static bool attr_udata(Dwarf_Die die, Dwarf_Half at, Dwarf_Unsigned *v)
 {
 	Dwarf_Attribute a;
-	Dwarf_Error err = NULL;
+	g_auto(Dwarf_Error) err = NULL;
 	Dwarf_Half form;
 	bool ok;
 
-	if (dwarf_attr(die, at, &a, &err) != DW_DLV_OK)
+	if (dwarf_attr(die, at, &a, dw_err(&err)) != DW_DLV_OK)
 		return false;
 	/*
 	 * Asked of an address-class value (GCC's DWARF 5 entry_pc),
 	 * dwarf_formudata() fails and makes an error object: ask the form.
 	 */
-	ok = dwarf_whatform(a, &form, &err) == DW_DLV_OK &&
+	ok = dwarf_whatform(a, &form, dw_err(&err)) == DW_DLV_OK &&
 	     dwarf_get_form_class(5, at, 4, form) == DW_FORM_CLASS_CONSTANT &&
-	     dwarf_formudata(a, v, &err) == DW_DLV_OK;
-	dw_drop_error(dbg, &err);
+	     dwarf_formudata(a, v, dw_err(&err)) == DW_DLV_OK;
 	dwarf_dealloc_attribute(a);
 	return ok;
 }
@@ -82,12 +80,12 @@ static bool attr_udata(Dwarf_Debug dbg, Dwarf_Die die, Dwarf_Half at,
 static bool attr_ref_off(Dwarf_Die die, Dwarf_Half at, Dwarf_Off *off)
 {
 	Dwarf_Attribute a;
-	Dwarf_Error err = NULL;
+	g_auto(Dwarf_Error) err = NULL;
 	int rc;
 
-	if (dwarf_attr(die, at, &a, &err) != DW_DLV_OK)
+	if (dwarf_attr(die, at, &a, dw_err(&err)) != DW_DLV_OK)
 		return false;
-	rc = dwarf_global_formref(a, off, &err);
+	rc = dwarf_global_formref(a, off, dw_err(&err));
 	dwarf_dealloc_attribute(a);
 	return rc == DW_DLV_OK;
 }
@@ -96,13 +94,13 @@ static bool attr_ref_off(Dwarf_Die die, Dwarf_Half at, Dwarf_Off *off)
 static bool attr_ref(Dwarf_Debug dbg, Dwarf_Die die, Dwarf_Half at,
 		     Dwarf_Die *out)
 {
-	Dwarf_Error err = NULL;
+	g_auto(Dwarf_Error) err = NULL;
 	Dwarf_Off off;
 
 	if (!attr_ref_off(die, at, &off))
 		return false;
 	return dwarf_offdie_b(dbg, off, dwarf_get_die_infotypes_flag(die), out,
-			      &err) == DW_DLV_OK;
+			      dw_err(&err)) == DW_DLV_OK;
 }
 
 /*
@@ -112,11 +110,11 @@ static bool attr_ref(Dwarf_Debug dbg, Dwarf_Die die, Dwarf_Half at,
  */
 static char *die_name(Dwarf_Debug dbg, Dwarf_Die die, int depth)
 {
-	Dwarf_Error err = NULL;
+	g_auto(Dwarf_Error) err = NULL;
 	Dwarf_Die other;
 	char *name;
 
-	if (dwarf_diename(die, &name, &err) == DW_DLV_OK)
+	if (dwarf_diename(die, &name, dw_err(&err)) == DW_DLV_OK)
 		return name;	/* in the string section: no free */
 	if (depth > 8)
 		return NULL;
@@ -140,7 +138,7 @@ static const char *type_at(struct cu_ctx *cu, Dwarf_Off off, Dwarf_Bool is_info,
 {
 	Dwarf_Debug dbg = cu->b->dbg;
 	g_autoptr(GString) out = NULL;
-	Dwarf_Error err = NULL;
+	g_auto(Dwarf_Error) err = NULL;
 	const char *known;
 	Dwarf_Half tag;
 	Dwarf_Die t;
@@ -149,9 +147,10 @@ static const char *type_at(struct cu_ctx *cu, Dwarf_Off off, Dwarf_Bool is_info,
 	known = g_hash_table_lookup(cu->b->late->types, GSIZE_TO_POINTER(off));
 	if (known)
 		return known;
-	if (depth > 16 || dwarf_offdie_b(dbg, off, is_info, &t, &err) != DW_DLV_OK)
+	if (depth > 16 ||
+	    dwarf_offdie_b(dbg, off, is_info, &t, dw_err(&err)) != DW_DLV_OK)
 		return "void";
-	if (dwarf_tag(t, &tag, &err) != DW_DLV_OK)
+	if (dwarf_tag(t, &tag, dw_err(&err)) != DW_DLV_OK)
 		tag = 0;
 	name = die_name(dbg, t, 0);
 	out = g_string_new(NULL);
@@ -223,7 +222,7 @@ static const struct origin *origin_of(struct cu_ctx *cu, Dwarf_Die die,
 {
 	Dwarf_Bool is_info = dwarf_get_die_infotypes_flag(die);
 	struct origin *o;
-	Dwarf_Error err = NULL;
+	g_auto(Dwarf_Error) err = NULL;
 	Dwarf_Off off;
 	Dwarf_Die od;
 
@@ -233,10 +232,8 @@ static const struct origin *origin_of(struct cu_ctx *cu, Dwarf_Die die,
 	o = g_hash_table_lookup(cu->b->late->origins, GSIZE_TO_POINTER(off));
 	if (o && (o->type || !want_type))
 		return o;
-	if (dwarf_offdie_b(cu->b->dbg, off, is_info, &od, &err) != DW_DLV_OK) {
-		dw_drop_error(cu->b->dbg, &err);
+	if (dwarf_offdie_b(cu->b->dbg, off, is_info, &od, dw_err(&err)) != DW_DLV_OK)
 		return o;
-	}
 	if (!o) {
 		o = g_new0(struct origin, 1);
 		o->name = die_name(cu->b->dbg, od, 1);
@@ -260,39 +257,39 @@ static void add_range(GArray *r, uint64_t lo, uint64_t hi)
 static GArray *die_ranges(struct cu_ctx *cu, Dwarf_Die die)
 {
 	GArray *r = g_array_new(FALSE, FALSE, sizeof(struct dw_range));
-	Dwarf_Error err = NULL;
+	g_auto(Dwarf_Error) err = NULL;
 	Dwarf_Addr lo, hi;
 	Dwarf_Half form;
 	enum Dwarf_Form_Class cls;
 	Dwarf_Attribute a;
 
-	if (dwarf_lowpc(die, &lo, &err) == DW_DLV_OK &&
-	    dwarf_highpc_b(die, &hi, &form, &cls, &err) == DW_DLV_OK) {
+	if (dwarf_lowpc(die, &lo, dw_err(&err)) == DW_DLV_OK &&
+	    dwarf_highpc_b(die, &hi, &form, &cls, dw_err(&err)) == DW_DLV_OK) {
 		if (cls == DW_FORM_CLASS_CONSTANT)
 			hi += lo;
 		add_range(r, lo, hi);
 		return r;
 	}
-	if (dwarf_attr(die, DW_AT_ranges, &a, &err) != DW_DLV_OK)
+	if (dwarf_attr(die, DW_AT_ranges, &a, dw_err(&err)) != DW_DLV_OK)
 		return r;
-	if (dwarf_whatform(a, &form, &err) != DW_DLV_OK)
+	if (dwarf_whatform(a, &form, dw_err(&err)) != DW_DLV_OK)
 		goto out;
 	if (cu->version >= 5) {
 		Dwarf_Unsigned v = 0, n = 0, goff;
 		Dwarf_Rnglists_Head head;
 
 		if (form == DW_FORM_rnglistx) {
-			if (dwarf_formudata(a, &v, &err) != DW_DLV_OK)
+			if (dwarf_formudata(a, &v, dw_err(&err)) != DW_DLV_OK)
 				goto out;
 		} else {
 			Dwarf_Off off;
 
-			if (dwarf_global_formref(a, &off, &err) != DW_DLV_OK)
+			if (dwarf_global_formref(a, &off, dw_err(&err)) != DW_DLV_OK)
 				goto out;
 			v = off;
 		}
 		if (dwarf_rnglists_get_rle_head(a, form, v, &head, &n, &goff,
-						&err) != DW_DLV_OK)
+						dw_err(&err)) != DW_DLV_OK)
 			goto out;
 		for (Dwarf_Unsigned i = 0; i < n; i++) {
 			unsigned len, rle;
@@ -301,7 +298,7 @@ static GArray *die_ranges(struct cu_ctx *cu, Dwarf_Die die)
 
 			if (dwarf_get_rnglists_entry_fields_a(head, i, &len, &rle,
 							      &raw1, &raw2, &unavail,
-							      &c1, &c2, &err) != DW_DLV_OK)
+							      &c1, &c2, dw_err(&err)) != DW_DLV_OK)
 				break;
 			if (rle == DW_RLE_end_of_list || rle == DW_RLE_base_address ||
 			    rle == DW_RLE_base_addressx || unavail)
@@ -316,10 +313,10 @@ static GArray *die_ranges(struct cu_ctx *cu, Dwarf_Die die)
 		Dwarf_Unsigned bytes;
 		uint64_t base = cu->base;
 
-		if (dwarf_global_formref(a, &off, &err) != DW_DLV_OK)
+		if (dwarf_global_formref(a, &off, dw_err(&err)) != DW_DLV_OK)
 			goto out;
 		if (dwarf_get_ranges_b(cu->b->dbg, off, die, &real, &rb, &n, &bytes,
-				       &err) != DW_DLV_OK)
+				       dw_err(&err)) != DW_DLV_OK)
 			goto out;
 		for (Dwarf_Signed i = 0; i < n; i++) {
 			if (rb[i].dwr_type == DW_RANGES_ADDRESS_SELECTION)
@@ -341,20 +338,20 @@ out:
 static bool read_loc(Dwarf_Die die, Dwarf_Half at, struct dw_loc *loc)
 {
 	Dwarf_Attribute a;
-	Dwarf_Error err = NULL;
+	g_auto(Dwarf_Error) err = NULL;
 	Dwarf_Loc_Head_c head;
 	Dwarf_Unsigned count;
 	unsigned int kind;
 	GArray *es;
 
 	memset(loc, 0, sizeof(*loc));
-	if (dwarf_attr(die, at, &a, &err) != DW_DLV_OK)
+	if (dwarf_attr(die, at, &a, dw_err(&err)) != DW_DLV_OK)
 		return false;
-	if (dwarf_get_loclist_c(a, &head, &count, &err) != DW_DLV_OK) {
+	if (dwarf_get_loclist_c(a, &head, &count, dw_err(&err)) != DW_DLV_OK) {
 		dwarf_dealloc_attribute(a);
 		return false;
 	}
-	if (dwarf_get_loclist_head_kind(head, &kind, &err) != DW_DLV_OK)
+	if (dwarf_get_loclist_head_kind(head, &kind, dw_err(&err)) != DW_DLV_OK)
 		kind = DW_LKIND_unknown;
 	loc->whole = kind == DW_LKIND_expression;
 	es = g_array_new(FALSE, TRUE, sizeof(struct dw_locexpr));
@@ -368,7 +365,7 @@ static bool read_loc(Dwarf_Die die, Dwarf_Half at, struct dw_loc *loc)
 
 		if (dwarf_get_locdesc_entry_d(head, i, &lle, &rawlo, &rawhi, &unavail,
 					      &lo, &hi, &nops, &desc, &src, &eoff,
-					      &doff, &err) != DW_DLV_OK)
+					      &doff, dw_err(&err)) != DW_DLV_OK)
 			break;
 		if (!loc->whole && (unavail || lle == DW_LLE_end_of_list ||
 				    lle == DW_LLE_base_address ||
@@ -383,7 +380,7 @@ static bool read_loc(Dwarf_Die die, Dwarf_Half at, struct dw_loc *loc)
 			Dwarf_Unsigned o1, o2, o3, br;
 
 			if (dwarf_get_location_op_value_c(desc, j, &atom, &o1, &o2, &o3,
-							  &br, &err) != DW_DLV_OK) {
+							  &br, dw_err(&err)) != DW_DLV_OK) {
 				e.n_ops = j;
 				break;
 			}
@@ -419,29 +416,25 @@ static void free_loc(struct dw_loc *loc)
 }
 
 /* A variable's location, or its DW_AT_const_value. */
-static bool read_var_loc(Dwarf_Debug dbg, Dwarf_Die die, struct dw_loc *loc)
+static bool read_var_loc(Dwarf_Die die, struct dw_loc *loc)
 {
 	Dwarf_Attribute a;
-	Dwarf_Error err = NULL;
+	g_auto(Dwarf_Error) err = NULL;
 
 	if (read_loc(die, DW_AT_location, loc))
 		return true;
-	if (dwarf_attr(die, DW_AT_const_value, &a, &err) == DW_DLV_OK) {
+	if (dwarf_attr(die, DW_AT_const_value, &a, dw_err(&err)) == DW_DLV_OK) {
 		Dwarf_Signed s;
 		Dwarf_Unsigned u;
 
 		memset(loc, 0, sizeof(*loc));
-		if (dwarf_formsdata(a, &s, &err) == DW_DLV_OK) {
+		if (dwarf_formsdata(a, &s, dw_err(&err)) == DW_DLV_OK) {
 			loc->is_const = true;
 			loc->value = (uint64_t)s;
-		} else {
-			dw_drop_error(dbg, &err);
-			if (dwarf_formudata(a, &u, &err) == DW_DLV_OK) {
-				loc->is_const = true;
-				loc->value = u;
-			}
+		} else if (dwarf_formudata(a, &u, dw_err(&err)) == DW_DLV_OK) {
+			loc->is_const = true;
+			loc->value = u;
 		}
-		dw_drop_error(dbg, &err);
 		dwarf_dealloc_attribute(a);
 		return loc->is_const;
 	}
@@ -461,14 +454,14 @@ static void add_var(struct cu_ctx *cu, Dwarf_Die die, GArray *to,
 {
 	struct dw_var v = { 0 };
 	const struct origin *o;
-	Dwarf_Error err = NULL;
+	g_auto(Dwarf_Error) err = NULL;
 	char *name;
 
-	if (!read_var_loc(cu->b->dbg, die, &v.loc))
+	if (!read_var_loc(die, &v.loc))
 		return;		/* optimized out everywhere, or a declaration */
 	/* An inlined or concrete instance has its origin's name and type. */
 	o = origin_of(cu, die, true);
-	if (dwarf_diename(die, &name, &err) == DW_DLV_OK)
+	if (dwarf_diename(die, &name, dw_err(&err)) == DW_DLV_OK)
 		v.name = name;
 	else
 		v.name = o ? o->name : NULL;
@@ -493,16 +486,16 @@ static struct dw_func *add_func(struct cu_ctx *cu, Dwarf_Die die,
 	const struct origin *o;
 	struct dw_func *f;
 	Dwarf_Addr entry;
-	Dwarf_Error err = NULL;
+	g_auto(Dwarf_Error) err = NULL;
 	Dwarf_Off off;
 	char *name;
 
-	if (!r->len || dwarf_dieoffset(die, &off, &err) != DW_DLV_OK) {
+	if (!r->len || dwarf_dieoffset(die, &off, dw_err(&err)) != DW_DLV_OK) {
 		g_array_free(r, TRUE);
 		return NULL;
 	}
 	f = g_new0(struct dw_func, 1);
-	if (dwarf_diename(die, &name, &err) == DW_DLV_OK)
+	if (dwarf_diename(die, &name, dw_err(&err)) == DW_DLV_OK)
 		f->name = name;
 	else if ((o = origin_of(cu, die, false)))
 		f->name = o->name;
@@ -514,12 +507,12 @@ static struct dw_func *add_func(struct cu_ctx *cu, Dwarf_Die die,
 	f->n_ranges = r->len;
 	f->ranges = (struct dw_range *)g_array_free(r, FALSE);
 	/* The entry is low_pc (or entry_pc); the range holding it bounds the body. */
-	if (dwarf_lowpc(die, &entry, &err) != DW_DLV_OK)
+	if (dwarf_lowpc(die, &entry, dw_err(&err)) != DW_DLV_OK)
 		entry = f->ranges[0].lo;
 	if (inlined) {
 		Dwarf_Unsigned e;
 
-		if (attr_udata(cu->b->dbg, die, DW_AT_entry_pc, &e))
+		if (attr_udata(die, DW_AT_entry_pc, &e))
 			entry = e;
 	}
 	f->lo = f->ranges[0].lo;
@@ -543,11 +536,11 @@ static struct dw_func *add_func(struct cu_ctx *cu, Dwarf_Die die,
 static struct dw_func *func_of(struct cu_ctx *cu, Dwarf_Die die)
 {
 	struct dw_cu *c = cu->rec;
-	Dwarf_Error err = NULL;
+	g_auto(Dwarf_Error) err = NULL;
 	Dwarf_Off off;
 
 	if (cu->next_func >= c->func_offs->len ||
-	    dwarf_dieoffset(die, &off, &err) != DW_DLV_OK ||
+	    dwarf_dieoffset(die, &off, dw_err(&err)) != DW_DLV_OK ||
 	    off != g_array_index(c->func_offs, Dwarf_Off, cu->next_func))
 		return NULL;
 	return g_ptr_array_index(cu->b->funcs, c->first_func + cu->next_func++);
@@ -557,13 +550,14 @@ static void walk_children(struct cu_ctx *cu, Dwarf_Die die, struct dw_func *fn,
 			  const struct scope *scope, int depth)
 {
 	Dwarf_Die child, next;
-	Dwarf_Error err = NULL;
+	g_auto(Dwarf_Error) err = NULL;
 
-	if (dwarf_child(die, &child, &err) != DW_DLV_OK)
+	if (dwarf_child(die, &child, dw_err(&err)) != DW_DLV_OK)
 		return;
 	for (;;) {
 		walk(cu, child, fn, scope, depth + 1);
-		if (dwarf_siblingof_b(cu->b->dbg, child, TRUE, &next, &err) != DW_DLV_OK)
+		if (dwarf_siblingof_b(cu->b->dbg, child, TRUE, &next,
+				      dw_err(&err)) != DW_DLV_OK)
 			break;
 		dwarf_dealloc_die(child);
 		child = next;
@@ -575,10 +569,10 @@ static void walk(struct cu_ctx *cu, Dwarf_Die die, struct dw_func *fn,
 		 const struct scope *scope, int depth)
 {
 	Dwarf_Half tag;
-	Dwarf_Error err = NULL;
+	g_auto(Dwarf_Error) err = NULL;
 	struct dw_func *f;
 
-	if (depth > 64 || dwarf_tag(die, &tag, &err) != DW_DLV_OK)
+	if (depth > 64 || dwarf_tag(die, &tag, dw_err(&err)) != DW_DLV_OK)
 		return;
 	switch (tag) {
 	case DW_TAG_subprogram:
@@ -690,7 +684,7 @@ static void read_cu_vars_locked(struct dw_binary *b, struct dw_cu *c)
 		.b = b, .rec = c, .base = c->base,
 		.version = c->version, .addr_size = c->addr_size,
 	};
-	Dwarf_Error err = NULL;
+	g_auto(Dwarf_Error) err = NULL;
 	Dwarf_Die die;
 
 	/* dw_open() leaves @vars NULL: a function no one asks about costs nothing. */
@@ -699,11 +693,10 @@ static void read_cu_vars_locked(struct dw_binary *b, struct dw_cu *c)
 
 		f->vars = g_array_new(FALSE, FALSE, sizeof(struct dw_var));
 	}
-	if (dwarf_offdie_b(b->dbg, c->die_off, TRUE, &die, &err) == DW_DLV_OK) {
+	if (dwarf_offdie_b(b->dbg, c->die_off, TRUE, &die, dw_err(&err)) == DW_DLV_OK) {
 		walk_children(&cu, die, NULL, NULL, 0);
 		dwarf_dealloc_die(die);
 	}
-	dw_drop_error(b->dbg, &err);
 }
 
 /*
@@ -754,7 +747,7 @@ struct dw_binary *dw_open(const char *path, uint64_t bias, char **err)
 {
 	struct dw_binary *b = g_new0(struct dw_binary, 1);
 	struct dw_build bd;
-	Dwarf_Error derr = NULL;
+	g_auto(Dwarf_Error) derr = NULL;
 	int rc;
 
 	dw_lines_init(&bd, b);
@@ -786,13 +779,11 @@ struct dw_binary *dw_open(const char *path, uint64_t bias, char **err)
 	}
 	if (rc)
 		rc = dwarf_init_path(path, NULL, 0, DW_DLC_READ, DW_GROUPNUMBER_ANY,
-				     NULL, NULL, &b->dbg, NULL, 0, NULL, &derr);
+				     NULL, NULL, &b->dbg, NULL, 0, NULL, dw_err(&derr));
 	if (rc != DW_DLV_OK) {
 		*err = g_strdup_printf("%s: %s", path, rc == DW_DLV_NO_ENTRY ?
 				       "no DWARF debug information" :
 				       dwarf_errmsg(derr));
-		if (rc == DW_DLV_ERROR)
-			dwarf_dealloc_error(NULL, derr);
 		b->dbg = NULL;
 		goto fail;
 	}
@@ -811,26 +802,23 @@ struct dw_binary *dw_open(const char *path, uint64_t bias, char **err)
 
 		rc = dwarf_next_cu_header_d(b->dbg, TRUE, &hlen, &version, &abbrev,
 					    &addr_size, &len_size, &ext_size, &sig,
-					    &typeoff, &next, &hdr_type, &derr);
+					    &typeoff, &next, &hdr_type, dw_err(&derr));
 		if (rc == DW_DLV_NO_ENTRY)
 			break;
 		if (rc != DW_DLV_OK) {
 			*err = g_strdup_printf("%s: %s", path, dwarf_errmsg(derr));
-			dw_drop_error(b->dbg, &derr);
 			goto fail;
 		}
-		if (dwarf_siblingof_b(b->dbg, NULL, TRUE, &cu_die, &derr) != DW_DLV_OK) {
-			dw_drop_error(b->dbg, &derr);
+		if (dwarf_siblingof_b(b->dbg, NULL, TRUE, &cu_die, dw_err(&derr)) != DW_DLV_OK) {
 			continue;
 		}
-		if (dwarf_dieoffset(cu_die, &off, &derr) != DW_DLV_OK) {
-			dw_drop_error(b->dbg, &derr);
+		if (dwarf_dieoffset(cu_die, &off, dw_err(&derr)) != DW_DLV_OK) {
 			dwarf_dealloc_die(cu_die);
 			continue;
 		}
 		cu.version = version;
 		cu.addr_size = addr_size;
-		if (dwarf_lowpc(cu_die, &base, &derr) == DW_DLV_OK)
+		if (dwarf_lowpc(cu_die, &base, dw_err(&derr)) == DW_DLV_OK)
 			cu.base = base;
 		rec = g_new0(struct dw_cu, 1);
 		rec->die_off = off;
@@ -866,9 +854,9 @@ struct dw_binary *dw_open(const char *path, uint64_t bias, char **err)
 
 	/* The CFI, for DW_OP_call_frame_cfa: .debug_frame, else .eh_frame. */
 	if (dwarf_get_fde_list(b->dbg, &b->cies, &b->n_cies, &b->fdes, &b->n_fdes,
-			       &derr) != DW_DLV_OK &&
+			       dw_err(&derr)) != DW_DLV_OK &&
 	    dwarf_get_fde_list_eh(b->dbg, &b->cies, &b->n_cies, &b->fdes,
-				  &b->n_fdes, &derr) != DW_DLV_OK) {
+				  &b->n_fdes, dw_err(&derr)) != DW_DLV_OK) {
 		b->cies = NULL;
 		b->fdes = NULL;
 	}

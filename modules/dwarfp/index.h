@@ -18,15 +18,24 @@ static inline const char *dw_intern(struct dw_binary *b, const char *s)
 }
 
 /*
- * Give back the error libdwarf made for a call that failed, if it made
- * one: dw_open() turns libdwarf's record of its objects off, so nothing
- * else would free it.
+ * libdwarf's error objects are the caller's to free: dw_open() turns
+ * libdwarf's record of its objects off, so nothing else would.  An error
+ * slot declared g_auto(Dwarf_Error) frees its error when it goes out of
+ * scope, and passed as dw_err(&err) frees the one a previous call left
+ * there (libdwarf overwrites the slot).
  */
-static inline void dw_drop_error(Dwarf_Debug dbg, Dwarf_Error *err)
+static inline void dw_error_clear(Dwarf_Error *err)
 {
 	if (*err)
-		dwarf_dealloc_error(dbg, *err);
+		dwarf_dealloc_error(NULL, *err);
 	*err = NULL;
+}
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(Dwarf_Error, dw_error_clear)
+
+static inline Dwarf_Error *dw_err(Dwarf_Error *err)
+{
+	dw_error_clear(err);
+	return err;
 }
 
 /* elfsrc.c */
