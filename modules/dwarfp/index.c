@@ -767,7 +767,7 @@ struct dw_binary *dw_open(const char *path, uint64_t bias, char **err)
 	 * of every line-table row, DIE, attribute ...) costs more than the
 	 * reading itself: 4 s of the 7 s the Linux kernel's vmlinux took.
 	 * Off, then: this file and lines.c give back every object they are
-	 * handed, the error objects of failed calls included (dw_drop_error();
+	 * handed, the error objects of failed calls included (dw_err();
 	 * valgrind finds nothing lost over dw_open(), dw_read_vars() of every
 	 * function and dw_close() of the test binaries).
 	 */
@@ -809,9 +809,9 @@ struct dw_binary *dw_open(const char *path, uint64_t bias, char **err)
 			*err = g_strdup_printf("%s: %s", path, dwarf_errmsg(derr));
 			goto fail;
 		}
-		if (dwarf_siblingof_b(b->dbg, NULL, TRUE, &cu_die, dw_err(&derr)) != DW_DLV_OK) {
+		if (dwarf_siblingof_b(b->dbg, NULL, TRUE, &cu_die,
+				      dw_err(&derr)) != DW_DLV_OK)
 			continue;
-		}
 		if (dwarf_dieoffset(cu_die, &off, dw_err(&derr)) != DW_DLV_OK) {
 			dwarf_dealloc_die(cu_die);
 			continue;
@@ -863,6 +863,7 @@ struct dw_binary *dw_open(const char *path, uint64_t bias, char **err)
 	return b;
 
 fail:
+	dw_error_clear(&derr);		/* before dw_close() finishes its dbg */
 	dw_lines_free(&bd);
 	dw_close(b);
 	return NULL;
