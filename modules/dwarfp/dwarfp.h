@@ -75,7 +75,7 @@ struct dw_func {
 	 * out-of-line function are in its @vars too, scoped to the
 	 * instance's ranges; an inlined instance's own @vars is empty.
 	 */
-	GArray *vars;			/* see dw_read_vars() */
+	GArray *vars;			/* NULL until dw_read_vars() */
 	uint8_t addr_size;
 };
 
@@ -104,6 +104,7 @@ struct dw_seg {
 struct dw_amap;		/* addrmap.c's address search over a sorted array */
 struct dw_cu;		/* index.c's record of a compile unit */
 struct dw_late;		/* index.c's state for reading variables late */
+struct dw_elfsrc;	/* elfsrc.c's mapping of the file, if libdwarf reads one */
 
 struct dw_binary {
 	char *path;
@@ -111,6 +112,7 @@ struct dw_binary {
 	uint8_t addr_size;		/* of the first CU with code: 4 or 8 */
 	uint16_t machine;		/* ELF e_machine: its DWARF registers */
 	Dwarf_Debug dbg;
+	struct dw_elfsrc *src;
 	Dwarf_Cie *cies;
 	Dwarf_Fde *fdes;
 	Dwarf_Signed n_cies, n_fdes;

@@ -55,6 +55,8 @@ int dw_cfa(struct dw_binary *b, uint64_t addr, const struct dw_guest *g,
 	*cfa = mask(b, v + (offrel ? off : 0));
 	rc = 0;
 out:
+	if (err)	/* ours to free: see dw_open() */
+		dwarf_dealloc_error(b->dbg, err);
 	g_mutex_unlock(&b->cfi_lock);
 	return rc;
 }

@@ -59,12 +59,19 @@ struct cu_ctx {
 static bool attr_udata(Dwarf_Die die, Dwarf_Half at, Dwarf_Unsigned *v)
 {
 	Dwarf_Attribute a;
-	Dwarf_Error err = NULL;
+	g_auto(Dwarf_Error) err = NULL;
+	Dwarf_Half form;
 	bool ok;
 
-	if (dwarf_attr(die, at, &a, &err) != DW_DLV_OK)
+	if (dwarf_attr(die, at, &a, dw_err(&err)) != DW_DLV_OK)
 		return false;
-	ok = dwarf_formudata(a, v, &err) == DW_DLV_OK;
+	/*
+	 * Asked of an address-class value (GCC's DWARF 5 entry_pc),
+	 * dwarf_formudata() fails and makes an error object: ask the form.
+	 */
+	ok = dwarf_whatform(a, &form, dw_err(&err)) == DW_DLV_OK &&
+	     dwarf_get_form_class(5, at, 4, form) == DW_FORM_CLASS_CONSTANT &&
+	     dwarf_formudata(a, v, dw_err(&err)) == DW_DLV_OK;
 	dwarf_dealloc_attribute(a);
 	return ok;
 }
@@ -73,12 +80,12 @@ static bool attr_udata(Dwarf_Die die, Dwarf_Half at, Dwarf_Unsigned *v)
 static bool attr_ref_off(Dwarf_Die die, Dwarf_Half at, Dwarf_Off *off)
 {
 	Dwarf_Attribute a;
-	Dwarf_Error err = NULL;
+	g_auto(Dwarf_Error) err = NULL;
 	int rc;
 
-	if (dwarf_attr(die, at, &a, &err) != DW_DLV_OK)
+	if (dwarf_attr(die, at, &a, dw_err(&err)) != DW_DLV_OK)
 		return false;
-	rc = dwarf_global_formref(a, off, &err);
+	rc = dwarf_global_formref(a, off, dw_err(&err));
 	dwarf_dealloc_attribute(a);
 	return rc == DW_DLV_OK;
 }
@@ -87,23 +94,27 @@ static bool attr_ref_off(Dwarf_Die die, Dwarf_Half at, Dwarf_Off *off)
 static bool attr_ref(Dwarf_Debug dbg, Dwarf_Die die, Dwarf_Half at,
 		     Dwarf_Die *out)
 {
-	Dwarf_Error err = NULL;
+	g_auto(Dwarf_Error) err = NULL;
 	Dwarf_Off off;
 
 	if (!attr_ref_off(die, at, &off))
 		return false;
 	return dwarf_offdie_b(dbg, off, dwarf_get_die_infotypes_flag(die), out,
-			      &err) == DW_DLV_OK;
+			      dw_err(&err)) == DW_DLV_OK;
 }
 
-/* A DIE's name, following abstract_origin and specification. */
+/*
+ * A DIE's name, following abstract_origin and specification.  It points
+ * into the string section, which stays until dw_close() (mapped, or
+ * loaded by libdwarf until dwarf_finish()): kept as it is, not copied.
+ */
 static char *die_name(Dwarf_Debug dbg, Dwarf_Die die, int depth)
 {
-	Dwarf_Error err = NULL;
+	g_auto(Dwarf_Error) err = NULL;
 	Dwarf_Die other;
 	char *name;
 
-	if (dwarf_diename(die, &name, &err) == DW_DLV_OK)
+	if (dwarf_diename(die, &name, dw_err(&err)) == DW_DLV_OK)
 		return name;	/* in the string section: no free */
 	if (depth > 8)
 		return NULL;
@@ -127,7 +138,7 @@ static const char *type_at(struct cu_ctx *cu, Dwarf_Off off, Dwarf_Bool is_info,
 {
 	Dwarf_Debug dbg = cu->b->dbg;
 	g_autoptr(GString) out = NULL;
-	Dwarf_Error err = NULL;
+	g_auto(Dwarf_Error) err = NULL;
 	const char *known;
 	Dwarf_Half tag;
 	Dwarf_Die t;
@@ -136,9 +147,10 @@ static const char *type_at(struct cu_ctx *cu, Dwarf_Off off, Dwarf_Bool is_info,
 	known = g_hash_table_lookup(cu->b->late->types, GSIZE_TO_POINTER(off));
 	if (known)
 		return known;
-	if (depth > 16 || dwarf_offdie_b(dbg, off, is_info, &t, &err) != DW_DLV_OK)
+	if (depth > 16 ||
+	    dwarf_offdie_b(dbg, off, is_info, &t, dw_err(&err)) != DW_DLV_OK)
 		return "void";
-	if (dwarf_tag(t, &tag, &err) != DW_DLV_OK)
+	if (dwarf_tag(t, &tag, dw_err(&err)) != DW_DLV_OK)
 		tag = 0;
 	name = die_name(dbg, t, 0);
 	out = g_string_new(NULL);
@@ -197,16 +209,20 @@ static const char *type_of(struct cu_ctx *cu, Dwarf_Die die, int depth)
 /*
  * The name and type of the DIE that @die is an instance of (its abstract
  * origin) or the definition of (its specification), read once for all.
+ * The type only when asked: functions need the name only, and spelling
+ * their return types was a tenth of dw_open() on the Linux kernel.
  */
 struct origin {
 	const char *name;
-	const char *type;
+	const char *type;		/* NULL until a variable asks */
 };
 
-static const struct origin *origin_of(struct cu_ctx *cu, Dwarf_Die die)
+static const struct origin *origin_of(struct cu_ctx *cu, Dwarf_Die die,
+				      bool want_type)
 {
+	Dwarf_Bool is_info = dwarf_get_die_infotypes_flag(die);
 	struct origin *o;
-	Dwarf_Error err = NULL;
+	g_auto(Dwarf_Error) err = NULL;
 	Dwarf_Off off;
 	Dwarf_Die od;
 
@@ -214,16 +230,18 @@ static const struct origin *origin_of(struct cu_ctx *cu, Dwarf_Die die)
 	    !attr_ref_off(die, DW_AT_specification, &off))
 		return NULL;
 	o = g_hash_table_lookup(cu->b->late->origins, GSIZE_TO_POINTER(off));
-	if (o)
+	if (o && (o->type || !want_type))
 		return o;
-	if (dwarf_offdie_b(cu->b->dbg, off, dwarf_get_die_infotypes_flag(die), &od,
-			   &err) != DW_DLV_OK)
-		return NULL;
-	o = g_new(struct origin, 1);
-	o->name = dw_intern(cu->b, die_name(cu->b->dbg, od, 1));
-	o->type = type_of(cu, od, 0);
+	if (dwarf_offdie_b(cu->b->dbg, off, is_info, &od, dw_err(&err)) != DW_DLV_OK)
+		return o;
+	if (!o) {
+		o = g_new0(struct origin, 1);
+		o->name = die_name(cu->b->dbg, od, 1);
+		g_hash_table_insert(cu->b->late->origins, GSIZE_TO_POINTER(off), o);
+	}
+	if (want_type)
+		o->type = type_of(cu, od, 0);
 	dwarf_dealloc_die(od);
-	g_hash_table_insert(cu->b->late->origins, GSIZE_TO_POINTER(off), o);
 	return o;
 }
 
@@ -239,39 +257,39 @@ static void add_range(GArray *r, uint64_t lo, uint64_t hi)
 static GArray *die_ranges(struct cu_ctx *cu, Dwarf_Die die)
 {
 	GArray *r = g_array_new(FALSE, FALSE, sizeof(struct dw_range));
-	Dwarf_Error err = NULL;
+	g_auto(Dwarf_Error) err = NULL;
 	Dwarf_Addr lo, hi;
 	Dwarf_Half form;
 	enum Dwarf_Form_Class cls;
 	Dwarf_Attribute a;
 
-	if (dwarf_lowpc(die, &lo, &err) == DW_DLV_OK &&
-	    dwarf_highpc_b(die, &hi, &form, &cls, &err) == DW_DLV_OK) {
+	if (dwarf_lowpc(die, &lo, dw_err(&err)) == DW_DLV_OK &&
+	    dwarf_highpc_b(die, &hi, &form, &cls, dw_err(&err)) == DW_DLV_OK) {
 		if (cls == DW_FORM_CLASS_CONSTANT)
 			hi += lo;
 		add_range(r, lo, hi);
 		return r;
 	}
-	if (dwarf_attr(die, DW_AT_ranges, &a, &err) != DW_DLV_OK)
+	if (dwarf_attr(die, DW_AT_ranges, &a, dw_err(&err)) != DW_DLV_OK)
 		return r;
-	if (dwarf_whatform(a, &form, &err) != DW_DLV_OK)
+	if (dwarf_whatform(a, &form, dw_err(&err)) != DW_DLV_OK)
 		goto out;
 	if (cu->version >= 5) {
 		Dwarf_Unsigned v = 0, n = 0, goff;
 		Dwarf_Rnglists_Head head;
 
 		if (form == DW_FORM_rnglistx) {
-			if (dwarf_formudata(a, &v, &err) != DW_DLV_OK)
+			if (dwarf_formudata(a, &v, dw_err(&err)) != DW_DLV_OK)
 				goto out;
 		} else {
 			Dwarf_Off off;
 
-			if (dwarf_global_formref(a, &off, &err) != DW_DLV_OK)
+			if (dwarf_global_formref(a, &off, dw_err(&err)) != DW_DLV_OK)
 				goto out;
 			v = off;
 		}
 		if (dwarf_rnglists_get_rle_head(a, form, v, &head, &n, &goff,
-						&err) != DW_DLV_OK)
+						dw_err(&err)) != DW_DLV_OK)
 			goto out;
 		for (Dwarf_Unsigned i = 0; i < n; i++) {
 			unsigned len, rle;
@@ -280,7 +298,7 @@ static GArray *die_ranges(struct cu_ctx *cu, Dwarf_Die die)
 
 			if (dwarf_get_rnglists_entry_fields_a(head, i, &len, &rle,
 							      &raw1, &raw2, &unavail,
-							      &c1, &c2, &err) != DW_DLV_OK)
+							      &c1, &c2, dw_err(&err)) != DW_DLV_OK)
 				break;
 			if (rle == DW_RLE_end_of_list || rle == DW_RLE_base_address ||
 			    rle == DW_RLE_base_addressx || unavail)
@@ -295,10 +313,10 @@ static GArray *die_ranges(struct cu_ctx *cu, Dwarf_Die die)
 		Dwarf_Unsigned bytes;
 		uint64_t base = cu->base;
 
-		if (dwarf_global_formref(a, &off, &err) != DW_DLV_OK)
+		if (dwarf_global_formref(a, &off, dw_err(&err)) != DW_DLV_OK)
 			goto out;
 		if (dwarf_get_ranges_b(cu->b->dbg, off, die, &real, &rb, &n, &bytes,
-				       &err) != DW_DLV_OK)
+				       dw_err(&err)) != DW_DLV_OK)
 			goto out;
 		for (Dwarf_Signed i = 0; i < n; i++) {
 			if (rb[i].dwr_type == DW_RANGES_ADDRESS_SELECTION)
@@ -320,20 +338,20 @@ out:
 static bool read_loc(Dwarf_Die die, Dwarf_Half at, struct dw_loc *loc)
 {
 	Dwarf_Attribute a;
-	Dwarf_Error err = NULL;
+	g_auto(Dwarf_Error) err = NULL;
 	Dwarf_Loc_Head_c head;
 	Dwarf_Unsigned count;
 	unsigned int kind;
 	GArray *es;
 
 	memset(loc, 0, sizeof(*loc));
-	if (dwarf_attr(die, at, &a, &err) != DW_DLV_OK)
+	if (dwarf_attr(die, at, &a, dw_err(&err)) != DW_DLV_OK)
 		return false;
-	if (dwarf_get_loclist_c(a, &head, &count, &err) != DW_DLV_OK) {
+	if (dwarf_get_loclist_c(a, &head, &count, dw_err(&err)) != DW_DLV_OK) {
 		dwarf_dealloc_attribute(a);
 		return false;
 	}
-	if (dwarf_get_loclist_head_kind(head, &kind, &err) != DW_DLV_OK)
+	if (dwarf_get_loclist_head_kind(head, &kind, dw_err(&err)) != DW_DLV_OK)
 		kind = DW_LKIND_unknown;
 	loc->whole = kind == DW_LKIND_expression;
 	es = g_array_new(FALSE, TRUE, sizeof(struct dw_locexpr));
@@ -347,7 +365,7 @@ static bool read_loc(Dwarf_Die die, Dwarf_Half at, struct dw_loc *loc)
 
 		if (dwarf_get_locdesc_entry_d(head, i, &lle, &rawlo, &rawhi, &unavail,
 					      &lo, &hi, &nops, &desc, &src, &eoff,
-					      &doff, &err) != DW_DLV_OK)
+					      &doff, dw_err(&err)) != DW_DLV_OK)
 			break;
 		if (!loc->whole && (unavail || lle == DW_LLE_end_of_list ||
 				    lle == DW_LLE_base_address ||
@@ -362,7 +380,7 @@ static bool read_loc(Dwarf_Die die, Dwarf_Half at, struct dw_loc *loc)
 			Dwarf_Unsigned o1, o2, o3, br;
 
 			if (dwarf_get_location_op_value_c(desc, j, &atom, &o1, &o2, &o3,
-							  &br, &err) != DW_DLV_OK) {
+							  &br, dw_err(&err)) != DW_DLV_OK) {
 				e.n_ops = j;
 				break;
 			}
@@ -401,19 +419,19 @@ static void free_loc(struct dw_loc *loc)
 static bool read_var_loc(Dwarf_Die die, struct dw_loc *loc)
 {
 	Dwarf_Attribute a;
-	Dwarf_Error err = NULL;
+	g_auto(Dwarf_Error) err = NULL;
 
 	if (read_loc(die, DW_AT_location, loc))
 		return true;
-	if (dwarf_attr(die, DW_AT_const_value, &a, &err) == DW_DLV_OK) {
+	if (dwarf_attr(die, DW_AT_const_value, &a, dw_err(&err)) == DW_DLV_OK) {
 		Dwarf_Signed s;
 		Dwarf_Unsigned u;
 
 		memset(loc, 0, sizeof(*loc));
-		if (dwarf_formsdata(a, &s, &err) == DW_DLV_OK) {
+		if (dwarf_formsdata(a, &s, dw_err(&err)) == DW_DLV_OK) {
 			loc->is_const = true;
 			loc->value = (uint64_t)s;
-		} else if (dwarf_formudata(a, &u, &err) == DW_DLV_OK) {
+		} else if (dwarf_formudata(a, &u, dw_err(&err)) == DW_DLV_OK) {
 			loc->is_const = true;
 			loc->value = u;
 		}
@@ -436,20 +454,20 @@ static void add_var(struct cu_ctx *cu, Dwarf_Die die, GArray *to,
 {
 	struct dw_var v = { 0 };
 	const struct origin *o;
-	Dwarf_Error err = NULL;
+	g_auto(Dwarf_Error) err = NULL;
 	char *name;
 
 	if (!read_var_loc(die, &v.loc))
 		return;		/* optimized out everywhere, or a declaration */
 	/* An inlined or concrete instance has its origin's name and type. */
-	o = origin_of(cu, die);
-	if (dwarf_diename(die, &name, &err) == DW_DLV_OK)
-		v.name = dw_intern(cu->b, name);
+	o = origin_of(cu, die, true);
+	if (dwarf_diename(die, &name, dw_err(&err)) == DW_DLV_OK)
+		v.name = name;
 	else
 		v.name = o ? o->name : NULL;
 	if (!v.name)
 		v.name = "<anon>";
-	v.type = o ? o->type : type_of(cu, die, 0);
+	v.type = o && o->type ? o->type : type_of(cu, die, 0);
 	v.is_param = is_param;
 	if (scope && scope->n) {
 		v.n_scope = scope->n;
@@ -468,28 +486,28 @@ static struct dw_func *add_func(struct cu_ctx *cu, Dwarf_Die die,
 	const struct origin *o;
 	struct dw_func *f;
 	Dwarf_Addr entry;
-	Dwarf_Error err = NULL;
+	g_auto(Dwarf_Error) err = NULL;
 	Dwarf_Off off;
 	char *name;
 
-	if (!r->len || dwarf_dieoffset(die, &off, &err) != DW_DLV_OK) {
+	if (!r->len || dwarf_dieoffset(die, &off, dw_err(&err)) != DW_DLV_OK) {
 		g_array_free(r, TRUE);
 		return NULL;
 	}
 	f = g_new0(struct dw_func, 1);
-	if (dwarf_diename(die, &name, &err) == DW_DLV_OK)
-		f->name = dw_intern(cu->b, name);
-	else if ((o = origin_of(cu, die)))
+	if (dwarf_diename(die, &name, dw_err(&err)) == DW_DLV_OK)
+		f->name = name;
+	else if ((o = origin_of(cu, die, false)))
 		f->name = o->name;
 	else
-		f->name = dw_intern(cu->b, die_name(cu->b->dbg, die, 0));
+		f->name = die_name(cu->b->dbg, die, 0);
 	f->inlined = inlined;
 	f->outer = outer;
 	f->addr_size = cu->addr_size;
 	f->n_ranges = r->len;
 	f->ranges = (struct dw_range *)g_array_free(r, FALSE);
 	/* The entry is low_pc (or entry_pc); the range holding it bounds the body. */
-	if (dwarf_lowpc(die, &entry, &err) != DW_DLV_OK)
+	if (dwarf_lowpc(die, &entry, dw_err(&err)) != DW_DLV_OK)
 		entry = f->ranges[0].lo;
 	if (inlined) {
 		Dwarf_Unsigned e;
@@ -505,9 +523,6 @@ static struct dw_func *add_func(struct cu_ctx *cu, Dwarf_Die die,
 			f->hi = f->ranges[i].hi;
 		}
 	}
-	if (!inlined)
-		read_loc(die, DW_AT_frame_base, &f->frame_base);
-	f->vars = g_array_new(FALSE, FALSE, sizeof(struct dw_var));
 	f->cu = cu->rec;
 	g_ptr_array_add(cu->b->funcs, f);
 	g_array_append_val(cu->rec->func_offs, off);
@@ -521,11 +536,11 @@ static struct dw_func *add_func(struct cu_ctx *cu, Dwarf_Die die,
 static struct dw_func *func_of(struct cu_ctx *cu, Dwarf_Die die)
 {
 	struct dw_cu *c = cu->rec;
-	Dwarf_Error err = NULL;
+	g_auto(Dwarf_Error) err = NULL;
 	Dwarf_Off off;
 
 	if (cu->next_func >= c->func_offs->len ||
-	    dwarf_dieoffset(die, &off, &err) != DW_DLV_OK ||
+	    dwarf_dieoffset(die, &off, dw_err(&err)) != DW_DLV_OK ||
 	    off != g_array_index(c->func_offs, Dwarf_Off, cu->next_func))
 		return NULL;
 	return g_ptr_array_index(cu->b->funcs, c->first_func + cu->next_func++);
@@ -535,13 +550,14 @@ static void walk_children(struct cu_ctx *cu, Dwarf_Die die, struct dw_func *fn,
 			  const struct scope *scope, int depth)
 {
 	Dwarf_Die child, next;
-	Dwarf_Error err = NULL;
+	g_auto(Dwarf_Error) err = NULL;
 
-	if (dwarf_child(die, &child, &err) != DW_DLV_OK)
+	if (dwarf_child(die, &child, dw_err(&err)) != DW_DLV_OK)
 		return;
 	for (;;) {
 		walk(cu, child, fn, scope, depth + 1);
-		if (dwarf_siblingof_b(cu->b->dbg, child, TRUE, &next, &err) != DW_DLV_OK)
+		if (dwarf_siblingof_b(cu->b->dbg, child, TRUE, &next,
+				      dw_err(&err)) != DW_DLV_OK)
 			break;
 		dwarf_dealloc_die(child);
 		child = next;
@@ -553,14 +569,17 @@ static void walk(struct cu_ctx *cu, Dwarf_Die die, struct dw_func *fn,
 		 const struct scope *scope, int depth)
 {
 	Dwarf_Half tag;
-	Dwarf_Error err = NULL;
+	g_auto(Dwarf_Error) err = NULL;
 	struct dw_func *f;
 
-	if (depth > 64 || dwarf_tag(die, &tag, &err) != DW_DLV_OK)
+	if (depth > 64 || dwarf_tag(die, &tag, dw_err(&err)) != DW_DLV_OK)
 		return;
 	switch (tag) {
 	case DW_TAG_subprogram:
 		f = cu->bd ? add_func(cu, die, NULL, false) : func_of(cu, die);
+		/* The frame base, as the variables, only for those asked about. */
+		if (f && !cu->bd)
+			read_loc(die, DW_AT_frame_base, &f->frame_base);
 		if (f)
 			walk_children(cu, die, f, NULL, depth);
 		break;
@@ -579,7 +598,10 @@ static void walk(struct cu_ctx *cu, Dwarf_Die die, struct dw_func *fn,
 		}
 		break;
 	case DW_TAG_lexical_block:
-		if (fn) {
+		/* A block only scopes variables: no ranges before they are read. */
+		if (fn && cu->bd) {
+			walk_children(cu, die, fn, scope, depth);
+		} else if (fn) {
 			GArray *r = die_ranges(cu, die);
 			struct scope blk = { (struct dw_range *)r->data, r->len };
 
@@ -617,9 +639,10 @@ static void free_func(void *p)
 {
 	struct dw_func *f = p;
 
-	for (guint i = 0; i < f->vars->len; i++)
+	for (guint i = 0; f->vars && i < f->vars->len; i++)
 		free_var(&g_array_index(f->vars, struct dw_var, i));
-	g_array_free(f->vars, TRUE);
+	if (f->vars)
+		g_array_free(f->vars, TRUE);
 	free_loc(&f->frame_base);
 	g_free(f->ranges);
 	g_free(f);
@@ -661,10 +684,16 @@ static void read_cu_vars_locked(struct dw_binary *b, struct dw_cu *c)
 		.b = b, .rec = c, .base = c->base,
 		.version = c->version, .addr_size = c->addr_size,
 	};
-	Dwarf_Error err = NULL;
+	g_auto(Dwarf_Error) err = NULL;
 	Dwarf_Die die;
 
-	if (dwarf_offdie_b(b->dbg, c->die_off, TRUE, &die, &err) == DW_DLV_OK) {
+	/* dw_open() leaves @vars NULL: a function no one asks about costs nothing. */
+	for (guint i = 0; i < c->func_offs->len; i++) {
+		struct dw_func *f = g_ptr_array_index(b->funcs, c->first_func + i);
+
+		f->vars = g_array_new(FALSE, FALSE, sizeof(struct dw_var));
+	}
+	if (dwarf_offdie_b(b->dbg, c->die_off, TRUE, &die, dw_err(&err)) == DW_DLV_OK) {
 		walk_children(&cu, die, NULL, NULL, 0);
 		dwarf_dealloc_die(die);
 	}
@@ -718,7 +747,7 @@ struct dw_binary *dw_open(const char *path, uint64_t bias, char **err)
 {
 	struct dw_binary *b = g_new0(struct dw_binary, 1);
 	struct dw_build bd;
-	Dwarf_Error derr = NULL;
+	g_auto(Dwarf_Error) derr = NULL;
 	int rc;
 
 	dw_lines_init(&bd, b);
@@ -733,20 +762,28 @@ struct dw_binary *dw_open(const char *path, uint64_t bias, char **err)
 	b->late = late_new();
 
 	/*
-	 * libdwarf records every object it hands out, so that dwarf_finish()
-	 * frees what the caller did not.  Turning that off reads a third
-	 * faster, but then whatever is not given back one by one leaks at
-	 * each reload (tests/integration/stpi-reload.t sees it in RSS): keep it.
+	 * libdwarf can record every object it hands out, so that
+	 * dwarf_finish() frees what the caller did not; the record (a hash
+	 * of every line-table row, DIE, attribute ...) costs more than the
+	 * reading itself: 4 s of the 7 s the Linux kernel's vmlinux took.
+	 * Off, then: this file and lines.c give back every object they are
+	 * handed, the error objects of failed calls included (dw_err();
+	 * valgrind finds nothing lost over dw_open(), dw_read_vars() of every
+	 * function and dw_close() of the test binaries).
 	 */
-	dwarf_set_de_alloc_flag(1);
-	rc = dwarf_init_path(path, NULL, 0, DW_DLC_READ, DW_GROUPNUMBER_ANY,
-			     NULL, NULL, &b->dbg, NULL, 0, NULL, &derr);
+	dwarf_set_de_alloc_flag(0);
+	rc = dw_elfsrc_open(path, &b->dbg, &b->src, err);
+	if (rc && rc != -ENOTSUP) {
+		b->dbg = NULL;
+		goto fail;
+	}
+	if (rc)
+		rc = dwarf_init_path(path, NULL, 0, DW_DLC_READ, DW_GROUPNUMBER_ANY,
+				     NULL, NULL, &b->dbg, NULL, 0, NULL, dw_err(&derr));
 	if (rc != DW_DLV_OK) {
 		*err = g_strdup_printf("%s: %s", path, rc == DW_DLV_NO_ENTRY ?
 				       "no DWARF debug information" :
 				       dwarf_errmsg(derr));
-		if (rc == DW_DLV_ERROR)
-			dwarf_dealloc_error(NULL, derr);
 		b->dbg = NULL;
 		goto fail;
 	}
@@ -765,22 +802,23 @@ struct dw_binary *dw_open(const char *path, uint64_t bias, char **err)
 
 		rc = dwarf_next_cu_header_d(b->dbg, TRUE, &hlen, &version, &abbrev,
 					    &addr_size, &len_size, &ext_size, &sig,
-					    &typeoff, &next, &hdr_type, &derr);
+					    &typeoff, &next, &hdr_type, dw_err(&derr));
 		if (rc == DW_DLV_NO_ENTRY)
 			break;
 		if (rc != DW_DLV_OK) {
 			*err = g_strdup_printf("%s: %s", path, dwarf_errmsg(derr));
 			goto fail;
 		}
-		if (dwarf_siblingof_b(b->dbg, NULL, TRUE, &cu_die, &derr) != DW_DLV_OK)
+		if (dwarf_siblingof_b(b->dbg, NULL, TRUE, &cu_die,
+				      dw_err(&derr)) != DW_DLV_OK)
 			continue;
-		if (dwarf_dieoffset(cu_die, &off, &derr) != DW_DLV_OK) {
+		if (dwarf_dieoffset(cu_die, &off, dw_err(&derr)) != DW_DLV_OK) {
 			dwarf_dealloc_die(cu_die);
 			continue;
 		}
 		cu.version = version;
 		cu.addr_size = addr_size;
-		if (dwarf_lowpc(cu_die, &base, &derr) == DW_DLV_OK)
+		if (dwarf_lowpc(cu_die, &base, dw_err(&derr)) == DW_DLV_OK)
 			cu.base = base;
 		rec = g_new0(struct dw_cu, 1);
 		rec->die_off = off;
@@ -816,15 +854,16 @@ struct dw_binary *dw_open(const char *path, uint64_t bias, char **err)
 
 	/* The CFI, for DW_OP_call_frame_cfa: .debug_frame, else .eh_frame. */
 	if (dwarf_get_fde_list(b->dbg, &b->cies, &b->n_cies, &b->fdes, &b->n_fdes,
-			       &derr) != DW_DLV_OK &&
+			       dw_err(&derr)) != DW_DLV_OK &&
 	    dwarf_get_fde_list_eh(b->dbg, &b->cies, &b->n_cies, &b->fdes,
-				  &b->n_fdes, &derr) != DW_DLV_OK) {
+				  &b->n_fdes, dw_err(&derr)) != DW_DLV_OK) {
 		b->cies = NULL;
 		b->fdes = NULL;
 	}
 	return b;
 
 fail:
+	dw_error_clear(&derr);		/* before dw_close() finishes its dbg */
 	dw_lines_free(&bd);
 	dw_close(b);
 	return NULL;
@@ -840,6 +879,7 @@ void dw_close(struct dw_binary *b)
 						   b->fdes, b->n_fdes);
 		dwarf_finish(b->dbg, NULL);
 	}
+	dw_elfsrc_close(b->src);
 	if (b->globals) {
 		for (guint i = 0; i < b->globals->len; i++)
 			free_var(&g_array_index(b->globals, struct dw_var, i));

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * What the three parts of dwarfp's index share, and nothing else: index.c
- * (dw_open(), dw_close() and the DIE walk), lines.c (the line tables) and
- * addrmap.c (the address maps and lookups).  eval.c and dwarfp.c see only
+ * What the parts of dwarfp's index share, and nothing else: index.c
+ * (dw_open(), dw_close() and the DIE walk), elfsrc.c (the file as libdwarf
+ * reads it), lines.c (the line tables) and addrmap.c (the address maps
+ * and lookups).  eval.c and dwarfp.c see only
  * dwarfp.h.
  */
 #ifndef DWARFP_INDEX_H
@@ -15,6 +16,42 @@ static inline const char *dw_intern(struct dw_binary *b, const char *s)
 {
 	return s ? g_string_chunk_insert_const(b->strs, s) : NULL;
 }
+
+/*
+ * libdwarf's error objects are the caller's to free: dw_open() turns
+ * libdwarf's record of its objects off, so nothing else would.  An error
+ * slot declared g_auto(Dwarf_Error) frees its error when it goes out of
+ * scope, and passed as dw_err(&err) frees the one a previous call left
+ * there (libdwarf overwrites the slot).
+ */
+static inline void dw_error_clear(Dwarf_Error *err)
+{
+	if (*err)
+		dwarf_dealloc_error(NULL, *err);
+	*err = NULL;
+}
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(Dwarf_Error, dw_error_clear)
+
+static inline Dwarf_Error *dw_err(Dwarf_Error *err)
+{
+	dw_error_clear(err);
+	return err;
+}
+
+/* elfsrc.c */
+
+struct dw_elfsrc;
+/*
+ * Open @path for libdwarf through a read-only mapping (sections read in
+ * place, relocations not applied again: a linked file only).  Return 0
+ * and set *@dbg and *@src; -ENOTSUP if the file needs dwarf_init_path()
+ * (a relocatable object, compressed sections, not ELF); another negative
+ * errno with *@err set if libdwarf refuses it.
+ */
+int dw_elfsrc_open(const char *path, Dwarf_Debug *dbg, struct dw_elfsrc **src,
+		   char **err);
+/* Unmap @src; after dwarf_finish() of the Dwarf_Debug made from it. */
+void dw_elfsrc_close(struct dw_elfsrc *src);
 
 /* lines.c */
 

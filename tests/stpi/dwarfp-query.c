@@ -12,7 +12,9 @@
  *   dwarfp-query bench ELF [FILE]  index time, and lookups/s (pc -> function
  *                                and line) over the hex addresses in FILE, or
  *                                the rows' addresses shuffled, as "index_ms N"
- *                                and "lookups_per_s N" (CPU time, not wall)
+ *                                and "lookups_per_s N" (CPU time, not wall),
+ *                                and the process's anonymous memory once the
+ *                                index is built, "index_anon_kb N"
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -79,6 +81,18 @@ static gint64 cpu_us(clockid_t clk)
 	return ts.tv_sec * G_GINT64_CONSTANT(1000000) + ts.tv_nsec / 1000;
 }
 
+/* The process's anonymous resident memory (its heap), in kB; -1 if unknown. */
+static long anon_kb(void)
+{
+	g_autofree char *status = NULL;
+	const char *p;
+
+	if (!g_file_get_contents("/proc/self/status", &status, NULL, NULL) ||
+	    !(p = strstr(status, "\nRssAnon:")))
+		return -1;
+	return strtol(p + strlen("\nRssAnon:"), NULL, 10);
+}
+
 int main(int argc, char **argv)
 {
 	struct dw_binary *b;
@@ -120,6 +134,7 @@ int main(int argc, char **argv)
 		print_vars(b, argc > 3 ? argv[3] : NULL);
 	} else if (!strcmp(argv[1], "bench")) {
 		gint64 t1 = cpu_us(CLOCK_PROCESS_CPUTIME_ID), t2;
+		long anon = anon_kb();
 		GArray *addrs = g_array_new(FALSE, FALSE, sizeof(uint64_t));
 		uint64_t n = 0, sum = 0;
 		bool given = argc > 3;
@@ -162,6 +177,7 @@ int main(int argc, char **argv)
 			n += addrs->len;
 		}
 		printf("index_ms %.3f\n", (t1 - t0) / 1000.0);
+		printf("index_anon_kb %ld\n", anon);
 		printf("lookups_per_s %.0f\n",
 		       n / ((cpu_us(CLOCK_THREAD_CPUTIME_ID) - t2) / 1e6));
 		printf("rows %u\n# %" PRIu64 "\n", addrs->len, sum);
