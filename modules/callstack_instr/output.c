@@ -213,82 +213,100 @@ void csi_trace_event(const char *event, unsigned int vcpu,
 
 /* -- folded stacks ------------------------------------------------------- */
 
+/*
+ * The nodes' lines, built in id order, where a parent precedes its child:
+ * a node's path ("outer;...;inner") is its parent's, copied from the
+ * buffer, then ';' and its own name, so each node is named once, not once
+ * per line it appears in (a Linux boot has some 300,000 lines of 17
+ * frames on average, and naming every frame of every line took most of a
+ * second at exit).  buf holds each node's path and, for a node with a
+ * count, " COUNT", NUL-terminated.
+ */
 struct fold {
 	GArray *parent;		/* uint32_t per node */
-	GArray *func;		/* uint64_t per node */
-	GArray *count;		/* uint64_t per node */
+	GArray *at;		/* size_t per node: its path's offset in buf */
+	GArray *len;		/* uint32_t per node: its path's length */
+	GArray *lines;		/* size_t: offsets of the lines to write */
+	GString *buf;
 };
 
 static void fold_collect(uint32_t id, uint32_t parent, uint64_t func,
 			 uint64_t count, void *opaque)
 {
 	struct fold *f = opaque;
+	size_t at = f->buf->len, from;
+	uint32_t plen;
+	char name[128];
 
 	/* Nodes are appended in id order and a parent precedes its child. */
-	g_assert(id == f->parent->len);
+	g_assert(id == f->parent->len && parent < id);
+	if (parent) {
+		from = g_array_index(f->at, size_t, parent);
+		plen = g_array_index(f->len, uint32_t, parent);
+		/* g_string_append_len() would read buf while it moves. */
+		g_string_set_size(f->buf, at + plen);
+		memcpy(f->buf->str + at, f->buf->str + from, plen);
+		g_string_append_c(f->buf, ';');
+	}
+	g_string_append(f->buf, csi_symbolize(func, name, sizeof(name)));
+	plen = f->buf->len - at;
 	g_array_append_val(f->parent, parent);
-	g_array_append_val(f->func, func);
-	g_array_append_val(f->count, count);
+	g_array_append_val(f->at, at);
+	g_array_append_val(f->len, plen);
+	if (count) {
+		g_string_append_printf(f->buf, " %" PRIu64, count);
+		g_array_append_val(f->lines, at);
+	}
+	g_string_append_c(f->buf, '\0');
 }
 
-static gint str_cmp(gconstpointer a, gconstpointer b)
+static gint line_cmp(gconstpointer a, gconstpointer b, gpointer buf)
 {
-	return strcmp(*(char *const *)a, *(char *const *)b);
+	return strcmp((const char *)buf + *(const size_t *)a,
+		      (const char *)buf + *(const size_t *)b);
+}
+
+/* Every function the stacks called is evidence for the kernel's offset. */
+static void fold_observe(uint32_t id, uint32_t parent, uint64_t func,
+			 uint64_t count, void *opaque)
+{
+	(void)id;
+	(void)parent;
+	(void)count;
+	(void)opaque;
+	csi_symbols_observe(func);
 }
 
 int csi_folded_write(const char *path)
 {
 	struct fold f = {
 		g_array_new(FALSE, FALSE, sizeof(uint32_t)),
-		g_array_new(FALSE, FALSE, sizeof(uint64_t)),
-		g_array_new(FALSE, FALSE, sizeof(uint64_t)),
+		g_array_new(FALSE, FALSE, sizeof(size_t)),
+		g_array_new(FALSE, FALSE, sizeof(uint32_t)),
+		g_array_new(FALSE, FALSE, sizeof(size_t)),
+		g_string_sized_new(1 << 20),
 	};
-	GPtrArray *lines = g_ptr_array_new_with_free_func(g_free);
-	GPtrArray *names = g_ptr_array_new();
 	g_autofree char *tmp = g_strdup_printf("%s.tmp", path);
 	uint32_t zero = 0;
-	uint64_t z = 0;
+	size_t z = 0;
 	FILE *out;
 	int ret = 0;
 
-	/* Index 0 stands for the root, so ids index the arrays directly. */
-	g_array_append_val(f.parent, zero);
-	g_array_append_val(f.func, z);
-	g_array_append_val(f.count, z);
-	csi_node_foreach(fold_collect, &f);
 	/*
 	 * A run too short to have decided the offset: every function its
-	 * stacks called is evidence too.
+	 * stacks called is evidence too.  Settled before any name is made.
 	 */
 	if (syms) {
-		for (guint i = 1; i < f.func->len; i++)
-			csi_symbols_observe(g_array_index(f.func, uint64_t, i));
+		csi_node_foreach(fold_observe, NULL);
 		if (symtab_settle(syms))
 			report_offset();
 	}
-
-	for (guint i = 1; i < f.parent->len; i++) {
-		uint64_t count = g_array_index(f.count, uint64_t, i);
-		GString *line;
-		char buf[128];
-
-		if (!count)
-			continue;
-		g_ptr_array_set_size(names, 0);
-		for (uint32_t n = i; n; n = g_array_index(f.parent, uint32_t, n))
-			g_ptr_array_add(names, g_strdup(csi_symbolize(
-				g_array_index(f.func, uint64_t, n), buf,
-				sizeof(buf))));
-		line = g_string_new(NULL);
-		for (guint k = names->len; k-- > 0;) {
-			g_string_append(line, g_ptr_array_index(names, k));
-			g_string_append_c(line, k ? ';' : ' ');
-			g_free(g_ptr_array_index(names, k));
-		}
-		g_string_append_printf(line, "%" PRIu64, count);
-		g_ptr_array_add(lines, g_string_free(line, FALSE));
-	}
-	g_ptr_array_sort(lines, str_cmp);
+	/* Index 0 stands for the root, so ids index the arrays directly. */
+	g_array_append_val(f.parent, zero);
+	g_array_append_val(f.at, z);
+	g_array_append_val(f.len, zero);
+	csi_node_foreach(fold_collect, &f);
+	g_array_sort_with_data(f.lines, line_cmp, f.buf->str);
 
 	/* Written aside and renamed: a reader never sees half a file. */
 	out = fopen(tmp, "w");
@@ -296,15 +314,17 @@ int csi_folded_write(const char *path)
 		ret = -errno;
 		goto out;
 	}
-	for (guint i = 0; i < lines->len; i++)
-		fprintf(out, "%s\n", (char *)g_ptr_array_index(lines, i));
+	for (guint i = 0; i < f.lines->len; i++) {
+		fputs(f.buf->str + g_array_index(f.lines, size_t, i), out);
+		putc('\n', out);
+	}
 	if (fclose(out) || rename(tmp, path))
 		ret = -errno;
 out:
-	g_ptr_array_free(names, TRUE);
-	g_ptr_array_free(lines, TRUE);
 	g_array_free(f.parent, TRUE);
-	g_array_free(f.func, TRUE);
-	g_array_free(f.count, TRUE);
+	g_array_free(f.at, TRUE);
+	g_array_free(f.len, TRUE);
+	g_array_free(f.lines, TRUE);
+	g_string_free(f.buf, TRUE);
 	return ret;
 }
