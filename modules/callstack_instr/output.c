@@ -221,13 +221,26 @@ void csi_trace_event(const char *event, unsigned int vcpu,
  * frames on average, and naming every frame of every line took most of a
  * second at exit).  buf holds each node's path and, for a node with a
  * count, " COUNT", NUL-terminated.
+ *
+ * The file is sorted as strcmp() sorts its lines, and that order is the
+ * trie's, walked depth first with each node's children in the order of
+ * their names: a node's own line ("path COUNT") comes before its
+ * callees' ("path;..."), as ' ' sorts before ';'.  Sorting 300,000 lines
+ * that share long prefixes cost more than all the rest.  One case breaks
+ * the walk: a child's name that is the start of a sibling's ("f" and
+ * "f.cold", "0x1234" and "0x12345") lets the lines of the two interleave.
+ * Such a group of siblings is sorted line by line, as before.
  */
 struct fold {
 	GArray *parent;		/* uint32_t per node */
 	GArray *at;		/* size_t per node: its path's offset in buf */
 	GArray *len;		/* uint32_t per node: its path's length */
-	GArray *lines;		/* size_t: offsets of the lines to write */
+	GByteArray *own;	/* per node: has a line (a count) */
 	GString *buf;
+	uint32_t *kids;		/* every node's children, sibling by sibling */
+	uint32_t *first;	/* per node + 1: its first child's index in kids */
+	GArray *lines;		/* fold_sort_group(): offsets in buf */
+	FILE *out;
 };
 
 static void fold_collect(uint32_t id, uint32_t parent, uint64_t func,
@@ -236,6 +249,7 @@ static void fold_collect(uint32_t id, uint32_t parent, uint64_t func,
 	struct fold *f = opaque;
 	size_t at = f->buf->len, from;
 	uint32_t plen;
+	guint8 own = count != 0;
 	char name[128];
 
 	/* Nodes are appended in id order and a parent precedes its child. */
@@ -253,17 +267,117 @@ static void fold_collect(uint32_t id, uint32_t parent, uint64_t func,
 	g_array_append_val(f->parent, parent);
 	g_array_append_val(f->at, at);
 	g_array_append_val(f->len, plen);
-	if (count) {
+	g_byte_array_append(f->own, &own, 1);
+	if (count)
 		g_string_append_printf(f->buf, " %" PRIu64, count);
-		g_array_append_val(f->lines, at);
-	}
 	g_string_append_c(f->buf, '\0');
+}
+
+/* Node @id's own name, the last part of its path, of length *@len. */
+static const char *fold_name(const struct fold *f, uint32_t id, uint32_t *len)
+{
+	uint32_t parent = g_array_index(f->parent, uint32_t, id);
+	uint32_t skip = parent ? g_array_index(f->len, uint32_t, parent) + 1 : 0;
+
+	*len = g_array_index(f->len, uint32_t, id) - skip;
+	return f->buf->str + g_array_index(f->at, size_t, id) + skip;
+}
+
+static gint name_cmp(gconstpointer a, gconstpointer b, gpointer opaque)
+{
+	uint32_t la, lb;
+	const char *na = fold_name(opaque, *(const uint32_t *)a, &la);
+	const char *nb = fold_name(opaque, *(const uint32_t *)b, &lb);
+	int c = memcmp(na, nb, MIN(la, lb));
+
+	return c ? c : (la > lb) - (la < lb);
+}
+
+/* Every node's children, each parent's sorted by name, in kids. */
+static void fold_link(struct fold *f)
+{
+	guint n = f->parent->len;
+	uint32_t *fill = g_new0(uint32_t, n + 1);
+
+	f->kids = g_new(uint32_t, n);
+	f->first = g_new0(uint32_t, n + 1);
+	for (guint i = 1; i < n; i++)
+		f->first[g_array_index(f->parent, uint32_t, i) + 1]++;
+	for (guint i = 0; i < n; i++)
+		f->first[i + 1] += f->first[i];
+	for (guint i = 1; i < n; i++) {
+		uint32_t p = g_array_index(f->parent, uint32_t, i);
+
+		f->kids[f->first[p] + fill[p]++] = i;
+	}
+	for (guint i = 0; i < n; i++)
+		if (f->first[i + 1] - f->first[i] > 1)
+			g_qsort_with_data(f->kids + f->first[i],
+					  f->first[i + 1] - f->first[i],
+					  sizeof(uint32_t), name_cmp, f);
+	g_free(fill);
+}
+
+/* The line at @at in buf, to the file. */
+static void fold_put(struct fold *f, size_t at)
+{
+	fputs(f->buf->str + at, f->out);
+	putc('\n', f->out);
+}
+
+/* Node @id's line and every line below it, into f->lines. */
+static void fold_gather(struct fold *f, uint32_t id)
+{
+	size_t at = g_array_index(f->at, size_t, id);
+
+	if (f->own->data[id])
+		g_array_append_val(f->lines, at);
+	for (uint32_t k = f->first[id]; k < f->first[id + 1]; k++)
+		fold_gather(f, f->kids[k]);
 }
 
 static gint line_cmp(gconstpointer a, gconstpointer b, gpointer buf)
 {
 	return strcmp((const char *)buf + *(const size_t *)a,
 		      (const char *)buf + *(const size_t *)b);
+}
+
+/* The lines below @id, whose children's lines interleave: sorted. */
+static void fold_sort_group(struct fold *f, uint32_t id)
+{
+	g_array_set_size(f->lines, 0);
+	for (uint32_t k = f->first[id]; k < f->first[id + 1]; k++)
+		fold_gather(f, f->kids[k]);
+	g_array_sort_with_data(f->lines, line_cmp, f->buf->str);
+	for (guint i = 0; i < f->lines->len; i++)
+		fold_put(f, g_array_index(f->lines, size_t, i));
+}
+
+/* Does a child's name of @id start a sibling's?  (They are sorted.) */
+static bool fold_interleaves(const struct fold *f, uint32_t id)
+{
+	for (uint32_t k = f->first[id] + 1; k < f->first[id + 1]; k++) {
+		uint32_t la, lb;
+		const char *a = fold_name(f, f->kids[k - 1], &la);
+		const char *b = fold_name(f, f->kids[k], &lb);
+
+		if (la <= lb && !memcmp(a, b, la))
+			return true;
+	}
+	return false;
+}
+
+/* Node @id's line, then the lines below it, in strcmp() order. */
+static void fold_walk(struct fold *f, uint32_t id)
+{
+	if (f->own->data[id])
+		fold_put(f, g_array_index(f->at, size_t, id));
+	if (fold_interleaves(f, id)) {
+		fold_sort_group(f, id);
+		return;
+	}
+	for (uint32_t k = f->first[id]; k < f->first[id + 1]; k++)
+		fold_walk(f, f->kids[k]);
 }
 
 /* Every function the stacks called is evidence for the kernel's offset. */
@@ -280,16 +394,17 @@ static void fold_observe(uint32_t id, uint32_t parent, uint64_t func,
 int csi_folded_write(const char *path)
 {
 	struct fold f = {
-		g_array_new(FALSE, FALSE, sizeof(uint32_t)),
-		g_array_new(FALSE, FALSE, sizeof(size_t)),
-		g_array_new(FALSE, FALSE, sizeof(uint32_t)),
-		g_array_new(FALSE, FALSE, sizeof(size_t)),
-		g_string_sized_new(1 << 20),
+		.parent = g_array_new(FALSE, FALSE, sizeof(uint32_t)),
+		.at = g_array_new(FALSE, FALSE, sizeof(size_t)),
+		.len = g_array_new(FALSE, FALSE, sizeof(uint32_t)),
+		.own = g_byte_array_new(),
+		.buf = g_string_sized_new(1 << 20),
+		.lines = g_array_new(FALSE, FALSE, sizeof(size_t)),
 	};
 	g_autofree char *tmp = g_strdup_printf("%s.tmp", path);
 	uint32_t zero = 0;
+	guint8 none = 0;
 	size_t z = 0;
-	FILE *out;
 	int ret = 0;
 
 	/*
@@ -305,26 +420,27 @@ int csi_folded_write(const char *path)
 	g_array_append_val(f.parent, zero);
 	g_array_append_val(f.at, z);
 	g_array_append_val(f.len, zero);
+	g_byte_array_append(f.own, &none, 1);
 	csi_node_foreach(fold_collect, &f);
-	g_array_sort_with_data(f.lines, line_cmp, f.buf->str);
+	fold_link(&f);
 
 	/* Written aside and renamed: a reader never sees half a file. */
-	out = fopen(tmp, "w");
-	if (!out) {
+	f.out = fopen(tmp, "w");
+	if (!f.out) {
 		ret = -errno;
 		goto out;
 	}
-	for (guint i = 0; i < f.lines->len; i++) {
-		fputs(f.buf->str + g_array_index(f.lines, size_t, i), out);
-		putc('\n', out);
-	}
-	if (fclose(out) || rename(tmp, path))
+	fold_walk(&f, 0);
+	if (fclose(f.out) || rename(tmp, path))
 		ret = -errno;
 out:
 	g_array_free(f.parent, TRUE);
 	g_array_free(f.at, TRUE);
 	g_array_free(f.len, TRUE);
-	g_array_free(f.lines, TRUE);
+	g_byte_array_free(f.own, TRUE);
 	g_string_free(f.buf, TRUE);
+	g_array_free(f.lines, TRUE);
+	g_free(f.kids);
+	g_free(f.first);
 	return ret;
 }
