@@ -10,6 +10,7 @@
  * that returns can still match.
  */
 #include <errno.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -52,7 +53,6 @@ static void stack_free(gpointer p)
 {
 	struct csi_stack *s = p;
 
-	g_rec_mutex_clear(&s->lock);
 	g_free(s->frames);
 	g_free(s);
 }
@@ -254,6 +254,30 @@ static void nodes_exit(void)
 
 /* -- stacks ----------------------------------------------------------------- */
 
+/*
+ * Another vCPU holds @s: a call or return of a thread that just moved, or
+ * get_*() asked about another vCPU; it is out within a callback.  The
+ * machine may have fewer cores than vCPUs: spin a little, then yield.
+ */
+void csi_lock_wait(struct csi_stack *s, uintptr_t self)
+{
+	for (;;) {
+		for (int i = 0; i < 100; i++) {
+			uintptr_t free = 0;
+
+			if (!__atomic_load_n(&s->owner, __ATOMIC_RELAXED) &&
+			    __atomic_compare_exchange_n(&s->owner, &free, self,
+							false, __ATOMIC_ACQUIRE,
+							__ATOMIC_RELAXED))
+				return;
+#if defined(__x86_64__) || defined(__i386__)
+			__builtin_ia32_pause();
+#endif
+		}
+		sched_yield();
+	}
+}
+
 int csi_stacks_init(void)
 {
 	uint32_t ring = 1;
@@ -283,7 +307,6 @@ static struct csi_stack *stack_new_locked(uint64_t asid, uint64_t anchor)
 	struct stack_key *k = g_new(struct stack_key, 1);
 	struct csi_stack *s = g_new0(struct csi_stack, 1);
 
-	g_rec_mutex_init(&s->lock);
 	s->asid = asid;
 	s->anchor = anchor;
 	s->last_sp = anchor;
