@@ -214,13 +214,11 @@ void csi_trace_event(const char *event, unsigned int vcpu,
 /* -- folded stacks ------------------------------------------------------- */
 
 /*
- * The nodes' lines, built in id order, where a parent precedes its child:
- * a node's path ("outer;...;inner") is its parent's, copied from the
- * buffer, then ';' and its own name, so each node is named once, not once
- * per line it appears in (a Linux boot has some 300,000 lines of 17
- * frames on average, and naming every frame of every line took most of a
- * second at exit).  buf holds each node's path and, for a node with a
- * count, " COUNT", NUL-terminated.
+ * Each node is named once, in id order, into names; a line's path
+ * ("outer;...;inner") is built while the trie is walked, one name
+ * appended on the way down and cut on the way back.  (Naming every frame
+ * of every line, a Linux boot's 300,000 lines of 17 frames on average,
+ * took most of a second at exit; holding every line took 120 MB.)
  *
  * The file is sorted as strcmp() sorts its lines, and that order is the
  * trie's, walked depth first with each node's children in the order of
@@ -229,84 +227,70 @@ void csi_trace_event(const char *event, unsigned int vcpu,
  * that share long prefixes cost more than all the rest.  One case breaks
  * the walk: a child's name that is the start of a sibling's ("f" and
  * "f.cold", "0x1234" and "0x12345") lets the lines of the two interleave.
- * Such a group of siblings is sorted line by line, as before.
+ * The lines below such a group of siblings are sorted with strcmp().
  */
+struct fold_node {
+	uint32_t parent;
+	uint32_t name_len;
+	size_t name;		/* offset in names */
+	uint64_t count;
+};
+
 struct fold {
-	GArray *parent;		/* uint32_t per node */
-	GArray *at;		/* size_t per node: its path's offset in buf */
-	GArray *len;		/* uint32_t per node: its path's length */
-	GByteArray *own;	/* per node: has a line (a count) */
-	GString *buf;
+	GArray *nodes;		/* struct fold_node, by id */
+	GString *names;
 	uint32_t *kids;		/* every node's children, sibling by sibling */
 	uint32_t *first;	/* per node + 1: its first child's index in kids */
-	GArray *lines;		/* fold_sort_group(): offsets in buf */
+	GString *path;		/* the walk's path so far */
+	GString *lines;		/* fold_sort_group(): lines, NUL-terminated */
+	GArray *at;		/* fold_sort_group(): their offsets */
 	FILE *out;
 };
+
+static inline struct fold_node *fold_node(const struct fold *f, uint32_t id)
+{
+	return &g_array_index(f->nodes, struct fold_node, id);
+}
 
 static void fold_collect(uint32_t id, uint32_t parent, uint64_t func,
 			 uint64_t count, void *opaque)
 {
 	struct fold *f = opaque;
-	size_t at = f->buf->len, from;
-	uint32_t plen;
-	guint8 own = count != 0;
+	struct fold_node n = { parent, 0, f->names->len, count };
 	char name[128];
 
 	/* Nodes are appended in id order and a parent precedes its child. */
-	g_assert(id == f->parent->len && parent < id);
-	if (parent) {
-		from = g_array_index(f->at, size_t, parent);
-		plen = g_array_index(f->len, uint32_t, parent);
-		/* g_string_append_len() would read buf while it moves. */
-		g_string_set_size(f->buf, at + plen);
-		memcpy(f->buf->str + at, f->buf->str + from, plen);
-		g_string_append_c(f->buf, ';');
-	}
-	g_string_append(f->buf, csi_symbolize(func, name, sizeof(name)));
-	plen = f->buf->len - at;
-	g_array_append_val(f->parent, parent);
-	g_array_append_val(f->at, at);
-	g_array_append_val(f->len, plen);
-	g_byte_array_append(f->own, &own, 1);
-	if (count)
-		g_string_append_printf(f->buf, " %" PRIu64, count);
-	g_string_append_c(f->buf, '\0');
-}
-
-/* Node @id's own name, the last part of its path, of length *@len. */
-static const char *fold_name(const struct fold *f, uint32_t id, uint32_t *len)
-{
-	uint32_t parent = g_array_index(f->parent, uint32_t, id);
-	uint32_t skip = parent ? g_array_index(f->len, uint32_t, parent) + 1 : 0;
-
-	*len = g_array_index(f->len, uint32_t, id) - skip;
-	return f->buf->str + g_array_index(f->at, size_t, id) + skip;
+	g_assert(id == f->nodes->len && parent < id);
+	g_string_append(f->names, csi_symbolize(func, name, sizeof(name)));
+	n.name_len = f->names->len - n.name;
+	g_array_append_val(f->nodes, n);
 }
 
 static gint name_cmp(gconstpointer a, gconstpointer b, gpointer opaque)
 {
-	uint32_t la, lb;
-	const char *na = fold_name(opaque, *(const uint32_t *)a, &la);
-	const char *nb = fold_name(opaque, *(const uint32_t *)b, &lb);
-	int c = memcmp(na, nb, MIN(la, lb));
+	const struct fold *f = opaque;
+	const struct fold_node *x = fold_node(f, *(const uint32_t *)a);
+	const struct fold_node *y = fold_node(f, *(const uint32_t *)b);
+	int c = memcmp(f->names->str + x->name, f->names->str + y->name,
+		       MIN(x->name_len, y->name_len));
 
-	return c ? c : (la > lb) - (la < lb);
+	return c ? c : (x->name_len > y->name_len) - (x->name_len < y->name_len);
 }
 
 /* Every node's children, each parent's sorted by name, in kids. */
 static void fold_link(struct fold *f)
 {
-	guint n = f->parent->len;
+	guint n = f->nodes->len;
 	uint32_t *fill = g_new0(uint32_t, n + 1);
 
 	f->kids = g_new(uint32_t, n);
 	f->first = g_new0(uint32_t, n + 1);
 	for (guint i = 1; i < n; i++)
-		f->first[g_array_index(f->parent, uint32_t, i) + 1]++;
+		f->first[fold_node(f, i)->parent + 1]++;
 	for (guint i = 0; i < n; i++)
 		f->first[i + 1] += f->first[i];
 	for (guint i = 1; i < n; i++) {
-		uint32_t p = g_array_index(f->parent, uint32_t, i);
+		uint32_t p = fold_node(f, i)->parent;
 
 		f->kids[f->first[p] + fill[p]++] = i;
 	}
@@ -318,22 +302,35 @@ static void fold_link(struct fold *f)
 	g_free(fill);
 }
 
-/* The line at @at in buf, to the file. */
-static void fold_put(struct fold *f, size_t at)
+/* Append node @id's name to f->path; returns the length to cut back to. */
+static size_t fold_enter(struct fold *f, uint32_t id)
 {
-	fputs(f->buf->str + at, f->out);
-	putc('\n', f->out);
+	const struct fold_node *n = fold_node(f, id);
+	size_t len = f->path->len;
+
+	if (n->parent)
+		g_string_append_c(f->path, ';');
+	g_string_append_len(f->path, f->names->str + n->name, n->name_len);
+	return len;
 }
 
-/* Node @id's line and every line below it, into f->lines. */
+/* Node @id's line and every line below it, into f->lines and f->at. */
 static void fold_gather(struct fold *f, uint32_t id)
 {
-	size_t at = g_array_index(f->at, size_t, id);
+	size_t len = fold_enter(f, id);
 
-	if (f->own->data[id])
-		g_array_append_val(f->lines, at);
+	if (fold_node(f, id)->count) {
+		size_t at = f->lines->len;
+
+		g_array_append_val(f->at, at);
+		g_string_append_len(f->lines, f->path->str, f->path->len);
+		g_string_append_printf(f->lines, " %" PRIu64,
+				       fold_node(f, id)->count);
+		g_string_append_c(f->lines, '\0');
+	}
 	for (uint32_t k = f->first[id]; k < f->first[id + 1]; k++)
 		fold_gather(f, f->kids[k]);
+	g_string_truncate(f->path, len);
 }
 
 static gint line_cmp(gconstpointer a, gconstpointer b, gpointer buf)
@@ -345,23 +342,27 @@ static gint line_cmp(gconstpointer a, gconstpointer b, gpointer buf)
 /* The lines below @id, whose children's lines interleave: sorted. */
 static void fold_sort_group(struct fold *f, uint32_t id)
 {
-	g_array_set_size(f->lines, 0);
+	g_string_truncate(f->lines, 0);
+	g_array_set_size(f->at, 0);
 	for (uint32_t k = f->first[id]; k < f->first[id + 1]; k++)
 		fold_gather(f, f->kids[k]);
-	g_array_sort_with_data(f->lines, line_cmp, f->buf->str);
-	for (guint i = 0; i < f->lines->len; i++)
-		fold_put(f, g_array_index(f->lines, size_t, i));
+	g_array_sort_with_data(f->at, line_cmp, f->lines->str);
+	for (guint i = 0; i < f->at->len; i++) {
+		fputs(f->lines->str + g_array_index(f->at, size_t, i), f->out);
+		putc('\n', f->out);
+	}
 }
 
 /* Does a child's name of @id start a sibling's?  (They are sorted.) */
 static bool fold_interleaves(const struct fold *f, uint32_t id)
 {
 	for (uint32_t k = f->first[id] + 1; k < f->first[id + 1]; k++) {
-		uint32_t la, lb;
-		const char *a = fold_name(f, f->kids[k - 1], &la);
-		const char *b = fold_name(f, f->kids[k], &lb);
+		const struct fold_node *a = fold_node(f, f->kids[k - 1]);
+		const struct fold_node *b = fold_node(f, f->kids[k]);
 
-		if (la <= lb && !memcmp(a, b, la))
+		if (a->name_len <= b->name_len &&
+		    !memcmp(f->names->str + a->name, f->names->str + b->name,
+			    a->name_len))
 			return true;
 	}
 	return false;
@@ -370,14 +371,19 @@ static bool fold_interleaves(const struct fold *f, uint32_t id)
 /* Node @id's line, then the lines below it, in strcmp() order. */
 static void fold_walk(struct fold *f, uint32_t id)
 {
-	if (f->own->data[id])
-		fold_put(f, g_array_index(f->at, size_t, id));
-	if (fold_interleaves(f, id)) {
-		fold_sort_group(f, id);
-		return;
+	size_t len = id ? fold_enter(f, id) : 0;
+
+	/* The root has no line (it counts the calls of a full trie). */
+	if (id && fold_node(f, id)->count) {
+		fwrite(f->path->str, 1, f->path->len, f->out);
+		fprintf(f->out, " %" PRIu64 "\n", fold_node(f, id)->count);
 	}
-	for (uint32_t k = f->first[id]; k < f->first[id + 1]; k++)
-		fold_walk(f, f->kids[k]);
+	if (fold_interleaves(f, id))
+		fold_sort_group(f, id);
+	else
+		for (uint32_t k = f->first[id]; k < f->first[id + 1]; k++)
+			fold_walk(f, f->kids[k]);
+	g_string_truncate(f->path, len);
 }
 
 /* Every function the stacks called is evidence for the kernel's offset. */
@@ -394,17 +400,14 @@ static void fold_observe(uint32_t id, uint32_t parent, uint64_t func,
 int csi_folded_write(const char *path)
 {
 	struct fold f = {
-		.parent = g_array_new(FALSE, FALSE, sizeof(uint32_t)),
+		.nodes = g_array_new(FALSE, FALSE, sizeof(struct fold_node)),
+		.names = g_string_sized_new(1 << 16),
+		.path = g_string_sized_new(4096),
+		.lines = g_string_new(NULL),
 		.at = g_array_new(FALSE, FALSE, sizeof(size_t)),
-		.len = g_array_new(FALSE, FALSE, sizeof(uint32_t)),
-		.own = g_byte_array_new(),
-		.buf = g_string_sized_new(1 << 20),
-		.lines = g_array_new(FALSE, FALSE, sizeof(size_t)),
 	};
 	g_autofree char *tmp = g_strdup_printf("%s.tmp", path);
-	uint32_t zero = 0;
-	guint8 none = 0;
-	size_t z = 0;
+	struct fold_node root = { 0 };
 	int ret = 0;
 
 	/*
@@ -417,10 +420,7 @@ int csi_folded_write(const char *path)
 			report_offset();
 	}
 	/* Index 0 stands for the root, so ids index the arrays directly. */
-	g_array_append_val(f.parent, zero);
-	g_array_append_val(f.at, z);
-	g_array_append_val(f.len, zero);
-	g_byte_array_append(f.own, &none, 1);
+	g_array_append_val(f.nodes, root);
 	csi_node_foreach(fold_collect, &f);
 	fold_link(&f);
 
@@ -434,12 +434,11 @@ int csi_folded_write(const char *path)
 	if (fclose(f.out) || rename(tmp, path))
 		ret = -errno;
 out:
-	g_array_free(f.parent, TRUE);
+	g_array_free(f.nodes, TRUE);
+	g_string_free(f.names, TRUE);
+	g_string_free(f.path, TRUE);
+	g_string_free(f.lines, TRUE);
 	g_array_free(f.at, TRUE);
-	g_array_free(f.len, TRUE);
-	g_byte_array_free(f.own, TRUE);
-	g_string_free(f.buf, TRUE);
-	g_array_free(f.lines, TRUE);
 	g_free(f.kids);
 	g_free(f.first);
 	return ret;
