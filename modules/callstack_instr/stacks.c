@@ -66,7 +66,7 @@ struct node {
 	uint32_t depth;		/* frames on the path from the root */
 	uint64_t func;
 	uint64_t count;		/* atomic: vCPUs count without node_lock */
-	uint32_t hint[2];	/* children last found, by a bit of func */
+	uint32_t hint[4];	/* children last found, by 2 bits of func */
 };
 
 struct node_key {
@@ -84,7 +84,7 @@ struct node_key {
  * function never change once it is published.  Nodes live in chunks
  * that never move, so a node can be read while another vCPU appends.
  * Only a miss takes node_lock and the hash table.  Before the cache, the
- * caller's own node holds two hints, child ids checked the same way: a
+ * caller's own node holds four hints, child ids checked the same way: a
  * function's callees are found beside its node, often still in the CPU's
  * cache, where a slot of the cache is a miss of its own (a few per cent
  * of a Linux boot).
@@ -148,7 +148,7 @@ static uint32_t node_child_locked(uint32_t parent, uint64_t func)
 	n->depth = node_at(parent)->depth + 1;
 	n->func = func;
 	n->count = 0;
-	n->hint[0] = n->hint[1] = 0;
+	memset(n->hint, 0, sizeof(n->hint));
 	/* The node is whole before a lock-free reader can see its id. */
 	__atomic_store_n(&node_len, id + 1, __ATOMIC_RELEASE);
 	k = g_memdup2(&key, sizeof(key));
@@ -200,8 +200,7 @@ uint32_t csi_node_child(uint32_t parent, uint64_t func)
 
 	if (parent >= len)
 		parent = 0;
-	/* Functions are 16-byte aligned, often: the next bit up picks. */
-	hint = &node_at(parent)->hint[(func >> 4) & 1];
+	hint = &node_at(parent)->hint[(func * 0x9e3779b97f4a7c15ull) >> 62];
 	id = __atomic_load_n(hint, __ATOMIC_ACQUIRE);
 	if (node_hit(id, parent, func))
 		return id;
