@@ -97,6 +97,19 @@ $(BUILD)/tests/unit/test-csi-target: tests/unit/test-csi-target.c tests/unit/uni
 		-Imodules/callstack_instr $(PKG_CFLAGS) -o $@ $< \
 		modules/callstack_instr/target.c $(PKG_LIBS)
 
+# callstack_instr's folded stacks: the trie, counted by several threads at
+# once, and the file's order.
+CSI_FOLDED_SRCS := modules/callstack_instr/stacks.c \
+	modules/callstack_instr/output.c modules/lib/symtab.c
+UNIT_TESTS += $(BUILD)/tests/unit/test-csi-folded
+$(BUILD)/tests/unit/test-csi-folded: tests/unit/test-csi-folded.c tests/unit/unit.h \
+		$(CSI_FOLDED_SRCS) modules/callstack_instr/internal.h
+	$(call say,CC,$@)
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) -std=gnu11 -D_GNU_SOURCE -Iinclude -Imodules/include \
+		-Imodules/callstack_instr -Imodules/lib $(PKG_CFLAGS) -o $@ $< \
+		$(CSI_FOLDED_SRCS) $(PKG_LIBS)
+
 tests-build: $(GUEST_ELFS) $(TEST_MODULES) $(UNIT_TESTS) $(BUILD)/bench/registry-bench
 .PHONY: tests-build
 

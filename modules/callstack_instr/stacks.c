@@ -10,6 +10,7 @@
  * that returns can still match.
  */
 #include <errno.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -58,7 +59,6 @@ static void stack_free(gpointer p)
 {
 	struct csi_stack *s = p;
 
-	g_rec_mutex_clear(&s->lock);
 	g_free(s->frames);
 	g_free(s);
 }
@@ -71,7 +71,8 @@ struct node {
 	uint32_t parent;
 	uint32_t depth;		/* frames on the path from the root */
 	uint64_t func;
-	uint64_t count;
+	uint64_t count;		/* atomic: vCPUs count without node_lock */
+	uint32_t hint[4];	/* children last found, by 2 bits of func */
 };
 
 struct node_key {
@@ -79,9 +80,42 @@ struct node_key {
 	uint64_t func;
 };
 
+/*
+ * Every call of a folded run finds the node of (caller's node, callee):
+ * a Linux boot makes 12 million calls on two vCPUs, and a global lock
+ * and a hash table lookup per call cost more than the rest of a call's
+ * bookkeeping (the vCPUs fought over the lock).  So a call looks in a
+ * small cache first, without node_lock: an entry is a node id, written
+ * whole, and a hit is checked against the node itself, whose parent and
+ * function never change once it is published.  Nodes live in chunks
+ * that never move, so a node can be read while another vCPU appends.
+ * Only a miss takes node_lock and the hash table.  Before the cache, the
+ * caller's own node holds four hints, child ids checked the same way: a
+ * function's callees are found beside its node, often still in the CPU's
+ * cache, where a slot of the cache is a miss of its own (a few per cent
+ * of a Linux boot).
+ */
+#define NODE_CHUNK_BITS 12
+#define NODE_CHUNK (1u << NODE_CHUNK_BITS)
+#define NODE_CHUNKS (1u << 16)		/* 2^28 nodes at most */
+#define CACHE_BITS 18
+
 static GMutex node_lock;
-static GArray *nodes;		/* struct node; 0 is the root */
-static GHashTable *children;	/* struct node_key -> id */
+static struct node **node_chunks;	/* NODE_CHUNKS entries */
+static uint32_t node_len;		/* published with release */
+static GHashTable *children;		/* struct node_key -> id */
+static uint32_t *node_cache;		/* 1 << CACHE_BITS node ids, 0 = none */
+
+static inline struct node *node_at(uint32_t id)
+{
+	return &node_chunks[id >> NODE_CHUNK_BITS][id & (NODE_CHUNK - 1)];
+}
+
+static inline uint32_t cache_slot(uint32_t parent, uint64_t func)
+{
+	return ((func ^ (uint64_t)parent << 40) * 0x9e3779b97f4a7c15ull) >>
+	       (64 - CACHE_BITS);
+}
 
 static guint node_hash(gconstpointer p)
 {
@@ -97,39 +131,92 @@ static gboolean node_equal(gconstpointer a, gconstpointer b)
 	return x->parent == y->parent && x->func == y->func;
 }
 
-/* Must hold node_lock. */
+/*
+ * Must hold node_lock.  0 (the root) once 2^28 nodes exist: the frame
+ * then has no node, and its callees' paths start from the root.
+ */
 static uint32_t node_child_locked(uint32_t parent, uint64_t func)
 {
 	struct node_key key = { parent, func }, *k;
+	uint32_t id = node_len;
+	struct node *n;
 	gpointer v;
-	struct node n = { parent, 0, func, 0 };
 
 	if (g_hash_table_lookup_extended(children, &key, NULL, &v))
 		return GPOINTER_TO_UINT(v);
-	n.depth = g_array_index(nodes, struct node, parent).depth + 1;
-	g_array_append_val(nodes, n);
+	if (id >= NODE_CHUNKS * NODE_CHUNK)
+		return 0;
+	if (!(id & (NODE_CHUNK - 1)))
+		node_chunks[id >> NODE_CHUNK_BITS] = g_new(struct node,
+							   NODE_CHUNK);
+	n = node_at(id);
+	n->parent = parent;
+	n->depth = node_at(parent)->depth + 1;
+	n->func = func;
+	n->count = 0;
+	memset(n->hint, 0, sizeof(n->hint));
+	/* The node is whole before a lock-free reader can see its id. */
+	__atomic_store_n(&node_len, id + 1, __ATOMIC_RELEASE);
 	k = g_memdup2(&key, sizeof(key));
-	g_hash_table_insert(children, k, GUINT_TO_POINTER(nodes->len - 1));
-	return nodes->len - 1;
+	g_hash_table_insert(children, k, GUINT_TO_POINTER(id));
+	return id;
 }
 
-uint32_t csi_node_child(uint32_t parent, uint64_t func)
+/* csi_node_child() on a cache miss: the node of @func under @parent. */
+static uint32_t __attribute__((noinline))
+node_child_slow(uint32_t parent, uint64_t func, uint32_t slot)
 {
 	uint32_t id;
 
 	g_mutex_lock(&node_lock);
-	if (parent >= nodes->len)
-		parent = 0;
 	/*
 	 * Frames that never return (a stack shared by threads, say) would
 	 * make paths grow past what a stack holds, and the folded file with
 	 * them: a path longer than max_depth starts again under a marker.
+	 * Such a call is never cached (its node's parent is the marker), so
+	 * it comes here each time and is cut again.
 	 */
-	if (g_array_index(nodes, struct node, parent).depth >= csi_max_depth)
-		parent = node_child_locked(0, CSI_TRUNCATED);
-	id = node_child_locked(parent, func);
-	g_array_index(nodes, struct node, id).count++;
+	if (node_at(parent)->depth >= csi_max_depth) {
+		id = node_child_locked(node_child_locked(0, CSI_TRUNCATED),
+				       func);
+	} else {
+		id = node_child_locked(parent, func);
+		__atomic_store_n(&node_cache[slot], id, __ATOMIC_RELEASE);
+	}
+	__atomic_fetch_add(&node_at(id)->count, 1, __ATOMIC_RELAXED);
 	g_mutex_unlock(&node_lock);
+	return id;
+}
+
+/* Is node @id (0: none) the child @func of @parent?  Then count it. */
+static inline bool node_hit(uint32_t id, uint32_t parent, uint64_t func)
+{
+	struct node *n = node_at(id);
+
+	if (!id || n->parent != parent || n->func != func)
+		return false;
+	__atomic_fetch_add(&n->count, 1, __ATOMIC_RELAXED);
+	return true;
+}
+
+uint32_t csi_node_child(uint32_t parent, uint64_t func)
+{
+	uint32_t len = __atomic_load_n(&node_len, __ATOMIC_ACQUIRE);
+	uint32_t slot, id, *hint;
+
+	if (parent >= len)
+		parent = 0;
+	hint = &node_at(parent)->hint[(func * 0x9e3779b97f4a7c15ull) >> 62];
+	id = __atomic_load_n(hint, __ATOMIC_ACQUIRE);
+	if (node_hit(id, parent, func))
+		return id;
+	slot = cache_slot(parent, func);
+	id = __atomic_load_n(&node_cache[slot], __ATOMIC_ACQUIRE);
+	if (!node_hit(id, parent, func))
+		id = node_child_slow(parent, func, slot);
+	/* Not a truncated path's node: its parent is the marker. */
+	if (node_at(id)->parent == parent)
+		__atomic_store_n(hint, id, __ATOMIC_RELEASE);
 	return id;
 }
 
@@ -138,38 +225,85 @@ bool csi_node_restore(uint32_t parent, uint64_t func, uint64_t count)
 	uint32_t id;
 
 	g_mutex_lock(&node_lock);
-	if (parent >= nodes->len) {
+	if (parent >= node_len) {
 		g_mutex_unlock(&node_lock);
 		return false;
 	}
 	id = node_child_locked(parent, func);
-	g_array_index(nodes, struct node, id).count += count;
+	__atomic_fetch_add(&node_at(id)->count, count, __ATOMIC_RELAXED);
 	g_mutex_unlock(&node_lock);
 	return true;
 }
 
 uint32_t csi_node_count(void)
 {
-	return nodes ? nodes->len : 0;
+	return node_chunks ? __atomic_load_n(&node_len, __ATOMIC_ACQUIRE) : 0;
 }
 
 void csi_node_foreach(void (*fn)(uint32_t id, uint32_t parent, uint64_t func,
 				 uint64_t count, void *), void *opaque)
 {
 	g_mutex_lock(&node_lock);
-	for (uint32_t i = 1; i < nodes->len; i++) {
-		struct node *n = &g_array_index(nodes, struct node, i);
+	for (uint32_t i = 1; i < node_len; i++) {
+		struct node *n = node_at(i);
 
-		fn(i, n->parent, n->func, n->count, opaque);
+		fn(i, n->parent, n->func,
+		   __atomic_load_n(&n->count, __ATOMIC_RELAXED), opaque);
 	}
 	g_mutex_unlock(&node_lock);
 }
 
+static void nodes_init(void)
+{
+	node_chunks = g_new0(struct node *, NODE_CHUNKS);
+	node_cache = g_new0(uint32_t, 1u << CACHE_BITS);
+	node_len = 0;
+	children = g_hash_table_new_full(node_hash, node_equal, g_free, NULL);
+	/* The root, id 0, is no node's child: it is not in children. */
+	node_chunks[0] = g_new(struct node, NODE_CHUNK);
+	*node_at(0) = (struct node){ 0 };
+	node_len = 1;
+}
+
+static void nodes_exit(void)
+{
+	g_clear_pointer(&children, g_hash_table_unref);
+	if (node_chunks)
+		for (uint32_t i = 0; i < NODE_CHUNKS && node_chunks[i]; i++)
+			g_free(node_chunks[i]);
+	g_clear_pointer(&node_chunks, g_free);
+	g_clear_pointer(&node_cache, g_free);
+	node_len = 0;
+}
+
 /* -- stacks ----------------------------------------------------------------- */
+
+/*
+ * Another vCPU holds @s: a call or return of a thread that just moved, or
+ * get_*() asked about another vCPU; it is out within a callback.  The
+ * machine may have fewer cores than vCPUs: spin a little, then yield.
+ */
+void csi_lock_wait(struct csi_stack *s, uintptr_t self)
+{
+	for (;;) {
+		for (int i = 0; i < 100; i++) {
+			uintptr_t free = 0;
+
+			if (!__atomic_load_n(&s->owner, __ATOMIC_RELAXED) &&
+			    __atomic_compare_exchange_n(&s->owner, &free, self,
+							false, __ATOMIC_ACQUIRE,
+							__ATOMIC_RELAXED))
+				return;
+#if defined(__x86_64__) || defined(__i386__)
+			__builtin_ia32_pause();
+#endif
+		}
+		sched_yield();
+	}
+}
 
 int csi_stacks_init(void)
 {
-	struct node root = { 0, 0, 0, 0 };
 	uint32_t ring = 1;
 
 	while (ring < csi_max_depth)
@@ -179,9 +313,7 @@ int csi_stacks_init(void)
 	stacks = g_hash_table_new_full(key_hash, key_equal, g_free, stack_free);
 	by_asid = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free,
 					(GDestroyNotify)g_ptr_array_unref);
-	nodes = g_array_new(FALSE, FALSE, sizeof(struct node));
-	g_array_append_val(nodes, root);
-	children = g_hash_table_new_full(node_hash, node_equal, g_free, NULL);
+	nodes_init();
 	all = g_ptr_array_new();
 	memset(&csi_stats, 0, sizeof(csi_stats));
 	return 0;
@@ -192,10 +324,7 @@ void csi_stacks_exit(void)
 	g_clear_pointer(&by_asid, g_hash_table_unref);
 	g_clear_pointer(&all, g_ptr_array_unref);
 	g_clear_pointer(&stacks, g_hash_table_unref);
-	g_clear_pointer(&children, g_hash_table_unref);
-	if (nodes)
-		g_array_free(nodes, TRUE);
-	nodes = NULL;
+	nodes_exit();
 }
 
 /* Must hold table_lock. */
@@ -204,7 +333,6 @@ static struct csi_stack *stack_new_locked(uint64_t asid, uint64_t anchor)
 	struct stack_key *k = g_new(struct stack_key, 1);
 	struct csi_stack *s = g_new0(struct csi_stack, 1);
 
-	g_rec_mutex_init(&s->lock);
 	s->asid = asid;
 	s->anchor = anchor;
 	s->last_sp = anchor;

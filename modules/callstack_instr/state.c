@@ -285,15 +285,16 @@ int csi_state_restore(mh_module *self, const void *data, size_t len,
 			uint64_t sp = get64(&r);
 			uint32_t node = get32(&r);
 			struct csi_frame *f;
+			bool locked;
 
 			if (!s)
 				continue;
 			/* A smaller max_depth keeps the innermost frames. */
-			g_rec_mutex_lock(&s->lock);
+			locked = csi_lock(s);
 			f = csi_push_locked(s, ret, sp);
 			f->func = func;
 			f->node = node;
-			g_rec_mutex_unlock(&s->lock);
+			csi_unlock(s, locked);
 			kept++;
 		}
 	}

@@ -1,0 +1,199 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Unit tests for callstack_instr's folded stacks on their own: the trie of
+ * (caller's node, callee) nodes (modules/callstack_instr/stacks.c), which
+ * vCPUs count without a lock, and the file written from it (output.c),
+ * whose lines must come out exactly as strcmp() sorts them, whatever the
+ * names, however many vCPUs count at once.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <glib.h>
+#include <glib/gstdio.h>
+
+#include "internal.h"
+#include "unit.h"
+
+/* callstack_instr.c's; only symbols= and the trace use them, not here. */
+const struct mh_api *csi_mh;
+mh_module *csi_self;
+
+/* The node of the path @funcs (outermost first, 0-terminated), counted. */
+static uint32_t call_path(const uint64_t *funcs)
+{
+	uint32_t node = 0;
+
+	for (; *funcs; funcs++)
+		node = csi_node_child(node, *funcs);
+	return node;
+}
+
+/* The folded file, read back. */
+static char *folded(void)
+{
+	g_autofree char *dir = g_dir_make_tmp("csi-folded.XXXXXX", NULL);
+	g_autofree char *path = g_build_filename(dir, "f", NULL);
+	char *text = NULL;
+
+	g_assert_nonnull(dir);
+	g_assert_cmpint(csi_folded_write(path), ==, 0);
+	g_assert_true(g_file_get_contents(path, &text, NULL, NULL));
+	g_unlink(path);
+	g_rmdir(dir);
+	return text;
+}
+
+static gint strv_cmp(gconstpointer a, gconstpointer b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* @text's lines are in strcmp() order, and are @want's in that order. */
+static void assert_sorted_lines(const char *text, const char *const *want)
+{
+	g_auto(GStrv) lines = g_strsplit(text, "\n", -1);
+	guint n = g_strv_length(lines);
+	g_autoptr(GPtrArray) sorted = g_ptr_array_new();
+
+	/* The file ends with a newline: the last piece is empty. */
+	g_assert_cmpuint(n, >=, 1);
+	g_assert_cmpstr(lines[n - 1], ==, "");
+	for (guint i = 0; i + 1 < n; i++)
+		g_ptr_array_add(sorted, lines[i]);
+	g_ptr_array_sort(sorted, strv_cmp);
+	for (guint i = 0; i + 1 < n; i++)
+		g_assert_cmpstr(lines[i], ==, g_ptr_array_index(sorted, i));
+	for (guint i = 0; want[i]; i++)
+		g_assert_cmpstr(lines[i], ==, want[i]);
+	g_assert_cmpuint(g_strv_length((char **)want), ==, n - 1);
+}
+
+static void setup(uint32_t depth)
+{
+	csi_max_depth = depth;
+	csi_stack_kind = CS_STACK_ASID;
+	csi_folded_on = true;
+	g_assert_cmpint(csi_stacks_init(), ==, 0);
+}
+
+/*
+ * Names that start other names ("0x1234" and "0x12345": unnamed functions
+ * are their hex addresses) make the lines of two callers interleave:
+ * "0x1234 5" < "0x12345;..." < "0x1234;...".  Under 0x5 every caller's
+ * name starts another's; under 0x6 none do at the first level (the file
+ * follows the trie) but 0xa and 0xab do at the next.
+ */
+static void test_order(void)
+{
+	static const uint64_t paths[][5] = {
+		{ 0x5, 0x1234, 0 }, { 0x5, 0x1234, 0 },
+		{ 0x5, 0x1234, 0xb, 0 }, { 0x5, 0x1234, 0xa, 0 },
+		{ 0x5, 0x1234, 0xa, 0 }, { 0x5, 0x12345, 0x1, 0 },
+		{ 0x5, 0x12345, 0 }, { 0x5, 0x123, 0 },
+		{ 0x6, 0x99, 0xab, 0 }, { 0x6, 0x99, 0xa, 0 },
+		{ 0x6, 0x99, 0xa, 0xc, 0 }, { 0x6, 0x98, 0x7, 0x8, 0 },
+	};
+	g_autofree char *text = NULL;
+
+	setup(1024);
+	for (size_t i = 0; i < G_N_ELEMENTS(paths); i++)
+		call_path(paths[i]);
+	text = folded();
+	assert_sorted_lines(text, STRV(
+		"0x5 8",
+		"0x5;0x123 1",
+		"0x5;0x1234 5",
+		"0x5;0x12345 2",
+		"0x5;0x12345;0x1 1",
+		"0x5;0x1234;0xa 2",
+		"0x5;0x1234;0xb 1",
+		"0x6 4",
+		"0x6;0x98 1",
+		"0x6;0x98;0x7 1",
+		"0x6;0x98;0x7;0x8 1",
+		"0x6;0x99 3",
+		"0x6;0x99;0xa 2",
+		"0x6;0x99;0xa;0xc 1",
+		"0x6;0x99;0xab 1"));
+	csi_stacks_exit();
+}
+
+/* A path longer than max_depth starts again under a marker, every time. */
+static void test_truncated(void)
+{
+	static const uint64_t deep[] = { 0x10, 0x20, 0x30, 0x40, 0 };
+	g_autofree char *text = NULL;
+
+	setup(2);
+	call_path(deep);
+	call_path(deep);
+	text = folded();
+	/* The marker is never called itself: it has no line of its own. */
+	assert_sorted_lines(text, STRV(
+		"0x10 2",
+		"0x10;0x20 2",
+		"[truncated];0x30 2",
+		"[truncated];0x40 2"));
+	csi_stacks_exit();
+}
+
+/* Counted at once by several threads, as vCPUs do: nothing is lost. */
+#define THREADS 4
+#define ROUNDS 20000
+
+static gpointer count_paths(gpointer opaque)
+{
+	uint64_t seed = GPOINTER_TO_UINT(opaque);
+
+	for (unsigned int r = 0; r < ROUNDS; r++) {
+		/* Paths 3 deep over 40 functions: shared nodes, cache clashes. */
+		uint64_t path[4] = { 0x1000 + r % 40, 0x2000 + (r + seed) % 40,
+				     0x3000 + r % 7, 0 };
+
+		call_path(path);
+	}
+	return NULL;
+}
+
+static void sum_counts(uint32_t id, uint32_t parent, uint64_t func,
+		       uint64_t count, void *opaque)
+{
+	uint64_t *sums = opaque;
+
+	(void)id;
+	(void)parent;
+	sums[func >> 12] += count;
+}
+
+static void test_threads(void)
+{
+	GThread *t[THREADS];
+	uint64_t sums[4] = { 0 };
+
+	setup(1024);
+	for (unsigned int i = 0; i < THREADS; i++)
+		t[i] = g_thread_new("count", count_paths, GUINT_TO_POINTER(i));
+	for (unsigned int i = 0; i < THREADS; i++)
+		g_thread_join(t[i]);
+	csi_node_foreach(sum_counts, sums);
+	/* Every call, at each of the three depths, is counted once. */
+	for (unsigned int d = 1; d <= 3; d++)
+		g_assert_cmpuint(sums[d], ==, THREADS * ROUNDS);
+	/*
+	 * One node per distinct path: 40 callers, each with one callee per
+	 * thread (4 x 40), each of those with 7 callees; and the root.
+	 */
+	g_assert_cmpuint(csi_node_count(), ==, 1 + 40 + 160 + 160 * 7);
+	csi_stacks_exit();
+}
+
+int main(int argc, char **argv)
+{
+	g_test_init(&argc, &argv, NULL);
+	g_test_add_func("/csi-folded/order", test_order);
+	g_test_add_func("/csi-folded/truncated", test_truncated);
+	g_test_add_func("/csi-folded/threads", test_threads);
+	return g_test_run();
+}
