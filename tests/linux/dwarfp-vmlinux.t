@@ -1,6 +1,7 @@
 #!/bin/bash
 # dwarfp's index of the Linux guest kernel's vmlinux (Debian's -dbg
-# package: make linux-dbg; the test skips without it), without QEMU:
+# package, fetched on first use; the test skips when it cannot be
+# fetched), without QEMU:
 # - the debug sections are read where the file is mapped, not copied
 #   with their relocations applied again: the index's process holds less
 #   anonymous memory than .debug_info and .rela.debug_info alone (libdwarf's
@@ -15,8 +16,9 @@
 Q=$BUILD/tests/stpi/dwarfp-query
 V=$LXDBG/vmlinux
 need "$Q"
-[ -s "$V" ] && [ -s "$LXDBG/System.map" ] ||
-	skip_all "the kernel's debug package is not cached (make linux-dbg)"
+# The guest's packages name the kernel whose debug package is fetched.
+need_linux_guest
+need_linux_dbg
 command -v addr2line >/dev/null || skip_all "no addr2line"
 LLVM=$(command -v llvm-symbolizer || ls /usr/lib/llvm-*/bin/llvm-symbolizer 2>/dev/null | tail -1)
 [ -n "$LLVM" ] || skip_all "no llvm-symbolizer (tools/install-deps installs llvm-14)"
