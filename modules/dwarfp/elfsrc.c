@@ -146,6 +146,29 @@ static bool src_plain(struct dw_elfsrc *s, const GElf_Ehdr *eh, uint64_t size)
 	return true;
 }
 
+const uint8_t *dw_elfsrc_section(const struct dw_elfsrc *s, const char *name,
+				 size_t *size)
+{
+	if (!s || s->msb)
+		return NULL;
+	for (size_t i = 1; i < s->n_sections; i++) {
+		Elf_Scn *scn = elf_getscn(s->elf, i);
+		const char *n;
+		GElf_Shdr sh;
+
+		if (!scn || !gelf_getshdr(scn, &sh) || sh.sh_type == SHT_NOBITS)
+			continue;
+		n = elf_strptr(s->elf, s->shstrndx, sh.sh_name);
+		if (!n || strcmp(n, name))
+			continue;
+		if (sh.sh_offset > s->map_len || sh.sh_size > s->map_len - sh.sh_offset)
+			return NULL;
+		*size = sh.sh_size;
+		return s->map + sh.sh_offset;
+	}
+	return NULL;
+}
+
 void dw_elfsrc_close(struct dw_elfsrc *s)
 {
 	if (!s)

@@ -50,6 +50,14 @@ struct dw_elfsrc;
  */
 int dw_elfsrc_open(const char *path, Dwarf_Debug *dbg, struct dw_elfsrc **src,
 		   char **err);
+/*
+ * The bytes of @src's section @name, in place, and their count in *@size;
+ * NULL if there is no such section with contents, or if the file is
+ * big-endian (the decoders of dwarfp's own read little-endian only, and
+ * leave other files to libdwarf).
+ */
+const uint8_t *dw_elfsrc_section(const struct dw_elfsrc *src, const char *name,
+				 size_t *size);
 /* Unmap @src; after dwarf_finish() of the Dwarf_Debug made from it. */
 void dw_elfsrc_close(struct dw_elfsrc *src);
 
