@@ -81,13 +81,15 @@ trap cleanup EXIT
 plan() { echo "1..$1"; }
 skip_all() { echo "1..0 # SKIP $*"; exit 0; }
 
-ok() {	# ok STATUS DESCRIPTION: STATUS 0 passes
+ok() {	# ok STATUS DESCRIPTION: STATUS 0 passes; returns 1 on a failure,
+	# so "ok $? ... || diff ..." shows why
 	_tap_n=$((_tap_n + 1))
 	if [ "$1" -eq 0 ]; then
 		echo "ok $_tap_n - $2"
 	else
 		echo "not ok $_tap_n - $2"
 		_tap_failed=$((_tap_failed + 1))
+		return 1
 	fi
 }
 

@@ -50,7 +50,7 @@ ok $? "reference run: $ref"
 # -- three reloads mid-run -----------------------------------------------------
 start $ROUNDS load=dwarfp:stpi_probe "dwarfp.binary=$E"
 for i in 1 2 3; do
-	wait_ticks 8
+	wait_ticks 4
 	drop "$BUILD/modules/dwarfp.so" dwarfp
 	wait_event '.event=="reload" and .module=="dwarfp"' $i
 done
