@@ -233,24 +233,24 @@ tests-build: $(QPLUGINS:%=$(QPLUGIN_DIR)/%.so) \
 	$(QPLUGINS:%=$(QPLUGIN_DIR)/native/%.so)
 
 # -- osi (tests/linux/osi.t) ---------------------------------------------------
-$(TMOD)/osi_probe.so: tests/modules/osi_probe.c include/modhost/module.h \
-		modules/include/modhost/osi.h tests/tests.mk
+$(TMOD)/osi_probe.so: tests/modules/osi_probe.c tests/modules/probe-out.h \
+		include/modhost/module.h modules/include/modhost/osi.h tests/tests.mk
 	$(call say,CC,$@)
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(TMOD_CFLAGS) $(shell pkg-config --cflags glib-2.0) \
 		$(TMOD_LDFLAGS) -o $@ $< $(shell pkg-config --libs glib-2.0)
 tests-build: $(TMOD)/osi_probe.so
 # dwarfp on a user program (tests/linux/userprog.t).
-$(TMOD)/up_probe.so: tests/modules/up_probe.c include/modhost/module.h \
-		modules/include/modhost/stpi.h tests/tests.mk
+$(TMOD)/up_probe.so: tests/modules/up_probe.c tests/modules/probe-out.h \
+		include/modhost/module.h modules/include/modhost/stpi.h tests/tests.mk
 	$(call say,CC,$@)
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(TMOD_CFLAGS) $(shell pkg-config --cflags glib-2.0) \
 		$(TMOD_LDFLAGS) -o $@ $< $(shell pkg-config --libs glib-2.0)
 tests-build: $(TMOD)/up_probe.so
 # stpi/dwarfp on the kernel of a Linux boot (tests/linux/kstpi.t).
-$(TMOD)/kstpi_probe.so: tests/modules/kstpi_probe.c include/modhost/module.h \
-		modules/include/modhost/stpi.h tests/tests.mk
+$(TMOD)/kstpi_probe.so: tests/modules/kstpi_probe.c tests/modules/probe-out.h \
+		include/modhost/module.h modules/include/modhost/stpi.h tests/tests.mk
 	$(call say,CC,$@)
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(TMOD_CFLAGS) $(shell pkg-config --cflags glib-2.0) \

@@ -22,6 +22,8 @@
 #include <modhost/module.h>
 #include <modhost/stpi.h>
 
+#include "probe-out.h"
+
 #define KERNEL_MIN 0xffff800000000000ull
 
 MH_PARAM_STR(out, "", "the file to write to (required)");
@@ -79,17 +81,12 @@ static void on_fn(mh_cpu *cpu, uint64_t pc, const char *file,
 
 static int probe_init(mh_module *self, const struct mh_api *api)
 {
-	const char *path = api->param_str(self, "out");
 	int rc;
 
 	mh = api;
-	if (!path || !*path) {
-		api->log(self, MH_LOG_ERROR, "out= is required");
-		return -EINVAL;
-	}
-	outf = fopen(path, "w");
-	if (!outf)
-		return -errno;
+	rc = probe_out_open(self, api, &outf);
+	if (rc)
+		return rc;
 	seen_line = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, NULL);
 	seen_fn = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, NULL);
 	rc = api->ppp_register(self, STPI_MODULE, "on_before_line_change",
@@ -104,15 +101,10 @@ static void probe_exit(mh_module *self)
 {
 	(void)self;
 	g_mutex_lock(&lock);
-	if (outf) {
+	if (outf)
 		fprintf(outf, "count line %" PRIu64 "\ncount fn %" PRIu64 "\n",
 			n_line, n_fn);
-		fflush(outf);
-	}
-	/* At QEMU's end a vCPU may still be in a handler: keep what it uses. */
-	if (!mh->exiting()) {
-		fclose(outf);
-		outf = NULL;
+	if (probe_out_close(mh, &outf)) {
 		g_hash_table_destroy(seen_line);
 		g_hash_table_destroy(seen_fn);
 	}

@@ -28,6 +28,8 @@
 #include <modhost/module.h>
 #include <modhost/osi.h>
 
+#include "probe-out.h"
+
 MH_PARAM_STR(out, "", "where to write the answers");
 
 #define OSI_PROBE_MAGIC 0x6f510000u
@@ -142,18 +144,13 @@ static uint64_t on_hypercall(mh_cpu *cpu, const struct mh_hypercall *c,
 
 static int probe_init(mh_module *self, const struct mh_api *api)
 {
-	const char *path = api->param_str(self, "out");
 	int rc;
 
 	mh = api;
 	me = self;
-	if (!path || !*path) {
-		api->log(self, MH_LOG_ERROR, "out= is required");
-		return -EINVAL;
-	}
-	outf = fopen(path, "w");
-	if (!outf)
-		return -errno;
+	rc = probe_out_open(self, api, &outf);
+	if (rc)
+		return rc;
 	switched_to = g_hash_table_new(g_direct_hash, g_direct_equal);
 	reg_cr3 = api->reg_lookup("cr3");
 	rc = api->ppp_register(self, OSI_MODULE, "on_task_change",
@@ -167,14 +164,8 @@ static int probe_init(mh_module *self, const struct mh_api *api)
 static void probe_exit(mh_module *self)
 {
 	mh->log(self, MH_LOG_INFO, "task_changes=%" PRIu64, changes);
-	if (outf)
-		fflush(outf);
-	/* At QEMU's end a vCPU may still be in a handler: keep what it uses. */
-	if (mh->exiting())
-		return;
-	fclose(outf);
-	outf = NULL;
-	g_hash_table_destroy(switched_to);
+	if (probe_out_close(mh, &outf))
+		g_hash_table_destroy(switched_to);
 }
 
 MH_MODULE("osi_probe", "1", "MIT",

@@ -27,6 +27,8 @@
 #include <modhost/module.h>
 #include <modhost/stpi.h>
 
+#include "probe-out.h"
+
 #define UP_HELLO 0x75500001u
 #define UP_VAR 0x75500002u
 
@@ -149,17 +151,12 @@ static uint64_t on_hypercall(mh_cpu *cpu, const struct mh_hypercall *c,
 
 static int probe_init(mh_module *self, const struct mh_api *api)
 {
-	const char *path = api->param_str(self, "out");
 	int rc;
 
 	mh = api;
-	if (!path || !*path) {
-		api->log(self, MH_LOG_ERROR, "out= is required");
-		return -EINVAL;
-	}
-	outf = fopen(path, "w");
-	if (!outf)
-		return -errno;
+	rc = probe_out_open(self, api, &outf);
+	if (rc)
+		return rc;
 	reg_cr3 = api->reg_lookup("cr3");
 	armed = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, g_free);
 	rc = api->ppp_register(self, STPI_MODULE, "on_before_line_change",
@@ -177,14 +174,8 @@ static int probe_init(mh_module *self, const struct mh_api *api)
 static void probe_exit(mh_module *self)
 {
 	(void)self;
-	/* At QEMU's end a vCPU may still be in a handler: keep what it uses. */
-	if (outf)
-		fflush(outf);
-	if (mh->exiting())
-		return;
-	fclose(outf);
-	outf = NULL;
-	g_hash_table_destroy(armed);
+	if (probe_out_close(mh, &outf))
+		g_hash_table_destroy(armed);
 }
 
 MH_MODULE("up_probe", "1", "MIT",
