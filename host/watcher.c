@@ -54,25 +54,24 @@ static char *name_path(const char *name)
 
 /*
  * What the name holds now: 1 a regular file, 0 anything else present
- * (the loader says what is wrong with it), -ENOENT nothing.
+ * (the loader says what is wrong with it), -ENOENT nothing.  Its stat in
+ * *@st if @st is given and something is there.
  */
-static int name_kind(const char *name)
+static int name_stat(const char *name, struct stat *st)
 {
 	g_autofree char *path = name_path(name);
-	struct stat st;
+	struct stat own;
 
-	if (lstat(path, &st))
+	if (!st)
+		st = &own;
+	if (lstat(path, st))
 		return errno == ENOENT ? -ENOENT : 0;
-	return S_ISREG(st.st_mode);
+	return S_ISREG(st->st_mode);
 }
 
-/* Has the regular file @name loads from other names (a hard link)? */
-static bool hard_link(const char *name)
+static int name_kind(const char *name)
 {
-	g_autofree char *path = name_path(name);
-	struct stat st;
-
-	return !lstat(path, &st) && st.st_nlink > 1;
+	return name_stat(name, NULL);
 }
 
 /*
@@ -108,6 +107,7 @@ static void note_event(const struct inotify_event *ev, GHashTable *act)
 {
 	g_autofree char *name = event_name(ev);
 	int64_t now = g_get_monotonic_time() / 1000;
+	struct stat st;
 
 	if (!name)
 		return;
@@ -119,9 +119,10 @@ static void note_event(const struct inotify_event *ev, GHashTable *act)
 	}
 	/*
 	 * A regular file just created is still being written: wait for its
-	 * close; unless it is a hard link to a file written already.
+	 * close; unless it is a hard link to a file written already (it has
+	 * other names).
 	 */
-	if ((ev->mask & IN_CREATE) && name_kind(name) == 1 && !hard_link(name)) {
+	if ((ev->mask & IN_CREATE) && name_stat(name, &st) == 1 && st.st_nlink <= 1) {
 		g_hash_table_remove(gone, name);
 		return;
 	}
