@@ -188,6 +188,14 @@ drop() {
 
 # heartbeat FILE: the count a counter module keeps in FILE.
 heartbeat() { od -An -t u8 -N 8 "$1" 2>/dev/null | tr -d ' '; }
+# hb_above N: the count in $HB is above N.
+hb_above() { [ "$(heartbeat "$HB")" -gt "$1" ] 2>/dev/null; }
+# hb_grows: wait until the count in $HB grows (a live version's callbacks run).
+hb_grows() {
+	local h
+	h=$(heartbeat "$HB")
+	wait_for "heartbeat to grow" hb_above "${h:-0}"
+}
 
 # -- Linux guests (tests/linux/) -----------------------------------------
 

@@ -10,14 +10,8 @@ plan 41
 
 HB=$T/heartbeat
 export MODHOST_TEST_MARKER=$T/marker
-hb_above() { [ "$(heartbeat "$HB")" -gt "$1" ] 2>/dev/null; }
 # still_counting WHAT: the live version's callbacks still run.
-still_counting() {
-	local h
-	h=$(heartbeat "$HB")
-	wait_for "heartbeat to grow" hb_above "${h:-0}"
-	ok $? "$1: old version still live and counting"
-}
+still_counting() { hb_grows; ok $? "$1: old version still live and counting"; }
 last_text() { events ".event==\"message\" and (.text|test(\"$1\"))" | tail -1 | jq -r .text; }
 
 drop "$TMOD/counter-v1.so" counter

@@ -9,13 +9,7 @@ command -v perl >/dev/null || skip_all "perl not found"
 plan 14
 
 HB=$T/heartbeat
-hb_above() { [ "$(heartbeat "$HB")" -gt "$1" ] 2>/dev/null; }
-still_counting() {
-	local h
-	h=$(heartbeat "$HB")
-	wait_for "heartbeat to grow" hb_above "${h:-0}"
-	ok $? "$1: the live version still counts"
-}
+still_counting() { hb_grows; ok $? "$1: the live version still counts"; }
 nrej() { count_events '.event=="reject"'; }
 # expect_reject N PATTERN WHAT: the N-th reject names counter.so and says PATTERN.
 expect_reject() {

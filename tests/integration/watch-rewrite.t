@@ -10,7 +10,6 @@ command -v perl >/dev/null || skip_all "perl not found"
 plan 8
 
 HB=$T/heartbeat
-hb_above() { [ "$(heartbeat "$HB")" -gt "$1" ] 2>/dev/null; }
 
 # ld_write SRC DST: rewrite DST with SRC's bytes the way ld does, the
 # pieces 15 ms apart, the first 64 bytes (the ELF header) last.
