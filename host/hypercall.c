@@ -78,13 +78,16 @@ struct route {
 };
 
 /*
- * A symbol route's call prepared for one signature of its export: made at
- * the first call, kept while the export's signature generation stays the
- * same (mh_registry_target()).  Immutable once set on a route (read with
- * acquire, no lock); one replaced is freed at the next quiesce.
+ * What a symbol route's call reaches, with the call prepared for its
+ * export's signature: made at the first call, kept while the registry's
+ * generation stays the same (mh_registry_gen()), so a call takes no lock
+ * and looks nothing up.  Immutable once set on a route (read with
+ * acquire); one replaced is freed at the next quiesce.
  */
 struct sym_call {
-	uint64_t sig_gen;
+	uint64_t reg_gen;
+	void (*fn)(void);
+	struct mh_module *provider;
 	struct mh_sig_ffi f;
 };
 
@@ -632,27 +635,31 @@ static int not_live(const struct route *r, char **err)
 }
 
 /*
- * @r's call prepared for its export's signature generation @sig_gen: the
- * cached one, or one made now and cached.  NULL and *@err if the export
- * cannot be called by a hypercall.
+ * @r's call as the registry stands: the cached one, or one made now and
+ * cached.  NULL and *@err if the export is not live or cannot be called by
+ * a hypercall.
  */
-static const struct sym_call *sym_call_get(struct route *r, uint64_t sig_gen,
-					   char **err)
+static const struct sym_call *sym_call_get(struct route *r, char **err)
 {
 	struct sym_call *sc = __atomic_load_n(&r->call, __ATOMIC_ACQUIRE), *old;
+	uint64_t gen = mh_registry_gen();
 	g_autofree char *sigstr = NULL;
-	struct mh_module *provider;
-	void (*fn)(void);
 
-	if (sc && sc->sig_gen == sig_gen)
+	if (sc && sc->reg_gen == gen)
 		return sc;
-	/* On this vCPU, the export cannot change before the call returns. */
-	if (mh_registry_current(r->owner, r->symbol, &fn, &sigstr, &provider)) {
+	sc = g_new(struct sym_call, 1);
+	/*
+	 * On this vCPU, the export cannot change before the call returns.
+	 * (A change between reading gen and here leaves sc tagged older than
+	 * what it holds: the next call makes it again.)
+	 */
+	sc->reg_gen = gen;
+	if (mh_registry_current(r->owner, r->symbol, &sc->fn, &sigstr,
+				&sc->provider)) {
+		g_free(sc);
 		not_live(r, err);
 		return NULL;
 	}
-	sc = g_new(struct sym_call, 1);
-	sc->sig_gen = sig_gen;
 	if (sig_callable(r->owner, r->symbol, sigstr, &sc->f, err)) {
 		g_free(sc);
 		return NULL;
@@ -677,14 +684,9 @@ static int call_symbol(struct route *r, const struct mh_hypercall *c,
 	char *strs[HC_NARGS] = { 0 };
 	void *values[HC_NARGS];
 	const struct sym_call *sc;
-	struct mh_module *provider;
-	void (*fn)(void);
-	uint64_t sig_gen;
 	int res = 0;
 
-	if (mh_registry_target(r->owner, r->symbol, &fn, &provider, &sig_gen))
-		return not_live(r, err);
-	sc = sym_call_get(r, sig_gen, err);
+	sc = sym_call_get(r, err);
 	if (!sc)
 		return -EINVAL;
 	for (unsigned int i = 0; i < sc->f.sig.nargs && !res; i++) {
@@ -706,10 +708,10 @@ static int call_symbol(struct route *r, const struct mh_hypercall *c,
 	}
 	if (!res) {
 		/* The cif is read only: vCPUs may share it. */
-		ffi_call((ffi_cif *)&sc->f.cif, fn, &rv, values);
+		ffi_call((ffi_cif *)&sc->f.cif, sc->fn, &rv, values);
 		*ret = from_ret(sc->f.sig.ret, &rv);
 		/* Live until the next quiesce, which this vCPU holds off. */
-		__atomic_add_fetch(&provider->entry->hypercalls, 1,
+		__atomic_add_fetch(&sc->provider->entry->hypercalls, 1,
 				   __ATOMIC_RELAXED);
 	}
 	for (unsigned int i = 0; i < HC_NARGS; i++)

@@ -559,34 +559,25 @@ int mh_registry_ppp_register(struct mh_module *m, const char *module,
 			     void (*fn)(void), char **err);
 int mh_registry_ppp_unregister(struct mh_module *m, const char *module,
 			       const char *name, void (*fn)(void));
+/* The signature of the declared PPP point @module.@name, or NULL. */
+char *mh_registry_ppp_sig(const char *module, const char *name);
 /*
  * Export @module.@name's current function, signature and (if @provider)
  * the instance exporting it; -ENOENT if not live.
  */
-/* The signature of the declared PPP point @module.@name, or NULL. */
-char *mh_registry_ppp_sig(const char *module, const char *name);
 int mh_registry_current(const char *module, const char *name,
 			void (**fn)(void), char **sig,
 			struct mh_module **provider);
 /**
- * mh_registry_target() - what a call to an export reaches now, cheaply
- * @module: the provider's name
- * @name: the export's name
- * @fn: its current function
- * @provider: the live instance exporting it
- * @sig_gen: its signature's generation: a number that changes whenever
- *           the export's signature does, and only then (a reload, or an
- *           unload and a load, with the same signature keeps it), so a
- *           caller may keep what it prepared from mh_registry_current()'s
- *           signature while the generation stays the same
+ * mh_registry_gen() - the registry's generation
  *
- * For hypercall routes' calls, on a vCPU: no allocation.
- *
- * Return: 0, or -ENOENT if @module.@name is not live.
+ * A number that changes whenever any export's function, signature or
+ * provider does (a load, reload or unload publishing or retiring one).
+ * What a caller learnt from mh_registry_current() holds while it stays the
+ * same, so a hypercall route keeps its prepared call without asking the
+ * registry again.  No lock: one atomic load.
  */
-int mh_registry_target(const char *module, const char *name,
-		       void (**fn)(void), struct mh_module **provider,
-		       uint64_t *sig_gen);
+uint64_t mh_registry_gen(void);
 
 /* -- lifecycle.c --------------------------------------------------- */
 

@@ -42,7 +42,6 @@ struct stub {
 struct symbol {
 	char *module, *name;
 	char *sig;		/* the provider's, once it exported it */
-	uint64_t sig_gen;	/* changes with sig: see mh_registry_target() */
 	void (*impl)(void);	/* NULL while the provider is not live */
 	struct mh_module *provider;	/* the live instance exporting it */
 	struct stub stub;	/* made at the first import */
@@ -88,7 +87,7 @@ static GHashTable *symbols;	/* "module.name" -> struct symbol */
 static GHashTable *points;	/* "module.name" -> struct point */
 static GPtrArray *retired;	/* handler sets to free at the next quiesce */
 static GPtrArray *retired_handlers;	/* struct handler, likewise */
-static uint64_t sig_gens;	/* the last signature generation given out */
+static uint64_t reg_gen;	/* see mh_registry_gen(); written under reg_lock */
 static const struct mh_ppp_handlers no_handlers;
 
 static char *key(const char *module, const char *name)
@@ -210,6 +209,7 @@ static void handler_free(gpointer p)
 /* The provider is gone: calls reach the stand-in from now on. */
 static void symbol_retire(struct symbol *s)
 {
+	__atomic_add_fetch(&reg_gen, 1, __ATOMIC_RELEASE);
 	s->impl = NULL;
 	s->provider = NULL;
 	if (!s->stub.rw)
@@ -452,15 +452,14 @@ void mh_registry_publish(struct mh_module *m)
 	     e && e < m->ops.exports_end; e++) {
 		struct symbol *s = symbol_get_locked(owner(m), e->name);
 
-		/* What callers prepared for the old signature is stale now. */
-		if (g_strcmp0(s->sig, e->sig))
-			s->sig_gen = ++sig_gens;
 		g_free(s->sig);
 		s->sig = g_strdup(e->sig);
 		s->impl = e->fn;
 		s->provider = m;
 		stub_point(&s->stub, (void *)e->fn);
 	}
+	/* What hypercall routes prepared for the old exports is stale now. */
+	__atomic_add_fetch(&reg_gen, 1, __ATOMIC_RELEASE);
 	/* What an earlier version exported and this one does not. */
 	g_hash_table_iter_init(&it, symbols);
 	while (g_hash_table_iter_next(&it, NULL, &v)) {
@@ -715,23 +714,9 @@ int mh_registry_current(const char *module, const char *name,
 	return ret;
 }
 
-int mh_registry_target(const char *module, const char *name,
-		       void (**fn)(void), struct mh_module **provider,
-		       uint64_t *sig_gen)
+uint64_t mh_registry_gen(void)
 {
-	struct symbol *s;
-	int ret = -ENOENT;
-
-	g_mutex_lock(&reg_lock);
-	s = live_locked(module, name);
-	if (s) {
-		*fn = s->impl;
-		*provider = s->provider;
-		*sig_gen = s->sig_gen;
-		ret = 0;
-	}
-	g_mutex_unlock(&reg_lock);
-	return ret;
+	return __atomic_load_n(&reg_gen, __ATOMIC_ACQUIRE);
 }
 
 /* -- going away ----------------------------------------------------------- */
