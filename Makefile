@@ -211,6 +211,11 @@ soak: deps
 # QEMU is not instrumented, so the runtime must come first, by LD_PRELOAD.
 ASAN_BUILD := build-asan
 SAN_CC ?= clang
+# Plain QEMU plugin binaries load through qcompat-bin.so beside modhost.so.
+$(ASAN_BUILD)/qcompat-bin.so: $(QCOMPAT_BIN)
+	@mkdir -p $(@D)
+	$(Q)cp $< $@
+$(ASAN_BUILD)/modhost.so: | $(ASAN_BUILD)/qcompat-bin.so
 $(ASAN_BUILD)/modhost.so: $(HOST_SRCS) host/internal.h host/modhost.map
 	$(call say,CC,$@)
 	@mkdir -p $(@D)
