@@ -58,9 +58,17 @@ __attribute__((noinline)) long up_work(long n)
 	return acc;
 }
 
+/*
+ * vfork, not fork: until its exec the child runs the parent's code in the
+ * parent's address space, so what dwarfp reports of it is the parent's.
+ * With fork the child would run the same code in an address space of its
+ * own, which Linux may give the program it then execs the same page
+ * directory as (the same cr3): its events before and after the exec would
+ * have one address space but two bases.
+ */
 static pid_t spawn(const char *path)
 {
-	pid_t pid = fork();
+	pid_t pid = vfork();
 
 	if (pid == 0) {
 		execl(path, path, "child", (char *)NULL);
