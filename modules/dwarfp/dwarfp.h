@@ -126,6 +126,11 @@ struct dw_binary {
 	GPtrArray *funcs;		/* struct dw_func *, owned */
 	GArray *globals;		/* struct dw_var */
 	struct dw_late *late;
+	/*
+	 * What dw_open() skipped and the caller should log once (a broken
+	 * line table), or NULL; kept in @strs.
+	 */
+	const char *warning;
 };
 
 /* index.c */
