@@ -33,6 +33,7 @@ struct raw_row {
 	const char *file;
 	uint32_t line;
 	uint32_t order;			/* in table order: the sort is stable */
+	uint32_t discr;			/* the discriminator, 0: none */
 	uint8_t is_stmt, end, pflags;
 };
 
@@ -169,8 +170,10 @@ static void read_libdwarf(struct dw_build *bd, Dwarf_Die cu_die)
 		if (dwarf_line_srcfileno(lines[i], &fno, dw_err(&err)) == DW_DLV_OK)
 			row.file = file_name(bd, lines[i], fno);
 		if (dwarf_prologue_end_etc(lines[i], &pend, &ebeg, &isa, &disc,
-					   dw_err(&err)) == DW_DLV_OK && pend)
-			row.pflags |= PF_PROLOGUE_END;
+					   dw_err(&err)) == DW_DLV_OK) {
+			row.pflags |= pend ? PF_PROLOGUE_END : 0;
+			row.discr = disc;
+		}
 		add_row(bd, &row, &prev_ok, &prev_addr, &seq);
 	}
 	end_seq(bd, seq);
@@ -521,7 +524,7 @@ static const char *read_header(struct dw_build *bd, struct rd *r, struct lt_hdr 
 /* The line-number state machine's registers. */
 struct lt_regs {
 	uint64_t addr, file, line;
-	uint32_t op_index;
+	uint32_t op_index, discr;
 	bool is_stmt, pend;
 };
 
@@ -608,8 +611,11 @@ static const char *run_program(struct dw_build *bd, struct rd *r,
 				cached_fno = UINT64_MAX;	/* it may be the current one */
 				break;
 			}
+			case DW_LNE_set_discriminator:
+				s.discr = rd_uleb(r);
+				break;
 			default:
-				/* set_discriminator, vendors' opcodes: nothing a row keeps. */
+				/* Vendors' opcodes: nothing a row keeps. */
 				break;
 			}
 			r->p = next;
@@ -664,6 +670,7 @@ static const char *run_program(struct dw_build *bd, struct rd *r,
 				.addr = s.addr, .line = (uint32_t)s.line,
 				.is_stmt = s.is_stmt, .end = end,
 				.pflags = s.pend ? PF_PROLOGUE_END : 0,
+				.discr = s.discr,
 			};
 
 			if (s.file != cached_fno) {
@@ -673,6 +680,7 @@ static const char *run_program(struct dw_build *bd, struct rd *r,
 			row.file = cached;
 			add_row(bd, &row, &prev_ok, &prev_addr, &seq);
 			s.pend = false;
+			s.discr = 0;
 			if (end)
 				regs_reset(&s, h);
 		}
@@ -893,7 +901,7 @@ void dw_lines_merge(struct dw_build *bd)
 		struct dw_row r = {
 			.addr = cur->addr, .file = cur->file, .line = cur->line,
 			.is_stmt = cur->is_stmt, .end = cur->end,
-			.sfile = cur->file, .sline = cur->line,
+			.sfile = cur->file, .sline = cur->line, .discr = cur->discr,
 		};
 
 		if (o && rows[o - 1].addr == cur->addr) {

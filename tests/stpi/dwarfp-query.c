@@ -5,12 +5,15 @@
  *   dwarfp-query rows ELF        every line-table address, one hex a line
  *   dwarfp-query lines ELF       every row of the merged line table (address,
  *                                file:line, statement flag, end of sequence,
- *                                the statement file:line), then what `funcs`
+ *                                the statement file:line, discriminator), then what `funcs`
  *                                prints: what the line tables give, to compare
  *                                dwarfp's decoder with libdwarf's
  *                                (DWARFP_LINES=libdwarf)
  *   dwarfp-query lookup ELF      for each hex address on stdin, two lines as
- *                                `addr2line -f -e ELF` prints them
+ *                                `addr2line -f -e ELF` prints them, with the
+ *                                line's discriminator (in a
+ *                                kernel image, a function without DWARF
+ *                                named from the ELF symbols, as dwarfp does)
  *   dwarfp-query funcs ELF       name entry post-prologue file:line
  *   dwarfp-query vars ELF [ADDR] the variables of each function (or those
  *                                in scope at hex ADDR) and the globals:
@@ -29,14 +32,21 @@
 #include <time.h>
 
 #include "../../modules/dwarfp/dwarfp.h"
+#include "../../modules/lib/symtab.h"
 
-static void print_one(const struct dw_binary *b, uint64_t a)
+static void print_one(const struct dw_binary *b, const GArray *bare, uint64_t a)
 {
 	const struct dw_row *r = dw_line_at(b, a);
 	const struct dw_func *f = dw_func_at(b, a, true);
 
+	if (!f && bare)
+		f = dw_bare_at(bare, a);
+
 	printf("%s\n", f && f->name ? f->name : "??");
-	if (r && r->file)
+	if (r && r->file && r->discr)
+		printf("%s:%" PRIu32 " (discriminator %" PRIu32 ")\n", r->file,
+		       r->line, r->discr);
+	else if (r && r->file)
 		printf("%s:%" PRIu32 "\n", r->file, r->line);
 	else
 		printf("??:0\n");
@@ -143,14 +153,24 @@ int main(int argc, char **argv)
 		for (guint i = 0; i < b->rows->len; i++) {
 			const struct dw_row *r = &g_array_index(b->rows, struct dw_row, i);
 
-			printf("%" PRIx64 " %s:%" PRIu32 " %u %u %s:%" PRIu32 "\n",
+			printf("%" PRIx64 " %s:%" PRIu32 " %u %u %s:%" PRIu32 " %" PRIu32 "\n",
 			       r->addr, r->file ? r->file : "??", r->line, r->is_stmt,
-			       r->end, r->sfile ? r->sfile : "??", r->sline);
+			       r->end, r->sfile ? r->sfile : "??", r->sline, r->discr);
 		}
 		print_funcs(b);
 	} else if (!strcmp(argv[1], "lookup")) {
+		struct symtab *syms = NULL;
+		GArray *bare = NULL;
+
+		/* dwarfp names a kernel's functions without DWARF from its symbols. */
+		if (dw_is_kernel(b) && (syms = symtab_load(argv[2], &err)))
+			bare = dw_bare_build(b, syms);
+		g_clear_pointer(&err, g_free);
 		while (fgets(line, sizeof(line), stdin))
-			print_one(b, strtoull(line, NULL, 16));
+			print_one(b, bare, strtoull(line, NULL, 16));
+		if (bare)
+			g_array_free(bare, TRUE);
+		symtab_free(syms);
 	} else if (!strcmp(argv[1], "funcs")) {
 		print_funcs(b);
 	} else if (!strcmp(argv[1], "vars")) {
