@@ -66,9 +66,11 @@ void dw_elfsrc_close(struct dw_elfsrc *src);
 /* What dw_open() keeps while it reads the line tables; freed before it returns. */
 struct dw_build {
 	struct dw_binary *b;
-	GArray *raw;			/* lines.c's raw rows, in table order */
+	struct raw_row *raw;		/* lines.c's raw rows, in table order */
+	uint32_t n_raw, cap_raw;
 	GArray *seqs;			/* lines.c's sequences of them */
-	GPtrArray *files;		/* libdwarf's: the CU's file names, by number */
+	GPtrArray *names;		/* the rows' file names, by index; 0: none */
+	GArray *files;			/* libdwarf's: the CU's names' indices, by number */
 	uint8_t *pflags;		/* lines.c's PF_* of b->rows[i] */
 	/* dwarfp's own decoder: the mapped sections, found on first use */
 	bool looked, use_libdwarf;

@@ -25,38 +25,48 @@
 enum {
 	PF_PROLOGUE_END = 1,	/* some row here is flagged prologue_end */
 	PF_MULTI = 2,		/* the table starts two rows with a line here */
+	RF_STMT = 4,		/* a raw row's is_stmt */
+	RF_END = 8,		/* a raw row's end_sequence */
 };
 
-/* A line-table row as read, before the rows are merged by address. */
+/*
+ * A line-table row as read, before the rows are merged by address: 24
+ * bytes, as the Linux kernel has 4.2 million of them.  Its table order
+ * is its place in bd->raw.
+ */
 struct raw_row {
 	uint64_t addr;
-	const char *file;
 	uint32_t line;
-	uint32_t order;			/* in table order: the sort is stable */
+	uint32_t file;			/* in bd->names */
 	uint32_t discr;			/* the discriminator, 0: none */
-	uint8_t is_stmt, end, pflags;
+	uint8_t flags;			/* PF_* and RF_* */
 };
 
 /* A file entry of the current line table (bd->fents). */
 struct lt_file {
 	const char *name;		/* in the section, as written */
 	uint64_t dir;			/* its directory's number */
-	const char *full;		/* interned, once a row names it */
+	uint32_t idx;			/* in bd->names, once a row names it; 0: not yet */
 };
 
-/* A sequence: rows [start, start + n) of the raw rows, from address lo. */
+/*
+ * A sequence: rows [start, start + n) of the raw rows, their lowest and
+ * highest address, and whether the addresses never go down.
+ */
 struct raw_seq {
-	uint64_t lo;
+	uint64_t lo, hi;
 	uint32_t start, n;
+	bool sorted;
 };
 
 void dw_lines_init(struct dw_build *bd, struct dw_binary *b)
 {
 	memset(bd, 0, sizeof(*bd));
 	bd->b = b;
-	bd->raw = g_array_new(FALSE, FALSE, sizeof(struct raw_row));
 	bd->seqs = g_array_new(FALSE, FALSE, sizeof(struct raw_seq));
-	bd->files = g_ptr_array_new();
+	bd->names = g_ptr_array_new();
+	g_ptr_array_add(bd->names, NULL);	/* file 0: none */
+	bd->files = g_array_new(FALSE, TRUE, sizeof(uint32_t));
 	bd->fents = g_array_new(FALSE, FALSE, sizeof(struct lt_file));
 	bd->dirs = g_ptr_array_new();
 	bd->path = g_string_new(NULL);
@@ -66,9 +76,10 @@ void dw_lines_init(struct dw_build *bd, struct dw_binary *b)
 
 void dw_lines_free(struct dw_build *bd)
 {
-	g_array_free(bd->raw, TRUE);
+	g_free(bd->raw);
 	g_array_free(bd->seqs, TRUE);
-	g_ptr_array_free(bd->files, TRUE);
+	g_ptr_array_free(bd->names, TRUE);
+	g_array_free(bd->files, TRUE);
 	g_array_free(bd->fents, TRUE);
 	g_ptr_array_free(bd->dirs, TRUE);
 	g_string_free(bd->path, TRUE);
@@ -76,62 +87,110 @@ void dw_lines_free(struct dw_build *bd)
 	g_free(bd->broken);
 }
 
+/* The index in bd->names of @name (interned), a new one each call. */
+static uint32_t name_index(struct dw_build *bd, const char *name)
+{
+	if (!name || bd->names->len >= UINT32_MAX)
+		return 0;
+	g_ptr_array_add(bd->names, (void *)name);
+	return bd->names->len - 1;
+}
+
+/* Room for @n raw rows in all. */
+static void raw_reserve(struct dw_build *bd, uint64_t n)
+{
+	n = MIN(n, UINT32_MAX);
+	if (n <= bd->cap_raw)
+		return;
+	bd->cap_raw = n;
+	bd->raw = g_renew(struct raw_row, bd->raw, bd->cap_raw);
+}
+
+/* Room for one more raw row: its slot, or NULL at 2^32 - 1 rows. */
+static inline struct raw_row *raw_push(struct dw_build *bd)
+{
+	if (bd->n_raw == bd->cap_raw) {
+		if (bd->cap_raw == UINT32_MAX)
+			return NULL;
+		raw_reserve(bd, bd->cap_raw ? 2 * (uint64_t)bd->cap_raw : 4096);
+	}
+	return &bd->raw[bd->n_raw++];
+}
+
+/* Close the sequence of rows [start, n_raw), if it has any. */
 static void end_seq(struct dw_build *bd, uint32_t start)
 {
-	struct raw_seq s = { .start = start, .n = bd->raw->len - start };
+	struct raw_seq s = {
+		.start = start, .n = bd->n_raw - start, .lo = UINT64_MAX,
+		.sorted = true,
+	};
+	uint64_t prev = 0;
 
 	if (!s.n)
 		return;
-	s.lo = g_array_index(bd->raw, struct raw_row, start).addr;
+	for (uint32_t i = start; i < bd->n_raw; i++) {
+		uint64_t a = bd->raw[i].addr;
+
+		s.lo = MIN(s.lo, a);
+		s.hi = MAX(s.hi, a);
+		s.sorted &= a >= prev;
+		prev = a;
+	}
 	g_array_append_val(bd->seqs, s);
 }
 
 /*
- * Append a row to the CU's raw rows; @prev_* carry, across the CU's
- * table, whether the row before had a line at the same address
- * (PF_MULTI, GCC's views).
+ * Append a row to the raw rows; @prev_* carry, across the CU's table,
+ * whether the row before had a line at the same address (PF_MULTI,
+ * GCC's views).
  */
-static inline void add_row(struct dw_build *bd, struct raw_row *row,
+static inline bool add_row(struct dw_build *bd, const struct raw_row *row,
 			   bool *prev_ok, uint64_t *prev_addr, uint32_t *seq)
 {
-	row->order = bd->raw->len;
-	if (!row->end && row->line && *prev_ok && *prev_addr == row->addr)
-		row->pflags |= PF_MULTI;
-	*prev_ok = !row->end && row->line;
+	struct raw_row *r = raw_push(bd);
+	bool end = row->flags & RF_END;
+
+	if (!r)
+		return false;
+	*r = *row;
+	if (!end && row->line && *prev_ok && *prev_addr == row->addr)
+		r->flags |= PF_MULTI;
+	*prev_ok = !end && row->line;
 	*prev_addr = row->addr;
-	g_array_append_val(bd->raw, *row);
-	if (row->end) {
+	if (end) {
 		end_seq(bd, *seq);
-		*seq = bd->raw->len;
+		*seq = bd->n_raw;
 	}
+	return true;
 }
 
 /* -- libdwarf's decoder: files dwarfp does not map ------------------------ */
 
 /*
- * The name of file @fno of the CU's table, asked of libdwarf once per CU:
- * dwarf_linesrc() builds a new string (directory and name) every call.
+ * The name of file @fno of the CU's table (its index in bd->names),
+ * asked of libdwarf once per CU: dwarf_linesrc() builds a new string
+ * (directory and name) every call.
  */
-static const char *file_name(struct dw_build *bd, Dwarf_Line line,
-			     Dwarf_Unsigned fno)
+static uint32_t file_name(struct dw_build *bd, Dwarf_Line line,
+			  Dwarf_Unsigned fno)
 {
-	GPtrArray *files = bd->files;
+	GArray *files = bd->files;
 	g_auto(Dwarf_Error) err = NULL;
-	const char *name = NULL;
+	uint32_t idx = 0;
 	char *src;
 
-	if (fno < files->len && files->pdata[fno])
-		return files->pdata[fno];
+	if (fno < files->len && g_array_index(files, uint32_t, fno))
+		return g_array_index(files, uint32_t, fno);
 	if (dwarf_linesrc(line, &src, dw_err(&err)) == DW_DLV_OK) {
-		name = dw_intern(bd->b, src);
+		idx = name_index(bd, dw_intern(bd->b, src));
 		dwarf_dealloc(bd->b->dbg, src, DW_DLA_STRING);
 	}
-	if (name && fno < 65536) {	/* a bad number costs a call, not memory */
+	if (idx && fno < 65536) {	/* a bad number costs a call, not memory */
 		if (fno >= files->len)
-			g_ptr_array_set_size(files, fno + 1);
-		files->pdata[fno] = (void *)name;
+			g_array_set_size(files, fno + 1);
+		g_array_index(files, uint32_t, fno) = idx;
 	}
-	return name;
+	return idx;
 }
 
 /* Read the CU's line table through libdwarf, in one pass. */
@@ -145,11 +204,11 @@ static void read_libdwarf(struct dw_build *bd, Dwarf_Die cu_die)
 	Dwarf_Signed n;
 	uint64_t prev_addr = 0;
 	bool prev_ok = false;
-	uint32_t seq = bd->raw->len;
+	uint32_t seq = bd->n_raw;
 
 	if (dwarf_srclines_b(cu_die, &version, &count, &ctx, dw_err(&err)) != DW_DLV_OK)
 		return;
-	g_ptr_array_set_size(bd->files, 0);
+	g_array_set_size(bd->files, 0);
 	if (dwarf_srclines_from_linecontext(ctx, &lines, &n, dw_err(&err)) != DW_DLV_OK)
 		n = 0;
 	for (Dwarf_Signed i = 0; i < n; i++) {
@@ -165,16 +224,16 @@ static void read_libdwarf(struct dw_build *bd, Dwarf_Die cu_die)
 			continue;
 		row.addr = addr;
 		row.line = lno;
-		row.is_stmt = stmt;
-		row.end = end;
+		row.flags = (stmt ? RF_STMT : 0) | (end ? RF_END : 0);
 		if (dwarf_line_srcfileno(lines[i], &fno, dw_err(&err)) == DW_DLV_OK)
 			row.file = file_name(bd, lines[i], fno);
 		if (dwarf_prologue_end_etc(lines[i], &pend, &ebeg, &isa, &disc,
 					   dw_err(&err)) == DW_DLV_OK) {
-			row.pflags |= pend ? PF_PROLOGUE_END : 0;
+			row.flags |= pend ? PF_PROLOGUE_END : 0;
 			row.discr = disc;
 		}
-		add_row(bd, &row, &prev_ok, &prev_addr, &seq);
+		if (!add_row(bd, &row, &prev_ok, &prev_addr, &seq))
+			break;
 	}
 	end_seq(bd, seq);
 	dwarf_srclines_dealloc_b(ctx);
@@ -445,29 +504,29 @@ static void path_add(GString *p, const char *dir)
  * directory in DWARF 2-4 and, as libdwarf reads it, in DWARF 5 too (the
  * other numbers index the directory table from its second entry then).
  */
-static const char *file_at(struct dw_build *bd, const struct lt_hdr *h, uint64_t i)
+static uint32_t file_at(struct dw_build *bd, const struct lt_hdr *h, uint64_t i)
 {
 	struct lt_file *fe;
 	const char *dir = "";
 	GString *p = bd->path;
 
 	if (i >= bd->fents->len)
-		return NULL;
+		return 0;
 	fe = &g_array_index(bd->fents, struct lt_file, i);
-	if (fe->full || !fe->name)
-		return fe->full;
+	if (fe->idx || !fe->name)
+		return fe->idx;
 	if (fe->name[0] == '/') {
-		fe->full = dw_intern(bd->b, fe->name);
-		return fe->full;
+		fe->idx = name_index(bd, dw_intern(bd->b, fe->name));
+		return fe->idx;
 	}
 	/* DWARF 5 numbers the directories from 0, the compilation directory. */
 	if (h->version >= 5) {
 		if (fe->dir >= bd->dirs->len)
-			return NULL;
+			return 0;
 		dir = g_ptr_array_index(bd->dirs, fe->dir);
 	} else if (fe->dir) {
 		if (fe->dir > bd->dirs->len)
-			return NULL;
+			return 0;
 		dir = g_ptr_array_index(bd->dirs, fe->dir - 1);
 	}
 	if (!dir)
@@ -477,8 +536,8 @@ static const char *file_at(struct dw_build *bd, const struct lt_hdr *h, uint64_t
 		path_add(p, h->comp_dir);
 	path_add(p, dir);
 	g_string_append(p, fe->name);
-	fe->full = dw_intern(bd->b, p->str);
-	return fe->full;
+	fe->idx = name_index(bd, dw_intern(bd->b, p->str));
+	return fe->idx;
 }
 
 /* Read the header at @r (the unit's bytes after unit_length and version). */
@@ -563,9 +622,9 @@ static const char *run_program(struct dw_build *bd, struct rd *r,
 	/* File numbers start at 1 before DWARF 5, at 0 since. */
 	uint64_t first = h->version >= 5 ? 0 : 1;
 	uint64_t prev_addr = 0, cached_fno = UINT64_MAX;
-	const char *cached = NULL;
+	uint32_t cached = 0;
 	bool prev_ok = false;
-	uint32_t seq = bd->raw->len;
+	uint32_t seq = bd->n_raw;
 	struct lt_regs s;
 
 	regs_reset(&s, h);
@@ -668,17 +727,18 @@ static const char *run_program(struct dw_build *bd, struct rd *r,
 		if (emit) {
 			struct raw_row row = {
 				.addr = s.addr, .line = (uint32_t)s.line,
-				.is_stmt = s.is_stmt, .end = end,
-				.pflags = s.pend ? PF_PROLOGUE_END : 0,
+				.flags = (s.is_stmt ? RF_STMT : 0) | (end ? RF_END : 0) |
+					 (s.pend ? PF_PROLOGUE_END : 0),
 				.discr = s.discr,
 			};
 
 			if (s.file != cached_fno) {
 				cached_fno = s.file;
-				cached = s.file >= first ? file_at(bd, h, s.file - first) : NULL;
+				cached = s.file >= first ? file_at(bd, h, s.file - first) : 0;
 			}
 			row.file = cached;
-			add_row(bd, &row, &prev_ok, &prev_addr, &seq);
+			if (!add_row(bd, &row, &prev_ok, &prev_addr, &seq))
+				return "more rows than dwarfp keeps";
 			s.pend = false;
 			s.discr = 0;
 			if (end)
@@ -709,6 +769,8 @@ static void find_sections(struct dw_build *bd)
 	bd->line = dw_elfsrc_section(bd->b->src, ".debug_line", &bd->line_size);
 	if (!bd->line)
 		return;
+	/* About 4 bytes of program a row (GCC's, clang's): one allocation. */
+	raw_reserve(bd, bd->line_size / 3 + 64);
 	bd->line_str = dw_elfsrc_section(bd->b->src, ".debug_line_str",
 					 &bd->line_str_size);
 	bd->str = dw_elfsrc_section(bd->b->src, ".debug_str", &bd->str_size);
@@ -717,7 +779,7 @@ static void find_sections(struct dw_build *bd)
 int dw_lines_read_at(struct dw_build *bd, uint64_t off, const char *comp_dir,
 		     const char *cu_name, unsigned int addr_size)
 {
-	uint32_t raw0 = bd->raw->len, seqs0 = bd->seqs->len;
+	uint32_t raw0 = bd->n_raw, seqs0 = bd->seqs->len;
 	struct lt_hdr h = { .comp_dir = comp_dir };
 	struct rd r;
 	uint64_t len;
@@ -758,7 +820,7 @@ int dw_lines_read_at(struct dw_build *bd, uint64_t off, const char *comp_dir,
 		return 0;
 bad:
 	/* Nothing of a broken table: its rows so far go too. */
-	g_array_set_size(bd->raw, raw0);
+	bd->n_raw = raw0;
 	g_array_set_size(bd->seqs, seqs0);
 	lines_broken(bd, off, cu_name, why);
 	return -EINVAL;
@@ -812,16 +874,14 @@ void dw_lines_read(struct dw_build *bd, Dwarf_Die cu_die)
 
 /* -- one row per address ------------------------------------------------ */
 
-static int raw_cmp(const void *a, const void *b)
+static gint addr_cmp(gconstpointer a, gconstpointer b)
 {
 	const struct raw_row *x = a, *y = b;
 
-	if (x->addr != y->addr)
-		return x->addr < y->addr ? -1 : 1;
-	return x->order < y->order ? -1 : x->order > y->order;
+	return x->addr < y->addr ? -1 : x->addr > y->addr;
 }
 
-static int seq_cmp(const void *a, const void *b)
+static gint seq_cmp(gconstpointer a, gconstpointer b)
 {
 	const struct raw_seq *x = a, *y = b;
 
@@ -830,98 +890,105 @@ static int seq_cmp(const void *a, const void *b)
 	return x->start < y->start ? -1 : x->start > y->start;
 }
 
-/*
- * The raw rows by (address, table order).  Each sequence is sorted, so
- * the sequences are sorted by their first address and laid end to end;
- * where sequences overlap, only the rows of each group of overlapping
- * ones are sorted (the Linux kernel's vmlinux: 135 groups, 0.6 of its 4.2
- * million rows; sorting them all took a quarter of a second).  A table
- * that goes backwards inside a sequence is caught by the check after,
- * and then all rows are sorted.
- */
-static GArray *sorted_raw(struct dw_build *bd)
+static gint start_cmp(gconstpointer a, gconstpointer b)
 {
-	GArray *in = bd->raw, *out;
-	const struct raw_row *prev = NULL;
-	guint group = 0, n_group = 0;
-	uint64_t group_hi = 0;
-	bool sorted = true;
+	const struct raw_seq *x = a, *y = b;
 
-	g_array_sort(bd->seqs, seq_cmp);
-	out = g_array_sized_new(FALSE, FALSE, sizeof(struct raw_row), in->len);
-	for (guint i = 0; i <= bd->seqs->len; i++) {
-		const struct raw_seq *s = i < bd->seqs->len ?
-			&g_array_index(bd->seqs, struct raw_seq, i) : NULL;
-		const struct raw_row *last;
+	return x->start < y->start ? -1 : x->start > y->start;
+}
 
-		/* A group ends where a sequence starts above all before it. */
-		if (!s || !n_group || s->lo > group_hi) {
-			if (n_group > 1)
-				qsort(&g_array_index(out, struct raw_row, group),
-				      out->len - group, sizeof(struct raw_row), raw_cmp);
-			if (!s)
-				break;
-			group = out->len;
-			n_group = 0;
-			group_hi = 0;
+/* The merged rows so far: b->rows' first @o, and their PF_* flags. */
+struct merge {
+	struct dw_row *rows;
+	uint8_t *pflags;
+	const char *const *names;
+	guint o;
+};
+
+/*
+ * Add @cur, the next raw row by (address, table order).  Keep one row
+ * per address: the last, as binutils does, except that an end_sequence
+ * never hides a row that starts another sequence there.  The statement
+ * line of an address is its last statement row's.
+ */
+static inline void merge_row(struct merge *m, const struct raw_row *cur)
+{
+	const char *file = m->names[cur->file];
+	struct dw_row r = {
+		.addr = cur->addr, .file = file, .line = cur->line,
+		.is_stmt = !!(cur->flags & RF_STMT), .end = !!(cur->flags & RF_END),
+		.sfile = file, .sline = cur->line, .discr = cur->discr,
+	};
+	uint8_t pf = cur->flags & (PF_PROLOGUE_END | PF_MULTI);
+
+	if (m->o && m->rows[m->o - 1].addr == cur->addr) {
+		struct dw_row *keep = &m->rows[m->o - 1];
+
+		m->pflags[m->o - 1] |= pf;
+		if (r.end && !keep->end)
+			return;
+		if (!r.is_stmt && keep->is_stmt && !keep->end) {
+			r.is_stmt = 1;
+			r.sfile = keep->sfile;
+			r.sline = keep->sline;
 		}
-		g_array_append_vals(out, &g_array_index(in, struct raw_row, s->start), s->n);
-		last = &g_array_index(out, struct raw_row, out->len - 1);
-		group_hi = MAX(group_hi, last->addr);
-		n_group++;
+		*keep = r;
+		return;
 	}
-	for (guint i = 0; i < out->len && sorted; i++) {
-		const struct raw_row *r = &g_array_index(out, struct raw_row, i);
-
-		sorted = !prev || raw_cmp(prev, r) < 0;
-		prev = r;
-	}
-	if (!sorted)
-		qsort(out->data, out->len, sizeof(struct raw_row), raw_cmp);
-	return out;
+	m->pflags[m->o] = pf;
+	m->rows[m->o++] = r;
 }
 
 /*
- * Keep one row per address: the last, as binutils does, except that an
- * end_sequence never hides a row that starts another sequence there.  The
- * statement line of an address is its last statement row's.
+ * All tables read: the raw rows by (address, table order), merged.  The
+ * sequences are taken by their lowest address; each one that overlaps no
+ * other and goes up (nearly all) is merged where it lies.  The rows of a
+ * group of overlapping sequences (the Linux kernel's vmlinux: 135 groups,
+ * 0.6 of its 4.2 million rows), or of one that goes backwards, are copied
+ * in table order and sorted by address, stably: the groups span disjoint
+ * addresses, so this is the order of a sort of all rows.
  */
 void dw_lines_merge(struct dw_build *bd)
 {
-	g_autoptr(GArray) raw = sorted_raw(bd);
+	g_autoptr(GArray) scratch = g_array_new(FALSE, FALSE, sizeof(struct raw_row));
+	g_autoptr(GArray) group = g_array_new(FALSE, FALSE, sizeof(struct raw_seq));
+	const struct raw_seq *seqs;
 	struct dw_binary *b = bd->b;
-	struct dw_row *rows;
-	guint o = 0;
+	struct merge m = { .names = (const char *const *)bd->names->pdata };
+	guint n_seqs = bd->seqs->len;
 
-	g_array_set_size(b->rows, raw->len);
-	rows = (struct dw_row *)b->rows->data;
-	bd->pflags = g_malloc0(raw->len ? raw->len : 1);
-	for (guint i = 0; i < raw->len; i++) {
-		const struct raw_row *cur = &g_array_index(raw, struct raw_row, i);
-		struct dw_row r = {
-			.addr = cur->addr, .file = cur->file, .line = cur->line,
-			.is_stmt = cur->is_stmt, .end = cur->end,
-			.sfile = cur->file, .sline = cur->line, .discr = cur->discr,
-		};
+	g_array_set_size(b->rows, bd->n_raw);
+	m.rows = (struct dw_row *)b->rows->data;
+	bd->pflags = g_malloc0(bd->n_raw ? bd->n_raw : 1);
+	m.pflags = bd->pflags;
+	g_array_sort(bd->seqs, seq_cmp);
+	seqs = (const struct raw_seq *)bd->seqs->data;
+	for (guint i = 0, j; i < n_seqs; i = j) {
+		uint64_t hi = seqs[i].hi;
 
-		if (o && rows[o - 1].addr == cur->addr) {
-			struct dw_row keep = rows[o - 1];
-
-			bd->pflags[o - 1] |= cur->pflags;
-			if (cur->end && !keep.end)
-				continue;
-			if (!cur->is_stmt && keep.is_stmt && !keep.end) {
-				r.is_stmt = 1;
-				r.sfile = keep.sfile;
-				r.sline = keep.sline;
-			}
-			rows[o - 1] = r;
+		/* A group ends where a sequence starts above all before it. */
+		for (j = i + 1; j < n_seqs && seqs[j].lo <= hi; j++)
+			hi = MAX(hi, seqs[j].hi);
+		if (j == i + 1 && seqs[i].sorted) {
+			for (uint32_t k = 0; k < seqs[i].n; k++)
+				merge_row(&m, &bd->raw[seqs[i].start + k]);
 			continue;
 		}
-		bd->pflags[o] = cur->pflags;
-		rows[o++] = r;
+		g_array_set_size(group, 0);
+		g_array_append_vals(group, &seqs[i], j - i);
+		g_array_sort(group, start_cmp);
+		g_array_set_size(scratch, 0);
+		for (guint k = 0; k < group->len; k++) {
+			const struct raw_seq *s = &g_array_index(group, struct raw_seq, k);
+
+			g_array_append_vals(scratch, &bd->raw[s->start], s->n);
+		}
+		/* GLib's sort is stable: rows at one address stay in table order. */
+		g_array_sort(scratch, addr_cmp);
+		for (guint k = 0; k < scratch->len; k++)
+			merge_row(&m, &g_array_index(scratch, struct raw_row, k));
 	}
-	g_array_set_size(b->rows, o);
+	g_array_set_size(b->rows, m.o);
 	if (bd->n_broken) {
 		g_autofree char *w = g_strdup_printf("%u broken line table(s) "
 			"skipped; the first: %s", bd->n_broken, bd->broken);
