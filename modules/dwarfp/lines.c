@@ -279,25 +279,8 @@ static inline uint8_t rd_u8(struct rd *r)
 	return *r->p++;
 }
 
-static inline uint64_t rd_uleb(struct rd *r)
-{
-	uint64_t v = 0;
-	unsigned int shift = 0;
-
-	while (r->p < r->end) {
-		uint8_t c = *r->p++;
-
-		if (shift < 64)
-			v |= (uint64_t)(c & 0x7f) << shift;
-		shift += 7;
-		if (!(c & 0x80))
-			return v;
-	}
-	rd_fail(r);
-	return 0;
-}
-
-static inline int64_t rd_sleb(struct rd *r)
+/* A LEB128 number; sign-extended if @sign (an SLEB128). */
+static inline uint64_t rd_leb(struct rd *r, bool sign)
 {
 	uint64_t v = 0;
 	unsigned int shift = 0;
@@ -309,13 +292,23 @@ static inline int64_t rd_sleb(struct rd *r)
 			v |= (uint64_t)(c & 0x7f) << shift;
 		shift += 7;
 		if (!(c & 0x80)) {
-			if (shift < 64 && (c & 0x40))
+			if (sign && shift < 64 && (c & 0x40))
 				v |= ~(uint64_t)0 << shift;
-			return (int64_t)v;
+			return v;
 		}
 	}
 	rd_fail(r);
 	return 0;
+}
+
+static inline uint64_t rd_uleb(struct rd *r)
+{
+	return rd_leb(r, false);
+}
+
+static inline int64_t rd_sleb(struct rd *r)
+{
+	return (int64_t)rd_leb(r, true);
 }
 
 static inline void rd_skip(struct rd *r, uint64_t n)
