@@ -96,24 +96,32 @@ static uint32_t name_index(struct dw_build *bd, const char *name)
 	return bd->names->len - 1;
 }
 
-/* Room for @n raw rows in all. */
-static void raw_reserve(struct dw_build *bd, uint64_t n)
+/*
+ * Room for @n raw rows in all; false if there is not (the sizes come
+ * from the file: a failed allocation is the file's error, not an abort).
+ */
+static bool raw_reserve(struct dw_build *bd, uint64_t n)
 {
+	struct raw_row *raw;
+
 	n = MIN(n, UINT32_MAX);
 	if (n <= bd->cap_raw)
-		return;
+		return true;
+	raw = g_try_renew(struct raw_row, bd->raw, n);
+	if (!raw)
+		return false;
+	bd->raw = raw;
 	bd->cap_raw = n;
-	bd->raw = g_renew(struct raw_row, bd->raw, bd->cap_raw);
+	return true;
 }
 
-/* Room for one more raw row: its slot, or NULL at 2^32 - 1 rows. */
+/* Room for one more raw row: its slot, or NULL (2^32 - 1 rows, no memory). */
 static inline struct raw_row *raw_push(struct dw_build *bd)
 {
-	if (bd->n_raw == bd->cap_raw) {
-		if (bd->cap_raw == UINT32_MAX)
-			return NULL;
-		raw_reserve(bd, bd->cap_raw ? 2 * (uint64_t)bd->cap_raw : 4096);
-	}
+	if (bd->n_raw == bd->cap_raw &&
+	    (bd->cap_raw == UINT32_MAX ||
+	     !raw_reserve(bd, bd->cap_raw ? 2 * (uint64_t)bd->cap_raw : 4096)))
+		return NULL;
 	return &bd->raw[bd->n_raw++];
 }
 
@@ -441,7 +449,7 @@ static const char *read_entries(struct dw_build *bd, struct rd *r,
 			uint64_t v;
 
 			if (!read_form(bd, r, h, fmt[2 * i + 1], &s, &v))
-				return "an entry's form is not one a line table may use";
+				return "a directory or file entry that cannot be read";
 			if (fmt[2 * i] == DW_LNCT_path)
 				fe.name = s;
 			else if (fmt[2 * i] == DW_LNCT_directory_index)
@@ -731,7 +739,7 @@ static const char *run_program(struct dw_build *bd, struct rd *r,
 			}
 			row.file = cached;
 			if (!add_row(bd, &row, &prev_ok, &prev_addr, &seq))
-				return "more rows than dwarfp keeps";
+				return "more rows than dwarfp can keep";
 			s.pend = false;
 			s.discr = 0;
 			if (end)
