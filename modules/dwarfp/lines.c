@@ -30,14 +30,17 @@ enum {
 };
 
 /*
- * A line-table row as read, before the rows are merged by address: 24
- * bytes, as the Linux kernel has 4.2 million of them.  Its table order
- * is its place in bd->raw.
+ * A line-table row as read, before the rows are merged by address, or
+ * the rows of one sequence at one address folded into one (GCC's views:
+ * the Linux kernel's 4.2 million rows are 1.6 million addresses): the
+ * last row's file, line and discriminator, the last statement row's
+ * (@sfile, @sline; RF_STMT if there is one), the flags of them all.  Its
+ * table order is its place in bd->raw.
  */
 struct raw_row {
 	uint64_t addr;
-	uint32_t line;
-	uint32_t file;			/* in bd->names */
+	uint32_t line, sline;
+	uint32_t file, sfile;		/* in bd->names */
 	uint32_t discr;			/* the discriminator, 0: none */
 	uint8_t flags;			/* PF_* and RF_* */
 };
@@ -155,16 +158,40 @@ static void end_seq(struct dw_build *bd, uint32_t start)
 static inline bool add_row(struct dw_build *bd, const struct raw_row *row,
 			   bool *prev_ok, uint64_t *prev_addr, uint32_t *seq)
 {
-	struct raw_row *r = raw_push(bd);
-	bool end = row->flags & RF_END;
+	bool end = row->flags & RF_END, stmt = row->flags & RF_STMT;
+	uint8_t pf = row->flags & PF_PROLOGUE_END;
+	struct raw_row *r;
 
-	if (!r)
-		return false;
-	*r = *row;
 	if (!end && row->line && *prev_ok && *prev_addr == row->addr)
-		r->flags |= PF_MULTI;
+		pf |= PF_MULTI;
 	*prev_ok = !end && row->line;
 	*prev_addr = row->addr;
+	/*
+	 * The row before in the sequence has this address: fold this one
+	 * into it, as dw_lines_merge() would fold them (an end_sequence
+	 * there hides nothing).
+	 */
+	if (bd->n_raw > *seq && bd->raw[bd->n_raw - 1].addr == row->addr) {
+		r = &bd->raw[bd->n_raw - 1];
+		r->flags |= pf;
+		if (!end) {
+			r->line = row->line;
+			r->file = row->file;
+			r->discr = row->discr;
+			if (stmt || !(r->flags & RF_STMT)) {
+				r->sline = row->line;
+				r->sfile = row->file;
+			}
+			r->flags |= stmt ? RF_STMT : 0;
+		}
+	} else {
+		if (!(r = raw_push(bd)))
+			return false;
+		*r = *row;
+		r->sline = row->line;
+		r->sfile = row->file;
+		r->flags |= pf;
+	}
 	if (end) {
 		end_seq(bd, *seq);
 		*seq = bd->n_raw;
@@ -770,8 +797,11 @@ static void find_sections(struct dw_build *bd)
 	bd->line = dw_elfsrc_section(bd->b->src, ".debug_line", &bd->line_size);
 	if (!bd->line)
 		return;
-	/* About 4 bytes of program a row (GCC's, clang's): one allocation. */
-	raw_reserve(bd, bd->line_size / 3 + 64);
+	/*
+	 * About 4 bytes of program a row, 2.7 rows an address (GCC's; clang
+	 * has fewer rows an address): one allocation, mostly.
+	 */
+	raw_reserve(bd, bd->line_size / 8 + 64);
 	bd->line_str = dw_elfsrc_section(bd->b->src, ".debug_line_str",
 					 &bd->line_str_size);
 	bd->str = dw_elfsrc_section(bd->b->src, ".debug_str", &bd->str_size);
@@ -914,11 +944,11 @@ struct merge {
  */
 static inline void merge_row(struct merge *m, const struct raw_row *cur)
 {
-	const char *file = m->names[cur->file];
 	struct dw_row r = {
-		.addr = cur->addr, .file = file, .line = cur->line,
+		.addr = cur->addr, .file = m->names[cur->file], .line = cur->line,
 		.is_stmt = !!(cur->flags & RF_STMT), .end = !!(cur->flags & RF_END),
-		.sfile = file, .sline = cur->line, .discr = cur->discr,
+		.sfile = m->names[cur->sfile], .sline = cur->sline,
+		.discr = cur->discr,
 	};
 	uint8_t pf = cur->flags & (PF_PROLOGUE_END | PF_MULTI);
 
