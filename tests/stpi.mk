@@ -106,13 +106,14 @@ $(STPI_OUT)/t32-sguest-%.elf: $(STPI_OUT)/t32-%/sguest.o \
 tests-build: $(if $(ARM_TOOLS),$(STPI_ARM_GUESTS))
 
 # dwarfp's index without QEMU (tests/integration/stpi-addr2line.t, bench).
-DWARFP_SRCS := $(addprefix modules/dwarfp/,index.c elfsrc.c lines.c addrmap.c eval.c)
+DWARFP_SRCS := $(addprefix modules/dwarfp/,index.c elfsrc.c lines.c addrmap.c eval.c bare.c) \
+	modules/lib/symtab.c
 $(STPI_OUT)/dwarfp-query: tests/stpi/dwarfp-query.c $(DWARFP_SRCS) \
-		modules/dwarfp/dwarfp.h modules/dwarfp/index.h \
+		modules/dwarfp/dwarfp.h modules/dwarfp/index.h modules/lib/symtab.h \
 		modules/include/modhost/stpi.h
 	$(call say,CC,$@)
 	@mkdir -p $(@D)
-	$(Q)$(CC) $(CFLAGS) -std=gnu11 -D_GNU_SOURCE -Iinclude -Imodules/include \
+	$(Q)$(CC) $(CFLAGS) -std=gnu11 -D_GNU_SOURCE -Iinclude -Imodules/include -Imodules/lib \
 		$(shell pkg-config --cflags glib-2.0) -o $@ $(filter %.c,$^) \
 		-ldwarf $(shell pkg-config --libs glib-2.0 libelf)
 

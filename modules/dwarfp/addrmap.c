@@ -142,18 +142,70 @@ static inline long amap_find(const struct dw_amap *m, uint64_t addr)
 struct ival {
 	uint64_t lo, hi;
 	struct dw_func *fn;
-	uint32_t order;
 };
 
-static int ival_cmp(const void *a, const void *b)
-{
-	const struct ival *x = a, *y = b;
+/* The radix sort's digits: 6 of 11 bits cover a 64-bit key. */
+#define DIGIT_BITS 11
+#define DIGITS 6
+#define DIGIT_VALUES (1u << DIGIT_BITS)
 
-	if (x->lo != y->lo)
-		return x->lo < y->lo ? -1 : 1;
-	if (x->hi != y->hi)
-		return x->hi > y->hi ? -1 : 1;	/* outer first */
-	return x->order < y->order ? -1 : x->order > y->order;
+/* Key @k of @v: 0, the end, largest first; 1, the start. */
+static inline uint64_t ival_key(const struct ival *v, unsigned int k)
+{
+	return k ? v->lo : ~v->hi;
+}
+
+static inline unsigned int digit(uint64_t key, unsigned int d)
+{
+	return (key >> (d * DIGIT_BITS)) & (DIGIT_VALUES - 1);
+}
+
+/*
+ * Sort @iv by start, then outer (larger end) first, then in the order
+ * given (the functions' order): a least-significant-digit radix sort,
+ * stable, by the end and then by the start.  A digit every range shares
+ * (the high bits of a kernel's addresses) costs no pass.  The Linux
+ * kernel has half a million ranges: a comparison sort took 70 ms.
+ */
+static void ival_sort(GArray *iv)
+{
+	guint n = iv->len;
+	struct ival *a = (struct ival *)iv->data, *src = a, *dst, *tmp;
+	uint32_t *count;		/* per key and digit, DIGIT_VALUES counts */
+
+	if (n < 2)
+		return;
+	count = g_new0(uint32_t, 2 * DIGITS * DIGIT_VALUES);
+	for (guint i = 0; i < n; i++)
+		for (unsigned int k = 0; k < 2; k++)
+			for (unsigned int d = 0; d < DIGITS; d++)
+				count[(k * DIGITS + d) * DIGIT_VALUES +
+				      digit(ival_key(&a[i], k), d)]++;
+	tmp = dst = g_new(struct ival, n);
+	for (unsigned int k = 0; k < 2; k++) {
+		for (unsigned int d = 0; d < DIGITS; d++) {
+			uint32_t *c = count + (k * DIGITS + d) * DIGIT_VALUES, pos = 0;
+			struct ival *t;
+
+			if (c[digit(ival_key(&src[0], k), d)] == n)
+				continue;
+			for (unsigned int v = 0; v < DIGIT_VALUES; v++) {
+				uint32_t m = c[v];
+
+				c[v] = pos;
+				pos += m;
+			}
+			for (guint i = 0; i < n; i++)
+				dst[c[digit(ival_key(&src[i], k), d)]++] = src[i];
+			t = src;
+			src = dst;
+			dst = t;
+		}
+	}
+	if (src != a)
+		memcpy(a, src, n * sizeof(*a));
+	g_free(tmp);
+	g_free(count);
 }
 
 static void emit(GArray *segs, uint64_t lo, uint64_t hi, struct dw_func *fn)
@@ -190,12 +242,12 @@ GArray *dw_segs_build(struct dw_binary *b, bool innermost)
 			continue;
 		for (uint32_t j = 0; j < f->n_ranges; j++)
 			g_array_append_val(iv, ((struct ival){ f->ranges[j].lo,
-				f->ranges[j].hi, f, i }));
+				f->ranges[j].hi, f }));
 	}
-	g_array_sort(iv, ival_cmp);
+	ival_sort(iv);
 	for (guint i = 0; i <= iv->len; i++) {
 		struct ival in = i < iv->len ? g_array_index(iv, struct ival, i) :
-			(struct ival){ UINT64_MAX, UINT64_MAX, NULL, 0 };
+			(struct ival){ UINT64_MAX, UINT64_MAX, NULL };
 
 		while (stack->len) {
 			struct ival *top = &g_array_index(stack, struct ival, stack->len - 1);

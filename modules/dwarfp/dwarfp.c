@@ -139,35 +139,12 @@ static osi_free_osiproc_t free_osiproc;
 static osi_free_osimodules_t free_osimodules;
 static struct kbin *kern;	/* NULL: no kernel image given */
 
-/* Above this, an x86_64 address is the kernel's. */
-#define USER_TOP 0x0000800000000000ull
-
 static const char *const reg_names[17] = {
 	"rax", "rdx", "rcx", "rbx", "rsi", "rdi", "rbp", "rsp",
 	"r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15", "rip",
 };
 
 /* -- the index ------------------------------------------------------------ */
-
-/* The kernel's function without DWARF that holds @addr (unbiased), or NULL. */
-static const struct dw_func *bare_at(const GArray *bare, uint64_t addr)
-{
-	guint lo = 0, hi = bare->len;
-	const struct dw_func *f;
-
-	while (lo < hi) {
-		guint mid = lo + (hi - lo) / 2;
-
-		if (g_array_index(bare, struct dw_func, mid).lo <= addr)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	if (!lo)
-		return NULL;
-	f = &g_array_index(bare, struct dw_func, lo - 1);
-	return addr < f->hi ? f : NULL;
-}
 
 /*
  * The function holding @addr (unbiased) in @b: its DWARF one, else, in
@@ -179,7 +156,7 @@ static const struct dw_func *func_at(const struct dw_binary *b, uint64_t addr,
 	const struct dw_func *f = dw_func_at(b, addr, innermost);
 
 	if (!f && kern && b == kern->b)
-		f = bare_at(kern->bare, addr);
+		f = dw_bare_at(kern->bare, addr);
 	return f;
 }
 
@@ -331,51 +308,6 @@ static int is_pie(const char *path)
 	return ret;
 }
 
-/* Is @b an x86_64 kernel image: linked in the upper half, where KASLR moves it? */
-static bool is_kernel(const struct dw_binary *b)
-{
-	return b->machine == EM_X86_64 && b->rows->len &&
-	       g_array_index(b->rows, struct dw_row, 0).addr >= USER_TOP;
-}
-
-/*
- * The kernel's functions that have an ELF symbol but no DWARF subprogram
- * (assembly such as ret_from_fork, generated stubs): named and started at
- * the symbol, with the line there, as addr2line names them.  A symbol
- * without a size inside a sized one is a label in it (addr2line names
- * the sized one); one outside runs to the next symbol.  By address.
- */
-static GArray *make_bare(const struct dw_binary *b, const struct symtab *t)
-{
-	GArray *a = g_array_new(FALSE, TRUE, sizeof(struct dw_func));
-	uint64_t addr, size, next, end = 0;
-	const char *name;
-
-	for (size_t i = 0; t && (name = symtab_symbol(t, i, &addr, &size)); i++) {
-		const struct dw_row *r;
-		struct dw_func f = { 0 };
-
-		if (!size && addr < end)
-			continue;
-		end = MAX(end, addr + size);
-		/* Innermost: the out-of-line lookup would read variables. */
-		if (dw_func_at(b, addr, true))
-			continue;
-		if (!size)
-			size = symtab_symbol(t, i + 1, &next, &(uint64_t){ 0 }) ?
-			       next - addr : 1;
-		r = dw_line_at(b, addr);
-		f.name = name;
-		f.lo = f.post_prologue = addr;
-		f.hi = addr + size;
-		f.pp_file = r && r->sfile ? r->sfile : "??";
-		f.pp_line = r ? r->sline : 0;
-		f.addr_size = 8;
-		g_array_append_val(a, f);
-	}
-	return a;
-}
-
 /*
  * Take @b as the kernel image: at the slide @b was opened with if
  * @given, else at the one found at run time from its symbol table.  On
@@ -411,7 +343,7 @@ static int kbin_add(mh_module *self, const struct mh_api *api,
 	k->slide = (int64_t)b->bias;
 	k->placed = given;
 	b->bias = 0;
-	k->bare = make_bare(b, k->syms);
+	k->bare = dw_bare_build(b, k->syms);
 	/* func_at() names the sites' functions from kern's bare ones. */
 	kern = k;
 	k->sites = make_sites(&k->b, 1, k->bare);
@@ -463,11 +395,13 @@ static int build_index(mh_module *self, const struct mh_api *api)
 			g_free(err);
 			goto fail;
 		}
+		if (b->warning)
+			api->log(self, MH_LOG_WARN, "binary=%s: %s", *p, b->warning);
 		type = is_pie(*p);
 		n_rows += b->rows->len;
 		n_funcs += b->funcs->len;
 		/* Without a bias, a PIE program or a library goes where it is mapped. */
-		if (!type && is_kernel(b)) {
+		if (!type && dw_is_kernel(b)) {
 			if (kbin_add(self, api, b, at)) {
 				dw_close(b);
 				goto fail;

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * dwarfp internals: the index of one binary's DWARF (index.c, lines.c,
- * addrmap.c; what they share besides is index.h), the evaluation of
+ * addrmap.c; what they share besides is index.h), the functions only the
+ * ELF symbol table names (bare.c), the evaluation of
  * location expressions (eval.c) and the module glue (dwarfp.c).  The index
  * and eval.c use neither the module API nor QEMU, so
  * tests/stpi/dwarfp-query links them directly.
@@ -93,6 +94,7 @@ struct dw_row {
 	 */
 	const char *sfile;
 	uint32_t sline;
+	uint32_t discr;			/* @line's discriminator (addr2line's), 0: none */
 };
 
 /* A piece of the address space whose innermost function is @fn. */
@@ -126,6 +128,11 @@ struct dw_binary {
 	GPtrArray *funcs;		/* struct dw_func *, owned */
 	GArray *globals;		/* struct dw_var */
 	struct dw_late *late;
+	/*
+	 * What dw_open() skipped and the caller should log once (a broken
+	 * line table), or NULL; kept in @strs.
+	 */
+	const char *warning;
 };
 
 /* index.c */
@@ -149,6 +156,24 @@ const struct dw_func *dw_func_at(const struct dw_binary *b, uint64_t addr,
 				 bool innermost);
 /* Is @var visible at @addr (its lexical block holds it)? */
 bool dw_var_in_scope(const struct dw_var *var, uint64_t addr);
+
+/* bare.c */
+
+/* Above this, an x86_64 address is the kernel's. */
+#define USER_TOP 0x0000800000000000ull
+
+struct symtab;		/* ../lib/symtab.c's function symbols */
+
+/* Is @b an x86_64 kernel image: linked in the upper half, where KASLR moves it? */
+bool dw_is_kernel(const struct dw_binary *b);
+/*
+ * The functions of @t (@b's ELF symbols; NULL: none) that have no DWARF
+ * function in @b: struct dw_func by address, named and started at the
+ * symbol, with the line there, as addr2line names them.
+ */
+GArray *dw_bare_build(const struct dw_binary *b, const struct symtab *t);
+/* The function of @bare (from dw_bare_build()) holding @addr, or NULL. */
+const struct dw_func *dw_bare_at(const GArray *bare, uint64_t addr);
 
 /* eval.c */
 

@@ -66,16 +66,45 @@ void dw_elfsrc_close(struct dw_elfsrc *src);
 /* What dw_open() keeps while it reads the line tables; freed before it returns. */
 struct dw_build {
 	struct dw_binary *b;
-	GArray *raw;			/* lines.c's raw rows, in table order */
+	struct raw_row *raw;		/* lines.c's raw rows, in table order */
+	uint32_t n_raw, cap_raw;
 	GArray *seqs;			/* lines.c's sequences of them */
-	GPtrArray *files;		/* the current CU's file names, by number */
+	GPtrArray *names;		/* the rows' file names, by index; 0: none */
+	GArray *files;			/* libdwarf's: the CU's names' indices, by number */
 	uint8_t *pflags;		/* lines.c's PF_* of b->rows[i] */
+	/* dwarfp's own decoder: the mapped sections, found on first use */
+	bool looked, use_libdwarf;
+	const uint8_t *line, *line_str, *str;
+	size_t line_size, line_str_size, str_size;
+	GArray *fents;			/* the current table's file entries */
+	GPtrArray *dirs;		/* and its directories */
+	GString *path;			/* a file name being built */
+	unsigned int n_broken;		/* tables skipped as broken ... */
+	char *broken;			/* ... and why the first was */
 };
 
 void dw_lines_init(struct dw_build *bd, struct dw_binary *b);
 void dw_lines_free(struct dw_build *bd);
-/* Append the rows of @cu_die's line table. */
+/*
+ * Append the rows of @cu_die's line table: decoded by dw_lines_read_at()
+ * where the file is mapped (b->src), else by libdwarf.  Set the
+ * environment variable DWARFP_LINES=libdwarf to have libdwarf decode
+ * every table (the tests compare the two).
+ */
 void dw_lines_read(struct dw_build *bd, Dwarf_Die cu_die);
+/*
+ * Decode the line table at offset @off of the mapped .debug_line and
+ * append its rows, with file names as libdwarf's dwarf_linesrc() builds
+ * them (relative ones under @comp_dir, the unit's DW_AT_comp_dir; NULL
+ * if it has none).  @cu_name (NULL: unknown) names the unit in the
+ * message about a broken table; @addr_size is the unit's.  Return 0;
+ * -ENOTSUP if there is no mapped .debug_line (use libdwarf: no b->src,
+ * a big-endian file, or DWARFP_LINES=libdwarf); -EINVAL if the table is
+ * broken: none of its rows are kept, and dw_lines_merge() leaves a
+ * warning in b->warning.
+ */
+int dw_lines_read_at(struct dw_build *bd, uint64_t off, const char *comp_dir,
+		     const char *cu_name, unsigned int addr_size);
 /* All tables read: fill bd->b->rows, one row per address, by address. */
 void dw_lines_merge(struct dw_build *bd);
 /* Set @f's post_prologue, pp_file and pp_line from the merged rows. */

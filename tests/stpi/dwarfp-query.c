@@ -3,8 +3,17 @@
  * dwarfp-query - dwarfp's index (modules/dwarfp/index.c), without QEMU.
  *
  *   dwarfp-query rows ELF        every line-table address, one hex a line
+ *   dwarfp-query lines ELF       every row of the merged line table (address,
+ *                                file:line, statement flag, end of sequence,
+ *                                the statement file:line, discriminator), then what `funcs`
+ *                                prints: what the line tables give, to compare
+ *                                dwarfp's decoder with libdwarf's
+ *                                (DWARFP_LINES=libdwarf)
  *   dwarfp-query lookup ELF      for each hex address on stdin, two lines as
- *                                `addr2line -f -e ELF` prints them
+ *                                `addr2line -f -e ELF` prints them, with the
+ *                                line's discriminator (in a
+ *                                kernel image, a function without DWARF
+ *                                named from the ELF symbols, as dwarfp does)
  *   dwarfp-query funcs ELF       name entry post-prologue file:line
  *   dwarfp-query vars ELF [ADDR] the variables of each function (or those
  *                                in scope at hex ADDR) and the globals:
@@ -23,17 +32,38 @@
 #include <time.h>
 
 #include "../../modules/dwarfp/dwarfp.h"
+#include "../../modules/lib/symtab.h"
 
-static void print_one(const struct dw_binary *b, uint64_t a)
+static void print_one(const struct dw_binary *b, const GArray *bare, uint64_t a)
 {
 	const struct dw_row *r = dw_line_at(b, a);
 	const struct dw_func *f = dw_func_at(b, a, true);
 
+	if (!f && bare)
+		f = dw_bare_at(bare, a);
+
 	printf("%s\n", f && f->name ? f->name : "??");
-	if (r && r->file)
+	if (r && r->file && r->discr)
+		printf("%s:%" PRIu32 " (discriminator %" PRIu32 ")\n", r->file,
+		       r->line, r->discr);
+	else if (r && r->file)
 		printf("%s:%" PRIu32 "\n", r->file, r->line);
 	else
 		printf("??:0\n");
+}
+
+/* name entry post-prologue file:line of each out-of-line function */
+static void print_funcs(const struct dw_binary *b)
+{
+	for (guint i = 0; i < b->funcs->len; i++) {
+		const struct dw_func *f = g_ptr_array_index(b->funcs, i);
+
+		if (f->inlined)
+			continue;
+		printf("%s %" PRIx64 " %" PRIx64 " %s:%" PRIu32 "\n",
+		       f->name ? f->name : "??", f->lo, f->post_prologue,
+		       f->pp_file ? f->pp_file : "??", f->pp_line);
+	}
 }
 
 static void print_var(const char *fn, const struct dw_var *v)
@@ -101,7 +131,7 @@ int main(int argc, char **argv)
 	gint64 t0;
 
 	if (argc < 3) {
-		fprintf(stderr, "usage: %s rows|lookup|funcs|vars|bench ELF\n", argv[0]);
+		fprintf(stderr, "usage: %s rows|lines|lookup|funcs|vars|bench ELF\n", argv[0]);
 		return 2;
 	}
 	t0 = cpu_us(CLOCK_PROCESS_CPUTIME_ID);
@@ -110,6 +140,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "%s\n", err);
 		return 1;
 	}
+	if (b->warning)
+		fprintf(stderr, "%s: %s\n", argv[2], b->warning);
 	if (!strcmp(argv[1], "rows")) {
 		for (guint i = 0; i < b->rows->len; i++) {
 			const struct dw_row *r = &g_array_index(b->rows, struct dw_row, i);
@@ -117,19 +149,30 @@ int main(int argc, char **argv)
 			if (!r->end)
 				printf("%" PRIx64 "\n", r->addr);
 		}
-	} else if (!strcmp(argv[1], "lookup")) {
-		while (fgets(line, sizeof(line), stdin))
-			print_one(b, strtoull(line, NULL, 16));
-	} else if (!strcmp(argv[1], "funcs")) {
-		for (guint i = 0; i < b->funcs->len; i++) {
-			const struct dw_func *f = g_ptr_array_index(b->funcs, i);
+	} else if (!strcmp(argv[1], "lines")) {
+		for (guint i = 0; i < b->rows->len; i++) {
+			const struct dw_row *r = &g_array_index(b->rows, struct dw_row, i);
 
-			if (f->inlined)
-				continue;
-			printf("%s %" PRIx64 " %" PRIx64 " %s:%" PRIu32 "\n",
-			       f->name ? f->name : "??", f->lo, f->post_prologue,
-			       f->pp_file ? f->pp_file : "??", f->pp_line);
+			printf("%" PRIx64 " %s:%" PRIu32 " %u %u %s:%" PRIu32 " %" PRIu32 "\n",
+			       r->addr, r->file ? r->file : "??", r->line, r->is_stmt,
+			       r->end, r->sfile ? r->sfile : "??", r->sline, r->discr);
 		}
+		print_funcs(b);
+	} else if (!strcmp(argv[1], "lookup")) {
+		struct symtab *syms = NULL;
+		GArray *bare = NULL;
+
+		/* dwarfp names a kernel's functions without DWARF from its symbols. */
+		if (dw_is_kernel(b) && (syms = symtab_load(argv[2], &err)))
+			bare = dw_bare_build(b, syms);
+		g_clear_pointer(&err, g_free);
+		while (fgets(line, sizeof(line), stdin))
+			print_one(b, bare, strtoull(line, NULL, 16));
+		if (bare)
+			g_array_free(bare, TRUE);
+		symtab_free(syms);
+	} else if (!strcmp(argv[1], "funcs")) {
+		print_funcs(b);
 	} else if (!strcmp(argv[1], "vars")) {
 		print_vars(b, argc > 3 ? argv[3] : NULL);
 	} else if (!strcmp(argv[1], "bench")) {
