@@ -479,20 +479,55 @@ static void on_call_direct(unsigned int vcpu, uint32_t info, uint64_t slot,
 	call_direct(vcpu, udata, sp_before(slot, udata));
 }
 
-/* A 32-bit near call: pushes 4 bytes, 32-bit stack pointer. */
+/*
+ * A near direct call whose return address and target both fit in 32 bits
+ * (32-bit code; in 64-bit code, as sign-extended values: a kernel linked
+ * in the top 2 GiB, a program in the bottom 2 GiB) carries them in its
+ * user data instead of a pointer to its interned call site: the site was
+ * a cache miss of its own on most calls of a Linux boot, which has tens
+ * of thousands of call sites.
+ */
+static inline bool call_packable(const struct csi_insn_class *c)
+{
+	if (c->mode == 32)
+		return c->push == 4 && c->next <= UINT32_MAX;
+	return c->mode == 64 && c->push == 8 &&
+	       (uint64_t)(int64_t)(int32_t)c->next == c->next &&
+	       (uint64_t)(int64_t)(int32_t)c->target == c->target;
+}
+
+static inline void *call_pack(const struct csi_insn_class *c)
+{
+	return (void *)(uintptr_t)((uint32_t)c->next |
+				   (uint64_t)(uint32_t)c->target << 32);
+}
+
+/* A 32-bit near call, packed: pushes 4 bytes, 32-bit stack pointer. */
 static void on_call_direct32(unsigned int vcpu, uint32_t info, uint64_t slot,
 			     void *udata)
 {
+	uint64_t u = (uintptr_t)udata;
+	const struct csi_call_site site = {
+		.ret = (uint32_t)u, .target = u >> 32, .push = 4, .mode = 32,
+	};
+
 	(void)info;
-	call_direct(vcpu, udata, (slot + 4) & 0xffffffffull);
+	call_direct(vcpu, &site, (slot + 4) & 0xffffffffull);
 }
 
-/* A 64-bit near call: pushes 8 bytes. */
+/* A 64-bit near call, packed: pushes 8 bytes. */
 static void on_call_direct64(unsigned int vcpu, uint32_t info, uint64_t slot,
 			     void *udata)
 {
+	uint64_t u = (uintptr_t)udata;
+	const struct csi_call_site site = {
+		.ret = (uint64_t)(int64_t)(int32_t)u,
+		.target = (uint64_t)(int64_t)(int32_t)(u >> 32),
+		.push = 8, .mode = 64,
+	};
+
 	(void)info;
-	call_direct(vcpu, udata, slot + 8);
+	call_direct(vcpu, &site, slot + 8);
 }
 
 /* An indirect call: the callee's first block completes the frame. */
@@ -990,10 +1025,8 @@ static mh_vcpu_mem_cb near_call_cb(const struct csi_insn_class *c)
 {
 	if (!c->target)
 		return on_call_indirect;
-	if (c->mode == 32 && c->push == 4)
-		return on_call_direct32;
-	if (c->mode == 64 && c->push == 8)
-		return on_call_direct64;
+	if (call_packable(c))
+		return c->mode == 32 ? on_call_direct32 : on_call_direct64;
 	return on_call_direct;
 }
 
@@ -1042,7 +1075,9 @@ static void translate(mh_tb *tb, void *opaque)
 				     (void *)csi_call_site(&c, NULL));
 	else if (c.kind == CSI_CALL)
 		csi_mh->insn_mem_cb(last, near_call_cb(&c), MEM_CB_FLAGS,
-				    MH_MEM_W, (void *)csi_call_site(&c, NULL));
+				    MH_MEM_W, c.target && call_packable(&c) ?
+				    call_pack(&c) :
+				    (void *)csi_call_site(&c, NULL));
 	else if (c.kind == CSI_RET && regs)
 		csi_mh->insn_exec_inline(last, MH_INLINE_STORE_U64,
 					 armed_entry(),

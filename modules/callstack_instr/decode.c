@@ -52,6 +52,13 @@ static const unsigned int mode_bits[] = { 16, 32, 64 };
 static GMutex decode_lock;
 static csh handles[3];
 static cs_insn *scratch[3];
+/*
+ * The same modes without capstone's operand details: the lengths of the
+ * instructions before the last, which are all mode_fits() needs of them.
+ * Details cost about as much again as the decoding itself.
+ */
+static csh len_handles[3];
+static cs_insn *len_scratch[3];
 static GHashTable *sites;	/* struct csi_call_site -> itself */
 
 /*
@@ -131,6 +138,12 @@ int csi_decode_init(void)
 		scratch[m] = cs_malloc(handles[m]);
 		if (!scratch[m])
 			goto fail;
+		if (cs_open(CS_ARCH_X86, cs_modes[m], &len_handles[m]) !=
+		    CS_ERR_OK)
+			goto fail;
+		len_scratch[m] = cs_malloc(len_handles[m]);
+		if (!len_scratch[m])
+			goto fail;
 	}
 	return 0;
 fail:
@@ -148,6 +161,12 @@ void csi_decode_exit(void)
 		if (handles[m])
 			cs_close(&handles[m]);
 		handles[m] = 0;
+		if (len_scratch[m])
+			cs_free(len_scratch[m], 1);
+		len_scratch[m] = NULL;
+		if (len_handles[m])
+			cs_close(&len_handles[m]);
+		len_handles[m] = 0;
 	}
 }
 
@@ -232,8 +251,11 @@ static void classify_insn(unsigned int mode, const cs_insn *insn,
 	}
 }
 
-/* Decode one instruction of QEMU's in mode @m; true if the lengths agree. */
-static bool decode_one(int m, const mh_insn *insn)
+/*
+ * Decode one instruction of QEMU's in mode @m, into scratch[m] with its
+ * details if @detail; true if the lengths agree.
+ */
+static bool decode_one(int m, const mh_insn *insn, bool detail)
 {
 	uint8_t bytes[16];
 	const uint8_t *code = bytes;
@@ -245,6 +267,10 @@ static bool decode_one(int m, const mh_insn *insn)
 	size = csi_mh->insn_data(insn, bytes, want);
 	if (size != want)
 		return false;
+	if (!detail)
+		return cs_disasm_iter(len_handles[m], &code, &size, &addr,
+				      len_scratch[m]) &&
+		       len_scratch[m]->size == want;
 	return cs_disasm_iter(handles[m], &code, &size, &addr, scratch[m]) &&
 	       scratch[m]->size == want;
 }
@@ -255,7 +281,7 @@ static bool mode_fits(int m, const mh_tb *tb, size_t n)
 	size_t first = n > CSI_CHECK_INSNS ? n - CSI_CHECK_INSNS : 0;
 
 	for (size_t i = first; i < n; i++)
-		if (!decode_one(m, csi_mh->tb_insn(tb, i)))
+		if (!decode_one(m, csi_mh->tb_insn(tb, i), i == n - 1))
 			return false;
 	return true;
 }
@@ -311,17 +337,28 @@ bool csi_classify(const mh_tb *tb, struct csi_insn_class *c)
 	nm = mode_order(csi_mh->tb_vaddr(tb), order);
 
 	g_mutex_lock(&decode_lock);
-	for (int i = 0; i < nm && m < 0; i++)
-		if (mode_fits(order[i], tb, n))
-			m = order[i];
-	if (m >= 0) {
-		/* mode_fits() decoded the last instruction last. */
-		mode_hint = m;
-		ok = true;
+	if (nm == 1) {
+		/*
+		 * One mode to try (code above 4 GiB): the last instruction
+		 * decides alone, whether or not the ones before it fit.
+		 */
+		m = order[0];
+		ok = decode_one(m, last, true);
+		if (ok)
+			mode_hint = m;
 	} else {
-		for (int i = 0; i < nm && !ok; i++) {
-			m = order[i];
-			ok = decode_one(m, last);
+		for (int i = 0; i < nm && m < 0; i++)
+			if (mode_fits(order[i], tb, n))
+				m = order[i];
+		if (m >= 0) {
+			/* mode_fits() decoded the last instruction last. */
+			mode_hint = m;
+			ok = true;
+		} else {
+			for (int i = 0; i < nm && !ok; i++) {
+				m = order[i];
+				ok = decode_one(m, last, true);
+			}
 		}
 	}
 	if (ok)
