@@ -132,6 +132,30 @@ struct vcpu *csi_vcpu_of(unsigned int vcpu_index)
 	return vcpu_of(vcpu_index);
 }
 
+/* @v pushed onto @s: the deepest stack it has seen. */
+static inline void note_depth(struct vcpu *v, const struct csi_stack *s)
+{
+	if (s->depth > v->max_depth)
+		v->max_depth = s->depth;
+}
+
+void csi_stats_total(struct csi_stats *out)
+{
+	unsigned int n = csi_mh->num_vcpus();
+
+	*out = csi_stats;
+	for (unsigned int i = 0; i < n; i++) {
+		const struct vcpu *v = vcpu_of(i);
+
+		if (!v)
+			continue;
+		out->calls += v->calls;
+		out->rets += v->rets;
+		out->frames_popped += v->popped;
+		out->max_depth = MAX(out->max_depth, v->max_depth);
+	}
+}
+
 static void vcpu_table_update(void)
 {
 	unsigned int n = csi_mh->num_vcpus();
@@ -313,7 +337,7 @@ static inline void enter_locked(struct vcpu *v, unsigned int vcpu,
 				uint64_t func)
 {
 	f->func = func;
-	csi_stats.calls++;
+	v->calls++;
 	if (outputs)
 		enter_outputs(vcpu, s, f);
 	run_handlers(v, pt_on_call, vcpu, s, func, func);
@@ -355,8 +379,8 @@ pop_report(struct vcpu *v, unsigned int vcpu, struct csi_stack *s,
 static inline void pop_locked(struct vcpu *v, unsigned int vcpu,
 			      struct csi_stack *s, uint32_t n, uint64_t to)
 {
-	csi_stats.rets++;
-	csi_stats.frames_popped += n;
+	v->rets++;
+	v->popped += n;
 	if (rets_reported())
 		pop_report(v, vcpu, s, n, to);
 	else
@@ -389,6 +413,7 @@ static void push_pending(struct vcpu *v, const struct csi_call_site *site,
 	} else {
 		supersede(v);
 		csi_push_locked(s, site->ret, sp);
+		note_depth(v, s);
 		v->stack = s;
 		v->kind = PEND_CALL;
 		v->call_ret = site->ret;
@@ -437,8 +462,10 @@ call_direct_slow(unsigned int vcpu, const struct csi_call_site *site,
 	struct csi_stack *s = stack_of(v, sp);
 	bool locked = csi_lock(s);
 
-	enter_locked(v, vcpu, s, csi_push_locked(s, site->ret, sp),
-		     site->target);
+	struct csi_frame *f = csi_push_locked(s, site->ret, sp);
+
+	note_depth(v, s);
+	enter_locked(v, vcpu, s, f, site->target);
 	csi_unlock(s, locked);
 }
 
@@ -464,9 +491,8 @@ call_direct(unsigned int vcpu, const struct csi_call_site *site, uint64_t sp)
 		f->sp = sp;
 		f->node = 0;
 		s->depth++;
-		csi_stats.calls++;
-		if (s->depth > csi_stats.max_depth)
-			csi_stats.max_depth = s->depth;
+		fast_vcpu->calls++;
+		note_depth(fast_vcpu, s);
 		return;
 	}
 	call_direct_slow(vcpu, site, sp);
@@ -610,8 +636,8 @@ ret_near(unsigned int vcpu, uint32_t info, uint64_t sp)
 			     csi_frame_at(s, 0)->sp == sp &&
 			     !mh_ppp_handlers(pt_on_ret)->n, 1)) {
 		s->depth--;
-		csi_stats.rets++;
-		csi_stats.frames_popped++;
+		fast_vcpu->rets++;
+		fast_vcpu->popped++;
 		return;
 	}
 	ret_slow(vcpu, info, sp);
@@ -772,8 +798,8 @@ static bool arm_leave(struct vcpu *v, unsigned int vcpu, uint64_t to)
 	if (s && s->depth && csi_frame_at(s, 0)->ret == to &&
 	    !rets_reported()) {
 		s->depth--;
-		csi_stats.rets++;
-		csi_stats.frames_popped++;
+		fast_vcpu->rets++;
+		fast_vcpu->popped++;
 		return true;
 	}
 	s = stack_of(v, arm_sp());
@@ -1304,15 +1330,17 @@ err_stacks:
 
 static void log_counts(mh_module *self)
 {
+	struct csi_stats t;
+
+	csi_stats_total(&t);
 	csi_mh->log(self, MH_LOG_INFO, "calls=%" PRIu64 " rets=%" PRIu64
 		    " popped=%" PRIu64 " unmatched_rets=%" PRIu64
 		    " redirected=%" PRIu64 " unresolved=%" PRIu64
 		    " restarts=%" PRIu64 " dropped=%" PRIu64
 		    " max_depth=%" PRIu64 " stacks=%u",
-		    csi_stats.calls, csi_stats.rets, csi_stats.frames_popped,
-		    csi_stats.unmatched_rets, csi_stats.redirected,
-		    csi_stats.unresolved, csi_stats.restarts, csi_stats.dropped,
-		    csi_stats.max_depth, csi_stack_count());
+		    t.calls, t.rets, t.frames_popped, t.unmatched_rets,
+		    t.redirected, t.unresolved, t.restarts, t.dropped,
+		    t.max_depth, csi_stack_count());
 }
 
 static void csi_exit(mh_module *self)

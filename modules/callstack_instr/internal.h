@@ -139,6 +139,13 @@ extern uint32_t csi_max_depth;
 extern uint32_t csi_ring_mask;
 extern enum cs_stack_kind csi_stack_kind;
 
+/*
+ * The counts, as the exit line and the handoff give them.  The hot ones
+ * (calls, rets, frames_popped, max_depth) are counted per vCPU, in
+ * struct vcpu: on a shared line each vCPU's count stole the line from
+ * the other's cache.  csi_stats holds the rest, and the hot ones an
+ * earlier version handed over; csi_stats_total() adds them up.
+ */
 struct csi_stats {
 	uint64_t calls, rets, frames_popped, unmatched_rets, dropped;
 	uint64_t unresolved, restarts, max_depth;
@@ -147,6 +154,8 @@ struct csi_stats {
 	uint64_t mode;
 };
 extern struct csi_stats csi_stats;
+/* csi_stats with every vCPU's counts added in. */
+void csi_stats_total(struct csi_stats *out);
 
 int csi_stacks_init(void);
 void csi_stacks_exit(void);
@@ -232,8 +241,6 @@ static inline struct csi_frame *csi_push_locked(struct csi_stack *s,
 	f->func = 0;
 	f->sp = sp;
 	f->node = 0;
-	if (s->depth > csi_stats.max_depth)
-		csi_stats.max_depth = s->depth;
 	return f;
 }
 
@@ -299,6 +306,8 @@ struct vcpu {
 	uint64_t call_ret, call_sp;	/* PEND_CALL: the frame */
 	uint64_t call_target;		/* PEND_CALL: direct call's target */
 	uint64_t misses;		/* blocks run armed, not matching */
+	/* This vCPU's share of csi_stats' calls, rets, frames_popped, max_depth. */
+	uint64_t calls, rets, popped, max_depth;
 	struct csi_stack *cur;		/* asid stacks: the stack of cur_asid */
 	uint64_t cur_asid;
 	uint64_t asid_ok;		/* cur_asid is cr3 now (see stack_of) */

@@ -95,13 +95,15 @@ int csi_state_save(mh_module *self, void **data, size_t *len)
 	unsigned int nv = csi_mh->num_vcpus();
 	int64_t offset = 0;
 	bool has_offset = csi_symbols_offset(&offset);
+	struct csi_stats total;
 
 	(void)self;
 	put32(c.b, STATE_MAGIC(STATE_VERSION));
 	put32(c.b, csi_stack_kind);
 	put32(c.b, STATS_N);
-	csi_stats.mode = csi_decode_mode();
-	g_byte_array_append(c.b, (const guint8 *)&csi_stats, sizeof(csi_stats));
+	csi_stats_total(&total);
+	total.mode = csi_decode_mode();
+	g_byte_array_append(c.b, (const guint8 *)&total, sizeof(total));
 	put32(c.b, has_offset);
 	put64(c.b, (uint64_t)offset);
 	put32(c.b, csi_stack_count());
