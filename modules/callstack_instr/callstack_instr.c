@@ -316,13 +316,10 @@ static void run_handlers(struct vcpu *v, const struct mh_ppp_point *pt,
 	v->hstack = NULL;
 }
 
-/* The folded stacks, the trace and the debug log of a call. */
+/* The trace and the debug log of a call. */
 static void __attribute__((noinline))
-enter_outputs(unsigned int vcpu, struct csi_stack *s, struct csi_frame *f)
+enter_report(unsigned int vcpu, struct csi_stack *s, struct csi_frame *f)
 {
-	if (csi_folded_on)
-		f->node = csi_node_child(s->depth > 1 ? csi_frame_at(s, 1)->node
-					 : 0, f->func);
 	if (csi_trace_on())
 		csi_trace_event("call", vcpu, s, s->depth, f->func, f->ret);
 	if (verbose)
@@ -338,8 +335,12 @@ static inline void enter_locked(struct vcpu *v, unsigned int vcpu,
 {
 	f->func = func;
 	v->calls++;
-	if (outputs)
-		enter_outputs(vcpu, s, f);
+	/* Folded stacks: the node of this path, counted. */
+	if (csi_folded_on)
+		f->node = csi_node_child(s->depth > 1 ? csi_frame_at(s, 1)->node
+					 : 0, func);
+	if (ret_outputs)
+		enter_report(vcpu, s, f);
 	run_handlers(v, pt_on_call, vcpu, s, func, func);
 }
 

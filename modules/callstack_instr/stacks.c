@@ -13,6 +13,7 @@
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "internal.h"
 
@@ -78,13 +79,14 @@ struct node {
 	uint64_t count;		/* atomic: vCPUs count without node_lock */
 	/*
 	 * Children last found: their ids, each with 16 bits of its
-	 * function's hash (0: none) so that only a likely one is read, and
-	 * the hint the next new child replaces.  Racy by design: a hint is
-	 * checked against the child it names.
+	 * function's hash (0: none) so that only a likely one is read; the
+	 * hint the next new child replaces; whether one was ever replaced.
+	 * Racy by design: a hint is checked against the child it names.
 	 */
 	uint32_t hint[NODE_HINTS];
 	uint16_t tag[NODE_HINTS];
 	uint8_t victim;
+	uint8_t full;
 } __attribute__((aligned(64)));
 _Static_assert(sizeof(struct node) == 64, "a node is one cache line");
 
@@ -109,9 +111,10 @@ struct node_key {
  * node it names another.  With four hints a quarter of a Linux boot's
  * calls went on to the cache, with ten a tenth.
  */
-#define NODE_CHUNK_BITS 12
+#define NODE_CHUNK_BITS 15		/* 2 MiB of nodes: one huge page */
 #define NODE_CHUNK (1u << NODE_CHUNK_BITS)
-#define NODE_CHUNKS (1u << 16)		/* 2^28 nodes at most */
+#define NODE_CHUNKS (1u << 13)		/* 2^28 nodes at most */
+#define CHUNK_BYTES ((size_t)NODE_CHUNK * sizeof(struct node))
 #define CACHE_BITS 18
 
 static GMutex node_lock;
@@ -131,11 +134,47 @@ static inline uint32_t cache_slot(uint32_t parent, uint64_t func)
 	       (64 - CACHE_BITS);
 }
 
+/*
+ * @size bytes of zeroed memory, 2 MiB aligned and asked to be backed by
+ * huge pages where the kernel does that on request (transparent huge
+ * pages in "madvise" mode, as on Debian).  The trie's lookups land on
+ * random nodes of tens of MB and on random slots of the cache: with 4 KiB
+ * pages nearly each one also missed the TLB, a page walk that costs as
+ * much as the cache miss again, and more in a virtual machine.
+ */
+#define HUGE_PAGE (2u << 20)
+
+static void *huge_alloc(size_t size)
+{
+	size_t len = (size + HUGE_PAGE - 1) & ~(size_t)(HUGE_PAGE - 1);
+	uint8_t *p = mmap(NULL, len + HUGE_PAGE, PROT_READ | PROT_WRITE,
+			  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	size_t head;
+
+	if (p == MAP_FAILED)
+		g_error("callstack_instr: cannot map %zu bytes", len);
+	/* Keep the aligned part only. */
+	head = (HUGE_PAGE - ((uintptr_t)p & (HUGE_PAGE - 1))) & (HUGE_PAGE - 1);
+	if (head)
+		munmap(p, head);
+	munmap(p + head + len, HUGE_PAGE - head);
+	p += head;
+#ifdef MADV_HUGEPAGE
+	madvise(p, len, MADV_HUGEPAGE);
+#endif
+	return p;
+}
+
+static void huge_free(void *p, size_t size)
+{
+	if (p)
+		munmap(p, (size + HUGE_PAGE - 1) & ~(size_t)(HUGE_PAGE - 1));
+}
+
 /* A chunk of nodes, each on a cache line of its own. */
 static struct node *node_chunk_new(void)
 {
-	return g_aligned_alloc(NODE_CHUNK, sizeof(struct node),
-			       __alignof__(struct node));
+	return huge_alloc(CHUNK_BYTES);
 }
 
 static guint node_hash(gconstpointer p)
@@ -177,6 +216,7 @@ static uint32_t node_child_locked(uint32_t parent, uint64_t func)
 	memset(n->hint, 0, sizeof(n->hint));
 	memset(n->tag, 0, sizeof(n->tag));
 	n->victim = 0;
+	n->full = 0;
 	/* The node is whole before a lock-free reader can see its id. */
 	__atomic_store_n(&node_len, id + 1, __ATOMIC_RELEASE);
 	k = g_memdup2(&key, sizeof(key));
@@ -245,7 +285,15 @@ uint32_t csi_node_child(uint32_t parent, uint64_t func)
 			return id;
 	}
 	slot = cache_slot(parent, func);
-	id = __atomic_load_n(&node_cache[slot], __ATOMIC_ACQUIRE);
+	/*
+	 * While no hint of the parent was ever replaced, every child found
+	 * under it is among its hints: this one is new (most misses are),
+	 * and the cache, a miss of its own, cannot have it.  Should a race
+	 * between vCPUs have lost a hint, node_child_slow() still finds
+	 * the child in the table.
+	 */
+	id = __atomic_load_n(&p->full, __ATOMIC_RELAXED) ?
+	     __atomic_load_n(&node_cache[slot], __ATOMIC_ACQUIRE) : 0;
 	if (!node_hit(id, parent, func))
 		id = node_child_slow(parent, func, slot);
 	/* Not a truncated path's node: its parent is the marker. */
@@ -253,6 +301,8 @@ uint32_t csi_node_child(uint32_t parent, uint64_t func)
 		unsigned int v = __atomic_load_n(&p->victim, __ATOMIC_RELAXED) %
 				 NODE_HINTS;
 
+		if (__atomic_load_n(&p->hint[v], __ATOMIC_RELAXED))
+			__atomic_store_n(&p->full, 1, __ATOMIC_RELAXED);
 		__atomic_store_n(&p->victim, (v + 1) % NODE_HINTS,
 				 __ATOMIC_RELAXED);
 		__atomic_store_n(&p->hint[v], id, __ATOMIC_RELEASE);
@@ -297,7 +347,7 @@ void csi_node_foreach(void (*fn)(uint32_t id, uint32_t parent, uint64_t func,
 static void nodes_init(void)
 {
 	node_chunks = g_new0(struct node *, NODE_CHUNKS);
-	node_cache = g_new0(uint32_t, 1u << CACHE_BITS);
+	node_cache = huge_alloc(sizeof(uint32_t) << CACHE_BITS);
 	node_len = 0;
 	children = g_hash_table_new_full(node_hash, node_equal, g_free, NULL);
 	/* The root, id 0, is no node's child: it is not in children. */
@@ -311,9 +361,10 @@ static void nodes_exit(void)
 	g_clear_pointer(&children, g_hash_table_unref);
 	if (node_chunks)
 		for (uint32_t i = 0; i < NODE_CHUNKS && node_chunks[i]; i++)
-			g_aligned_free(node_chunks[i]);
+			huge_free(node_chunks[i], CHUNK_BYTES);
 	g_clear_pointer(&node_chunks, g_free);
-	g_clear_pointer(&node_cache, g_free);
+	huge_free(node_cache, sizeof(uint32_t) << CACHE_BITS);
+	node_cache = NULL;
 	node_len = 0;
 }
 
