@@ -281,7 +281,13 @@ static inline struct csi_stack *stack_of(struct vcpu *v, uint64_t sp)
 static inline void asid_stale(struct vcpu *v)
 {
 	v->asid_ok = 0;
-	fast_stack = NULL;
+	/*
+	 * Written only when set (one vCPU): its line, which every call and
+	 * return reads, would otherwise move between the vCPUs' caches at
+	 * every iret.
+	 */
+	if (fast_stack)
+		fast_stack = NULL;
 }
 
 /* -- vCPU callbacks --------------------------------------------------------- */

@@ -32,7 +32,23 @@ struct stack_key {
 	uint64_t asid, anchor;
 };
 
-static GMutex table_lock;
+/*
+ * A lock, or a word, written while the vCPUs run (a stack looked up at a
+ * task switch, a node added), on a cache line of its own.  Beside
+ * node_chunks and the other pointers every call reads, each such write
+ * took their line away from the other vCPU's cache.
+ */
+union padded_mutex {
+	GMutex m;
+	char line[64];
+} __attribute__((aligned(64)));
+
+union padded_u32 {
+	uint32_t v;
+	char line[64];
+} __attribute__((aligned(64)));
+
+static union padded_mutex table_lock;
 static GHashTable *stacks;	/* struct stack_key -> struct csi_stack */
 static GHashTable *by_asid;	/* heuristic: asid -> GPtrArray of stacks */
 /*
@@ -117,9 +133,9 @@ struct node_key {
 #define CHUNK_BYTES ((size_t)NODE_CHUNK * sizeof(struct node))
 #define CACHE_BITS 18
 
-static GMutex node_lock;
+static union padded_mutex node_lock;
 static struct node **node_chunks;	/* NODE_CHUNKS entries */
-static uint32_t node_len;		/* published with release */
+static union padded_u32 node_len;	/* published with release */
 static GHashTable *children;		/* struct node_key -> id */
 static uint32_t *node_cache;		/* 1 << CACHE_BITS node ids, 0 = none */
 
@@ -198,7 +214,7 @@ static gboolean node_equal(gconstpointer a, gconstpointer b)
 static uint32_t node_child_locked(uint32_t parent, uint64_t func)
 {
 	struct node_key key = { parent, func }, *k;
-	uint32_t id = node_len;
+	uint32_t id = node_len.v;
 	struct node *n;
 	gpointer v;
 
@@ -218,7 +234,7 @@ static uint32_t node_child_locked(uint32_t parent, uint64_t func)
 	n->victim = 0;
 	n->full = 0;
 	/* The node is whole before a lock-free reader can see its id. */
-	__atomic_store_n(&node_len, id + 1, __ATOMIC_RELEASE);
+	__atomic_store_n(&node_len.v, id + 1, __ATOMIC_RELEASE);
 	k = g_memdup2(&key, sizeof(key));
 	g_hash_table_insert(children, k, GUINT_TO_POINTER(id));
 	return id;
@@ -230,7 +246,7 @@ node_child_slow(uint32_t parent, uint64_t func, uint32_t slot)
 {
 	uint32_t id;
 
-	g_mutex_lock(&node_lock);
+	g_mutex_lock(&node_lock.m);
 	/*
 	 * Frames that never return (a stack shared by threads, say) would
 	 * make paths grow past what a stack holds, and the folded file with
@@ -246,7 +262,7 @@ node_child_slow(uint32_t parent, uint64_t func, uint32_t slot)
 		__atomic_store_n(&node_cache[slot], id, __ATOMIC_RELEASE);
 	}
 	__atomic_fetch_add(&node_at(id)->count, 1, __ATOMIC_RELAXED);
-	g_mutex_unlock(&node_lock);
+	g_mutex_unlock(&node_lock.m);
 	return id;
 }
 
@@ -267,16 +283,18 @@ static inline uint16_t node_tag(uint64_t func)
 	return ((func * 0x9e3779b97f4a7c15ull) >> 48) | 1;
 }
 
+/*
+ * @parent is a node a frame holds: found by an earlier call (its hint or
+ * cache entry was published after the node), or restored and checked
+ * (state.c), so node_len need not be read: that line changes with every
+ * node added.
+ */
 uint32_t csi_node_child(uint32_t parent, uint64_t func)
 {
-	uint32_t len = __atomic_load_n(&node_len, __ATOMIC_ACQUIRE);
 	uint16_t tag = node_tag(func);
-	struct node *p;
+	struct node *p = node_at(parent);
 	uint32_t slot, id;
 
-	if (parent >= len)
-		parent = 0;
-	p = node_at(parent);
 	for (int i = 0; i < NODE_HINTS; i++) {
 		if (__atomic_load_n(&p->tag[i], __ATOMIC_RELAXED) != tag)
 			continue;
@@ -315,45 +333,45 @@ bool csi_node_restore(uint32_t parent, uint64_t func, uint64_t count)
 {
 	uint32_t id;
 
-	g_mutex_lock(&node_lock);
-	if (parent >= node_len) {
-		g_mutex_unlock(&node_lock);
+	g_mutex_lock(&node_lock.m);
+	if (parent >= node_len.v) {
+		g_mutex_unlock(&node_lock.m);
 		return false;
 	}
 	id = node_child_locked(parent, func);
 	__atomic_fetch_add(&node_at(id)->count, count, __ATOMIC_RELAXED);
-	g_mutex_unlock(&node_lock);
+	g_mutex_unlock(&node_lock.m);
 	return true;
 }
 
 uint32_t csi_node_count(void)
 {
-	return node_chunks ? __atomic_load_n(&node_len, __ATOMIC_ACQUIRE) : 0;
+	return node_chunks ? __atomic_load_n(&node_len.v, __ATOMIC_ACQUIRE) : 0;
 }
 
 void csi_node_foreach(void (*fn)(uint32_t id, uint32_t parent, uint64_t func,
 				 uint64_t count, void *), void *opaque)
 {
-	g_mutex_lock(&node_lock);
-	for (uint32_t i = 1; i < node_len; i++) {
+	g_mutex_lock(&node_lock.m);
+	for (uint32_t i = 1; i < node_len.v; i++) {
 		struct node *n = node_at(i);
 
 		fn(i, n->parent, n->func,
 		   __atomic_load_n(&n->count, __ATOMIC_RELAXED), opaque);
 	}
-	g_mutex_unlock(&node_lock);
+	g_mutex_unlock(&node_lock.m);
 }
 
 static void nodes_init(void)
 {
 	node_chunks = g_new0(struct node *, NODE_CHUNKS);
 	node_cache = huge_alloc(sizeof(uint32_t) << CACHE_BITS);
-	node_len = 0;
+	node_len.v = 0;
 	children = g_hash_table_new_full(node_hash, node_equal, g_free, NULL);
 	/* The root, id 0, is no node's child: it is not in children. */
 	node_chunks[0] = node_chunk_new();
 	*node_at(0) = (struct node){ 0 };
-	node_len = 1;
+	node_len.v = 1;
 }
 
 static void nodes_exit(void)
@@ -365,7 +383,7 @@ static void nodes_exit(void)
 	g_clear_pointer(&node_chunks, g_free);
 	huge_free(node_cache, sizeof(uint32_t) << CACHE_BITS);
 	node_cache = NULL;
-	node_len = 0;
+	node_len.v = 0;
 }
 
 /* -- stacks ----------------------------------------------------------------- */
@@ -484,7 +502,7 @@ struct csi_stack *csi_stack_get(uint64_t asid, uint64_t sp)
 	struct stack_key key = { asid, 0 };
 	struct csi_stack *s;
 
-	g_mutex_lock(&table_lock);
+	g_mutex_lock(&table_lock.m);
 	if (csi_stack_kind == CS_STACK_HEURISTIC) {
 		s = heuristic_get_locked(asid, sp);
 		s->last_sp = sp;
@@ -496,7 +514,7 @@ struct csi_stack *csi_stack_get(uint64_t asid, uint64_t sp)
 		if (!s)
 			s = stack_new_locked(asid, key.anchor);
 	}
-	g_mutex_unlock(&table_lock);
+	g_mutex_unlock(&table_lock.m);
 	return s;
 }
 
@@ -506,7 +524,7 @@ struct csi_stack *csi_stack_restore(uint64_t asid, uint64_t anchor,
 	struct stack_key key = { asid, anchor };
 	struct csi_stack *s;
 
-	g_mutex_lock(&table_lock);
+	g_mutex_lock(&table_lock.m);
 	/*
 	 * Not csi_stack_get(): a heuristic stack restored near another one
 	 * would be taken for it, and two stacks would become one.
@@ -518,7 +536,7 @@ struct csi_stack *csi_stack_restore(uint64_t asid, uint64_t anchor,
 			g_ptr_array_add(asid_list_locked(asid), s);
 	}
 	s->last_sp = last_sp;
-	g_mutex_unlock(&table_lock);
+	g_mutex_unlock(&table_lock.m);
 	return s;
 }
 
@@ -529,8 +547,8 @@ guint csi_stack_count(void)
 
 void csi_stack_foreach(void (*fn)(struct csi_stack *, void *), void *opaque)
 {
-	g_mutex_lock(&table_lock);
+	g_mutex_lock(&table_lock.m);
 	for (guint i = 0; i < all->len; i++)
 		fn(g_ptr_array_index(all, i), opaque);
-	g_mutex_unlock(&table_lock);
+	g_mutex_unlock(&table_lock.m);
 }

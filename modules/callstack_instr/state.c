@@ -228,6 +228,16 @@ static void restore_vcpus(struct reader *r, uint32_t version,
 	}
 }
 
+/* Frames of @s naming no node of the trie (a bad state) name none. */
+static void check_nodes(struct csi_stack *s, void *opaque)
+{
+	uint32_t n = *(const uint32_t *)opaque;
+
+	for (uint32_t i = 0; i < s->depth; i++)
+		if (csi_frame_at(s, i)->node >= n)
+			csi_frame_at(s, i)->node = 0;
+}
+
 int csi_state_restore(mh_module *self, const void *data, size_t len,
 		      const char *old_version)
 {
@@ -310,6 +320,9 @@ int csi_state_restore(mh_module *self, const void *data, size_t len,
 		    csi_node_count() != i + 2)
 			r.bad = true;
 	}
+	/* A frame's node is a node of the trie: the calls read no bound. */
+	nnodes = csi_node_count();
+	csi_stack_foreach(check_nodes, &nnodes);
 	restore_vcpus(&r, version, restored);
 	if (r.bad) {
 		csi_mh->log(self, MH_LOG_ERROR, "state from %s: truncated",
