@@ -124,6 +124,29 @@ const struct csi_call_site *csi_call_site(const struct csi_insn_class *c,
 	return s;
 }
 
+/* A capstone handle for x86 in @mode, with operand details if @detail. */
+static int handle_open(cs_mode mode, bool detail, csh *h, cs_insn **insn)
+{
+	if (cs_open(CS_ARCH_X86, mode, h) != CS_ERR_OK) {
+		*h = 0;
+		return -ENOMEM;
+	}
+	if (detail)
+		cs_option(*h, CS_OPT_DETAIL, CS_OPT_ON);
+	*insn = cs_malloc(*h);
+	return *insn ? 0 : -ENOMEM;
+}
+
+static void handle_close(csh *h, cs_insn **insn)
+{
+	if (*insn)
+		cs_free(*insn, 1);
+	*insn = NULL;
+	if (*h)
+		cs_close(h);
+	*h = 0;
+}
+
 int csi_decode_init(void)
 {
 	mode_start = 1;		/* a rollback runs init again */
@@ -132,41 +155,22 @@ int csi_decode_init(void)
 	reg_eflags = csi_mh->reg_lookup("eflags");
 	sites = g_hash_table_new_full(site_hash, site_equal, g_free, NULL);
 	for (int m = 0; m < 3; m++) {
-		if (cs_open(CS_ARCH_X86, cs_modes[m], &handles[m]) != CS_ERR_OK)
-			goto fail;
-		cs_option(handles[m], CS_OPT_DETAIL, CS_OPT_ON);
-		scratch[m] = cs_malloc(handles[m]);
-		if (!scratch[m])
-			goto fail;
-		if (cs_open(CS_ARCH_X86, cs_modes[m], &len_handles[m]) !=
-		    CS_ERR_OK)
-			goto fail;
-		len_scratch[m] = cs_malloc(len_handles[m]);
-		if (!len_scratch[m])
-			goto fail;
+		if (handle_open(cs_modes[m], true, &handles[m], &scratch[m]) ||
+		    handle_open(cs_modes[m], false, &len_handles[m],
+				&len_scratch[m])) {
+			csi_decode_exit();
+			return -ENOMEM;
+		}
 	}
 	return 0;
-fail:
-	csi_decode_exit();
-	return -ENOMEM;
 }
 
 void csi_decode_exit(void)
 {
 	g_clear_pointer(&sites, g_hash_table_unref);
 	for (int m = 0; m < 3; m++) {
-		if (scratch[m])
-			cs_free(scratch[m], 1);
-		scratch[m] = NULL;
-		if (handles[m])
-			cs_close(&handles[m]);
-		handles[m] = 0;
-		if (len_scratch[m])
-			cs_free(len_scratch[m], 1);
-		len_scratch[m] = NULL;
-		if (len_handles[m])
-			cs_close(&len_handles[m]);
-		len_handles[m] = 0;
+		handle_close(&handles[m], &scratch[m]);
+		handle_close(&len_handles[m], &len_scratch[m]);
 	}
 }
 
