@@ -71,6 +71,7 @@ static mh_scoreboard *score;
 static struct mh_ppp_point *pt_on_call, *pt_on_ret;
 static mh_reg *reg_sp, *reg_cr3, *reg_pc, *reg_cs;
 static mh_reg *reg_cpsr;	/* Arm: the instruction set, at translation */
+static mh_reg *reg_ttbr1, *reg_tcr;	/* aarch64: where the ASID is */
 static uint64_t asid_mask;	/* the address bits of cr3 or TTBR0 */
 static bool verbose;
 static bool outputs;	/* folded, trace or verbose: work beyond the stacks */
@@ -224,12 +225,16 @@ static inline uint64_t read_pc(void)
 }
 
 /*
- * The address space: cr3 without its PCID and cache-control bits; on Arm
- * TTBR0 (the user half, switched with the process) without its ASID and
- * attribute bits.
+ * The address space: cr3 without its PCID and cache-control bits; on
+ * aarch64 TTBR0_EL1's table (the user half, switched with the process)
+ * with the process's ASID (csi_a64_asid()); on arm TTBR0 without its ASID
+ * and attribute bits.
  */
 static inline uint64_t read_asid(void)
 {
+	if (target == CSI_TARGET_A64)
+		return csi_a64_asid(read_reg(reg_cr3), read_reg(reg_ttbr1),
+				    read_reg(reg_tcr));
 	return read_reg(reg_cr3) & asid_mask;
 }
 
@@ -1016,7 +1021,7 @@ static void target_regs(void)
 		uint64_t asid_mask;
 	} regs[] = {
 		[CSI_TARGET_X86] = { "rsp", "rip", "cr3", "cs", ~0xfffull },
-		/* TTBR0_EL1: ASID in bits 63..48, CnP in bit 0 */
+		/* TTBR0_EL1: the mask is csi_a64_asid()'s, which adds the ASID */
 		[CSI_TARGET_A64] = { "sp", "pc", "TTBR0_EL1", "cpsr",
 				     0x0000fffffffffffeull },
 		/* TTBR0, 64-bit format: ASID 55..48, attributes 6..0 */
@@ -1030,6 +1035,11 @@ static void target_regs(void)
 	reg_cs = csi_mh->reg_lookup(regs[target].mode);
 	reg_cpsr = target == CSI_TARGET_X86 ? NULL : reg_cs;
 	asid_mask = regs[target].asid_mask;
+	reg_ttbr1 = reg_tcr = NULL;
+	if (target == CSI_TARGET_A64) {
+		reg_ttbr1 = csi_mh->reg_lookup("TTBR1_EL1");
+		reg_tcr = csi_mh->reg_lookup("TCR_EL1");
+	}
 }
 
 /*
@@ -1294,7 +1304,7 @@ static int csi_init(mh_module *self, const struct mh_api *api)
 	ret_outputs = csi_trace_on() || verbose;
 	outputs = csi_folded_on || ret_outputs;
 
-	reg_cpsr = NULL;
+	reg_cpsr = reg_ttbr1 = reg_tcr = NULL;
 	if (target >= 0) {
 		target_regs();
 	} else {

@@ -366,4 +366,20 @@ enum csi_target {
 int csi_target_check(int (*has_reg)(const char *name, void *opaque),
 		     void *opaque);
 
+/**
+ * csi_a64_asid() - the address space an aarch64 vCPU runs in
+ * @ttbr0: TTBR0_EL1, the table of the lower (user) half, switched with
+ *	the process
+ * @ttbr1: TTBR1_EL1
+ * @tcr: TCR_EL1; its A1 bit says which of the two holds the ASID (Linux
+ *	sets it: TTBR1_EL1), its AS bit whether the ASID has 8 or 16 bits
+ *
+ * A page table freed by one process is often the next one's: the ASID
+ * the kernel gives each process tells them apart.
+ *
+ * Return: TTBR0_EL1's table address (without CnP) with the ASID in bits
+ * 63:48.
+ */
+uint64_t csi_a64_asid(uint64_t ttbr0, uint64_t ttbr1, uint64_t tcr);
+
 #endif /* CALLSTACK_INSTR_INTERNAL_H */
