@@ -71,6 +71,7 @@ static mh_scoreboard *score;
 static struct mh_ppp_point *pt_on_call, *pt_on_ret;
 static mh_reg *reg_sp, *reg_cr3, *reg_pc, *reg_cs;
 static mh_reg *reg_cpsr;	/* Arm: the instruction set, at translation */
+static mh_reg *reg_ttbr1, *reg_tcr;	/* aarch64: where the ASID is */
 static uint64_t asid_mask;	/* the address bits of cr3 or TTBR0 */
 static bool verbose;
 static bool outputs;	/* folded, trace or verbose: work beyond the stacks */
@@ -130,6 +131,30 @@ static inline struct vcpu *vcpu_of(unsigned int vcpu_index)
 struct vcpu *csi_vcpu_of(unsigned int vcpu_index)
 {
 	return vcpu_of(vcpu_index);
+}
+
+/* @v pushed onto @s: the deepest stack it has seen. */
+static inline void note_depth(struct vcpu *v, const struct csi_stack *s)
+{
+	if (s->depth > v->max_depth)
+		v->max_depth = s->depth;
+}
+
+void csi_stats_total(struct csi_stats *out)
+{
+	unsigned int n = csi_mh->num_vcpus();
+
+	*out = csi_stats;
+	for (unsigned int i = 0; i < n; i++) {
+		const struct vcpu *v = vcpu_of(i);
+
+		if (!v)
+			continue;
+		out->calls += v->calls;
+		out->rets += v->rets;
+		out->frames_popped += v->popped;
+		out->max_depth = MAX(out->max_depth, v->max_depth);
+	}
 }
 
 static void vcpu_table_update(void)
@@ -200,12 +225,16 @@ static inline uint64_t read_pc(void)
 }
 
 /*
- * The address space: cr3 without its PCID and cache-control bits; on Arm
- * TTBR0 (the user half, switched with the process) without its ASID and
- * attribute bits.
+ * The address space: cr3 without its PCID and cache-control bits; on
+ * aarch64 TTBR0_EL1's table (the user half, switched with the process)
+ * with the process's ASID (csi_a64_asid()); on arm TTBR0 without its ASID
+ * and attribute bits.
  */
 static inline uint64_t read_asid(void)
 {
+	if (target == CSI_TARGET_A64)
+		return csi_a64_asid(read_reg(reg_cr3), read_reg(reg_ttbr1),
+				    read_reg(reg_tcr));
 	return read_reg(reg_cr3) & asid_mask;
 }
 
@@ -257,7 +286,13 @@ static inline struct csi_stack *stack_of(struct vcpu *v, uint64_t sp)
 static inline void asid_stale(struct vcpu *v)
 {
 	v->asid_ok = 0;
-	fast_stack = NULL;
+	/*
+	 * Written only when set (one vCPU): its line, which every call and
+	 * return reads, would otherwise move between the vCPUs' caches at
+	 * every iret.
+	 */
+	if (fast_stack)
+		fast_stack = NULL;
 }
 
 /* -- vCPU callbacks --------------------------------------------------------- */
@@ -292,13 +327,10 @@ static void run_handlers(struct vcpu *v, const struct mh_ppp_point *pt,
 	v->hstack = NULL;
 }
 
-/* The folded stacks, the trace and the debug log of a call. */
+/* The trace and the debug log of a call. */
 static void __attribute__((noinline))
-enter_outputs(unsigned int vcpu, struct csi_stack *s, struct csi_frame *f)
+enter_report(unsigned int vcpu, struct csi_stack *s, struct csi_frame *f)
 {
-	if (csi_folded_on)
-		f->node = csi_node_child(s->depth > 1 ? csi_frame_at(s, 1)->node
-					 : 0, f->func);
 	if (csi_trace_on())
 		csi_trace_event("call", vcpu, s, s->depth, f->func, f->ret);
 	if (verbose)
@@ -313,9 +345,13 @@ static inline void enter_locked(struct vcpu *v, unsigned int vcpu,
 				uint64_t func)
 {
 	f->func = func;
-	csi_stats.calls++;
-	if (outputs)
-		enter_outputs(vcpu, s, f);
+	v->calls++;
+	/* Folded stacks: the node of this path, counted. */
+	if (csi_folded_on)
+		f->node = csi_node_child(s->depth > 1 ? csi_frame_at(s, 1)->node
+					 : 0, func);
+	if (ret_outputs)
+		enter_report(vcpu, s, f);
 	run_handlers(v, pt_on_call, vcpu, s, func, func);
 }
 
@@ -355,8 +391,8 @@ pop_report(struct vcpu *v, unsigned int vcpu, struct csi_stack *s,
 static inline void pop_locked(struct vcpu *v, unsigned int vcpu,
 			      struct csi_stack *s, uint32_t n, uint64_t to)
 {
-	csi_stats.rets++;
-	csi_stats.frames_popped += n;
+	v->rets++;
+	v->popped += n;
 	if (rets_reported())
 		pop_report(v, vcpu, s, n, to);
 	else
@@ -389,6 +425,7 @@ static void push_pending(struct vcpu *v, const struct csi_call_site *site,
 	} else {
 		supersede(v);
 		csi_push_locked(s, site->ret, sp);
+		note_depth(v, s);
 		v->stack = s;
 		v->kind = PEND_CALL;
 		v->call_ret = site->ret;
@@ -437,8 +474,10 @@ call_direct_slow(unsigned int vcpu, const struct csi_call_site *site,
 	struct csi_stack *s = stack_of(v, sp);
 	bool locked = csi_lock(s);
 
-	enter_locked(v, vcpu, s, csi_push_locked(s, site->ret, sp),
-		     site->target);
+	struct csi_frame *f = csi_push_locked(s, site->ret, sp);
+
+	note_depth(v, s);
+	enter_locked(v, vcpu, s, f, site->target);
 	csi_unlock(s, locked);
 }
 
@@ -464,9 +503,8 @@ call_direct(unsigned int vcpu, const struct csi_call_site *site, uint64_t sp)
 		f->sp = sp;
 		f->node = 0;
 		s->depth++;
-		csi_stats.calls++;
-		if (s->depth > csi_stats.max_depth)
-			csi_stats.max_depth = s->depth;
+		fast_vcpu->calls++;
+		note_depth(fast_vcpu, s);
 		return;
 	}
 	call_direct_slow(vcpu, site, sp);
@@ -479,20 +517,55 @@ static void on_call_direct(unsigned int vcpu, uint32_t info, uint64_t slot,
 	call_direct(vcpu, udata, sp_before(slot, udata));
 }
 
-/* A 32-bit near call: pushes 4 bytes, 32-bit stack pointer. */
+/*
+ * A near direct call whose return address and target both fit in 32 bits
+ * (32-bit code; in 64-bit code, as sign-extended values: a kernel linked
+ * in the top 2 GiB, a program in the bottom 2 GiB) carries them in its
+ * user data instead of a pointer to its interned call site: the site was
+ * a cache miss of its own on most calls of a Linux boot, which has tens
+ * of thousands of call sites.
+ */
+static inline bool call_packable(const struct csi_insn_class *c)
+{
+	if (c->mode == 32)
+		return c->push == 4 && c->next <= UINT32_MAX;
+	return c->mode == 64 && c->push == 8 &&
+	       (uint64_t)(int64_t)(int32_t)c->next == c->next &&
+	       (uint64_t)(int64_t)(int32_t)c->target == c->target;
+}
+
+static inline void *call_pack(const struct csi_insn_class *c)
+{
+	return (void *)(uintptr_t)((uint32_t)c->next |
+				   (uint64_t)(uint32_t)c->target << 32);
+}
+
+/* A 32-bit near call, packed: pushes 4 bytes, 32-bit stack pointer. */
 static void on_call_direct32(unsigned int vcpu, uint32_t info, uint64_t slot,
 			     void *udata)
 {
+	uint64_t u = (uintptr_t)udata;
+	const struct csi_call_site site = {
+		.ret = (uint32_t)u, .target = u >> 32, .push = 4, .mode = 32,
+	};
+
 	(void)info;
-	call_direct(vcpu, udata, (slot + 4) & 0xffffffffull);
+	call_direct(vcpu, &site, (slot + 4) & 0xffffffffull);
 }
 
-/* A 64-bit near call: pushes 8 bytes. */
+/* A 64-bit near call, packed: pushes 8 bytes. */
 static void on_call_direct64(unsigned int vcpu, uint32_t info, uint64_t slot,
 			     void *udata)
 {
+	uint64_t u = (uintptr_t)udata;
+	const struct csi_call_site site = {
+		.ret = (uint64_t)(int64_t)(int32_t)u,
+		.target = (uint64_t)(int64_t)(int32_t)(u >> 32),
+		.push = 8, .mode = 64,
+	};
+
 	(void)info;
-	call_direct(vcpu, udata, slot + 8);
+	call_direct(vcpu, &site, slot + 8);
 }
 
 /* An indirect call: the callee's first block completes the frame. */
@@ -575,8 +648,8 @@ ret_near(unsigned int vcpu, uint32_t info, uint64_t sp)
 			     csi_frame_at(s, 0)->sp == sp &&
 			     !mh_ppp_handlers(pt_on_ret)->n, 1)) {
 		s->depth--;
-		csi_stats.rets++;
-		csi_stats.frames_popped++;
+		fast_vcpu->rets++;
+		fast_vcpu->popped++;
 		return;
 	}
 	ret_slow(vcpu, info, sp);
@@ -737,8 +810,8 @@ static bool arm_leave(struct vcpu *v, unsigned int vcpu, uint64_t to)
 	if (s && s->depth && csi_frame_at(s, 0)->ret == to &&
 	    !rets_reported()) {
 		s->depth--;
-		csi_stats.rets++;
-		csi_stats.frames_popped++;
+		fast_vcpu->rets++;
+		fast_vcpu->popped++;
 		return true;
 	}
 	s = stack_of(v, arm_sp());
@@ -948,7 +1021,7 @@ static void target_regs(void)
 		uint64_t asid_mask;
 	} regs[] = {
 		[CSI_TARGET_X86] = { "rsp", "rip", "cr3", "cs", ~0xfffull },
-		/* TTBR0_EL1: ASID in bits 63..48, CnP in bit 0 */
+		/* TTBR0_EL1: the mask is csi_a64_asid()'s, which adds the ASID */
 		[CSI_TARGET_A64] = { "sp", "pc", "TTBR0_EL1", "cpsr",
 				     0x0000fffffffffffeull },
 		/* TTBR0, 64-bit format: ASID 55..48, attributes 6..0 */
@@ -962,6 +1035,11 @@ static void target_regs(void)
 	reg_cs = csi_mh->reg_lookup(regs[target].mode);
 	reg_cpsr = target == CSI_TARGET_X86 ? NULL : reg_cs;
 	asid_mask = regs[target].asid_mask;
+	reg_ttbr1 = reg_tcr = NULL;
+	if (target == CSI_TARGET_A64) {
+		reg_ttbr1 = csi_mh->reg_lookup("TTBR1_EL1");
+		reg_tcr = csi_mh->reg_lookup("TCR_EL1");
+	}
 }
 
 /*
@@ -990,10 +1068,8 @@ static mh_vcpu_mem_cb near_call_cb(const struct csi_insn_class *c)
 {
 	if (!c->target)
 		return on_call_indirect;
-	if (c->mode == 32 && c->push == 4)
-		return on_call_direct32;
-	if (c->mode == 64 && c->push == 8)
-		return on_call_direct64;
+	if (call_packable(c))
+		return c->mode == 32 ? on_call_direct32 : on_call_direct64;
 	return on_call_direct;
 }
 
@@ -1042,7 +1118,9 @@ static void translate(mh_tb *tb, void *opaque)
 				     (void *)csi_call_site(&c, NULL));
 	else if (c.kind == CSI_CALL)
 		csi_mh->insn_mem_cb(last, near_call_cb(&c), MEM_CB_FLAGS,
-				    MH_MEM_W, (void *)csi_call_site(&c, NULL));
+				    MH_MEM_W, c.target && call_packable(&c) ?
+				    call_pack(&c) :
+				    (void *)csi_call_site(&c, NULL));
 	else if (c.kind == CSI_RET && regs)
 		csi_mh->insn_exec_inline(last, MH_INLINE_STORE_U64,
 					 armed_entry(),
@@ -1226,7 +1304,7 @@ static int csi_init(mh_module *self, const struct mh_api *api)
 	ret_outputs = csi_trace_on() || verbose;
 	outputs = csi_folded_on || ret_outputs;
 
-	reg_cpsr = NULL;
+	reg_cpsr = reg_ttbr1 = reg_tcr = NULL;
 	if (target >= 0) {
 		target_regs();
 	} else {
@@ -1269,15 +1347,17 @@ err_stacks:
 
 static void log_counts(mh_module *self)
 {
+	struct csi_stats t;
+
+	csi_stats_total(&t);
 	csi_mh->log(self, MH_LOG_INFO, "calls=%" PRIu64 " rets=%" PRIu64
 		    " popped=%" PRIu64 " unmatched_rets=%" PRIu64
 		    " redirected=%" PRIu64 " unresolved=%" PRIu64
 		    " restarts=%" PRIu64 " dropped=%" PRIu64
 		    " max_depth=%" PRIu64 " stacks=%u",
-		    csi_stats.calls, csi_stats.rets, csi_stats.frames_popped,
-		    csi_stats.unmatched_rets, csi_stats.redirected,
-		    csi_stats.unresolved, csi_stats.restarts, csi_stats.dropped,
-		    csi_stats.max_depth, csi_stack_count());
+		    t.calls, t.rets, t.frames_popped, t.unmatched_rets,
+		    t.redirected, t.unresolved, t.restarts, t.dropped,
+		    t.max_depth, csi_stack_count());
 }
 
 static void csi_exit(mh_module *self)

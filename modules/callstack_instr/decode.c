@@ -52,6 +52,13 @@ static const unsigned int mode_bits[] = { 16, 32, 64 };
 static GMutex decode_lock;
 static csh handles[3];
 static cs_insn *scratch[3];
+/*
+ * The same modes without capstone's operand details: the lengths of the
+ * instructions before the last, which are all mode_fits() needs of them.
+ * Details cost about as much again as the decoding itself.
+ */
+static csh len_handles[3];
+static cs_insn *len_scratch[3];
 static GHashTable *sites;	/* struct csi_call_site -> itself */
 
 /*
@@ -117,6 +124,29 @@ const struct csi_call_site *csi_call_site(const struct csi_insn_class *c,
 	return s;
 }
 
+/* A capstone handle for x86 in @mode, with operand details if @detail. */
+static int handle_open(cs_mode mode, bool detail, csh *h, cs_insn **insn)
+{
+	if (cs_open(CS_ARCH_X86, mode, h) != CS_ERR_OK) {
+		*h = 0;
+		return -ENOMEM;
+	}
+	if (detail)
+		cs_option(*h, CS_OPT_DETAIL, CS_OPT_ON);
+	*insn = cs_malloc(*h);
+	return *insn ? 0 : -ENOMEM;
+}
+
+static void handle_close(csh *h, cs_insn **insn)
+{
+	if (*insn)
+		cs_free(*insn, 1);
+	*insn = NULL;
+	if (*h)
+		cs_close(h);
+	*h = 0;
+}
+
 int csi_decode_init(void)
 {
 	mode_start = 1;		/* a rollback runs init again */
@@ -125,29 +155,22 @@ int csi_decode_init(void)
 	reg_eflags = csi_mh->reg_lookup("eflags");
 	sites = g_hash_table_new_full(site_hash, site_equal, g_free, NULL);
 	for (int m = 0; m < 3; m++) {
-		if (cs_open(CS_ARCH_X86, cs_modes[m], &handles[m]) != CS_ERR_OK)
-			goto fail;
-		cs_option(handles[m], CS_OPT_DETAIL, CS_OPT_ON);
-		scratch[m] = cs_malloc(handles[m]);
-		if (!scratch[m])
-			goto fail;
+		if (handle_open(cs_modes[m], true, &handles[m], &scratch[m]) ||
+		    handle_open(cs_modes[m], false, &len_handles[m],
+				&len_scratch[m])) {
+			csi_decode_exit();
+			return -ENOMEM;
+		}
 	}
 	return 0;
-fail:
-	csi_decode_exit();
-	return -ENOMEM;
 }
 
 void csi_decode_exit(void)
 {
 	g_clear_pointer(&sites, g_hash_table_unref);
 	for (int m = 0; m < 3; m++) {
-		if (scratch[m])
-			cs_free(scratch[m], 1);
-		scratch[m] = NULL;
-		if (handles[m])
-			cs_close(&handles[m]);
-		handles[m] = 0;
+		handle_close(&handles[m], &scratch[m]);
+		handle_close(&len_handles[m], &len_scratch[m]);
 	}
 }
 
@@ -232,8 +255,11 @@ static void classify_insn(unsigned int mode, const cs_insn *insn,
 	}
 }
 
-/* Decode one instruction of QEMU's in mode @m; true if the lengths agree. */
-static bool decode_one(int m, const mh_insn *insn)
+/*
+ * Decode one instruction of QEMU's in mode @m, into scratch[m] with its
+ * details if @detail; true if the lengths agree.
+ */
+static bool decode_one(int m, const mh_insn *insn, bool detail)
 {
 	uint8_t bytes[16];
 	const uint8_t *code = bytes;
@@ -245,6 +271,10 @@ static bool decode_one(int m, const mh_insn *insn)
 	size = csi_mh->insn_data(insn, bytes, want);
 	if (size != want)
 		return false;
+	if (!detail)
+		return cs_disasm_iter(len_handles[m], &code, &size, &addr,
+				      len_scratch[m]) &&
+		       len_scratch[m]->size == want;
 	return cs_disasm_iter(handles[m], &code, &size, &addr, scratch[m]) &&
 	       scratch[m]->size == want;
 }
@@ -255,7 +285,7 @@ static bool mode_fits(int m, const mh_tb *tb, size_t n)
 	size_t first = n > CSI_CHECK_INSNS ? n - CSI_CHECK_INSNS : 0;
 
 	for (size_t i = first; i < n; i++)
-		if (!decode_one(m, csi_mh->tb_insn(tb, i)))
+		if (!decode_one(m, csi_mh->tb_insn(tb, i), i == n - 1))
 			return false;
 	return true;
 }
@@ -311,17 +341,28 @@ bool csi_classify(const mh_tb *tb, struct csi_insn_class *c)
 	nm = mode_order(csi_mh->tb_vaddr(tb), order);
 
 	g_mutex_lock(&decode_lock);
-	for (int i = 0; i < nm && m < 0; i++)
-		if (mode_fits(order[i], tb, n))
-			m = order[i];
-	if (m >= 0) {
-		/* mode_fits() decoded the last instruction last. */
-		mode_hint = m;
-		ok = true;
+	if (nm == 1) {
+		/*
+		 * One mode to try (code above 4 GiB): the last instruction
+		 * decides alone, whether or not the ones before it fit.
+		 */
+		m = order[0];
+		ok = decode_one(m, last, true);
+		if (ok)
+			mode_hint = m;
 	} else {
-		for (int i = 0; i < nm && !ok; i++) {
-			m = order[i];
-			ok = decode_one(m, last);
+		for (int i = 0; i < nm && m < 0; i++)
+			if (mode_fits(order[i], tb, n))
+				m = order[i];
+		if (m >= 0) {
+			/* mode_fits() decoded the last instruction last. */
+			mode_hint = m;
+			ok = true;
+		} else {
+			for (int i = 0; i < nm && !ok; i++) {
+				m = order[i];
+				ok = decode_one(m, last, true);
+			}
 		}
 	}
 	if (ok)

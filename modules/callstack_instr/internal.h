@@ -139,6 +139,13 @@ extern uint32_t csi_max_depth;
 extern uint32_t csi_ring_mask;
 extern enum cs_stack_kind csi_stack_kind;
 
+/*
+ * The counts, as the exit line and the handoff give them.  The hot ones
+ * (calls, rets, frames_popped, max_depth) are counted per vCPU, in
+ * struct vcpu: on a shared line each vCPU's count stole the line from
+ * the other's cache.  csi_stats holds the rest, and the hot ones an
+ * earlier version handed over; csi_stats_total() adds them up.
+ */
 struct csi_stats {
 	uint64_t calls, rets, frames_popped, unmatched_rets, dropped;
 	uint64_t unresolved, restarts, max_depth;
@@ -147,6 +154,8 @@ struct csi_stats {
 	uint64_t mode;
 };
 extern struct csi_stats csi_stats;
+/* csi_stats with every vCPU's counts added in. */
+void csi_stats_total(struct csi_stats *out);
 
 int csi_stacks_init(void);
 void csi_stacks_exit(void);
@@ -232,8 +241,6 @@ static inline struct csi_frame *csi_push_locked(struct csi_stack *s,
 	f->func = 0;
 	f->sp = sp;
 	f->node = 0;
-	if (s->depth > csi_stats.max_depth)
-		csi_stats.max_depth = s->depth;
 	return f;
 }
 
@@ -299,6 +306,8 @@ struct vcpu {
 	uint64_t call_ret, call_sp;	/* PEND_CALL: the frame */
 	uint64_t call_target;		/* PEND_CALL: direct call's target */
 	uint64_t misses;		/* blocks run armed, not matching */
+	/* This vCPU's share of csi_stats' calls, rets, frames_popped, max_depth. */
+	uint64_t calls, rets, popped, max_depth;
 	struct csi_stack *cur;		/* asid stacks: the stack of cur_asid */
 	uint64_t cur_asid;
 	uint64_t asid_ok;		/* cur_asid is cr3 now (see stack_of) */
@@ -356,5 +365,21 @@ enum csi_target {
  */
 int csi_target_check(int (*has_reg)(const char *name, void *opaque),
 		     void *opaque);
+
+/**
+ * csi_a64_asid() - the address space an aarch64 vCPU runs in
+ * @ttbr0: TTBR0_EL1, the table of the lower (user) half, switched with
+ *	the process
+ * @ttbr1: TTBR1_EL1
+ * @tcr: TCR_EL1; its A1 bit says which of the two holds the ASID (Linux
+ *	sets it: TTBR1_EL1), its AS bit whether the ASID has 8 or 16 bits
+ *
+ * A page table freed by one process is often the next one's: the ASID
+ * the kernel gives each process tells them apart.
+ *
+ * Return: TTBR0_EL1's table address (without CnP) with the ASID in bits
+ * 63:48.
+ */
+uint64_t csi_a64_asid(uint64_t ttbr0, uint64_t ttbr1, uint64_t tcr);
 
 #endif /* CALLSTACK_INSTR_INTERNAL_H */

@@ -13,6 +13,7 @@
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "internal.h"
 
@@ -31,7 +32,23 @@ struct stack_key {
 	uint64_t asid, anchor;
 };
 
-static GMutex table_lock;
+/*
+ * A lock, or a word, written while the vCPUs run (a stack looked up at a
+ * task switch, a node added), on a cache line of its own.  Beside
+ * node_chunks and the other pointers every call reads, each such write
+ * took their line away from the other vCPU's cache.
+ */
+union padded_mutex {
+	GMutex m;
+	char line[64];
+} __attribute__((aligned(64)));
+
+union padded_u32 {
+	uint32_t v;
+	char line[64];
+} __attribute__((aligned(64)));
+
+static union padded_mutex table_lock;
 static GHashTable *stacks;	/* struct stack_key -> struct csi_stack */
 static GHashTable *by_asid;	/* heuristic: asid -> GPtrArray of stacks */
 /*
@@ -67,13 +84,27 @@ static void stack_free(gpointer p)
 
 bool csi_folded_on;
 
+/* Child hints a node holds: what fills its cache line. */
+#define NODE_HINTS 6
+
+/* One cache line, aligned: a call touches its caller's node and its own. */
 struct node {
 	uint32_t parent;
 	uint32_t depth;		/* frames on the path from the root */
 	uint64_t func;
 	uint64_t count;		/* atomic: vCPUs count without node_lock */
-	uint32_t hint[4];	/* children last found, by 2 bits of func */
-};
+	/*
+	 * Children last found: their ids, each with 16 bits of its
+	 * function's hash (0: none) so that only a likely one is read; the
+	 * hint the next new child replaces; whether one was ever replaced.
+	 * Racy by design: a hint is checked against the child it names.
+	 */
+	uint32_t hint[NODE_HINTS];
+	uint16_t tag[NODE_HINTS];
+	uint8_t victim;
+	uint8_t full;
+} __attribute__((aligned(64)));
+_Static_assert(sizeof(struct node) == 64, "a node is one cache line");
 
 struct node_key {
 	uint32_t parent;
@@ -90,19 +121,21 @@ struct node_key {
  * function never change once it is published.  Nodes live in chunks
  * that never move, so a node can be read while another vCPU appends.
  * Only a miss takes node_lock and the hash table.  Before the cache, the
- * caller's own node holds four hints, child ids checked the same way: a
- * function's callees are found beside its node, often still in the CPU's
- * cache, where a slot of the cache is a miss of its own (a few per cent
- * of a Linux boot).
+ * caller's own node holds ten hints, child ids checked the same way: a
+ * function's callees are found in its node's cache line, often still in
+ * the CPU's cache, where a slot of the cache is a miss of its own and the
+ * node it names another.  With four hints a quarter of a Linux boot's
+ * calls went on to the cache, with ten a tenth.
  */
-#define NODE_CHUNK_BITS 12
+#define NODE_CHUNK_BITS 15		/* 2 MiB of nodes: one huge page */
 #define NODE_CHUNK (1u << NODE_CHUNK_BITS)
-#define NODE_CHUNKS (1u << 16)		/* 2^28 nodes at most */
+#define NODE_CHUNKS (1u << 13)		/* 2^28 nodes at most */
+#define CHUNK_BYTES ((size_t)NODE_CHUNK * sizeof(struct node))
 #define CACHE_BITS 18
 
-static GMutex node_lock;
+static union padded_mutex node_lock;
 static struct node **node_chunks;	/* NODE_CHUNKS entries */
-static uint32_t node_len;		/* published with release */
+static union padded_u32 node_len;	/* published with release */
 static GHashTable *children;		/* struct node_key -> id */
 static uint32_t *node_cache;		/* 1 << CACHE_BITS node ids, 0 = none */
 
@@ -115,6 +148,49 @@ static inline uint32_t cache_slot(uint32_t parent, uint64_t func)
 {
 	return ((func ^ (uint64_t)parent << 40) * 0x9e3779b97f4a7c15ull) >>
 	       (64 - CACHE_BITS);
+}
+
+/*
+ * @size bytes of zeroed memory, 2 MiB aligned and asked to be backed by
+ * huge pages where the kernel does that on request (transparent huge
+ * pages in "madvise" mode, as on Debian).  The trie's lookups land on
+ * random nodes of tens of MB and on random slots of the cache: with 4 KiB
+ * pages nearly each one also missed the TLB, a page walk that costs as
+ * much as the cache miss again, and more in a virtual machine.
+ */
+#define HUGE_PAGE (2u << 20)
+
+static void *huge_alloc(size_t size)
+{
+	size_t len = (size + HUGE_PAGE - 1) & ~(size_t)(HUGE_PAGE - 1);
+	uint8_t *p = mmap(NULL, len + HUGE_PAGE, PROT_READ | PROT_WRITE,
+			  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	size_t head;
+
+	if (p == MAP_FAILED)
+		g_error("callstack_instr: cannot map %zu bytes", len);
+	/* Keep the aligned part only. */
+	head = (HUGE_PAGE - ((uintptr_t)p & (HUGE_PAGE - 1))) & (HUGE_PAGE - 1);
+	if (head)
+		munmap(p, head);
+	munmap(p + head + len, HUGE_PAGE - head);
+	p += head;
+#ifdef MADV_HUGEPAGE
+	madvise(p, len, MADV_HUGEPAGE);
+#endif
+	return p;
+}
+
+static void huge_free(void *p, size_t size)
+{
+	if (p)
+		munmap(p, (size + HUGE_PAGE - 1) & ~(size_t)(HUGE_PAGE - 1));
+}
+
+/* A chunk of nodes, each on a cache line of its own. */
+static struct node *node_chunk_new(void)
+{
+	return huge_alloc(CHUNK_BYTES);
 }
 
 static guint node_hash(gconstpointer p)
@@ -138,7 +214,7 @@ static gboolean node_equal(gconstpointer a, gconstpointer b)
 static uint32_t node_child_locked(uint32_t parent, uint64_t func)
 {
 	struct node_key key = { parent, func }, *k;
-	uint32_t id = node_len;
+	uint32_t id = node_len.v;
 	struct node *n;
 	gpointer v;
 
@@ -147,16 +223,18 @@ static uint32_t node_child_locked(uint32_t parent, uint64_t func)
 	if (id >= NODE_CHUNKS * NODE_CHUNK)
 		return 0;
 	if (!(id & (NODE_CHUNK - 1)))
-		node_chunks[id >> NODE_CHUNK_BITS] = g_new(struct node,
-							   NODE_CHUNK);
+		node_chunks[id >> NODE_CHUNK_BITS] = node_chunk_new();
 	n = node_at(id);
 	n->parent = parent;
 	n->depth = node_at(parent)->depth + 1;
 	n->func = func;
 	n->count = 0;
 	memset(n->hint, 0, sizeof(n->hint));
+	memset(n->tag, 0, sizeof(n->tag));
+	n->victim = 0;
+	n->full = 0;
 	/* The node is whole before a lock-free reader can see its id. */
-	__atomic_store_n(&node_len, id + 1, __ATOMIC_RELEASE);
+	__atomic_store_n(&node_len.v, id + 1, __ATOMIC_RELEASE);
 	k = g_memdup2(&key, sizeof(key));
 	g_hash_table_insert(children, k, GUINT_TO_POINTER(id));
 	return id;
@@ -168,7 +246,7 @@ node_child_slow(uint32_t parent, uint64_t func, uint32_t slot)
 {
 	uint32_t id;
 
-	g_mutex_lock(&node_lock);
+	g_mutex_lock(&node_lock.m);
 	/*
 	 * Frames that never return (a stack shared by threads, say) would
 	 * make paths grow past what a stack holds, and the folded file with
@@ -184,7 +262,7 @@ node_child_slow(uint32_t parent, uint64_t func, uint32_t slot)
 		__atomic_store_n(&node_cache[slot], id, __ATOMIC_RELEASE);
 	}
 	__atomic_fetch_add(&node_at(id)->count, 1, __ATOMIC_RELAXED);
-	g_mutex_unlock(&node_lock);
+	g_mutex_unlock(&node_lock.m);
 	return id;
 }
 
@@ -199,24 +277,55 @@ static inline bool node_hit(uint32_t id, uint32_t parent, uint64_t func)
 	return true;
 }
 
+/* 16 bits of @func's hash, never 0 (an empty hint). */
+static inline uint16_t node_tag(uint64_t func)
+{
+	return ((func * 0x9e3779b97f4a7c15ull) >> 48) | 1;
+}
+
+/*
+ * @parent is a node a frame holds: found by an earlier call (its hint or
+ * cache entry was published after the node), or restored and checked
+ * (state.c), so node_len need not be read: that line changes with every
+ * node added.
+ */
 uint32_t csi_node_child(uint32_t parent, uint64_t func)
 {
-	uint32_t len = __atomic_load_n(&node_len, __ATOMIC_ACQUIRE);
-	uint32_t slot, id, *hint;
+	uint16_t tag = node_tag(func);
+	struct node *p = node_at(parent);
+	uint32_t slot, id;
 
-	if (parent >= len)
-		parent = 0;
-	hint = &node_at(parent)->hint[(func * 0x9e3779b97f4a7c15ull) >> 62];
-	id = __atomic_load_n(hint, __ATOMIC_ACQUIRE);
-	if (node_hit(id, parent, func))
-		return id;
+	for (int i = 0; i < NODE_HINTS; i++) {
+		if (__atomic_load_n(&p->tag[i], __ATOMIC_RELAXED) != tag)
+			continue;
+		id = __atomic_load_n(&p->hint[i], __ATOMIC_ACQUIRE);
+		if (node_hit(id, parent, func))
+			return id;
+	}
 	slot = cache_slot(parent, func);
-	id = __atomic_load_n(&node_cache[slot], __ATOMIC_ACQUIRE);
+	/*
+	 * While no hint of the parent was ever replaced, every child found
+	 * under it is among its hints: this one is new (most misses are),
+	 * and the cache, a miss of its own, cannot have it.  Should a race
+	 * between vCPUs have lost a hint, node_child_slow() still finds
+	 * the child in the table.
+	 */
+	id = __atomic_load_n(&p->full, __ATOMIC_RELAXED) ?
+	     __atomic_load_n(&node_cache[slot], __ATOMIC_ACQUIRE) : 0;
 	if (!node_hit(id, parent, func))
 		id = node_child_slow(parent, func, slot);
 	/* Not a truncated path's node: its parent is the marker. */
-	if (node_at(id)->parent == parent)
-		__atomic_store_n(hint, id, __ATOMIC_RELEASE);
+	if (node_at(id)->parent == parent) {
+		unsigned int v = __atomic_load_n(&p->victim, __ATOMIC_RELAXED) %
+				 NODE_HINTS;
+
+		if (__atomic_load_n(&p->hint[v], __ATOMIC_RELAXED))
+			__atomic_store_n(&p->full, 1, __ATOMIC_RELAXED);
+		__atomic_store_n(&p->victim, (v + 1) % NODE_HINTS,
+				 __ATOMIC_RELAXED);
+		__atomic_store_n(&p->hint[v], id, __ATOMIC_RELEASE);
+		__atomic_store_n(&p->tag[v], tag, __ATOMIC_RELAXED);
+	}
 	return id;
 }
 
@@ -224,45 +333,45 @@ bool csi_node_restore(uint32_t parent, uint64_t func, uint64_t count)
 {
 	uint32_t id;
 
-	g_mutex_lock(&node_lock);
-	if (parent >= node_len) {
-		g_mutex_unlock(&node_lock);
+	g_mutex_lock(&node_lock.m);
+	if (parent >= node_len.v) {
+		g_mutex_unlock(&node_lock.m);
 		return false;
 	}
 	id = node_child_locked(parent, func);
 	__atomic_fetch_add(&node_at(id)->count, count, __ATOMIC_RELAXED);
-	g_mutex_unlock(&node_lock);
+	g_mutex_unlock(&node_lock.m);
 	return true;
 }
 
 uint32_t csi_node_count(void)
 {
-	return node_chunks ? __atomic_load_n(&node_len, __ATOMIC_ACQUIRE) : 0;
+	return node_chunks ? __atomic_load_n(&node_len.v, __ATOMIC_ACQUIRE) : 0;
 }
 
 void csi_node_foreach(void (*fn)(uint32_t id, uint32_t parent, uint64_t func,
 				 uint64_t count, void *), void *opaque)
 {
-	g_mutex_lock(&node_lock);
-	for (uint32_t i = 1; i < node_len; i++) {
+	g_mutex_lock(&node_lock.m);
+	for (uint32_t i = 1; i < node_len.v; i++) {
 		struct node *n = node_at(i);
 
 		fn(i, n->parent, n->func,
 		   __atomic_load_n(&n->count, __ATOMIC_RELAXED), opaque);
 	}
-	g_mutex_unlock(&node_lock);
+	g_mutex_unlock(&node_lock.m);
 }
 
 static void nodes_init(void)
 {
 	node_chunks = g_new0(struct node *, NODE_CHUNKS);
-	node_cache = g_new0(uint32_t, 1u << CACHE_BITS);
-	node_len = 0;
+	node_cache = huge_alloc(sizeof(uint32_t) << CACHE_BITS);
+	node_len.v = 0;
 	children = g_hash_table_new_full(node_hash, node_equal, g_free, NULL);
 	/* The root, id 0, is no node's child: it is not in children. */
-	node_chunks[0] = g_new(struct node, NODE_CHUNK);
+	node_chunks[0] = node_chunk_new();
 	*node_at(0) = (struct node){ 0 };
-	node_len = 1;
+	node_len.v = 1;
 }
 
 static void nodes_exit(void)
@@ -270,10 +379,11 @@ static void nodes_exit(void)
 	g_clear_pointer(&children, g_hash_table_unref);
 	if (node_chunks)
 		for (uint32_t i = 0; i < NODE_CHUNKS && node_chunks[i]; i++)
-			g_free(node_chunks[i]);
+			huge_free(node_chunks[i], CHUNK_BYTES);
 	g_clear_pointer(&node_chunks, g_free);
-	g_clear_pointer(&node_cache, g_free);
-	node_len = 0;
+	huge_free(node_cache, sizeof(uint32_t) << CACHE_BITS);
+	node_cache = NULL;
+	node_len.v = 0;
 }
 
 /* -- stacks ----------------------------------------------------------------- */
@@ -392,7 +502,7 @@ struct csi_stack *csi_stack_get(uint64_t asid, uint64_t sp)
 	struct stack_key key = { asid, 0 };
 	struct csi_stack *s;
 
-	g_mutex_lock(&table_lock);
+	g_mutex_lock(&table_lock.m);
 	if (csi_stack_kind == CS_STACK_HEURISTIC) {
 		s = heuristic_get_locked(asid, sp);
 		s->last_sp = sp;
@@ -404,7 +514,7 @@ struct csi_stack *csi_stack_get(uint64_t asid, uint64_t sp)
 		if (!s)
 			s = stack_new_locked(asid, key.anchor);
 	}
-	g_mutex_unlock(&table_lock);
+	g_mutex_unlock(&table_lock.m);
 	return s;
 }
 
@@ -414,7 +524,7 @@ struct csi_stack *csi_stack_restore(uint64_t asid, uint64_t anchor,
 	struct stack_key key = { asid, anchor };
 	struct csi_stack *s;
 
-	g_mutex_lock(&table_lock);
+	g_mutex_lock(&table_lock.m);
 	/*
 	 * Not csi_stack_get(): a heuristic stack restored near another one
 	 * would be taken for it, and two stacks would become one.
@@ -426,7 +536,7 @@ struct csi_stack *csi_stack_restore(uint64_t asid, uint64_t anchor,
 			g_ptr_array_add(asid_list_locked(asid), s);
 	}
 	s->last_sp = last_sp;
-	g_mutex_unlock(&table_lock);
+	g_mutex_unlock(&table_lock.m);
 	return s;
 }
 
@@ -437,8 +547,8 @@ guint csi_stack_count(void)
 
 void csi_stack_foreach(void (*fn)(struct csi_stack *, void *), void *opaque)
 {
-	g_mutex_lock(&table_lock);
+	g_mutex_lock(&table_lock.m);
 	for (guint i = 0; i < all->len; i++)
 		fn(g_ptr_array_index(all, i), opaque);
-	g_mutex_unlock(&table_lock);
+	g_mutex_unlock(&table_lock.m);
 }

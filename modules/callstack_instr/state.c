@@ -95,13 +95,15 @@ int csi_state_save(mh_module *self, void **data, size_t *len)
 	unsigned int nv = csi_mh->num_vcpus();
 	int64_t offset = 0;
 	bool has_offset = csi_symbols_offset(&offset);
+	struct csi_stats total;
 
 	(void)self;
 	put32(c.b, STATE_MAGIC(STATE_VERSION));
 	put32(c.b, csi_stack_kind);
 	put32(c.b, STATS_N);
-	csi_stats.mode = csi_decode_mode();
-	g_byte_array_append(c.b, (const guint8 *)&csi_stats, sizeof(csi_stats));
+	csi_stats_total(&total);
+	total.mode = csi_decode_mode();
+	g_byte_array_append(c.b, (const guint8 *)&total, sizeof(total));
 	put32(c.b, has_offset);
 	put64(c.b, (uint64_t)offset);
 	put32(c.b, csi_stack_count());
@@ -226,6 +228,16 @@ static void restore_vcpus(struct reader *r, uint32_t version,
 	}
 }
 
+/* Frames of @s naming no node of the trie (a bad state) name none. */
+static void check_nodes(struct csi_stack *s, void *opaque)
+{
+	uint32_t n = *(const uint32_t *)opaque;
+
+	for (uint32_t i = 0; i < s->depth; i++)
+		if (csi_frame_at(s, i)->node >= n)
+			csi_frame_at(s, i)->node = 0;
+}
+
 int csi_state_restore(mh_module *self, const void *data, size_t len,
 		      const char *old_version)
 {
@@ -308,6 +320,9 @@ int csi_state_restore(mh_module *self, const void *data, size_t len,
 		    csi_node_count() != i + 2)
 			r.bad = true;
 	}
+	/* A frame's node is a node of the trie: the calls read no bound. */
+	nnodes = csi_node_count();
+	csi_stack_foreach(check_nodes, &nnodes);
 	restore_vcpus(&r, version, restored);
 	if (r.bad) {
 		csi_mh->log(self, MH_LOG_ERROR, "state from %s: truncated",

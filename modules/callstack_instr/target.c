@@ -33,3 +33,14 @@ int csi_target_check(int (*has_reg)(const char *name, void *opaque),
 		return CSI_TARGET_ARM;
 	return -ENOTSUP;
 }
+
+uint64_t csi_a64_asid(uint64_t ttbr0, uint64_t ttbr1, uint64_t tcr)
+{
+	/* TCR_EL1.A1 (bit 22): which TTBR holds the ASID; AS (bit 36): 16 bits. */
+	uint64_t asid = ((tcr >> 22) & 1 ? ttbr1 : ttbr0) >> 48;
+
+	if (!((tcr >> 36) & 1))
+		asid &= 0xff;
+	/* BADDR, bits 47:1; bit 0 is CnP, a hint, not the table. */
+	return (ttbr0 & 0x0000fffffffffffeull) | asid << 48;
+}
