@@ -463,6 +463,8 @@ static int build_index(mh_module *self, const struct mh_api *api)
 			g_free(err);
 			goto fail;
 		}
+		if (b->warning)
+			api->log(self, MH_LOG_WARN, "%s", b->warning);
 		type = is_pie(*p);
 		n_rows += b->rows->len;
 		n_funcs += b->funcs->len;

@@ -126,10 +126,19 @@ struct dw_binary {
 	GPtrArray *funcs;		/* struct dw_func *, owned */
 	GArray *globals;		/* struct dw_var */
 	struct dw_late *late;
+	char *warning;			/* what dw_open() skipped (broken units), or NULL */
+	uint32_t units_own, units_libdwarf;	/* whose walk read each CU */
 };
 
 /* index.c */
 struct dw_binary *dw_open(const char *path, uint64_t bias, char **err);
+/*
+ * dw_open() with @flags: DW_OPEN_LIBDWARF_WALK walks the DIEs with
+ * libdwarf even where dwarfp's own reader could (to compare the two).
+ */
+#define DW_OPEN_LIBDWARF_WALK 1u
+struct dw_binary *dw_open_flags(const char *path, uint64_t bias, unsigned int flags,
+				char **err);
 void dw_close(struct dw_binary *b);
 /*
  * Read @f's variables into @f->vars if not yet done: dw_open() leaves
