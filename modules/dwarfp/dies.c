@@ -47,10 +47,8 @@ struct abbrev {
 	uint16_t sib_form;
 };
 
-/* The abbreviations at one offset of .debug_abbrev, for units of one shape. */
+/* The abbreviations at one offset of .debug_abbrev, for one unit. */
 struct abbrev_table {
-	uint64_t off;
-	uint8_t addr_size, offset_size, version;
 	struct abbrev *ab;
 	guint n_ab;
 	struct abbrev_attr *attrs;
@@ -66,8 +64,6 @@ struct sect {
 struct dw_dies {
 	struct sect info, abbrev, str, line_str, str_offsets, addr, ranges, rnglists;
 	GArray *units;			/* struct dw_unit, by offset */
-	GHashTable *tables;		/* abbrev offset -> struct abbrev_table * */
-	GPtrArray *all_tables;		/* owned */
 	GArray *ab_buf, *attr_buf;	/* table_parse()'s, kept between tables */
 };
 
@@ -87,7 +83,9 @@ static inline bool rd_n(const uint8_t **p, const uint8_t *end, unsigned n,
 	return true;
 }
 
-static inline bool rd_uleb(const uint8_t **p, const uint8_t *end, uint64_t *v)
+/* A LEB128 number's bits; *@bits: how many it had (for the sign). */
+static inline bool rd_leb(const uint8_t **p, const uint8_t *end, uint64_t *v,
+			  unsigned *bits)
 {
 	uint64_t x = 0;
 	unsigned shift = 0;
@@ -102,6 +100,7 @@ static inline bool rd_uleb(const uint8_t **p, const uint8_t *end, uint64_t *v)
 		if (!(c & 0x80)) {
 			*p = q;
 			*v = x;
+			*bits = shift;
 			return true;
 		}
 		if (shift > 70)
@@ -110,29 +109,24 @@ static inline bool rd_uleb(const uint8_t **p, const uint8_t *end, uint64_t *v)
 	return false;
 }
 
+static inline bool rd_uleb(const uint8_t **p, const uint8_t *end, uint64_t *v)
+{
+	unsigned bits;
+
+	return rd_leb(p, end, v, &bits);
+}
+
 static inline bool rd_sleb(const uint8_t **p, const uint8_t *end, int64_t *v)
 {
-	uint64_t x = 0;
-	unsigned shift = 0;
-	const uint8_t *q = *p;
+	uint64_t x;
+	unsigned bits;
 
-	while (q < end) {
-		uint8_t c = *q++;
-
-		if (shift < 64)
-			x |= (uint64_t)(c & 0x7f) << shift;
-		shift += 7;
-		if (!(c & 0x80)) {
-			if (shift < 64 && (c & 0x40))
-				x |= ~(uint64_t)0 << shift;
-			*p = q;
-			*v = (int64_t)x;
-			return true;
-		}
-		if (shift > 70)
-			return false;
-	}
-	return false;
+	if (!rd_leb(p, end, &x, &bits))
+		return false;
+	if (bits < 64 && (x >> (bits - 1) & 1))
+		x |= ~(uint64_t)0 << bits;
+	*v = (int64_t)x;
+	return true;
 }
 
 /* -- forms ------------------------------------------------------------------ */
@@ -286,6 +280,8 @@ static void table_free(void *p)
 {
 	struct abbrev_table *t = p;
 
+	if (!t)
+		return;
 	g_free(t->ab);
 	g_free(t->attrs);
 	g_free(t->by_code);
@@ -382,10 +378,6 @@ static struct abbrev_table *table_parse(const struct dw_dies *d,
 		max_code = MAX(max_code, code);
 	}
 	t = g_new0(struct abbrev_table, 1);
-	t->off = off;
-	t->addr_size = u->addr_size;
-	t->offset_size = u->offset_size;
-	t->version = u->version;
 	t->n_ab = ab->len;
 	t->ab = g_memdup2(ab->data, ab->len * sizeof(struct abbrev));
 	t->attrs = g_memdup2(attrs->data, attrs->len * sizeof(struct abbrev_attr));
@@ -477,23 +469,22 @@ static bool unit_header(const struct dw_dies *d, uint64_t off, struct dw_unit *u
 }
 
 /* The abbreviations @u uses, parsed on first use. */
+/*
+ * The abbreviations @u uses, parsed on first use.  Each unit has its own
+ * (compilers give each its own offset): dw_dies_unit_done() frees them,
+ * so the reader holds one unit's at a time, not the whole section's.
+ */
 static const struct abbrev_table *unit_table(struct dw_dies *d, struct dw_unit *u)
 {
-	struct abbrev_table *t;
+	if (!u->table)
+		u->table = table_parse(d, u, u->abbrev_off);
+	return u->table;
+}
 
-	if (u->table)
-		return u->table;
-	t = g_hash_table_lookup(d->tables, &u->abbrev_off);
-	if (!t || t->addr_size != u->addr_size || t->offset_size != u->offset_size ||
-	    t->version != u->version) {
-		t = table_parse(d, u, u->abbrev_off);
-		if (!t)
-			return NULL;
-		g_ptr_array_add(d->all_tables, t);
-		g_hash_table_replace(d->tables, &t->off, t);
-	}
-	u->table = t;
-	return t;
+void dw_dies_unit_done(struct dw_unit *u)
+{
+	table_free((void *)u->table);
+	u->table = NULL;
 }
 
 struct dw_dies *dw_dies_new(const struct dw_elfsrc *src)
@@ -518,8 +509,6 @@ struct dw_dies *dw_dies_new(const struct dw_elfsrc *src)
 	d->ranges.p = dw_elfsrc_section(src, ".debug_ranges", &d->ranges.size);
 	d->rnglists.p = dw_elfsrc_section(src, ".debug_rnglists", &d->rnglists.size);
 	d->units = g_array_new(FALSE, FALSE, sizeof(struct dw_unit));
-	d->tables = g_hash_table_new(g_int64_hash, g_int64_equal);
-	d->all_tables = g_ptr_array_new_with_free_func(table_free);
 	d->ab_buf = g_array_new(FALSE, FALSE, sizeof(struct abbrev));
 	d->attr_buf = g_array_new(FALSE, FALSE, sizeof(struct abbrev_attr));
 	/* Every header, up front: a reference may lead into any unit. */
@@ -538,9 +527,9 @@ void dw_dies_free(struct dw_dies *d)
 {
 	if (!d)
 		return;
+	for (guint i = 0; i < d->units->len; i++)
+		dw_dies_unit_done(&g_array_index(d->units, struct dw_unit, i));
 	g_array_free(d->units, TRUE);
-	g_hash_table_destroy(d->tables);
-	g_ptr_array_free(d->all_tables, TRUE);
 	g_array_free(d->ab_buf, TRUE);
 	g_array_free(d->attr_buf, TRUE);
 	g_free(d);
@@ -552,7 +541,7 @@ static bool unit_bases(struct dw_dies *d, struct dw_unit *u)
 	struct dw_die die;
 
 	if (u->bases_read)
-		return u->bases_ok;
+		return u->bases_ok && unit_table(d, u);
 	u->bases_read = true;
 	if (!unit_table(d, u) || dw_die_read(d, u, u->die_off, &die, false) != 1)
 		return false;

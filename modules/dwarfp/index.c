@@ -140,6 +140,50 @@ static char *die_name(Dwarf_Debug dbg, Dwarf_Die die, int depth)
 
 static const char *type_of(struct cu_ctx *cu, Dwarf_Die die, int depth);
 
+/* Is a type of @tag spelled around the type it refers to (a pointer's ...)? */
+static bool type_wraps(int tag)
+{
+	return tag == DW_TAG_pointer_type || tag == DW_TAG_const_type ||
+	       tag == DW_TAG_volatile_type || tag == DW_TAG_array_type;
+}
+
+/* The C spelling of a type DIE of @tag named @name; @inner: what it wraps. */
+static GString *type_spell(int tag, const char *name, const char *inner)
+{
+	GString *out = g_string_new(NULL);
+
+	switch (tag) {
+	case DW_TAG_pointer_type:
+		g_string_append_printf(out, "%s *", inner);
+		break;
+	case DW_TAG_const_type:
+		g_string_append_printf(out, "const %s", inner);
+		break;
+	case DW_TAG_volatile_type:
+		g_string_append_printf(out, "volatile %s", inner);
+		break;
+	case DW_TAG_array_type:
+		g_string_append_printf(out, "%s[]", inner);
+		break;
+	case DW_TAG_structure_type:
+		g_string_append_printf(out, "struct %s", name ? name : "<anon>");
+		break;
+	case DW_TAG_union_type:
+		g_string_append_printf(out, "union %s", name ? name : "<anon>");
+		break;
+	case DW_TAG_enumeration_type:
+		g_string_append_printf(out, "enum %s", name ? name : "<anon>");
+		break;
+	case DW_TAG_subroutine_type:
+		g_string_append(out, "<function>");
+		break;
+	default:
+		g_string_append(out, name ? name : "<unknown>");
+		break;
+	}
+	return out;
+}
+
 /*
  * A C spelling of the type DIE at @off ("int", "struct point *", ...),
  * interned and remembered: a binary names few types many times.
@@ -164,40 +208,7 @@ static const char *type_at(struct cu_ctx *cu, Dwarf_Off off, Dwarf_Bool is_info,
 	if (dwarf_tag(t, &tag, dw_err(&err)) != DW_DLV_OK)
 		tag = 0;
 	name = die_name(dbg, t, 0);
-	out = g_string_new(NULL);
-	switch (tag) {
-	case DW_TAG_pointer_type:
-		g_string_append(out, type_of(cu, t, depth + 1));
-		g_string_append(out, " *");
-		break;
-	case DW_TAG_const_type:
-		g_string_append(out, "const ");
-		g_string_append(out, type_of(cu, t, depth + 1));
-		break;
-	case DW_TAG_volatile_type:
-		g_string_append(out, "volatile ");
-		g_string_append(out, type_of(cu, t, depth + 1));
-		break;
-	case DW_TAG_array_type:
-		g_string_append(out, type_of(cu, t, depth + 1));
-		g_string_append(out, "[]");
-		break;
-	case DW_TAG_structure_type:
-		g_string_append_printf(out, "struct %s", name ? name : "<anon>");
-		break;
-	case DW_TAG_union_type:
-		g_string_append_printf(out, "union %s", name ? name : "<anon>");
-		break;
-	case DW_TAG_enumeration_type:
-		g_string_append_printf(out, "enum %s", name ? name : "<anon>");
-		break;
-	case DW_TAG_subroutine_type:
-		g_string_append(out, "<function>");
-		break;
-	default:
-		g_string_append(out, name ? name : "<unknown>");
-		break;
-	}
+	out = type_spell(tag, name, type_wraps(tag) ? type_of(cu, t, depth + 1) : NULL);
 	dwarf_dealloc_die(t);
 	known = dw_intern(cu->b, out->str);
 	/* Not below the depth limit: a cut-short spelling is not the type's. */
@@ -744,40 +755,8 @@ static const char *raw_type_at(struct cu_ctx *cu, uint64_t off, int depth)
 	if (depth > 16 || !u || dw_die_read_all(cu->dies, u, off, &t) != 1)
 		return "void";
 	name = raw_die_name(cu, u, &t, 0);
-	out = g_string_new(NULL);
-	switch (t.tag) {
-	case DW_TAG_pointer_type:
-		g_string_append(out, raw_type_of(cu, u, &t, depth + 1));
-		g_string_append(out, " *");
-		break;
-	case DW_TAG_const_type:
-		g_string_append(out, "const ");
-		g_string_append(out, raw_type_of(cu, u, &t, depth + 1));
-		break;
-	case DW_TAG_volatile_type:
-		g_string_append(out, "volatile ");
-		g_string_append(out, raw_type_of(cu, u, &t, depth + 1));
-		break;
-	case DW_TAG_array_type:
-		g_string_append(out, raw_type_of(cu, u, &t, depth + 1));
-		g_string_append(out, "[]");
-		break;
-	case DW_TAG_structure_type:
-		g_string_append_printf(out, "struct %s", name ? name : "<anon>");
-		break;
-	case DW_TAG_union_type:
-		g_string_append_printf(out, "union %s", name ? name : "<anon>");
-		break;
-	case DW_TAG_enumeration_type:
-		g_string_append_printf(out, "enum %s", name ? name : "<anon>");
-		break;
-	case DW_TAG_subroutine_type:
-		g_string_append(out, "<function>");
-		break;
-	default:
-		g_string_append(out, name ? name : "<unknown>");
-		break;
-	}
+	out = type_spell(t.tag, name, type_wraps(t.tag) ?
+			 raw_type_of(cu, u, &t, depth + 1) : NULL);
 	known = dw_intern(cu->b, out->str);
 	if (depth == 0 && !cu->raw_failed)
 		g_hash_table_insert(cu->b->late->types, GSIZE_TO_POINTER(off),
@@ -1216,6 +1195,8 @@ struct dw_binary *dw_open_flags(const char *path, uint64_t bias, unsigned int fl
 		} else {
 			b->units_own++;
 		}
+		if (u)
+			dw_dies_unit_done(u);
 		if (!b->addr_size && b->funcs->len > before)
 			b->addr_size = addr_size;
 		dwarf_dealloc_die(cu_die);

@@ -75,7 +75,7 @@ struct dw_unit {
 	bool bases_read, bases_ok;	/* the unit DIE read (dw_dies_unit()) */
 	bool has_str_offsets_base, has_addr_base, has_rnglists_base;
 	uint64_t str_offsets_base, addr_base, rnglists_base;
-	const struct abbrev_table *table;
+	const struct abbrev_table *table;	/* NULL until read, or after _done() */
 };
 
 /* An attribute's value as read: its form, a number, a string or block. */
@@ -125,6 +125,8 @@ void dw_dies_free(struct dw_dies *d);
 struct dw_unit *dw_dies_unit_of(struct dw_dies *d, uint64_t off);
 /* Read @u's abbreviations and unit DIE (once): false if they are broken. */
 bool dw_dies_unit_ready(struct dw_dies *d, struct dw_unit *u);
+/* Free @u's abbreviations until it is read again (they are parsed again then). */
+void dw_dies_unit_done(struct dw_unit *u);
 /* dw_dies_unit_of() if dw_dies_unit_ready(), else NULL. */
 struct dw_unit *dw_dies_unit(struct dw_dies *d, uint64_t off);
 /*
