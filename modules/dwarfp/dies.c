@@ -47,12 +47,18 @@ struct abbrev {
 	uint16_t sib_form;
 };
 
-/* The abbreviations at one offset of .debug_abbrev, for one unit. */
+/*
+ * The abbreviations at one offset of .debug_abbrev, for one unit.  Its
+ * arrays are kept when the unit is done and reused for the next unit's
+ * (dw_dies' pool): a table's worth of malloc() per unit, among libdwarf's
+ * many small ones, cost more than parsing it.
+ */
 struct abbrev_table {
-	struct abbrev *ab;
+	GArray *ab_arr, *attr_arr, *code_arr;	/* the storage of: */
+	const struct abbrev *ab;
 	guint n_ab;
-	struct abbrev_attr *attrs;
-	uint32_t *by_code;		/* code -> index + 1 in @ab, if codes are small */
+	const struct abbrev_attr *attrs;
+	const uint32_t *by_code;	/* code -> index + 1 in @ab, if codes are small */
 	uint64_t n_code;
 };
 
@@ -64,7 +70,7 @@ struct sect {
 struct dw_dies {
 	struct sect info, abbrev, str, line_str, str_offsets, addr, ranges, rnglists;
 	GArray *units;			/* struct dw_unit, by offset */
-	GArray *ab_buf, *attr_buf;	/* table_parse()'s, kept between tables */
+	GPtrArray *pool;		/* struct abbrev_table * no unit holds */
 };
 
 /* -- reading bytes --------------------------------------------------------- */
@@ -280,11 +286,9 @@ static void table_free(void *p)
 {
 	struct abbrev_table *t = p;
 
-	if (!t)
-		return;
-	g_free(t->ab);
-	g_free(t->attrs);
-	g_free(t->by_code);
+	g_array_free(t->ab_arr, TRUE);
+	g_array_free(t->attr_arr, TRUE);
+	g_array_free(t->code_arr, TRUE);
 	g_free(t);
 }
 
@@ -309,17 +313,16 @@ static uint8_t attr_slot(uint16_t at)
 	}
 }
 
-/* Parse the abbreviations at @off for units shaped as @u; NULL if broken. */
-static struct abbrev_table *table_parse(const struct dw_dies *d,
-					const struct dw_unit *u, uint64_t off)
+/* Parse the abbreviations at @off for units shaped as @u into @t; false if broken. */
+static bool table_parse(struct abbrev_table *t, const struct dw_dies *d,
+			const struct dw_unit *u, uint64_t off)
 {
 	const uint8_t *p, *end = d->abbrev.p + d->abbrev.size;
-	GArray *ab = d->ab_buf, *attrs = d->attr_buf;
-	struct abbrev_table *t;
+	GArray *ab = t->ab_arr, *attrs = t->attr_arr, *codes = t->code_arr;
 	uint64_t max_code = 0;
 
 	if (off >= d->abbrev.size)
-		return NULL;
+		return false;
 	g_array_set_size(ab, 0);
 	g_array_set_size(attrs, 0);
 	p = d->abbrev.p + off;
@@ -330,11 +333,11 @@ static struct abbrev_table *table_parse(const struct dw_dies *d,
 		int32_t size = 0;
 
 		if (!rd_uleb(&p, end, &code))
-			return NULL;
+			return false;
 		if (!code)
 			break;
 		if (!rd_uleb(&p, end, &tag) || tag > UINT16_MAX || p >= end)
-			return NULL;
+			return false;
 		g_array_set_size(ab, ab->len + 1);
 		a = &g_array_index(ab, struct abbrev, ab->len - 1);
 		a->code = code;
@@ -350,14 +353,14 @@ static struct abbrev_table *table_parse(const struct dw_dies *d,
 			int fs;
 
 			if (!rd_uleb(&p, end, &name) || !rd_uleb(&p, end, &form))
-				return NULL;
+				return false;
 			if (!name && !form)
 				break;
 			if (name > UINT16_MAX || form > UINT16_MAX)
-				return NULL;
+				return false;
 			fs = form_fixed_size(form, u->addr_size, u->offset_size, u->version);
 			if (fs == -2)
-				return NULL;	/* a form we cannot step over */
+				return false;	/* a form we cannot step over */
 			g_array_set_size(attrs, attrs->len + 1);
 			at = &g_array_index(attrs, struct abbrev_attr, attrs->len - 1);
 			at->at = name;
@@ -366,7 +369,7 @@ static struct abbrev_table *table_parse(const struct dw_dies *d,
 			at->slot = attr_slot(at->at);
 			at->implicit = 0;
 			if (form == DW_FORM_implicit_const && !rd_sleb(&p, end, &at->implicit))
-				return NULL;
+				return false;
 			if (at->at == DW_AT_sibling && size >= 0 && fs > 0) {
 				a->sib_at = size;
 				a->sib_form = at->form;
@@ -377,19 +380,24 @@ static struct abbrev_table *table_parse(const struct dw_dies *d,
 		a->size = size;
 		max_code = MAX(max_code, code);
 	}
-	t = g_new0(struct abbrev_table, 1);
+	t->ab = (const struct abbrev *)ab->data;
 	t->n_ab = ab->len;
-	t->ab = g_memdup2(ab->data, ab->len * sizeof(struct abbrev));
-	t->attrs = g_memdup2(attrs->data, attrs->len * sizeof(struct abbrev_attr));
+	t->attrs = (const struct abbrev_attr *)attrs->data;
+	t->by_code = NULL;
 	/* Codes are 1, 2, 3 ... as compilers number them: a direct table. */
 	if (max_code <= 4 * (uint64_t)t->n_ab + 64) {
+		uint32_t *by_code;
+
 		t->n_code = max_code + 1;
-		t->by_code = g_new0(uint32_t, t->n_code);
+		g_array_set_size(codes, t->n_code);
+		by_code = (uint32_t *)codes->data;
+		memset(by_code, 0, t->n_code * sizeof(*by_code));
 		for (guint i = 0; i < t->n_ab; i++)
-			if (!t->by_code[t->ab[i].code])
-				t->by_code[t->ab[i].code] = i + 1;
+			if (!by_code[t->ab[i].code])
+				by_code[t->ab[i].code] = i + 1;
+		t->by_code = by_code;
 	}
-	return t;
+	return true;
 }
 
 static const struct abbrev *abbrev_find(const struct abbrev_table *t, uint64_t code)
@@ -468,22 +476,37 @@ static bool unit_header(const struct dw_dies *d, uint64_t off, struct dw_unit *u
 	return true;
 }
 
-/* The abbreviations @u uses, parsed on first use. */
 /*
  * The abbreviations @u uses, parsed on first use.  Each unit has its own
- * (compilers give each its own offset): dw_dies_unit_done() frees them,
- * so the reader holds one unit's at a time, not the whole section's.
+ * (compilers give each its own offset): dw_dies_unit_done() gives them
+ * back, so the reader holds a unit's at a time, not the whole section's.
  */
 static const struct abbrev_table *unit_table(struct dw_dies *d, struct dw_unit *u)
 {
-	if (!u->table)
-		u->table = table_parse(d, u, u->abbrev_off);
-	return u->table;
+	struct abbrev_table *t;
+
+	if (u->table)
+		return u->table;
+	if (d->pool->len) {
+		t = g_ptr_array_steal_index_fast(d->pool, d->pool->len - 1);
+	} else {
+		t = g_new0(struct abbrev_table, 1);
+		t->ab_arr = g_array_new(FALSE, FALSE, sizeof(struct abbrev));
+		t->attr_arr = g_array_new(FALSE, FALSE, sizeof(struct abbrev_attr));
+		t->code_arr = g_array_new(FALSE, FALSE, sizeof(uint32_t));
+	}
+	if (!table_parse(t, d, u, u->abbrev_off)) {
+		g_ptr_array_add(d->pool, t);
+		return NULL;
+	}
+	u->table = t;
+	return t;
 }
 
-void dw_dies_unit_done(struct dw_unit *u)
+void dw_dies_unit_done(struct dw_dies *d, struct dw_unit *u)
 {
-	table_free((void *)u->table);
+	if (u->table)
+		g_ptr_array_add(d->pool, (void *)u->table);
 	u->table = NULL;
 }
 
@@ -509,8 +532,7 @@ struct dw_dies *dw_dies_new(const struct dw_elfsrc *src)
 	d->ranges.p = dw_elfsrc_section(src, ".debug_ranges", &d->ranges.size);
 	d->rnglists.p = dw_elfsrc_section(src, ".debug_rnglists", &d->rnglists.size);
 	d->units = g_array_new(FALSE, FALSE, sizeof(struct dw_unit));
-	d->ab_buf = g_array_new(FALSE, FALSE, sizeof(struct abbrev));
-	d->attr_buf = g_array_new(FALSE, FALSE, sizeof(struct abbrev_attr));
+	d->pool = g_ptr_array_new_with_free_func(table_free);
 	/* Every header, up front: a reference may lead into any unit. */
 	while (off < d->info.size) {
 		struct dw_unit u;
@@ -528,10 +550,9 @@ void dw_dies_free(struct dw_dies *d)
 	if (!d)
 		return;
 	for (guint i = 0; i < d->units->len; i++)
-		dw_dies_unit_done(&g_array_index(d->units, struct dw_unit, i));
+		dw_dies_unit_done(d, &g_array_index(d->units, struct dw_unit, i));
 	g_array_free(d->units, TRUE);
-	g_array_free(d->ab_buf, TRUE);
-	g_array_free(d->attr_buf, TRUE);
+	g_ptr_array_free(d->pool, TRUE);
 	g_free(d);
 }
 

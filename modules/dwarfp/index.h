@@ -125,8 +125,8 @@ void dw_dies_free(struct dw_dies *d);
 struct dw_unit *dw_dies_unit_of(struct dw_dies *d, uint64_t off);
 /* Read @u's abbreviations and unit DIE (once): false if they are broken. */
 bool dw_dies_unit_ready(struct dw_dies *d, struct dw_unit *u);
-/* Free @u's abbreviations until it is read again (they are parsed again then). */
-void dw_dies_unit_done(struct dw_unit *u);
+/* Let go of @u's abbreviations until it is read again (parsed again then). */
+void dw_dies_unit_done(struct dw_dies *d, struct dw_unit *u);
 /* dw_dies_unit_of() if dw_dies_unit_ready(), else NULL. */
 struct dw_unit *dw_dies_unit(struct dw_dies *d, uint64_t off);
 /*
