@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * What the parts of dwarfp's index share, and nothing else: index.c
- * (dw_open(), dw_close() and the DIE walk), elfsrc.c (the file as libdwarf
- * reads it), lines.c (the line tables) and addrmap.c (the address maps
- * and lookups).  eval.c and dwarfp.c see only
- * dwarfp.h.
+ * (dw_open(), dw_close() and the DIE walks), dies.c (dwarfp's own reader
+ * of .debug_info), elfsrc.c (the file as libdwarf reads it), lines.c (the
+ * line tables) and addrmap.c (the address maps and lookups).  eval.c and
+ * dwarfp.c see only dwarfp.h.
  */
 #ifndef DWARFP_INDEX_H
 #define DWARFP_INDEX_H

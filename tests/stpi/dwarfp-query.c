@@ -6,11 +6,13 @@
  *   dwarfp-query lookup ELF      for each hex address on stdin, two lines as
  *                                `addr2line -f -e ELF` prints them
  *   dwarfp-query funcs ELF       name entry post-prologue file:line
- *   dwarfp-query dump ELF        every function, inlined ones too, with
- *                                every field of the index (ranges, outer
- *                                function, compile unit), then the globals
- *                                with their location expressions: to
- *                                compare two ways of building the index
+ *   dwarfp-query dump ELF [ADDR]...  every function, inlined ones too,
+ *                                with every field of the index (ranges,
+ *                                outer function, compile unit, the lookup
+ *                                of its entry), the globals with their
+ *                                location expressions, then the variables
+ *                                in scope at each hex ADDR: to compare two
+ *                                ways of building the index
  *   dwarfp-query vars ELF [ADDR]...  the variables of each function (or
  *                                those in scope at each hex ADDR) and the
  *                                globals:
@@ -52,7 +54,7 @@ static void print_var(const char *fn, const struct dw_var *v)
 	       v->loc.is_const ? "const" : v->loc.whole ? "expr" : "list");
 }
 
-static void print_vars(const struct dw_binary *b, char **at)
+static void print_vars(const struct dw_binary *b, char **at, bool globals)
 {
 	if (*at) {
 		for (; *at; at++) {
@@ -76,7 +78,7 @@ static void print_vars(const struct dw_binary *b, char **at)
 					  &g_array_index(f->vars, struct dw_var, j));
 		}
 	}
-	for (guint i = 0; i < b->globals->len; i++)
+	for (guint i = 0; globals && i < b->globals->len; i++)
 		print_var("-", &g_array_index(b->globals, struct dw_var, i));
 }
 
@@ -118,6 +120,14 @@ static void dump(const struct dw_binary *b)
 		       f->pp_line, f->addr_size);
 		for (uint32_t j = 0; j < f->n_ranges; j++)
 			printf(" [%" PRIx64 ",%" PRIx64 ")", f->ranges[j].lo, f->ranges[j].hi);
+		if (!f->inlined) {
+			/* What a lookup of its entry answers. */
+			const struct dw_row *r = dw_line_at(b, f->lo);
+			const struct dw_func *in = dw_func_at(b, f->lo, true);
+
+			printf(" at %s %s:%" PRIu32, in && in->name ? in->name : "??",
+			       r && r->file ? r->file : "??", r ? r->line : 0);
+		}
 		printf("\n");
 	}
 	for (guint i = 0; i < b->globals->len; i++) {
@@ -195,8 +205,10 @@ int main(int argc, char **argv)
 		}
 	} else if (!strcmp(argv[1], "dump")) {
 		dump(b);
+		if (argv[3])
+			print_vars(b, argv + 3, false);
 	} else if (!strcmp(argv[1], "vars")) {
-		print_vars(b, argv + 3);
+		print_vars(b, argv + 3, true);
 	} else if (!strcmp(argv[1], "bench")) {
 		gint64 t1 = cpu_us(CLOCK_PROCESS_CPUTIME_ID), t2;
 		long anon = anon_kb();
