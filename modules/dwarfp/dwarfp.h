@@ -116,6 +116,7 @@ struct dw_binary {
 	Dwarf_Cie *cies;
 	Dwarf_Fde *fdes;
 	Dwarf_Signed n_cies, n_fdes;
+	bool cfi_read;			/* cies and fdes read (dw_cfi_read_locked()) */
 	GMutex cfi_lock;		/* libdwarf is not thread-safe: taken by
 					   every call into it after dw_open() */
 	GStringChunk *strs;
@@ -146,6 +147,8 @@ void dw_close(struct dw_binary *b);
  * Thread-safe (takes cfi_lock the first time).
  */
 void dw_read_vars(const struct dw_binary *b, const struct dw_func *f);
+/* Read @b's CFI (cies, fdes) if not yet done.  Call with cfi_lock held. */
+void dw_cfi_read_locked(struct dw_binary *b);
 
 /* addrmap.c */
 /* The row that holds @addr (unbiased), or NULL. */

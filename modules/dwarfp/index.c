@@ -1088,6 +1088,27 @@ void dw_read_vars(const struct dw_binary *cb, const struct dw_func *f)
 }
 
 /*
+ * The CFI, for DW_OP_call_frame_cfa: .debug_frame, else .eh_frame; read on
+ * the first question (the Linux kernel's is 40,000 FDEs, and most runs
+ * never evaluate a frame base through it).  Call with cfi_lock held.
+ */
+void dw_cfi_read_locked(struct dw_binary *b)
+{
+	g_auto(Dwarf_Error) err = NULL;
+
+	if (b->cfi_read)
+		return;
+	b->cfi_read = true;
+	if (dwarf_get_fde_list(b->dbg, &b->cies, &b->n_cies, &b->fdes, &b->n_fdes,
+			       dw_err(&err)) != DW_DLV_OK &&
+	    dwarf_get_fde_list_eh(b->dbg, &b->cies, &b->n_cies, &b->fdes,
+				  &b->n_fdes, dw_err(&err)) != DW_DLV_OK) {
+		b->cies = NULL;
+		b->fdes = NULL;
+	}
+}
+
+/*
  * @path's ELF machine: what its DWARF register numbers mean.  0 if it
  * cannot be read; dwarf_init_path() then says what is wrong with the file.
  */
@@ -1259,15 +1280,6 @@ struct dw_binary *dw_open_flags(const char *path, uint64_t bias, unsigned int fl
 			dw_post_prologue(&bd, f);
 	}
 	dw_lines_free(&bd);
-
-	/* The CFI, for DW_OP_call_frame_cfa: .debug_frame, else .eh_frame. */
-	if (dwarf_get_fde_list(b->dbg, &b->cies, &b->n_cies, &b->fdes, &b->n_fdes,
-			       dw_err(&derr)) != DW_DLV_OK &&
-	    dwarf_get_fde_list_eh(b->dbg, &b->cies, &b->n_cies, &b->fdes,
-				  &b->n_fdes, dw_err(&derr)) != DW_DLV_OK) {
-		b->cies = NULL;
-		b->fdes = NULL;
-	}
 	return b;
 
 fail:
