@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: MIT
 /*
- * index.c - read one binary's DWARF with libdwarf (Debian's 20210528, the
- * pre-0.x API) into flat, sorted arrays: line rows, functions and their
- * address map, variables with their location expressions, globals.  The
- * CFI stays in libdwarf (dw_cfa() asks it at run time).
+ * index.c - read one binary's DWARF, with dwarfp's own DIE reader and
+ * libdwarf (Debian's 20210528, the pre-0.x API), into flat, sorted arrays:
+ * line rows, functions and their address map, variables with their
+ * location expressions, globals.  The CFI stays in libdwarf, read on the
+ * first question (dw_cfa() asks it at run time).
  *
  * This file opens and closes the index and walks the DIEs (functions,
  * ranges, types, variables and their locations); lines.c reads the line
@@ -13,6 +14,7 @@
  * files (walk()), and always reads the variables, whose DIEs the late
  * reads find again by offset.  The two walks build the same index
  * (tests/integration/dwarfp-walk.t).
+ *
  * After dw_open() returns, only the variables of functions change: they
  * are read late, a CU at a time (dw_read_vars()).
  *
@@ -700,8 +702,10 @@ static void walk(struct cu_ctx *cu, Dwarf_Die die, struct dw_func *fn,
 /*
  * The same walk as walk() with cu->bd set, over dies.c's reading of the
  * mapped sections: the same functions, names and ranges, in the same
- * order, and the same origins remembered; nothing made per DIE.  Globals
- * (a few per CU) are still read through libdwarf, by add_var().
+ * order, and the same origins and type spellings remembered; nothing made
+ * per DIE.  A global at a fixed address is read here too; other globals
+ * (a register, a const_value, a location list) through libdwarf, by
+ * add_var().
  */
 
 /* The DIE a reference of @u leads to, and its unit (dwarf_offdie_b()'s). */
