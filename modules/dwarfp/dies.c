@@ -761,10 +761,25 @@ static const char *sect_str(const struct sect *s, uint64_t off)
 	return (const char *)s->p + off;
 }
 
+/*
+ * Entry @i, of @size bytes, of the table at @base in @s (string offsets,
+ * addresses, range list offsets); false if the unit has no @base or the
+ * entry is outside the section.
+ */
+static bool table_entry(const struct sect *s, bool has_base, uint64_t base,
+			uint64_t i, unsigned int size, uint64_t *out)
+{
+	const uint8_t *p;
+
+	if (!has_base || !s->p || base > s->size || i > (s->size - base) / size)
+		return false;
+	p = s->p + base + i * size;
+	return rd_n(&p, s->p + s->size, size, out);
+}
+
 const char *dw_die_str(const struct dw_dies *d, const struct dw_unit *u,
 		       const struct dw_aval *v)
 {
-	const uint8_t *p;
 	uint64_t off;
 
 	switch (v->form) {
@@ -776,12 +791,8 @@ const char *dw_die_str(const struct dw_dies *d, const struct dw_unit *u,
 		return sect_str(&d->line_str, v->v);
 	case DW_FORM_strx: case DW_FORM_strx1: case DW_FORM_strx2:
 	case DW_FORM_strx3: case DW_FORM_strx4: case DW_FORM_GNU_str_index:
-		if (!u->has_str_offsets_base || !d->str_offsets.p ||
-		    u->str_offsets_base > d->str_offsets.size ||
-		    v->v > (d->str_offsets.size - u->str_offsets_base) / u->offset_size)
-			return NULL;
-		p = d->str_offsets.p + u->str_offsets_base + v->v * u->offset_size;
-		if (!rd_n(&p, d->str_offsets.p + d->str_offsets.size, u->offset_size, &off))
+		if (!table_entry(&d->str_offsets, u->has_str_offsets_base,
+				 u->str_offsets_base, v->v, u->offset_size, &off))
 			return NULL;
 		return sect_str(&d->str, off);
 	default:
@@ -793,13 +804,8 @@ const char *dw_die_str(const struct dw_dies *d, const struct dw_unit *u,
 static bool addr_index(const struct dw_dies *d, const struct dw_unit *u,
 		       uint64_t i, uint64_t *out)
 {
-	const uint8_t *p;
-
-	if (!u->has_addr_base || !d->addr.p || u->addr_base > d->addr.size ||
-	    i > (d->addr.size - u->addr_base) / u->addr_size)
-		return false;
-	p = d->addr.p + u->addr_base + i * u->addr_size;
-	return rd_n(&p, d->addr.p + d->addr.size, u->addr_size, out);
+	return table_entry(&d->addr, u->has_addr_base, u->addr_base, i,
+			   u->addr_size, out);
 }
 
 bool dw_die_addr(const struct dw_dies *d, const struct dw_unit *u,
@@ -971,14 +977,9 @@ bool dw_die_ranges(const struct dw_dies *d, const struct dw_unit *u,
 		return false;
 	if (u->version >= 5) {
 		if (v->form == DW_FORM_rnglistx) {
-			const uint8_t *p;
-
-			if (!u->has_rnglists_base || !d->rnglists.p ||
-			    u->rnglists_base > d->rnglists.size ||
-			    v->v > (d->rnglists.size - u->rnglists_base) / u->offset_size)
-				return false;
-			p = d->rnglists.p + u->rnglists_base + v->v * u->offset_size;
-			if (!rd_n(&p, d->rnglists.p + d->rnglists.size, u->offset_size, &off))
+			/* An offset from the base, in the table at the base. */
+			if (!table_entry(&d->rnglists, u->has_rnglists_base,
+					 u->rnglists_base, v->v, u->offset_size, &off))
 				return false;
 			off += u->rnglists_base;
 		} else if (v->form == DW_FORM_sec_offset) {
