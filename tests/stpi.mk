@@ -106,7 +106,7 @@ $(STPI_OUT)/t32-sguest-%.elf: $(STPI_OUT)/t32-%/sguest.o \
 tests-build: $(if $(ARM_TOOLS),$(STPI_ARM_GUESTS))
 
 # dwarfp's index without QEMU (tests/integration/stpi-addr2line.t, bench).
-DWARFP_SRCS := $(addprefix modules/dwarfp/,index.c elfsrc.c lines.c addrmap.c eval.c bare.c) \
+DWARFP_SRCS := $(addprefix modules/dwarfp/,index.c dies.c elfsrc.c lines.c addrmap.c eval.c bare.c) \
 	modules/lib/symtab.c
 $(STPI_OUT)/dwarfp-query: tests/stpi/dwarfp-query.c $(DWARFP_SRCS) \
 		modules/dwarfp/dwarfp.h modules/dwarfp/index.h modules/lib/symtab.h \

@@ -118,6 +118,7 @@ struct dw_binary {
 	Dwarf_Cie *cies;
 	Dwarf_Fde *fdes;
 	Dwarf_Signed n_cies, n_fdes;
+	bool cfi_read;			/* cies and fdes read (dw_cfi_read_locked()) */
 	GMutex cfi_lock;		/* libdwarf is not thread-safe: taken by
 					   every call into it after dw_open() */
 	GStringChunk *strs;
@@ -129,14 +130,22 @@ struct dw_binary {
 	GArray *globals;		/* struct dw_var */
 	struct dw_late *late;
 	/*
-	 * What dw_open() skipped and the caller should log once (a broken
-	 * line table), or NULL; kept in @strs.
+	 * What dw_open() skipped and the caller should log once (broken line
+	 * tables, unreadable compile units), or NULL; see dw_warn().
 	 */
-	const char *warning;
+	char *warning;
+	uint32_t units_own, units_libdwarf;	/* whose walk read each CU */
 };
 
 /* index.c */
 struct dw_binary *dw_open(const char *path, uint64_t bias, char **err);
+/*
+ * dw_open() with @flags: DW_OPEN_LIBDWARF_WALK walks the DIEs with
+ * libdwarf even where dwarfp's own reader could (to compare the two).
+ */
+#define DW_OPEN_LIBDWARF_WALK 1u
+struct dw_binary *dw_open_flags(const char *path, uint64_t bias, unsigned int flags,
+				char **err);
 void dw_close(struct dw_binary *b);
 /*
  * Read @f's variables into @f->vars if not yet done: dw_open() leaves
@@ -144,6 +153,8 @@ void dw_close(struct dw_binary *b);
  * Thread-safe (takes cfi_lock the first time).
  */
 void dw_read_vars(const struct dw_binary *b, const struct dw_func *f);
+/* Read @b's CFI (cies, fdes) if not yet done.  Call with cfi_lock held. */
+void dw_cfi_read_locked(struct dw_binary *b);
 
 /* addrmap.c */
 /* The row that holds @addr (unbiased), or NULL. */

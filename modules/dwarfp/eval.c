@@ -40,10 +40,10 @@ int dw_cfa(struct dw_binary *b, uint64_t addr, const struct dw_guest *g,
 	uint64_t v;
 	int rc = -1;
 
-	if (!b->fdes)
-		return -1;
 	g_mutex_lock(&b->cfi_lock);
-	if (dwarf_get_fde_at_pc(b->fdes, addr, &fde, &lo, &hi, &err) != DW_DLV_OK)
+	dw_cfi_read_locked(b);
+	if (!b->fdes ||
+	    dwarf_get_fde_at_pc(b->fdes, addr, &fde, &lo, &hi, &err) != DW_DLV_OK)
 		goto out;
 	if (dwarf_get_fde_info_for_cfa_reg3_b(fde, addr, &vtype, &offrel, &reg,
 					      &off, &block, &row_pc, &more,

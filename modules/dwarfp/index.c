@@ -1,13 +1,20 @@
 // SPDX-License-Identifier: MIT
 /*
- * index.c - read one binary's DWARF with libdwarf (Debian's 20210528, the
- * pre-0.x API) into flat, sorted arrays: line rows, functions and their
- * address map, variables with their location expressions, globals.  The
- * CFI stays in libdwarf (dw_cfa() asks it at run time).
+ * index.c - read one binary's DWARF, with dwarfp's own DIE reader and
+ * libdwarf (Debian's 20210528, the pre-0.x API), into flat, sorted arrays:
+ * line rows, functions and their address map, variables with their
+ * location expressions, globals.  The CFI stays in libdwarf, read on the
+ * first question (dw_cfa() asks it at run time).
  *
  * This file opens and closes the index and walks the DIEs (functions,
  * ranges, types, variables and their locations); lines.c reads the line
  * tables, addrmap.c builds the address maps and answers the lookups.
+ * dw_open() walks the DIEs of a mapped file with dies.c, dwarfp's own
+ * reader (raw_walk(): no object per DIE); libdwarf walks those of other
+ * files (walk()), and always reads the variables, whose DIEs the late
+ * reads find again by offset.  The two walks build the same index
+ * (tests/integration/dwarfp-walk.t).
+ *
  * After dw_open() returns, only the variables of functions change: they
  * are read late, a CU at a time (dw_read_vars()).
  *
@@ -17,6 +24,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <gelf.h>
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -38,11 +46,43 @@ struct dw_cu {
 	gint vars_read;			/* atomic; set under b->cfi_lock */
 };
 
+/*
+ * Memory given back only with the whole index (functions, their ranges,
+ * origins): a few large blocks, not a malloc() each and a free() each in
+ * dw_close(), which on the Linux kernel's 330,000 functions cost a tenth
+ * of a batch of lookups.
+ */
+struct arena {
+	GPtrArray *blocks;
+	uint8_t *next;
+	size_t left;
+};
+
+#define ARENA_BLOCK (256 * 1024)
+
+/* @n zeroed bytes, aligned for any object, from @a. */
+static void *arena_alloc(struct arena *a, size_t n)
+{
+	void *p;
+
+	n = (n + 15) & ~(size_t)15;
+	if (n > a->left) {
+		a->left = MAX(n, ARENA_BLOCK);
+		a->next = g_malloc0(a->left);
+		g_ptr_array_add(a->blocks, a->next);
+	}
+	p = a->next;
+	a->next += n;
+	a->left -= n;
+	return p;
+}
+
 /* What the late variable reads keep from dw_open(). */
 struct dw_late {
 	GPtrArray *cus;			/* struct dw_cu *, owned */
 	GHashTable *types;		/* type DIE offset -> C spelling */
 	GHashTable *origins;		/* origin DIE offset -> struct origin */
+	struct arena mem;		/* the functions, ranges and origins */
 };
 
 /* Everything the DIE walk of one CU needs. */
@@ -54,6 +94,11 @@ struct cu_ctx {
 	uint64_t base;
 	Dwarf_Half version;
 	Dwarf_Half addr_size;
+	/* dw_open()'s own walk (dies.c), when the file's sections allow it */
+	struct dw_dies *dies;
+	struct dw_unit *unit;
+	GArray *scratch;		/* struct dw_range, the ranges being read */
+	bool raw_failed;		/* a reference dies.c does not follow */
 };
 
 static bool attr_udata(Dwarf_Die die, Dwarf_Half at, Dwarf_Unsigned *v)
@@ -129,6 +174,50 @@ static char *die_name(Dwarf_Debug dbg, Dwarf_Die die, int depth)
 
 static const char *type_of(struct cu_ctx *cu, Dwarf_Die die, int depth);
 
+/* Is a type of @tag spelled around the type it refers to (a pointer's ...)? */
+static bool type_wraps(int tag)
+{
+	return tag == DW_TAG_pointer_type || tag == DW_TAG_const_type ||
+	       tag == DW_TAG_volatile_type || tag == DW_TAG_array_type;
+}
+
+/* The C spelling of a type DIE of @tag named @name; @inner: what it wraps. */
+static GString *type_spell(int tag, const char *name, const char *inner)
+{
+	GString *out = g_string_new(NULL);
+
+	switch (tag) {
+	case DW_TAG_pointer_type:
+		g_string_append_printf(out, "%s *", inner);
+		break;
+	case DW_TAG_const_type:
+		g_string_append_printf(out, "const %s", inner);
+		break;
+	case DW_TAG_volatile_type:
+		g_string_append_printf(out, "volatile %s", inner);
+		break;
+	case DW_TAG_array_type:
+		g_string_append_printf(out, "%s[]", inner);
+		break;
+	case DW_TAG_structure_type:
+		g_string_append_printf(out, "struct %s", name ? name : "<anon>");
+		break;
+	case DW_TAG_union_type:
+		g_string_append_printf(out, "union %s", name ? name : "<anon>");
+		break;
+	case DW_TAG_enumeration_type:
+		g_string_append_printf(out, "enum %s", name ? name : "<anon>");
+		break;
+	case DW_TAG_subroutine_type:
+		g_string_append(out, "<function>");
+		break;
+	default:
+		g_string_append(out, name ? name : "<unknown>");
+		break;
+	}
+	return out;
+}
+
 /*
  * A C spelling of the type DIE at @off ("int", "struct point *", ...),
  * interned and remembered: a binary names few types many times.
@@ -153,40 +242,7 @@ static const char *type_at(struct cu_ctx *cu, Dwarf_Off off, Dwarf_Bool is_info,
 	if (dwarf_tag(t, &tag, dw_err(&err)) != DW_DLV_OK)
 		tag = 0;
 	name = die_name(dbg, t, 0);
-	out = g_string_new(NULL);
-	switch (tag) {
-	case DW_TAG_pointer_type:
-		g_string_append(out, type_of(cu, t, depth + 1));
-		g_string_append(out, " *");
-		break;
-	case DW_TAG_const_type:
-		g_string_append(out, "const ");
-		g_string_append(out, type_of(cu, t, depth + 1));
-		break;
-	case DW_TAG_volatile_type:
-		g_string_append(out, "volatile ");
-		g_string_append(out, type_of(cu, t, depth + 1));
-		break;
-	case DW_TAG_array_type:
-		g_string_append(out, type_of(cu, t, depth + 1));
-		g_string_append(out, "[]");
-		break;
-	case DW_TAG_structure_type:
-		g_string_append_printf(out, "struct %s", name ? name : "<anon>");
-		break;
-	case DW_TAG_union_type:
-		g_string_append_printf(out, "union %s", name ? name : "<anon>");
-		break;
-	case DW_TAG_enumeration_type:
-		g_string_append_printf(out, "enum %s", name ? name : "<anon>");
-		break;
-	case DW_TAG_subroutine_type:
-		g_string_append(out, "<function>");
-		break;
-	default:
-		g_string_append(out, name ? name : "<unknown>");
-		break;
-	}
+	out = type_spell(tag, name, type_wraps(tag) ? type_of(cu, t, depth + 1) : NULL);
 	dwarf_dealloc_die(t);
 	known = dw_intern(cu->b, out->str);
 	/* Not below the depth limit: a cut-short spelling is not the type's. */
@@ -235,7 +291,7 @@ static const struct origin *origin_of(struct cu_ctx *cu, Dwarf_Die die,
 	if (dwarf_offdie_b(cu->b->dbg, off, is_info, &od, dw_err(&err)) != DW_DLV_OK)
 		return o;
 	if (!o) {
-		o = g_new0(struct origin, 1);
+		o = arena_alloc(&cu->b->late->mem, sizeof(*o));
 		o->name = die_name(cu->b->dbg, od, 1);
 		g_hash_table_insert(cu->b->late->origins, GSIZE_TO_POINTER(off), o);
 	}
@@ -479,42 +535,24 @@ static void add_var(struct cu_ctx *cu, Dwarf_Die die, GArray *to,
 static void walk(struct cu_ctx *cu, Dwarf_Die die, struct dw_func *fn,
 		 const struct scope *scope, int depth);
 
-static struct dw_func *add_func(struct cu_ctx *cu, Dwarf_Die die,
+/*
+ * The function of the DIE at @off, entered at @entry, with its @n ranges
+ * @r (copied), appended to the index and to its CU's record.
+ */
+static struct dw_func *func_new(struct cu_ctx *cu, Dwarf_Off off, const char *name,
+				const struct dw_range *r, guint n, uint64_t entry,
 				struct dw_func *outer, bool inlined)
 {
-	GArray *r = die_ranges(cu, die);
-	const struct origin *o;
-	struct dw_func *f;
-	Dwarf_Addr entry;
-	g_auto(Dwarf_Error) err = NULL;
-	Dwarf_Off off;
-	char *name;
+	struct dw_func *f = arena_alloc(&cu->b->late->mem, sizeof(*f));
 
-	if (!r->len || dwarf_dieoffset(die, &off, dw_err(&err)) != DW_DLV_OK) {
-		g_array_free(r, TRUE);
-		return NULL;
-	}
-	f = g_new0(struct dw_func, 1);
-	if (dwarf_diename(die, &name, dw_err(&err)) == DW_DLV_OK)
-		f->name = name;
-	else if ((o = origin_of(cu, die, false)))
-		f->name = o->name;
-	else
-		f->name = die_name(cu->b->dbg, die, 0);
+	f->name = name;
 	f->inlined = inlined;
 	f->outer = outer;
 	f->addr_size = cu->addr_size;
-	f->n_ranges = r->len;
-	f->ranges = (struct dw_range *)g_array_free(r, FALSE);
-	/* The entry is low_pc (or entry_pc); the range holding it bounds the body. */
-	if (dwarf_lowpc(die, &entry, dw_err(&err)) != DW_DLV_OK)
-		entry = f->ranges[0].lo;
-	if (inlined) {
-		Dwarf_Unsigned e;
-
-		if (attr_udata(die, DW_AT_entry_pc, &e))
-			entry = e;
-	}
+	f->n_ranges = n;
+	f->ranges = arena_alloc(&cu->b->late->mem, n * sizeof(*r));
+	memcpy(f->ranges, r, n * sizeof(*r));
+	/* The range holding the entry bounds the body. */
 	f->lo = f->ranges[0].lo;
 	f->hi = f->ranges[0].hi;
 	for (uint32_t i = 0; i < f->n_ranges; i++) {
@@ -527,6 +565,38 @@ static struct dw_func *add_func(struct cu_ctx *cu, Dwarf_Die die,
 	g_ptr_array_add(cu->b->funcs, f);
 	g_array_append_val(cu->rec->func_offs, off);
 	return f;
+}
+
+static struct dw_func *add_func(struct cu_ctx *cu, Dwarf_Die die,
+				struct dw_func *outer, bool inlined)
+{
+	g_autoptr(GArray) r = die_ranges(cu, die);
+	const struct origin *o;
+	Dwarf_Addr entry;
+	g_auto(Dwarf_Error) err = NULL;
+	Dwarf_Off off;
+	const char *fname;
+	char *name;
+
+	if (!r->len || dwarf_dieoffset(die, &off, dw_err(&err)) != DW_DLV_OK)
+		return NULL;
+	if (dwarf_diename(die, &name, dw_err(&err)) == DW_DLV_OK)
+		fname = name;
+	else if ((o = origin_of(cu, die, false)))
+		fname = o->name;
+	else
+		fname = die_name(cu->b->dbg, die, 0);
+	/* The entry is low_pc (or entry_pc). */
+	if (dwarf_lowpc(die, &entry, dw_err(&err)) != DW_DLV_OK)
+		entry = g_array_index(r, struct dw_range, 0).lo;
+	if (inlined) {
+		Dwarf_Unsigned e;
+
+		if (attr_udata(die, DW_AT_entry_pc, &e))
+			entry = e;
+	}
+	return func_new(cu, off, fname, (struct dw_range *)r->data, r->len, entry,
+			outer, inlined);
 }
 
 /*
@@ -627,6 +697,306 @@ static void walk(struct cu_ctx *cu, Dwarf_Die die, struct dw_func *fn,
 	}
 }
 
+/* -- dw_open()'s own walk ------------------------------------------------- */
+
+/*
+ * The same walk as walk() with cu->bd set, over dies.c's reading of the
+ * mapped sections: the same functions, names and ranges, in the same
+ * order, and the same origins and type spellings remembered; nothing made
+ * per DIE.  A global at a fixed address is read here too; other globals
+ * (a register, a const_value, a location list) through libdwarf, by
+ * add_var().
+ */
+
+/* The DIE a reference of @u leads to, and its unit (dwarf_offdie_b()'s). */
+static bool raw_ref_die(struct cu_ctx *cu, struct dw_unit *u, const struct dw_aval *v,
+			bool have, struct dw_unit **ou, struct dw_die *out)
+{
+	uint64_t off;
+
+	if (!dw_die_ref(cu->dies, u, v, have, &off))
+		return false;
+	*ou = dw_dies_unit(cu->dies, off);
+	return *ou && dw_die_read_all(cu->dies, *ou, off, out) == 1;
+}
+
+/* die_name() of a DIE read by dies.c. */
+static const char *raw_die_name(struct cu_ctx *cu, struct dw_unit *u,
+				const struct dw_die *die, int depth)
+{
+	const char *name = NULL;
+	struct dw_unit *ou;
+	struct dw_die other;
+
+	if (die->have & DW_HAVE_NAME)
+		name = dw_die_str(cu->dies, u, &die->name);
+	if (name || depth > 8)
+		return name;
+	if (raw_ref_die(cu, u, &die->origin, die->have & DW_HAVE_ORIGIN, &ou, &other) ||
+	    raw_ref_die(cu, u, &die->spec, die->have & DW_HAVE_SPEC, &ou, &other))
+		return raw_die_name(cu, ou, &other, depth + 1);
+	return NULL;
+}
+
+static const char *raw_type_of(struct cu_ctx *cu, struct dw_unit *u,
+			       const struct dw_die *die, int depth);
+
+/* origin_of() of a DIE read by dies.c. */
+static const struct origin *raw_origin_of(struct cu_ctx *cu, const struct dw_die *die,
+					  bool want_type)
+{
+	struct dw_unit *u = cu->unit, *ou;
+	struct origin *o;
+	struct dw_die od;
+	uint64_t off;
+
+	if (!dw_die_ref(cu->dies, u, &die->origin, die->have & DW_HAVE_ORIGIN, &off) &&
+	    !dw_die_ref(cu->dies, u, &die->spec, die->have & DW_HAVE_SPEC, &off))
+		return NULL;
+	o = g_hash_table_lookup(cu->b->late->origins, GSIZE_TO_POINTER(off));
+	if (o && (o->type || !want_type))
+		return o;
+	ou = dw_dies_unit(cu->dies, off);
+	if (!ou || dw_die_read_all(cu->dies, ou, off, &od) != 1)
+		return o;
+	if (!o) {
+		o = arena_alloc(&cu->b->late->mem, sizeof(*o));
+		o->name = raw_die_name(cu, ou, &od, 1);
+		g_hash_table_insert(cu->b->late->origins, GSIZE_TO_POINTER(off), o);
+	}
+	if (want_type) {
+		const char *t = raw_type_of(cu, ou, &od, 0);
+
+		if (!cu->raw_failed)
+			o->type = t;
+	}
+	return o;
+}
+
+/*
+ * type_at() of the type DIE at @off read by dies.c, into the same
+ * remembered spellings.  A reference dies.c does not follow (a type
+ * unit's signature) sets cu->raw_failed: the caller asks libdwarf then.
+ */
+static const char *raw_type_at(struct cu_ctx *cu, uint64_t off, int depth)
+{
+	g_autoptr(GString) out = NULL;
+	const char *known, *name;
+	struct dw_unit *u;
+	struct dw_die t;
+
+	known = g_hash_table_lookup(cu->b->late->types, GSIZE_TO_POINTER(off));
+	if (known)
+		return known;
+	u = dw_dies_unit(cu->dies, off);
+	if (depth > 16 || !u || dw_die_read_all(cu->dies, u, off, &t) != 1)
+		return "void";
+	name = raw_die_name(cu, u, &t, 0);
+	out = type_spell(t.tag, name, type_wraps(t.tag) ?
+			 raw_type_of(cu, u, &t, depth + 1) : NULL);
+	known = dw_intern(cu->b, out->str);
+	if (depth == 0 && !cu->raw_failed)
+		g_hash_table_insert(cu->b->late->types, GSIZE_TO_POINTER(off),
+				    (void *)known);
+	return known;
+}
+
+/* type_of() of a DIE read by dies.c. */
+static const char *raw_type_of(struct cu_ctx *cu, struct dw_unit *u,
+			       const struct dw_die *die, int depth)
+{
+	uint64_t off;
+
+	if (!(die->have & DW_HAVE_TYPE))
+		return "void";
+	if (!dw_die_ref(cu->dies, u, &die->type, true, &off)) {
+		/* A type unit's signature, say: libdwarf may follow it. */
+		cu->raw_failed = true;
+		return "void";
+	}
+	return raw_type_at(cu, off, depth);
+}
+
+/* add_func() of a DIE read by dies.c. */
+static struct dw_func *raw_add_func(struct cu_ctx *cu, const struct dw_die *die,
+				    struct dw_func *outer, bool inlined)
+{
+	const struct dw_dies *d = cu->dies;
+	struct dw_unit *u = cu->unit;
+	GArray *r = cu->scratch;
+	const struct origin *o;
+	uint64_t lo, hi, entry, e;
+	const char *name = NULL;
+	bool has_lo;
+
+	/* die_ranges(): low_pc and high_pc (an address or a length), else ranges. */
+	g_array_set_size(r, 0);
+	has_lo = dw_die_addr(d, u, &die->low_pc, die->have & DW_HAVE_LOW_PC, &lo);
+	if (has_lo && dw_die_addr(d, u, &die->high_pc, die->have & DW_HAVE_HIGH_PC, &hi)) {
+		if (hi > lo)
+			g_array_append_val(r, ((struct dw_range){ lo, hi }));
+	} else if (has_lo && dw_die_const(&die->high_pc, die->have & DW_HAVE_HIGH_PC, &hi)) {
+		if (lo + hi > lo)
+			g_array_append_val(r, ((struct dw_range){ lo, lo + hi }));
+	} else {
+		dw_die_ranges(d, u, die, cu->base, r);
+	}
+	if (!r->len)
+		return NULL;
+	if (die->have & DW_HAVE_NAME)
+		name = dw_die_str(d, u, &die->name);
+	if (!name) {
+		if ((o = raw_origin_of(cu, die, false)))
+			name = o->name;
+		else
+			name = raw_die_name(cu, u, die, 0);
+	}
+	entry = has_lo ? lo : g_array_index(r, struct dw_range, 0).lo;
+	if (inlined && dw_die_const(&die->entry_pc, die->have & DW_HAVE_ENTRY_PC, &e))
+		entry = e;
+	return func_new(cu, die->off, name, (struct dw_range *)r->data, r->len,
+			entry, outer, inlined);
+}
+
+/*
+ * add_var() of a global read by dies.c: one at a fixed address (the
+ * expression DW_OP_addr alone, as nearly all are) is read here, any other
+ * through libdwarf.
+ */
+static void raw_add_global(struct cu_ctx *cu, const struct dw_die *die)
+{
+	const struct dw_aval *l = &die->location;
+	struct dw_unit *u = cu->unit;
+	g_auto(Dwarf_Error) err = NULL;
+	struct dw_var v = { 0 };
+	struct dw_locexpr *e;
+	const struct origin *o;
+	Dwarf_Die ld;
+
+	if ((die->have & DW_HAVE_LOCATION) && l->form == DW_FORM_exprloc &&
+	    l->v == 1u + u->addr_size && l->ptr[0] == DW_OP_addr) {
+		cu->raw_failed = false;
+		o = raw_origin_of(cu, die, true);
+		if (die->have & DW_HAVE_NAME)
+			v.name = dw_die_str(cu->dies, u, &die->name);
+		if (!v.name)
+			v.name = o ? o->name : NULL;
+		if (!v.name)
+			v.name = "<anon>";
+		v.type = o && o->type ? o->type : raw_type_of(cu, u, die, 0);
+		if (!cu->raw_failed) {
+			v.loc.whole = true;
+			v.loc.n = 1;
+			v.loc.e = e = g_new0(struct dw_locexpr, 1);
+			e->n_ops = 1;
+			e->ops = g_new0(struct dw_op, 1);
+			e->ops[0].atom = DW_OP_addr;
+			for (unsigned i = 0; i < u->addr_size; i++)
+				e->ops[0].op1 |= (uint64_t)l->ptr[1 + i] << (8 * i);
+			g_array_append_val(cu->b->globals, v);
+			return;
+		}
+	}
+	if (dwarf_offdie_b(cu->b->dbg, die->off, TRUE, &ld, dw_err(&err)) != DW_DLV_OK)
+		return;
+	add_var(cu, ld, cu->b->globals, NULL, false);
+	dwarf_dealloc_die(ld);
+}
+
+static uint64_t raw_walk(struct cu_ctx *cu, const struct dw_die *die,
+			 struct dw_func *fn, int depth);
+static void free_var(struct dw_var *v);
+
+/*
+ * walk_children() of a DIE read by dies.c: the offset after the null
+ * entry that ends its children (or the unit's end), 0 if the unit is
+ * broken there.
+ */
+static uint64_t raw_walk_children(struct cu_ctx *cu, const struct dw_die *die,
+				  struct dw_func *fn, int depth)
+{
+	struct dw_unit *u = cu->unit;
+	uint64_t off = die->next;
+
+	if (!die->children)
+		return off;
+	/* Each DIE moves forward (raw_walk() returns past it): the unit bounds this. */
+	while (off < u->end) {
+		struct dw_die c;
+		/* Variables matter as globals only: the unit's children. */
+		int rc = dw_die_read(cu->dies, u, off, &c, depth == 0);
+
+		if (rc <= 0)
+			return rc ? 0 : c.next;
+		off = raw_walk(cu, &c, fn, depth + 1);
+		if (!off)
+			return 0;
+	}
+	return u->end;
+}
+
+/* walk() of a DIE read by dies.c: the offset after its subtree, 0 if broken. */
+static uint64_t raw_walk(struct cu_ctx *cu, const struct dw_die *die,
+			 struct dw_func *fn, int depth)
+{
+	struct dw_unit *u = cu->unit;
+	struct dw_func *f = NULL;
+	uint64_t end, sib;
+
+	if (depth > 64)
+		return dw_die_skip(cu->dies, u, die);
+	switch (die->tag) {
+	case DW_TAG_subprogram:
+		f = raw_add_func(cu, die, NULL, false);
+		break;
+	case DW_TAG_inlined_subroutine:
+		f = raw_add_func(cu, die, fn ? (fn->outer ? fn->outer : fn) : NULL, true);
+		break;
+	case DW_TAG_lexical_block:
+		f = fn;
+		break;
+	case DW_TAG_variable:
+		if (!fn && depth == 1 &&
+		    (die->have & (DW_HAVE_LOCATION | DW_HAVE_CONST_VALUE)))
+			raw_add_global(cu, die);
+		break;
+	default:
+		break;
+	}
+	if (!f || !die->children)
+		return dw_die_skip(cu->dies, u, die);
+	end = raw_walk_children(cu, die, f, depth);
+	/* Where the next sibling is, libdwarf's way: DW_AT_sibling first. */
+	if (end && dw_die_ref(cu->dies, u, &die->sibling, die->have & DW_HAVE_SIBLING,
+			      &sib) && sib >= die->next && sib <= u->end)
+		return sib;
+	return end;
+}
+
+/*
+ * Walk unit @u with dies.c (cu->rec, base, version and addr_size set);
+ * false if it cannot be read, and what it added taken back.
+ */
+static bool raw_walk_unit(struct cu_ctx *cu, struct dw_unit *u)
+{
+	struct dw_binary *b = cu->b;
+	guint funcs = b->funcs->len, globals = b->globals->len;
+	struct dw_die die;
+
+	if (u->unit_type == DW_UT_type || u->unit_type == DW_UT_split_type)
+		return true;	/* types only: no function, no global */
+	cu->unit = u;
+	if (dw_die_read(cu->dies, u, u->die_off, &die, false) == 1 &&
+	    raw_walk_children(cu, &die, NULL, 0))
+		return true;
+	g_ptr_array_remove_range(b->funcs, funcs, b->funcs->len - funcs);
+	g_array_set_size(cu->rec->func_offs, 0);
+	for (guint i = globals; i < b->globals->len; i++)
+		free_var(&g_array_index(b->globals, struct dw_var, i));
+	g_array_set_size(b->globals, globals);
+	return false;
+}
+
 /* -- open and close ------------------------------------------------------- */
 
 static void free_var(struct dw_var *v)
@@ -644,8 +1014,7 @@ static void free_func(void *p)
 	if (f->vars)
 		g_array_free(f->vars, TRUE);
 	free_loc(&f->frame_base);
-	g_free(f->ranges);
-	g_free(f);
+	/* @f and its ranges are in the arena. */
 }
 
 
@@ -663,7 +1032,9 @@ static struct dw_late *late_new(void)
 
 	l->cus = g_ptr_array_new_with_free_func(free_cu);
 	l->types = g_hash_table_new(g_direct_hash, g_direct_equal);
-	l->origins = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, g_free);
+	l->origins = g_hash_table_new(g_direct_hash, g_direct_equal);
+	l->mem.blocks = g_ptr_array_new_with_free_func(g_free);
+	l->mem.left = 0;
 	return l;
 }
 
@@ -674,6 +1045,7 @@ static void late_free(struct dw_late *l)
 	g_ptr_array_free(l->cus, TRUE);
 	g_hash_table_destroy(l->types);
 	g_hash_table_destroy(l->origins);
+	g_ptr_array_free(l->mem.blocks, TRUE);
 	g_free(l);
 }
 
@@ -720,6 +1092,27 @@ void dw_read_vars(const struct dw_binary *cb, const struct dw_func *f)
 }
 
 /*
+ * The CFI, for DW_OP_call_frame_cfa: .debug_frame, else .eh_frame; read on
+ * the first question (the Linux kernel's is 40,000 FDEs, and most runs
+ * never evaluate a frame base through it).  Call with cfi_lock held.
+ */
+void dw_cfi_read_locked(struct dw_binary *b)
+{
+	g_auto(Dwarf_Error) err = NULL;
+
+	if (b->cfi_read)
+		return;
+	b->cfi_read = true;
+	if (dwarf_get_fde_list(b->dbg, &b->cies, &b->n_cies, &b->fdes, &b->n_fdes,
+			       dw_err(&err)) != DW_DLV_OK &&
+	    dwarf_get_fde_list_eh(b->dbg, &b->cies, &b->n_cies, &b->fdes,
+				  &b->n_fdes, dw_err(&err)) != DW_DLV_OK) {
+		b->cies = NULL;
+		b->fdes = NULL;
+	}
+}
+
+/*
  * @path's ELF machine: what its DWARF register numbers mean.  0 if it
  * cannot be read; dwarf_init_path() then says what is wrong with the file.
  */
@@ -745,9 +1138,20 @@ static uint16_t elf_machine(const char *path)
 
 struct dw_binary *dw_open(const char *path, uint64_t bias, char **err)
 {
+	return dw_open_flags(path, bias, 0, err);
+}
+
+struct dw_binary *dw_open_flags(const char *path, uint64_t bias, unsigned int flags,
+				char **err)
+{
 	struct dw_binary *b = g_new0(struct dw_binary, 1);
 	struct dw_build bd;
 	g_auto(Dwarf_Error) derr = NULL;
+	struct dw_dies *dies = NULL;
+	g_autoptr(GArray) scratch = g_array_new(FALSE, FALSE, sizeof(struct dw_range));
+	Dwarf_Unsigned cu_off = 0, next = 0;
+	guint n_broken = 0;
+	uint64_t first_broken = 0;
 	int rc;
 
 	dw_lines_init(&bd, b);
@@ -787,14 +1191,22 @@ struct dw_binary *dw_open(const char *path, uint64_t bias, char **err)
 		b->dbg = NULL;
 		goto fail;
 	}
+	if (!(flags & DW_OPEN_LIBDWARF_WALK))
+		dies = dw_dies_new(b->src);
 
-	for (;;) {
-		Dwarf_Unsigned hlen, typeoff, next;
+	/*
+	 * libdwarf reads the unit headers and gives each unit DIE (the line
+	 * tables are read from it); the DIEs below are walked by dies.c
+	 * where it can, else by libdwarf.
+	 */
+	for (;; cu_off = next) {
+		Dwarf_Unsigned hlen, typeoff;
 		Dwarf_Half version, addr_size, len_size, ext_size, hdr_type;
 		Dwarf_Off abbrev;
 		Dwarf_Sig8 sig;
 		Dwarf_Die cu_die = NULL;
-		struct cu_ctx cu = { .b = b, .bd = &bd };
+		struct cu_ctx cu = { .b = b, .bd = &bd, .dies = dies, .scratch = scratch };
+		struct dw_unit *u = NULL;
 		struct dw_cu *rec;
 		Dwarf_Addr base;
 		Dwarf_Off off;
@@ -830,10 +1242,33 @@ struct dw_binary *dw_open(const char *path, uint64_t bias, char **err)
 		g_ptr_array_add(b->late->cus, rec);
 		cu.rec = rec;
 		dw_lines_read(&bd, cu_die);
-		walk_children(&cu, cu_die, NULL, NULL, 0);
+		if (dies)
+			u = dw_dies_unit_of(dies, cu_off);
+		if (!u || u->off != cu_off || u->version != version ||
+		    u->addr_size != addr_size) {
+			walk_children(&cu, cu_die, NULL, NULL, 0);
+			b->units_libdwarf++;
+		} else if (!dw_dies_unit_ready(dies, u) || !raw_walk_unit(&cu, u)) {
+			/* A unit it cannot read is skipped: libdwarf might crash on it. */
+			if (!n_broken++)
+				first_broken = cu_off;
+		} else {
+			b->units_own++;
+		}
+		if (u)
+			dw_dies_unit_done(dies, u);
 		if (!b->addr_size && b->funcs->len > before)
 			b->addr_size = addr_size;
 		dwarf_dealloc_die(cu_die);
+	}
+	dw_dies_free(dies);
+	dies = NULL;
+	if (n_broken) {
+		g_autofree char *w = g_strdup_printf("%u compile unit%s skipped: "
+			"DIEs unreadable (the first at .debug_info+0x%" PRIx64 ")",
+			n_broken, n_broken > 1 ? "s" : "", first_broken);
+
+		dw_warn(b, w);
 	}
 	if (!b->addr_size)
 		b->addr_size = 4;
@@ -851,18 +1286,10 @@ struct dw_binary *dw_open(const char *path, uint64_t bias, char **err)
 			dw_post_prologue(&bd, f);
 	}
 	dw_lines_free(&bd);
-
-	/* The CFI, for DW_OP_call_frame_cfa: .debug_frame, else .eh_frame. */
-	if (dwarf_get_fde_list(b->dbg, &b->cies, &b->n_cies, &b->fdes, &b->n_fdes,
-			       dw_err(&derr)) != DW_DLV_OK &&
-	    dwarf_get_fde_list_eh(b->dbg, &b->cies, &b->n_cies, &b->fdes,
-				  &b->n_fdes, dw_err(&derr)) != DW_DLV_OK) {
-		b->cies = NULL;
-		b->fdes = NULL;
-	}
 	return b;
 
 fail:
+	dw_dies_free(dies);
 	dw_error_clear(&derr);		/* before dw_close() finishes its dbg */
 	dw_lines_free(&bd);
 	dw_close(b);
@@ -900,6 +1327,7 @@ void dw_close(struct dw_binary *b)
 	if (b->strs)
 		g_string_chunk_free(b->strs);
 	g_mutex_clear(&b->cfi_lock);
+	g_free(b->warning);
 	g_free(b->path);
 	g_free(b);
 }

@@ -317,23 +317,13 @@ static inline uint8_t rd_u8(struct rd *r)
 /* A LEB128 number; sign-extended if @sign (an SLEB128). */
 static inline uint64_t rd_leb(struct rd *r, bool sign)
 {
-	uint64_t v = 0;
-	unsigned int shift = 0;
+	uint64_t v;
 
-	while (r->p < r->end) {
-		uint8_t c = *r->p++;
-
-		if (shift < 64)
-			v |= (uint64_t)(c & 0x7f) << shift;
-		shift += 7;
-		if (!(c & 0x80)) {
-			if (sign && shift < 64 && (c & 0x40))
-				v |= ~(uint64_t)0 << shift;
-			return v;
-		}
+	if (!dw_leb(&r->p, r->end, &v, sign)) {
+		rd_fail(r);
+		return 0;
 	}
-	rd_fail(r);
-	return 0;
+	return v;
 }
 
 static inline uint64_t rd_uleb(struct rd *r)
@@ -1024,7 +1014,7 @@ void dw_lines_merge(struct dw_build *bd)
 		g_autofree char *w = g_strdup_printf("%u broken line table(s) "
 			"skipped; the first: %s", bd->n_broken, bd->broken);
 
-		b->warning = dw_intern(b, w);
+		dw_warn(b, w);
 	}
 }
 

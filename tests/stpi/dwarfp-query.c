@@ -15,8 +15,16 @@
  *                                kernel image, a function without DWARF
  *                                named from the ELF symbols, as dwarfp does)
  *   dwarfp-query funcs ELF       name entry post-prologue file:line
- *   dwarfp-query vars ELF [ADDR] the variables of each function (or those
- *                                in scope at hex ADDR) and the globals:
+ *   dwarfp-query dump ELF [ADDR]...  every function, inlined ones too,
+ *                                with every field of the index (ranges,
+ *                                outer function, compile unit, the lookup
+ *                                of its entry), the globals with their
+ *                                location expressions, then the variables
+ *                                in scope at each hex ADDR: to compare two
+ *                                ways of building the index
+ *   dwarfp-query vars ELF [ADDR]...  the variables of each function (or
+ *                                those in scope at each hex ADDR) and the
+ *                                globals:
  *                                function kind name type scopes locations
  *   dwarfp-query bench ELF [FILE]  index time, and lookups/s (pc -> function
  *                                and line) over the hex addresses in FILE, or
@@ -24,6 +32,9 @@
  *                                and "lookups_per_s N" (CPU time, not wall),
  *                                and the process's anonymous memory once the
  *                                index is built, "index_anon_kb N"
+ *
+ * DWARFP_QUERY_WALK=libdwarf in the environment makes dw_open() walk the
+ * DIEs with libdwarf instead of its own reader (the two must agree).
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -73,17 +84,19 @@ static void print_var(const char *fn, const struct dw_var *v)
 	       v->loc.is_const ? "const" : v->loc.whole ? "expr" : "list");
 }
 
-static void print_vars(const struct dw_binary *b, const char *at)
+static void print_vars(const struct dw_binary *b, char **at, bool globals)
 {
-	if (at) {
-		uint64_t a = strtoull(at, NULL, 16);
-		const struct dw_func *f = dw_func_at(b, a, false);
+	if (*at) {
+		for (; *at; at++) {
+			uint64_t a = strtoull(*at, NULL, 16);
+			const struct dw_func *f = dw_func_at(b, a, false);
 
-		for (guint i = 0; f && i < f->vars->len; i++) {
-			const struct dw_var *v = &g_array_index(f->vars, struct dw_var, i);
+			for (guint i = 0; f && i < f->vars->len; i++) {
+				const struct dw_var *v = &g_array_index(f->vars, struct dw_var, i);
 
-			if (dw_var_in_scope(v, a))
-				print_var(f->name ? f->name : "??", v);
+				if (dw_var_in_scope(v, a))
+					print_var(f->name ? f->name : "??", v);
+			}
 		}
 	} else {
 		for (guint i = 0; i < b->funcs->len; i++) {
@@ -95,8 +108,65 @@ static void print_vars(const struct dw_binary *b, const char *at)
 					  &g_array_index(f->vars, struct dw_var, j));
 		}
 	}
-	for (guint i = 0; i < b->globals->len; i++)
+	for (guint i = 0; globals && i < b->globals->len; i++)
 		print_var("-", &g_array_index(b->globals, struct dw_var, i));
+}
+
+static void dump_loc(const struct dw_loc *l)
+{
+	printf(" loc%s%s", l->whole ? " whole" : "", l->is_const ? " const" : "");
+	if (l->is_const)
+		printf(" %" PRIx64, l->value);
+	for (uint32_t i = 0; i < l->n; i++) {
+		printf(" [%" PRIx64 ",%" PRIx64 ")", l->e[i].lo, l->e[i].hi);
+		for (uint32_t j = 0; j < l->e[i].n_ops; j++)
+			printf(" %x:%" PRIx64 ":%" PRIx64, l->e[i].ops[j].atom,
+			       l->e[i].ops[j].op1, l->e[i].ops[j].op2);
+	}
+}
+
+/* Everything dw_open() builds, in its order; the CU records by ordinal. */
+static void dump(const struct dw_binary *b)
+{
+	g_autoptr(GHashTable) cus = g_hash_table_new(g_direct_hash, g_direct_equal);
+	g_autoptr(GHashTable) idx = g_hash_table_new(g_direct_hash, g_direct_equal);
+
+	for (guint i = 0; i < b->funcs->len; i++)
+		g_hash_table_insert(idx, g_ptr_array_index(b->funcs, i), GUINT_TO_POINTER(i));
+	printf("units walked: own %u libdwarf %u\n", b->units_own, b->units_libdwarf);
+	printf("addr_size %u funcs %u rows %u\n", b->addr_size, b->funcs->len, b->rows->len);
+	for (guint i = 0; i < b->funcs->len; i++) {
+		const struct dw_func *f = g_ptr_array_index(b->funcs, i);
+
+		if (!g_hash_table_contains(cus, f->cu))
+			g_hash_table_insert(cus, f->cu,
+					    GUINT_TO_POINTER(g_hash_table_size(cus)));
+		printf("%u %s %s cu%u outer %d lo %" PRIx64 " hi %" PRIx64
+		       " pp %" PRIx64 " %s:%" PRIu32 " as%u ranges", i,
+		       f->name ? f->name : "??", f->inlined ? "inlined" : "func",
+		       GPOINTER_TO_UINT(g_hash_table_lookup(cus, f->cu)),
+		       f->outer ? (int)GPOINTER_TO_UINT(g_hash_table_lookup(idx, f->outer)) : -1,
+		       f->lo, f->hi, f->post_prologue, f->pp_file ? f->pp_file : "??",
+		       f->pp_line, f->addr_size);
+		for (uint32_t j = 0; j < f->n_ranges; j++)
+			printf(" [%" PRIx64 ",%" PRIx64 ")", f->ranges[j].lo, f->ranges[j].hi);
+		if (!f->inlined) {
+			/* What a lookup of its entry answers. */
+			const struct dw_row *r = dw_line_at(b, f->lo);
+			const struct dw_func *in = dw_func_at(b, f->lo, true);
+
+			printf(" at %s %s:%" PRIu32, in && in->name ? in->name : "??",
+			       r && r->file ? r->file : "??", r ? r->line : 0);
+		}
+		printf("\n");
+	}
+	for (guint i = 0; i < b->globals->len; i++) {
+		const struct dw_var *v = &g_array_index(b->globals, struct dw_var, i);
+
+		printf("global %s %s", v->name, v->type);
+		dump_loc(&v->loc);
+		printf("\n");
+	}
 }
 
 /*
@@ -131,11 +201,12 @@ int main(int argc, char **argv)
 	gint64 t0;
 
 	if (argc < 3) {
-		fprintf(stderr, "usage: %s rows|lines|lookup|funcs|vars|bench ELF\n", argv[0]);
+		fprintf(stderr, "usage: %s rows|lines|lookup|funcs|dump|vars|bench ELF\n", argv[0]);
 		return 2;
 	}
 	t0 = cpu_us(CLOCK_PROCESS_CPUTIME_ID);
-	b = dw_open(argv[2], 0, &err);
+	b = dw_open_flags(argv[2], 0, g_strcmp0(g_getenv("DWARFP_QUERY_WALK"), "libdwarf") ?
+			  0 : DW_OPEN_LIBDWARF_WALK, &err);
 	if (!b) {
 		fprintf(stderr, "%s\n", err);
 		return 1;
@@ -173,8 +244,12 @@ int main(int argc, char **argv)
 		symtab_free(syms);
 	} else if (!strcmp(argv[1], "funcs")) {
 		print_funcs(b);
+	} else if (!strcmp(argv[1], "dump")) {
+		dump(b);
+		if (argv[3])
+			print_vars(b, argv + 3, false);
 	} else if (!strcmp(argv[1], "vars")) {
-		print_vars(b, argc > 3 ? argv[3] : NULL);
+		print_vars(b, argv + 3, true);
 	} else if (!strcmp(argv[1], "bench")) {
 		gint64 t1 = cpu_us(CLOCK_PROCESS_CPUTIME_ID), t2;
 		long anon = anon_kb();
