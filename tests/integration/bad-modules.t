@@ -67,7 +67,6 @@ plan $((${#CASES[@]} * 3 + 7))
 
 SOCK=$T/ctl.sock
 HB=$T/heartbeat
-hb_above() { [ "$(heartbeat "$HB")" -gt "$1" ] 2>/dev/null; }
 nfail() { count_events '.event=="reject" or .event=="rollback"'; }
 # place HOW: make $MODDIR/counter.so as the case says.
 place() {
@@ -105,8 +104,7 @@ for c in "${CASES[@]}"; do
 	[ -n "$reply" ] && [ "$(wc -l <<<"$reply")" -eq 1 ] &&
 		jq -e '.ok==false and (.error|length>0)' <<<"$reply" >/dev/null
 	ok $? "$name: one error reply on the control socket"
-	h=$(heartbeat "$HB")
-	wait_for "heartbeat to grow" hb_above "${h:-0}"
+	hb_grows
 	ok $? "$name: version 1 still live and counting"
 done
 

@@ -13,7 +13,6 @@ plan 44
 SOCK=$T/ctl.sock
 HB=$T/heartbeat
 mc() { timeout 30 "$MODCTL" -s "$SOCK" "$@"; }
-hb_above() { [ "$(heartbeat "$HB")" -gt "$1" ] 2>/dev/null; }
 # last EVENT: the last event of that kind, compact.
 last() { events ".event==\"$1\"" | tail -1; }
 
