@@ -644,22 +644,24 @@ static const struct sym_call *sym_call_get(struct route *r, char **err)
 	struct sym_call *sc = __atomic_load_n(&r->call, __ATOMIC_ACQUIRE), *old;
 	uint64_t gen = mh_registry_gen();
 	g_autofree char *sigstr = NULL;
+	struct mh_module *provider;
+	void (*fn)(void);
 
 	if (sc && sc->reg_gen == gen)
 		return sc;
-	sc = g_new(struct sym_call, 1);
 	/*
 	 * On this vCPU, the export cannot change before the call returns.
 	 * (A change between reading gen and here leaves sc tagged older than
 	 * what it holds: the next call makes it again.)
 	 */
-	sc->reg_gen = gen;
-	if (mh_registry_current(r->owner, r->symbol, &sc->fn, &sigstr,
-				&sc->provider)) {
-		g_free(sc);
+	if (mh_registry_current(r->owner, r->symbol, &fn, &sigstr, &provider)) {
 		not_live(r, err);
 		return NULL;
 	}
+	sc = g_new(struct sym_call, 1);
+	sc->reg_gen = gen;
+	sc->fn = fn;
+	sc->provider = provider;
 	if (sig_callable(r->owner, r->symbol, sigstr, &sc->f, err)) {
 		g_free(sc);
 		return NULL;
