@@ -1023,7 +1023,7 @@ static int api_run_stopped(mh_module *self, mh_stopped_cb fn, void *opaque)
 	return 0;
 }
 
-static int stopped_call(void *p)
+MH_GUARD_ENTRY static int stopped_call(void *p)
 {
 	struct stopped_call *c = p;
 
@@ -1045,7 +1045,7 @@ void mh_api_run_stopped(void)
 		/* A call queued by one that went before is gone (released). */
 		if (!c->mod)
 			continue;
-		mh_guard_call(stopped_call, c, &fault);
+		mh_guard_call(c->mod, "run_stopped", stopped_call, c, &fault);
 		if (fault.kind != MH_GUARD_NONE) {
 			g_autofree char *why = mh_guard_describe("run_stopped", &fault);
 

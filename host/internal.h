@@ -415,7 +415,9 @@ void mh_scripthost_init(void);
  * Module hooks run contained: a crash (SIGSEGV/SIGBUS/SIGILL/SIGFPE),
  * abort(), exit() and friends called by the module's code (its GOT bound
  * by the loader), or a hook still running after the hook timeout ends the
- * hook, not QEMU.
+ * hook, not QEMU.  A hook past its timeout is ended only where leaving it
+ * is safe: in the module's own code, with no library or host frame between
+ * it and the guard.
  */
 enum mh_guard_kind { MH_GUARD_NONE, MH_GUARD_SIGNAL, MH_GUARD_EXIT,
 		     MH_GUARD_TIMEOUT };
@@ -427,27 +429,41 @@ struct mh_guard_fault {
 	int status;		/* MH_GUARD_EXIT: the status asked for */
 };
 
+/* Told, on a thread of its own, of a hook the watchdog cannot end safely. */
+typedef void (*mh_guard_stuck_fn)(const char *module, const char *line);
 /**
  * mh_guard_init() - install the handlers, start the hook watchdog
  * @hook_timeout_s: bound on a hook's run time in seconds; 0: none
+ * @stuck: told of a hook still running a grace after its timeout
  * @err: why it failed
  *
  * Return: 0, or -EBUSY when no real-time signal is free for the watchdog.
  */
-int mh_guard_init(unsigned int hook_timeout_s, char **err);
+int mh_guard_init(unsigned int hook_timeout_s, mh_guard_stuck_fn stuck,
+		  char **err);
 /* The bound on a hook's run time in seconds, 0 if none. */
 unsigned int mh_guard_timeout(void);
 typedef int (*mh_guarded_fn)(void *arg);
+/*
+ * Functions that call a module's hook for mh_guard_call() (the @fn it is
+ * given) go in this section: the watchdog knows their frames for the
+ * guard's own, and may end the hook with them on the stack.
+ */
+#define MH_GUARD_ENTRY __attribute__((section("mh_guard_entry"), noinline))
 /**
  * mh_guard_call() - run a module hook contained
- * @fn: calls the hook
+ * @mod: whose hook it is: the hook may be ended at the timeout only while
+ *       it runs @mod's own code (its mapped copy's executable segments)
+ * @hook: "init", "exit" ..., for the watchdog's report
+ * @fn: calls the hook; MH_GUARD_ENTRY
  * @arg: for @fn
  * @fault: how the hook was ended, kind MH_GUARD_NONE if it returned
  *
  * Return: what @fn returned, or -EFAULT (signal), -ECANCELED (exit) or
  * -ETIMEDOUT (hook timeout) when it was ended.
  */
-int mh_guard_call(mh_guarded_fn fn, void *arg, struct mh_guard_fault *fault);
+int mh_guard_call(const struct mh_module *mod, const char *hook,
+		  mh_guarded_fn fn, void *arg, struct mh_guard_fault *fault);
 /* "init called exit(3)": a line for an ended hook, or NULL if it returned. */
 char *mh_guard_describe(const char *hook, const struct mh_guard_fault *f);
 /* The host function a module's GOT entry for @name is bound to, or NULL. */
@@ -624,6 +640,8 @@ int mh_lifecycle_prepare(struct mh_module *mod, char **err);
 void mh_lifecycle_hook_said(struct mh_module *mod, const char *text);
 /* A request for @name (@file, or NULL) is refused: event and error line. */
 void mh_lifecycle_reject(const char *name, const char *file, const char *error);
+/* A hook of @name the watchdog cannot end (mh_guard_stuck_fn): event, line. */
+void mh_lifecycle_hook_stuck(const char *name, const char *line);
 /* Would unloading @name be refused now?  0, or -errno and *@err. */
 int mh_lifecycle_unload_check(const char *name, bool force, char **err);
 /* Called with every vCPU stopped: apply what is queued. */

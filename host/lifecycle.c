@@ -130,6 +130,16 @@ void mh_lifecycle_reject(const char *name, const char *file, const char *error)
 	note_error(g_strdup(error));
 }
 
+void mh_lifecycle_hook_stuck(const char *name, const char *line)
+{
+	GString *ev = mh_event_new("hook_stuck");
+
+	mh_event_str(ev, "module", name);
+	mh_event_str(ev, "error", line);
+	mh_event_emit(ev);
+	mh_err("%s: %s", name, line);
+}
+
 /* The optional fields of a module event; NULL ones are left out. */
 struct module_event {
 	const char *old_version;
@@ -195,21 +205,21 @@ struct hook_call {
 	const char *old_version;
 };
 
-static int call_init(void *p)
+MH_GUARD_ENTRY static int call_init(void *p)
 {
 	struct hook_call *c = p;
 
 	return c->mod->ops.init(c->mod, &mh_host_api);
 }
 
-static int call_prepare(void *p)
+MH_GUARD_ENTRY static int call_prepare(void *p)
 {
 	struct hook_call *c = p;
 
 	return c->mod->ops.prepare(c->mod, &mh_host_api);
 }
 
-static int call_exit(void *p)
+MH_GUARD_ENTRY static int call_exit(void *p)
 {
 	struct hook_call *c = p;
 
@@ -217,14 +227,14 @@ static int call_exit(void *p)
 	return 0;
 }
 
-static int call_save(void *p)
+MH_GUARD_ENTRY static int call_save(void *p)
 {
 	struct hook_call *c = p;
 
 	return c->mod->ops.save_state(c->mod, c->data, c->len);
 }
 
-static int call_restore(void *p)
+MH_GUARD_ENTRY static int call_restore(void *p)
 {
 	struct hook_call *c = p;
 
@@ -246,7 +256,7 @@ static int run_hook(struct mh_module *mod, const char *hook, mh_guarded_fn fn,
 	/* Its init may load another module (api->import): nested hooks. */
 	prev = in_hook;
 	in_hook = mod;
-	ret = mh_guard_call(fn, c, &fault);
+	ret = mh_guard_call(mod, hook, fn, c, &fault);
 	in_hook = prev;
 	/* Ended half way: its state may be anything from here on. */
 	if (fault.kind != MH_GUARD_NONE)

@@ -54,7 +54,8 @@ QEMU_PLUGIN_EXPORT int qemu_plugin_install(qemu_plugin_id_t id,
 	}
 	if (mh_args_parse(&args, argc, argv, defdir, &err) ||
 	    mh_log_open(args.log, &err) ||
-	    mh_guard_init(args.hook_timeout, &err))
+	    mh_guard_init(args.hook_timeout, mh_lifecycle_hook_stuck,
+			  &err))
 		goto fail;
 	mh_api_set_accounting(args.accounting);
 	mh_api_set_qemu_info(info);

@@ -18,13 +18,16 @@ counter_crash_FLAGS := -DCOUNTER_VERSION='"crash"' -DCOUNTER_INIT_CRASH
 counter_abort_FLAGS := -DCOUNTER_VERSION='"abort"' -DCOUNTER_INIT_ABORT
 counter_exit_FLAGS := -DCOUNTER_VERSION='"exit"' -DCOUNTER_INIT_EXIT
 counter_hang_FLAGS := -DCOUNTER_VERSION='"hang"' -DCOUNTER_INIT_HANG
+counter_mallochang_FLAGS := -DCOUNTER_VERSION='"mallochang"' \
+	-DCOUNTER_INIT_MALLOC_HANG
+counter_cbhang_FLAGS := -DCOUNTER_VERSION='"cbhang"' -DCOUNTER_INIT_CALLBACK_HANG
 counter_abimajor_FLAGS := -DCOUNTER_VERSION='"abimajor"' \
 	-DCOUNTER_ABI_MAJOR=$(shell echo $$(($(ABI_MAJOR) + 1)))
 counter_abiminor_FLAGS := -DCOUNTER_VERSION='"abiminor"' \
 	-DCOUNTER_ABI_MINOR=$(shell echo $$(($(ABI_MINOR) + 1)))
 counter_x86_FLAGS := -DCOUNTER_VERSION='"x86"' -DCOUNTER_TARGETS='"x86_64,i386"'
 counter_arm_FLAGS := -DCOUNTER_VERSION='"arm"' -DCOUNTER_TARGETS='"aarch64,arm"'
-COUNTER_VARIANTS := v1 v2 v3 initfail crash abort exit hang abimajor \
+COUNTER_VARIANTS := v1 v2 v3 initfail crash abort exit hang mallochang cbhang abimajor \
 	abiminor x86 arm
 
 prov_v1_FLAGS := -DPROV_VERSION='"1"'

@@ -12,7 +12,8 @@ V1=$TMOD/counter-v1.so
 need "$BUILD/modhost.so" "$MODCTL" "$V1" "$TMOD/counter-v2.so" \
 	"$TMOD/counter-abimajor.so" "$TMOD/counter-initfail.so" \
 	"$TMOD/counter-crash.so" "$TMOD/counter-abort.so" \
-	"$TMOD/counter-exit.so" "$TMOD/counter-hang.so" "$TMOD/dep_user.so"
+	"$TMOD/counter-exit.so" "$TMOD/counter-hang.so" \
+	"$TMOD/counter-mallochang.so" "$TMOD/dep_user.so"
 
 export LC_ALL=C
 C=$T/corpus
@@ -59,6 +60,7 @@ CASES=(
 	"init calls abort()|cp $TMOD/counter-abort.so|rollback|init called abort\\(\\)"
 	"init calls exit(3)|cp $TMOD/counter-exit.so|rollback|init called exit\\(3\\)"
 	"init never returns|cp $TMOD/counter-hang.so|rollback|init did not return within 1 s"
+	"init loops in malloc()|cp $TMOD/counter-mallochang.so|rollback|init did not return within 1 s"
 	"a symlink loop|ln -s counter.so|reject|symbolic link"
 	"a directory named counter.so|mkdir|reject|not a regular file|directory"
 	"a file without read permission|unreadable|reject|Permission denied"

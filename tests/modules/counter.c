@@ -8,7 +8,11 @@
  *   COUNTER_INIT_CRASH   init dereferences NULL
  *   COUNTER_INIT_ABORT   init calls abort()
  *   COUNTER_INIT_EXIT    init calls exit(3)
- *   COUNTER_INIT_HANG    init never returns
+ *   COUNTER_INIT_HANG    init never returns (a spin in its own code)
+ *   COUNTER_INIT_MALLOC_HANG  init never returns, looping through malloc(),
+ *                        snprintf() and free(): most of its time in libc
+ *   COUNTER_INIT_CALLBACK_HANG  init never returns: it spins in a qsort()
+ *                        comparator, with libc's frame under its own
  *   COUNTER_ABI_MAJOR/MINOR  claim another ABI version
  *   COUNTER_TARGETS      serve only these QEMU targets ("x86_64,i386")
  *
@@ -20,6 +24,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -66,6 +71,15 @@ static void translate(mh_tb *tb, void *opaque)
 	mh->tb_exec_cb(tb, on_block, MH_CB_NO_REGS, NULL);
 }
 
+#ifdef COUNTER_INIT_CALLBACK_HANG
+static int spin_compare(const void *a, const void *b)
+{
+	for (volatile uint64_t spin = 0;; spin++)
+		;
+	return a < b;
+}
+#endif
+
 static int counter_init(mh_module *self, const struct mh_api *api)
 {
 	const char *hb = api->param_str(self, "heartbeat");
@@ -87,6 +101,22 @@ static int counter_init(mh_module *self, const struct mh_api *api)
 #ifdef COUNTER_INIT_HANG
 	for (volatile uint64_t spin = 0;; spin++)
 		;
+#endif
+#ifdef COUNTER_INIT_CALLBACK_HANG
+	{
+		int v[4] = { 4, 3, 2, 1 };
+
+		qsort(v, 4, sizeof(v[0]), spin_compare);
+	}
+#endif
+#ifdef COUNTER_INIT_MALLOC_HANG
+	for (uint64_t i = 0;; i++) {
+		char *p = malloc(32 + i % 4096);
+
+		if (p)
+			snprintf(p, 32, "%" PRIu64 " %s", i, hb ? hb : "");
+		free(p);
+	}
 #endif
 	if (hb && *hb) {
 		int ret = testmod_beat_map(hb, &beat);
