@@ -138,10 +138,8 @@ echo "# the recorded run made $recorded hypercalls of unknown magic: $magics"
 # start).  Not at the end of the run: after the guest's power-off
 # request, where a replay stops is QEMU's affair (replays stopped at
 # breaks ran up to 684 calls further into kernel_power_off than one
-# without stops).  Not after the point where the recording was stopped
-# either: a reload while a replayed guest idles (init's wait, the test
-# program's sleep) has hung the replay, the host's quiesce waiting on a
-# halted vCPU.
+# without stops).  A reload while the replayed guest idles is
+# replay-idle.t's.
 STEP=$((ICOUNT / 2000))
 POINTS="$((ICOUNT / 8)) $((ICOUNT / 2)) $((ICOUNT - 20 * STEP)) $((ICOUNT - 5 * STEP))"
 END=$((ICOUNT - 2 * STEP))
