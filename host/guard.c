@@ -136,6 +136,26 @@ static G_NORETURN void guard_jump(struct guard_frame *f)
 	siglongjmp(f->jb, 1);
 }
 
+/* Not ours: @sig goes to the handler @old installed before, or its default. */
+static void chain(const struct sigaction *old, int sig, siginfo_t *info,
+		  void *uctx)
+{
+	if (old->sa_flags & SA_SIGINFO) {
+		old->sa_sigaction(sig, info, uctx);
+	} else if (old->sa_handler != SIG_DFL && old->sa_handler != SIG_IGN) {
+		old->sa_handler(sig);
+	} else {
+		/*
+		 * Returning re-runs a fault with the default action; SIGABRT
+		 * is not re-raised by returning, and a breakpoint's SIGTRAP
+		 * returns past the breakpoint.
+		 */
+		signal(sig, SIG_DFL);
+		if (sig == SIGABRT || sig == SIGTRAP)
+			raise(sig);
+	}
+}
+
 static void fault_handler(int sig, siginfo_t *info, void *uctx)
 {
 	struct guard_frame *f = guard_top;
@@ -145,28 +165,9 @@ static void fault_handler(int sig, siginfo_t *info, void *uctx)
 		f->fault.signo = sig;
 		guard_jump(f);
 	}
-
-	for (unsigned int i = 0; i < G_N_ELEMENTS(guarded_signals); i++) {
-		struct sigaction *old = &old_actions[i];
-
-		if (guarded_signals[i] != sig)
-			continue;
-		if (old->sa_flags & SA_SIGINFO) {
-			old->sa_sigaction(sig, info, uctx);
-		} else if (old->sa_handler != SIG_DFL &&
-			   old->sa_handler != SIG_IGN) {
-			old->sa_handler(sig);
-		} else {
-			/*
-			 * Returning re-runs a fault with the default action;
-			 * SIGABRT is not re-raised by returning.
-			 */
-			signal(sig, SIG_DFL);
-			if (sig == SIGABRT)
-				raise(sig);
-		}
-		return;
-	}
+	for (unsigned int i = 0; i < G_N_ELEMENTS(guarded_signals); i++)
+		if (guarded_signals[i] == sig)
+			chain(&old_actions[i], sig, info, uctx);
 }
 
 /* -- where a hook may be left (signal handler: no calls, no allocation) -- */
@@ -269,15 +270,7 @@ static void trap_handler(int sig, siginfo_t *info, void *uctx)
 	struct guard_frame *f = guard_top;
 
 	if (info->si_code != TRAP_TRACE) {
-		if (old_trap.sa_flags & SA_SIGINFO) {
-			old_trap.sa_sigaction(sig, info, uctx);
-		} else if (old_trap.sa_handler != SIG_DFL &&
-			   old_trap.sa_handler != SIG_IGN) {
-			old_trap.sa_handler(sig);
-		} else {
-			signal(sig, SIG_DFL);
-			raise(sig);
-		}
+		chain(&old_trap, sig, info, uctx);
 		return;
 	}
 	if (f && __atomic_load_n(&f->expired, __ATOMIC_ACQUIRE) &&
@@ -290,11 +283,15 @@ static void trap_handler(int sig, siginfo_t *info, void *uctx)
 		set_stepping(uctx, false);
 }
 
-/* Is there code in @info's object? Its executable segments join @code. */
+struct code_walk {
+	GArray *code;		/* struct code_range, filled */
+	const GArray *own;	/* uintptr_t: load bases of the module's objects */
+};
+
+/* @info's object: its executable segments join w->code. */
 static int add_object_code(struct dl_phdr_info *info, size_t size, void *p)
 {
-	GArray *code = ((void **)p)[0];
-	const GArray *own = ((void **)p)[1];
+	struct code_walk *w = p;
 
 	(void)size;
 	for (int i = 0; i < info->dlpi_phnum; i++) {
@@ -306,10 +303,10 @@ static int add_object_code(struct dl_phdr_info *info, size_t size, void *p)
 		r.lo = info->dlpi_addr + ph->p_vaddr;
 		r.hi = r.lo + ph->p_memsz;
 		r.own = false;
-		for (guint j = 0; j < own->len; j++)
-			if (g_array_index(own, uintptr_t, j) == info->dlpi_addr)
+		for (guint j = 0; j < w->own->len; j++)
+			if (g_array_index(w->own, uintptr_t, j) == info->dlpi_addr)
 				r.own = true;
-		g_array_append_val(code, r);
+		g_array_append_val(w->code, r);
 	}
 	return 0;
 }
@@ -327,10 +324,12 @@ static gint range_cmp(gconstpointer a, gconstpointer b)
  */
 static GArray *code_list(const struct mh_module *mod)
 {
-	GArray *code = g_array_new(false, false, sizeof(struct code_range));
 	g_autoptr(GArray) own = g_array_new(false, false, sizeof(uintptr_t));
+	struct code_walk w = {
+		.code = g_array_new(false, false, sizeof(struct code_range)),
+		.own = own,
+	};
 	void *handles[] = { mod ? mod->handle : NULL, mod ? mod->layer : NULL };
-	void *both[] = { code, own };
 
 	for (unsigned int i = 0; i < G_N_ELEMENTS(handles); i++) {
 		struct link_map *lm;
@@ -338,9 +337,9 @@ static GArray *code_list(const struct mh_module *mod)
 		if (handles[i] && !dlinfo(handles[i], RTLD_DI_LINKMAP, &lm))
 			g_array_append_val(own, lm->l_addr);
 	}
-	dl_iterate_phdr(add_object_code, both);
-	g_array_sort(code, range_cmp);
-	return code;
+	dl_iterate_phdr(add_object_code, &w);
+	g_array_sort(w.code, range_cmp);
+	return w.code;
 }
 
 /* -- the watchdog ----------------------------------------------------- */
