@@ -66,7 +66,7 @@
 /* A hook not ended this long after its timeout is reported (times the timeout). */
 #define TIMEOUT_GRACE 1
 /* The stack a hook will use, cleared before it runs (bytes). */
-#define SCRUB_BYTES (16 * 1024)
+#define SCRUB_BYTES (64 * 1024)
 /* A stack deeper than this between the hook and its guard is not scanned. */
 #define SCAN_MAX_BYTES (8u << 20)
 /* Instructions single-stepped for each of the watchdog's signals. */
@@ -130,9 +130,24 @@ static mh_guard_stuck_fn report_stuck;
 extern const char __start_mh_guard_entry[] __attribute__((visibility("hidden")));
 extern const char __stop_mh_guard_entry[] __attribute__((visibility("hidden")));
 
+/*
+ * Stop stepping this thread's own code, now.  The kernel may hand a
+ * handler the trap flag of the context it interrupted (seen here): a
+ * handler stepped itself would recurse, and a jump would carry the flag
+ * out to code that runs with SIGTRAP blocked, where the trap kills QEMU.
+ */
+static inline void stepping_off_here(void)
+{
+#if CAN_STEP
+	__asm__ volatile("pushfq\n\tandq %0, (%%rsp)\n\tpopfq"
+			 : : "i"(~EFLAGS_TF) : "cc", "memory");
+#endif
+}
+
 /* Leave the hook: back to mh_guard_call() with @f's fault filled in. */
 static G_NORETURN void guard_jump(struct guard_frame *f)
 {
+	stepping_off_here();
 	siglongjmp(f->jb, 1);
 }
 
@@ -249,6 +264,7 @@ static void timeout_handler(int sig, siginfo_t *info, void *uctx)
 
 	(void)sig;
 	(void)info;
+	stepping_off_here();
 	/* A late signal for a hook that has returned is dropped. */
 	if (!f || !__atomic_load_n(&f->expired, __ATOMIC_ACQUIRE))
 		return;
@@ -269,6 +285,7 @@ static void trap_handler(int sig, siginfo_t *info, void *uctx)
 {
 	struct guard_frame *f = guard_top;
 
+	stepping_off_here();
 	if (info->si_code != TRAP_TRACE) {
 		chain(&old_trap, sig, info, uctx);
 		return;
@@ -534,21 +551,29 @@ static void frame_leave(struct guard_frame *f)
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	guard_top = f->prev;
 	__atomic_signal_fence(__ATOMIC_SEQ_CST);
-#if CAN_STEP
-	/* A hook that returned by itself while stepped: stop stepping. */
-	__asm__ volatile("pushfq\n\tandq %0, (%%rsp)\n\tpopfq"
-			 : : "i"(~EFLAGS_TF) : "cc", "memory");
-#endif
+	/* A hook that returned by itself while stepped. */
+	stepping_off_here();
 	if (timeout_us)
 		watch_pop(f);
 	g_clear_pointer(&f->code, g_array_unref);
 }
 
-/* Clear the stack below the caller: its frame goes when it returns. */
-MH_GUARD_ENTRY static void scrub_below(void)
+/*
+ * Clear the stack below the caller: this frame goes when it returns.  On
+ * x86-64 f->stack_hi is set to the caller's stack pointer at this call,
+ * which is where it calls the hook too: above the return address, below
+ * everything of the caller's frame.
+ */
+MH_GUARD_ENTRY static void scrub_below(struct guard_frame *f)
 {
 	volatile uintptr_t below[SCRUB_BYTES / sizeof(uintptr_t)];
 
+#if defined(__x86_64__)
+	/* Above the frame pointer: the saved one, then the return address. */
+	f->stack_hi = (uintptr_t)__builtin_frame_address(0) + 2 * sizeof(void *);
+#else
+	(void)f;
+#endif
 	for (size_t i = 0; i < G_N_ELEMENTS(below); i++)
 		below[i] = 0;
 }
@@ -558,22 +583,30 @@ MH_GUARD_ENTRY static void scrub_below(void)
  * from the interrupted stack pointer up to f->stack_hi, and a return
  * address left there by an earlier call into a library would read as a
  * live frame.  No call between the clearing and @fn, which would leave its
- * own.  f->stack_hi is set below the registers this frame saved (they may
- * hold any code pointer of the callers).
+ * own.  f->stack_hi is set below everything this frame holds (the
+ * registers it saved may hold any code pointer of the callers).
  */
 MH_GUARD_ENTRY static int scrub_and_call(struct guard_frame *f,
 					 mh_guarded_fn fn, void *arg)
 {
-	volatile char mark = 0;
 	int ret;
 
-#if defined(__aarch64__)
-	/* The frame record, with the saved registers above it. */
+#if !defined(__x86_64__)
+	/* aarch64: the frame record, with the saved registers above it. */
 	f->stack_hi = (uintptr_t)__builtin_frame_address(0);
-#else
-	f->stack_hi = (uintptr_t)&mark;
 #endif
-	scrub_below();
+	scrub_below(f);
+#if defined(__x86_64__)
+	/*
+	 * The callers' values in the callee-saved registers (a code pointer
+	 * of QEMU's, say) would be saved in the hook's frames and read as
+	 * frames: the hook starts with them cleared (saved above f->stack_hi).
+	 */
+	__asm__ volatile("xorl %%ebx, %%ebx\n\txorl %%r12d, %%r12d\n\t"
+			 "xorl %%r13d, %%r13d\n\txorl %%r14d, %%r14d\n\t"
+			 "xorl %%r15d, %%r15d"
+			 : : : "rbx", "r12", "r13", "r14", "r15");
+#endif
 	ret = fn(arg);
 	/* Not a sibling call: this frame, the guard's, stays under @fn's. */
 	__asm__ volatile("" : : : "memory");
