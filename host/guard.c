@@ -40,7 +40,11 @@
  * signal of the watchdog) and the SIGTRAP handler jumps at the first safe
  * instruction.  Elsewhere the watchdog's signal, every TIMEOUT_RETRY_US, is
  * the only sample.  A hook that never comes back to its own code is
- * reported after a grace (TIMEOUT_GRACE) and left to run.
+ * reported after a grace (TIMEOUT_GRACE), and left to run until the last
+ * resort (TIMEOUT_LAST): then it is ended wherever it is, as a hook was
+ * before this care, so that QEMU never waits forever (its shutdown waits
+ * for the vCPU the hook holds); what it held stays held, which the error
+ * says.
  *
  * The signals are unblocked only while a hook runs (QEMU's vCPU threads
  * start with every signal blocked).  Anything raised outside a frame goes
@@ -65,6 +69,8 @@
 #define TIMEOUT_RETRY_US (10 * 1000)
 /* A hook not ended this long after its timeout is reported (times the timeout). */
 #define TIMEOUT_GRACE 1
+/* ... and ended wherever it is this long after its timeout (times the timeout). */
+#define TIMEOUT_LAST 4
 /* The stack a hook will use, cleared before it runs (bytes). */
 #define SCRUB_BYTES (64 * 1024)
 /* A stack deeper than this between the hook and its guard is not scanned. */
@@ -92,7 +98,9 @@ struct guard_frame {
 	pthread_t thread;
 	int64_t deadline;		/* monotonic us; 0: no bound */
 	int64_t remaining;		/* while an inner hook runs */
-	int expired;			/* set by the watchdog, atomically */
+	int expired;			/* set by the watchdog, atomically:
+					 * 1 past the timeout, 2 past the
+					 * last resort */
 	int reported;			/* 1: to report, 2: reported; wd_lock */
 	/* For the timeout handler, which only reads them: */
 	GArray *code;			/* struct code_range, sorted by lo */
@@ -261,15 +269,17 @@ static void set_stepping(void *uctx, bool on)
 static void timeout_handler(int sig, siginfo_t *info, void *uctx)
 {
 	struct guard_frame *f = guard_top;
+	int expired;
 
 	(void)sig;
 	(void)info;
 	stepping_off_here();
 	/* A late signal for a hook that has returned is dropped. */
-	if (!f || !__atomic_load_n(&f->expired, __ATOMIC_ACQUIRE))
+	if (!f || !(expired = __atomic_load_n(&f->expired, __ATOMIC_ACQUIRE)))
 		return;
-	if (leave_is_safe(f, uctx)) {
+	if (expired > 1 || leave_is_safe(f, uctx)) {
 		f->fault.kind = MH_GUARD_TIMEOUT;
+		f->fault.unsafe = expired > 1 && !leave_is_safe(f, uctx);
 		guard_jump(f);
 	}
 	/* Not here: step to a place where it is, or wait to be asked again. */
@@ -367,7 +377,7 @@ static GArray *code_list(const struct mh_module *mod)
  */
 static gpointer watchdog(gpointer unused)
 {
-	int64_t grace = timeout_us * TIMEOUT_GRACE;
+	int64_t grace = timeout_us * TIMEOUT_GRACE, last = timeout_us * TIMEOUT_LAST;
 
 	(void)unused;
 	g_mutex_lock(&wd_lock);
@@ -381,7 +391,8 @@ static gpointer watchdog(gpointer unused)
 				next = MIN(next, f->deadline);
 				continue;
 			}
-			__atomic_store_n(&f->expired, 1, __ATOMIC_RELEASE);
+			__atomic_store_n(&f->expired, now >= f->deadline + last ? 2 : 1,
+					 __ATOMIC_RELEASE);
 			pthread_kill(f->thread, timeout_sig);
 			next = MIN(next, now + TIMEOUT_RETRY_US);
 			if (!f->reported && now >= f->deadline + grace) {
@@ -425,9 +436,12 @@ static gpointer reporter(gpointer unused)
 		line = g_strdup_printf("%s did not return within %u s and cannot "
 				       "be ended safely: for %u s more it never "
 				       "ran its own code outside a call into a "
-				       "library or the host; QEMU waits for it",
+				       "library or the host; it is ended "
+				       "wherever it is %u s after its timeout",
 				       hook, mh_guard_timeout(),
 				       (unsigned int)(timeout_us * TIMEOUT_GRACE /
+						      G_USEC_PER_SEC),
+				       (unsigned int)(timeout_us * TIMEOUT_LAST /
 						      G_USEC_PER_SEC));
 		report_stuck(module, line);
 	}
@@ -558,25 +572,16 @@ static void frame_leave(struct guard_frame *f)
 	g_clear_pointer(&f->code, g_array_unref);
 }
 
-/*
- * Clear the stack below the caller: this frame goes when it returns.  On
- * x86-64 f->stack_hi is set to the caller's stack pointer at this call,
- * which is where it calls the hook too: above the return address, below
- * everything of the caller's frame.
- */
-MH_GUARD_ENTRY static void scrub_below(struct guard_frame *f)
+#if !defined(__x86_64__)
+/* Clear the stack below the caller: this frame goes when it returns. */
+MH_GUARD_ENTRY static void scrub_below(void)
 {
 	volatile uintptr_t below[SCRUB_BYTES / sizeof(uintptr_t)];
 
-#if defined(__x86_64__)
-	/* Above the frame pointer: the saved one, then the return address. */
-	f->stack_hi = (uintptr_t)__builtin_frame_address(0) + 2 * sizeof(void *);
-#else
-	(void)f;
-#endif
 	for (size_t i = 0; i < G_N_ELEMENTS(below); i++)
 		below[i] = 0;
 }
+#endif
 
 /*
  * Call @fn for @f on a cleared stack: the timeout handler reads every word
@@ -591,21 +596,36 @@ MH_GUARD_ENTRY static int scrub_and_call(struct guard_frame *f,
 {
 	int ret;
 
-#if !defined(__x86_64__)
-	/* aarch64: the frame record, with the saved registers above it. */
-	f->stack_hi = (uintptr_t)__builtin_frame_address(0);
-#endif
-	scrub_below(f);
 #if defined(__x86_64__)
 	/*
-	 * The callers' values in the callee-saved registers (a code pointer
-	 * of QEMU's, say) would be saved in the hook's frames and read as
-	 * frames: the hook starts with them cleared (saved above f->stack_hi).
+	 * f->stack_hi is the stack pointer @fn is called with; the
+	 * SCRUB_BYTES below it are cleared by one string store, with no
+	 * frame of its own: a C array there would leave as they were the
+	 * words the compiler puts around it (registers it saves, alignment,
+	 * a sanitizer's redzones), and the hook's first frames lie exactly
+	 * there.  (No red zone below the stack pointer to spare: this
+	 * function calls.)  The callers' values in the callee-saved
+	 * registers (a code pointer of QEMU's, say) would be saved in the
+	 * hook's frames and read as frames: the hook starts with them
+	 * cleared (this frame saves them, above f->stack_hi).
 	 */
-	__asm__ volatile("xorl %%ebx, %%ebx\n\txorl %%r12d, %%r12d\n\t"
+	__asm__ volatile("movq %%rsp, %[hi]\n\t"
+			 "leaq %c[below](%%rsp), %%rdi\n\t"
+			 "movl %[words], %%ecx\n\t"
+			 "xorl %%eax, %%eax\n\t"
+			 "rep stosq\n\t"
+			 "xorl %%ebx, %%ebx\n\txorl %%r12d, %%r12d\n\t"
 			 "xorl %%r13d, %%r13d\n\txorl %%r14d, %%r14d\n\t"
 			 "xorl %%r15d, %%r15d"
-			 : : : "rbx", "r12", "r13", "r14", "r15");
+			 : [hi] "=m"(f->stack_hi)
+			 : [below] "i"(-SCRUB_BYTES),
+			   [words] "i"(SCRUB_BYTES / sizeof(uintptr_t))
+			 : "rax", "rcx", "rdi", "rbx", "r12", "r13", "r14",
+			   "r15", "cc", "memory");
+#else
+	/* aarch64: the frame record, with the saved registers above it. */
+	f->stack_hi = (uintptr_t)__builtin_frame_address(0);
+	scrub_below();
 #endif
 	ret = fn(arg);
 	/* Not a sibling call: this frame, the guard's, stays under @fn's. */
@@ -737,6 +757,13 @@ char *mh_guard_describe(const char *hook, const struct mh_guard_fault *f)
 		return g_strdup_printf("%s called %s(%d)", hook, f->fn,
 				       f->status);
 	case MH_GUARD_TIMEOUT:
+		if (f->unsafe)
+			return g_strdup_printf("%s did not return within %u s and "
+					       "was ended inside a library or "
+					       "the host %u s later: a lock it "
+					       "held may stay held", hook,
+					       mh_guard_timeout(),
+					       mh_guard_timeout() * TIMEOUT_LAST);
 		return g_strdup_printf("%s did not return within %u s", hook,
 				       mh_guard_timeout());
 	default:

@@ -417,7 +417,8 @@ void mh_scripthost_init(void);
  * by the loader), or a hook still running after the hook timeout ends the
  * hook, not QEMU.  A hook past its timeout is ended only where leaving it
  * is safe: in the module's own code, with no library or host frame between
- * it and the guard.
+ * it and the guard; one that never gets there is reported, then ended
+ * wherever it is as a last resort.
  */
 enum mh_guard_kind { MH_GUARD_NONE, MH_GUARD_SIGNAL, MH_GUARD_EXIT,
 		     MH_GUARD_TIMEOUT };
@@ -427,9 +428,14 @@ struct mh_guard_fault {
 	int signo;		/* MH_GUARD_SIGNAL */
 	const char *fn;		/* MH_GUARD_EXIT: "exit", "_exit" ... */
 	int status;		/* MH_GUARD_EXIT: the status asked for */
+	bool unsafe;		/* MH_GUARD_TIMEOUT: ended by the last resort,
+				 * outside the module's own code */
 };
 
-/* Told, on a thread of its own, of a hook the watchdog cannot end safely. */
+/*
+ * Told, on a thread of its own, of a hook the watchdog cannot end safely
+ * (the last resort comes later).
+ */
 typedef void (*mh_guard_stuck_fn)(const char *module, const char *line);
 /**
  * mh_guard_init() - install the handlers, start the hook watchdog
