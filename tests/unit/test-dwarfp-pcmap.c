@@ -19,6 +19,7 @@ struct fake {
 	struct dw_binary b;
 	GArray *segs;			/* struct dw_seg: the reference's copy */
 	struct dw_func *fns;
+	guint row_at, seg_at;		/* the reference's last answers */
 };
 
 static void fake_free(struct fake *f)
@@ -33,43 +34,37 @@ static void fake_free(struct fake *f)
 
 /*
  * The row at or below @addr, as the map must find it: NULL if none or an
- * end.  A binary search of the rows themselves (the map searches its own
- * entries through buckets).
+ * end.  Walked to from the last answer (the checks go mostly upwards),
+ * not searched as the map searches.
  */
-static const struct dw_row *ref_row(const struct fake *f, uint64_t addr)
+static const struct dw_row *ref_row(struct fake *f, uint64_t addr)
 {
 	const struct dw_row *rows = (const struct dw_row *)f->b.rows->data;
-	guint lo = 0, hi = f->b.rows->len;
+	guint i = f->row_at;		/* the rows at or below the last address */
 
-	while (lo < hi) {
-		guint mid = lo + (hi - lo) / 2;
-
-		if (rows[mid].addr <= addr)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo && !rows[lo - 1].end ? &rows[lo - 1] : NULL;
+	while (i && rows[i - 1].addr > addr)
+		i--;
+	while (i < f->b.rows->len && rows[i].addr <= addr)
+		i++;
+	f->row_at = i;
+	return i && !rows[i - 1].end ? &rows[i - 1] : NULL;
 }
 
-static const struct dw_func *ref_fn(const struct fake *f, uint64_t addr)
+static const struct dw_func *ref_fn(struct fake *f, uint64_t addr)
 {
 	const struct dw_seg *s = (const struct dw_seg *)f->segs->data;
-	guint lo = 0, hi = f->segs->len;
+	guint i = f->seg_at;
 
-	while (lo < hi) {
-		guint mid = lo + (hi - lo) / 2;
-
-		if (s[mid].lo <= addr)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo && addr < s[lo - 1].hi ? s[lo - 1].fn : NULL;
+	while (i && s[i - 1].lo > addr)
+		i--;
+	while (i < f->segs->len && s[i].lo <= addr)
+		i++;
+	f->seg_at = i;
+	return i && addr < s[i - 1].hi ? s[i - 1].fn : NULL;
 }
 
 /* Each lookup of @addr answers what the plain search does. */
-static void check_addr(const struct fake *f, uint64_t addr)
+static void check_addr(struct fake *f, uint64_t addr)
 {
 	const struct dw_row *r = ref_row(f, addr), *got_row = dw_row_at(&f->b, addr);
 	const struct dw_func *want = ref_fn(f, addr), *fn = (void *)1;
@@ -91,7 +86,7 @@ static void check_addr(const struct fake *f, uint64_t addr)
 			dw_file(&f->b, r->file), r->line, r->discr);
 }
 
-static void check_all(const struct fake *f)
+static void check_all(struct fake *f)
 {
 	const struct dw_row *rows = (const struct dw_row *)f->b.rows->data;
 	guint n = f->b.rows->len;
