@@ -107,7 +107,7 @@ static double bucket_load(const void *items, size_t stride, bool wide,
  * kernel's function starts are where its rows are densest): the buckets
  * are made small enough that a key's bucket holds about BUCKET_KEYS keys
  * on average over the keys, not over the span, as long as there are at
- * most 4 buckets a key.
+ * most 4 buckets a key (and fewer than 2^32).
  */
 static void buckets_init(struct buckets *bk, uint64_t base, uint64_t span,
 			 const void *items, size_t stride, bool wide, guint n)
@@ -118,7 +118,8 @@ static void buckets_init(struct buckets *bk, uint64_t base, uint64_t span,
 	bk->base = base;
 	while ((span >> bk->shift) >= n / BUCKET_KEYS + 1)
 		bk->shift++;
-	while (bk->shift && (span >> (bk->shift - 1)) < 4 * (uint64_t)n &&
+	while (bk->shift &&
+	       (span >> (bk->shift - 1)) < MIN(4 * (uint64_t)n, UINT32_MAX - 1) &&
 	       bucket_load(items, stride, wide, base, n, bk->shift) > BUCKET_KEYS)
 		bk->shift--;
 	bk->n_buckets = (span >> bk->shift) + 1;
