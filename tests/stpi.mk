@@ -126,3 +126,13 @@ $(TMOD)/stpi_probe.so: tests/stpi/stpi_probe.c include/modhost/module.h \
 
 tests-build: $(STPI_GUESTS) $(STPI64_GUESTS) $(STPI_OUT)/dwarfp-query \
 	$(TMOD)/stpi_probe.so
+
+# dwarfp's pc -> line and function map on made-up rows (its packing's limits).
+$(BUILD)/tests/unit/test-dwarfp-pcmap: tests/unit/test-dwarfp-pcmap.c tests/unit/unit.h \
+		$(DWARFP_SRCS) modules/dwarfp/dwarfp.h modules/dwarfp/index.h
+	$(call say,CC,$@)
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) -std=gnu11 -D_GNU_SOURCE -Iinclude -Imodules/include \
+		-Imodules/lib $(shell pkg-config --cflags glib-2.0 libelf) -o $@ $< \
+		$(DWARFP_SRCS) -ldwarf $(shell pkg-config --libs glib-2.0 libelf)
+tests-build: $(BUILD)/tests/unit/test-dwarfp-pcmap

@@ -42,11 +42,11 @@ GArray *dw_bare_build(const struct dw_binary *b, const struct symtab *t)
 		if (!size)
 			size = symtab_symbol(t, i + 1, &next, &(uint64_t){ 0 }) ?
 			       next - addr : 1;
-		r = dw_line_at(b, addr);
+		r = dw_row_at(b, addr);
 		f.name = name;
 		f.lo = f.post_prologue = addr;
 		f.hi = addr + size;
-		f.pp_file = r && r->sfile ? r->sfile : "??";
+		f.pp_file = r && r->sfile ? dw_file(b, r->sfile) : "??";
 		f.pp_line = r ? r->sline : 0;
 		f.addr_size = 8;
 		g_array_append_val(a, f);

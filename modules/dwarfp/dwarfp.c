@@ -64,7 +64,8 @@ MH_IMPORT(STPI_MODULE, stpi_runcb_on_fn_start, STPI_RUNCB_SIG);
 struct site {
 	struct dw_binary *b;
 	uint64_t pc;			/* biased */
-	const struct dw_row *row;	/* NULL: not a line start */
+	const char *sfile;		/* the statement line it starts ... */
+	uint32_t sline;			/* ... 0: not a line start */
 	const char *fn_name;		/* innermost function */
 	const char *outer_name;		/* the out-of-line one holding it */
 	const struct dw_func *fn_start;	/* the function whose body starts here */
@@ -172,7 +173,8 @@ static void add_sites(GArray *a, struct dw_binary *b, GHashTable *by_pc)
 	for (guint i = 0; i < b->rows->len; i++) {
 		const struct dw_row *r = &g_array_index(b->rows, struct dw_row, i);
 		const struct dw_func *f;
-		struct site s = { .b = b, .pc = r->addr + b->bias, .row = r };
+		struct site s = { .b = b, .pc = r->addr + b->bias,
+				  .sfile = dw_file(b, r->sfile), .sline = r->sline };
 
 		if (r->end || !r->is_stmt || !r->sline)
 			continue;
@@ -707,6 +709,14 @@ static void on_task_change(mh_cpu *cpu, const OsiThread *prev, const OsiThread *
 	free_osiproc(p);
 }
 
+/* Has @b a line at @addr (unbiased)? */
+static bool has_line(const struct dw_binary *b, uint64_t addr)
+{
+	struct dw_line ln;
+
+	return dw_line_at(b, addr, &ln);
+}
+
 /*
  * The binary whose code holds @pc (run-time), the address in the binary
  * and the binary's load bias there.
@@ -717,7 +727,7 @@ static struct dw_binary *binary_at(uint64_t pc, uint64_t *addr, uint64_t *bias)
 	int64_t slide;
 
 	if (pc >= USER_TOP && kern_slide(&slide) &&
-	    dw_line_at(kern->b, pc - (uint64_t)slide)) {
+	    has_line(kern->b, pc - (uint64_t)slide)) {
 		*addr = pc - (uint64_t)slide;
 		*bias = (uint64_t)slide;
 		return kern->b;
@@ -725,7 +735,7 @@ static struct dw_binary *binary_at(uint64_t pc, uint64_t *addr, uint64_t *bias)
 	for (guint i = 0; bins && i < bins->len; i++) {
 		struct dw_binary *b = g_ptr_array_index(bins, i);
 
-		if (pc >= b->bias && dw_line_at(b, pc - b->bias)) {
+		if (pc >= b->bias && has_line(b, pc - b->bias)) {
 			*addr = pc - b->bias;
 			*bias = b->bias;
 			return b;
@@ -734,7 +744,7 @@ static struct dw_binary *binary_at(uint64_t pc, uint64_t *addr, uint64_t *bias)
 	if (!ubins)
 		return NULL;
 	m = umap_at(pc, true);
-	if (m.u && pc >= m.base && dw_line_at(m.u->b, pc - m.base)) {
+	if (m.u && pc >= m.base && has_line(m.u->b, pc - m.base)) {
 		*addr = pc - m.base;
 		*bias = m.base;
 		return m.u->b;
@@ -793,17 +803,17 @@ static void get_pc_source_info(mh_cpu *cpu, uint64_t pc, PC_Info *info, int *rc)
 {
 	uint64_t a, bias;
 	struct dw_binary *b = binary_at(pc, &a, &bias);
-	const struct dw_row *r;
+	struct dw_line ln = { 0 };
 	const struct dw_func *f, *of;
 
 	(void)cpu;
 	if (!b || !info || !rc)
 		return;
-	r = dw_line_at(b, a);
+	dw_line_at(b, a, &ln);
 	f = func_at(b, a, true);
 	of = func_at(b, a, false);
-	info->file_name = r->file;
-	info->line_number = r->line;
+	info->file_name = ln.file;
+	info->line_number = ln.line;
 	info->funct_name = f && f->name ? f->name : "??";
 	info->funct_lowpc = of ? of->lo + bias : 0;
 	*rc = 0;
@@ -874,17 +884,16 @@ static void on_site(unsigned int vcpu_index, void *udata)
 	/* Instrumented only once the slide is known. */
 	if (s->kern)
 		pc += (uint64_t)kern->slide;
-	if (s->row) {
+	if (s->sline) {
 		const struct site *p = vs->last;
 
-		if (!p || p->row->sline != s->row->sline ||
-		    p->row->sfile != s->row->sfile) {
+		if (!p || p->sline != s->sline || p->sfile != s->sfile) {
 			/* The first line of a run has no line before it. */
 			if (p)
-				stpi_runcb_on_after_line_change(cpu, vs->last_pc, p->row->sfile,
-								p->fn_name, p->row->sline);
-			stpi_runcb_on_before_line_change(cpu, pc, s->row->sfile,
-							 s->fn_name, s->row->sline);
+				stpi_runcb_on_after_line_change(cpu, vs->last_pc, p->sfile,
+								p->fn_name, p->sline);
+			stpi_runcb_on_before_line_change(cpu, pc, s->sfile,
+							 s->fn_name, s->sline);
 		}
 		vs->last = s;
 		vs->last_pc = pc;
@@ -1118,7 +1127,7 @@ static int dwarfp_restore_state(mh_module *self, const void *data, size_t len,
 		memcpy(&pc, (const char *)data + i * sizeof(pc), sizeof(pc));
 		s = pc ? site_at_any(pc) : NULL;
 
-		if (vs && s && s->row) {
+		if (vs && s && s->sline) {
 			vs->last = s;
 			vs->last_pc = pc;
 		}

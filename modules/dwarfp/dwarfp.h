@@ -80,21 +80,30 @@ struct dw_func {
 	uint8_t addr_size;
 };
 
-/* One line-table row. */
+/*
+ * One line-table row, whole (b->rows); a lookup answers from a compact
+ * copy of its file, line and discriminator (dw_line_at()).
+ */
 struct dw_row {
 	uint64_t addr;
-	const char *file;
-	uint32_t line;
-	uint8_t is_stmt;		/* some row at this address is a statement */
-	uint8_t end;			/* end_sequence: no line from here */
 	/*
 	 * @file/@line come from the address's last row (what addr2line
 	 * reports); @sfile/@sline from its last statement row (where gdb
-	 * stops for a line, what the line events report).
+	 * stops for a line, what the line events report).  Files are
+	 * indices in the binary's @files (dw_file()), 0: none.
 	 */
-	const char *sfile;
-	uint32_t sline;
+	uint32_t file, sfile;
+	uint32_t line, sline;
 	uint32_t discr;			/* @line's discriminator (addr2line's), 0: none */
+	uint8_t is_stmt;		/* some row at this address is a statement */
+	uint8_t end;			/* end_sequence: no line from here */
+};
+
+/* What dw_line_at() answers: an address's file and line, as addr2line's. */
+struct dw_line {
+	const char *file;		/* NULL: none */
+	uint32_t line;
+	uint32_t discr;			/* 0: none */
 };
 
 /* A piece of the address space whose innermost function is @fn. */
@@ -104,6 +113,7 @@ struct dw_seg {
 };
 
 struct dw_amap;		/* addrmap.c's address search over a sorted array */
+struct dw_pcmap;	/* addrmap.c's lookup of line and innermost function */
 struct dw_cu;		/* index.c's record of a compile unit */
 struct dw_late;		/* index.c's state for reading variables late */
 struct dw_elfsrc;	/* elfsrc.c's mapping of the file, if libdwarf reads one */
@@ -123,9 +133,10 @@ struct dw_binary {
 					   every call into it after dw_open() */
 	GStringChunk *strs;
 	GArray *rows;			/* struct dw_row, by address, one per address */
-	GArray *segs;			/* innermost function, by address */
+	GPtrArray *files;		/* the rows' file names, each once; 0: NULL */
 	GArray *osegs;			/* out-of-line function, by address */
-	struct dw_amap *row_map, *seg_map, *oseg_map;	/* their lookups */
+	struct dw_amap *oseg_map;	/* its lookup */
+	struct dw_pcmap *pc_map;	/* line and innermost function, by address */
 	GPtrArray *funcs;		/* struct dw_func *, owned */
 	GArray *globals;		/* struct dw_var */
 	struct dw_late *late;
@@ -156,9 +167,30 @@ void dw_read_vars(const struct dw_binary *b, const struct dw_func *f);
 /* Read @b's CFI (cies, fdes) if not yet done.  Call with cfi_lock held. */
 void dw_cfi_read_locked(struct dw_binary *b);
 
+/* The name of file @i of @b's rows (struct dw_row's @file, @sfile). */
+static inline const char *dw_file(const struct dw_binary *b, uint32_t i)
+{
+	return g_ptr_array_index(b->files, i);
+}
+
 /* addrmap.c */
-/* The row that holds @addr (unbiased), or NULL. */
-const struct dw_row *dw_line_at(const struct dw_binary *b, uint64_t addr);
+/*
+ * The file and line of @addr (unbiased) into *@out: false if no row
+ * holds it (or it is past a sequence's end).  The fast one.
+ */
+bool dw_line_at(const struct dw_binary *b, uint64_t addr, struct dw_line *out);
+/*
+ * The whole row that holds @addr (unbiased), or NULL: as dw_line_at(),
+ * slower (a binary search of the rows, for their other fields).
+ */
+const struct dw_row *dw_row_at(const struct dw_binary *b, uint64_t addr);
+/*
+ * dw_line_at() and dw_func_at(@b, @addr, true) in one search: the line
+ * into *@out (the return value says if there is one) and the innermost
+ * function, or NULL, into *@fn.
+ */
+bool dw_pc_at(const struct dw_binary *b, uint64_t addr, struct dw_line *out,
+	      const struct dw_func **fn);
 /*
  * The innermost (or out-of-line) function holding @addr, or NULL.  An
  * out-of-line function comes with its @vars read (dw_read_vars()).

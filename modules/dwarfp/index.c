@@ -1274,9 +1274,7 @@ struct dw_binary *dw_open_flags(const char *path, uint64_t bias, unsigned int fl
 		b->addr_size = 4;
 
 	dw_lines_merge(&bd);
-	b->row_map = dw_amap_new(b->rows->data, sizeof(struct dw_row), b->rows->len);
-	b->segs = dw_segs_build(b, true);
-	b->seg_map = dw_amap_new(b->segs->data, sizeof(struct dw_seg), b->segs->len);
+	b->pc_map = dw_pcmap_new(b, dw_segs_build(b, true));
 	b->osegs = dw_segs_build(b, false);
 	b->oseg_map = dw_amap_new(b->osegs->data, sizeof(struct dw_seg), b->osegs->len);
 	for (guint i = 0; i < b->funcs->len; i++) {
@@ -1315,14 +1313,13 @@ void dw_close(struct dw_binary *b)
 	if (b->funcs)
 		g_ptr_array_free(b->funcs, TRUE);
 	late_free(b->late);
-	if (b->segs)
-		g_array_free(b->segs, TRUE);
 	if (b->osegs)
 		g_array_free(b->osegs, TRUE);
 	if (b->rows)
 		g_array_free(b->rows, TRUE);
-	dw_amap_free(b->row_map);
-	dw_amap_free(b->seg_map);
+	dw_pcmap_free(b->pc_map);
+	if (b->files)
+		g_ptr_array_free(b->files, TRUE);
 	dw_amap_free(b->oseg_map);
 	if (b->strs)
 		g_string_chunk_free(b->strs);

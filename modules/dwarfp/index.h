@@ -209,7 +209,7 @@ struct dw_build {
 	struct raw_row *raw;		/* lines.c's raw rows, in table order */
 	uint32_t n_raw, cap_raw;
 	GArray *seqs;			/* lines.c's sequences of them */
-	GPtrArray *names;		/* the rows' file names, by index; 0: none */
+	GHashTable *name_idx;		/* b->files: interned name -> its index */
 	GArray *files;			/* libdwarf's: the CU's names' indices, by number */
 	uint8_t *pflags;		/* lines.c's PF_* of b->rows[i] */
 	/* dwarfp's own decoder: the mapped sections, found on first use */
@@ -245,7 +245,10 @@ void dw_lines_read(struct dw_build *bd, Dwarf_Die cu_die);
  */
 int dw_lines_read_at(struct dw_build *bd, uint64_t off, const char *comp_dir,
 		     const char *cu_name, unsigned int addr_size);
-/* All tables read: fill bd->b->rows, one row per address, by address. */
+/*
+ * All tables read: fill bd->b->rows, one row per address, by address
+ * (their file names are in bd->b->files, from the start).
+ */
 void dw_lines_merge(struct dw_build *bd);
 /* Set @f's post_prologue, pp_file and pp_line from the merged rows. */
 void dw_post_prologue(const struct dw_build *bd, struct dw_func *f);
@@ -255,6 +258,13 @@ void dw_post_prologue(const struct dw_build *bd, struct dw_func *f);
 /* A map over @n items of @stride bytes, each starting with its address. */
 struct dw_amap *dw_amap_new(const void *items, size_t stride, guint n);
 void dw_amap_free(struct dw_amap *m);
+/*
+ * The lookup of line and innermost function (dw_line_at(), dw_func_at()
+ * innermost) over @b's merged rows and files and @segs (from
+ * dw_segs_build(b, true)), which it takes.
+ */
+struct dw_pcmap *dw_pcmap_new(const struct dw_binary *b, GArray *segs);
+void dw_pcmap_free(struct dw_pcmap *m);
 /*
  * The functions' ranges flattened into disjoint struct dw_seg, by address,
  * each with the innermost function holding it (@innermost) or the

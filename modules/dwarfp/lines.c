@@ -40,7 +40,7 @@ enum {
 struct raw_row {
 	uint64_t addr;
 	uint32_t line, sline;
-	uint32_t file, sfile;		/* in bd->names */
+	uint32_t file, sfile;		/* in b->files */
 	uint32_t discr;			/* the discriminator, 0: none */
 	uint8_t flags;			/* PF_* and RF_* */
 };
@@ -49,7 +49,7 @@ struct raw_row {
 struct lt_file {
 	const char *name;		/* in the section, as written */
 	uint64_t dir;			/* its directory's number */
-	uint32_t idx;			/* in bd->names, once a row names it; 0: not yet */
+	uint32_t idx;			/* in b->files, once a row names it; 0: not yet */
 };
 
 /*
@@ -67,8 +67,9 @@ void dw_lines_init(struct dw_build *bd, struct dw_binary *b)
 	memset(bd, 0, sizeof(*bd));
 	bd->b = b;
 	bd->seqs = g_array_new(FALSE, FALSE, sizeof(struct raw_seq));
-	bd->names = g_ptr_array_new();
-	g_ptr_array_add(bd->names, NULL);	/* file 0: none */
+	bd->name_idx = g_hash_table_new(g_direct_hash, g_direct_equal);
+	b->files = g_ptr_array_new();
+	g_ptr_array_add(b->files, NULL);	/* file 0: none */
 	bd->files = g_array_new(FALSE, TRUE, sizeof(uint32_t));
 	bd->fents = g_array_new(FALSE, FALSE, sizeof(struct lt_file));
 	bd->dirs = g_ptr_array_new();
@@ -81,7 +82,7 @@ void dw_lines_free(struct dw_build *bd)
 {
 	g_free(bd->raw);
 	g_array_free(bd->seqs, TRUE);
-	g_ptr_array_free(bd->names, TRUE);
+	g_hash_table_destroy(bd->name_idx);
 	g_array_free(bd->files, TRUE);
 	g_array_free(bd->fents, TRUE);
 	g_ptr_array_free(bd->dirs, TRUE);
@@ -90,13 +91,22 @@ void dw_lines_free(struct dw_build *bd)
 	g_free(bd->broken);
 }
 
-/* The index in bd->names of @name (interned), a new one each call. */
+/*
+ * The index in b->files of @name (interned): one per name, so that
+ * dwarfp's lookups can pack it in a few bits (addrmap.c).
+ */
 static uint32_t name_index(struct dw_build *bd, const char *name)
 {
-	if (!name || bd->names->len >= UINT32_MAX)
+	GPtrArray *files = bd->b->files;
+	gpointer idx;
+
+	if (!name || files->len >= UINT32_MAX)
 		return 0;
-	g_ptr_array_add(bd->names, (void *)name);
-	return bd->names->len - 1;
+	if ((idx = g_hash_table_lookup(bd->name_idx, name)))
+		return GPOINTER_TO_UINT(idx);
+	g_ptr_array_add(files, (void *)name);
+	g_hash_table_insert(bd->name_idx, (void *)name, GUINT_TO_POINTER(files->len - 1));
+	return files->len - 1;
 }
 
 /*
@@ -202,7 +212,7 @@ static inline bool add_row(struct dw_build *bd, const struct raw_row *row,
 /* -- libdwarf's decoder: files dwarfp does not map ------------------------ */
 
 /*
- * The name of file @fno of the CU's table (its index in bd->names),
+ * The name of file @fno of the CU's table (its index in b->files),
  * asked of libdwarf once per CU: dwarf_linesrc() builds a new string
  * (directory and name) every call.
  */
@@ -922,7 +932,6 @@ static gint start_cmp(gconstpointer a, gconstpointer b)
 struct merge {
 	struct dw_row *rows;
 	uint8_t *pflags;
-	const char *const *names;
 	guint o;
 };
 
@@ -935,9 +944,9 @@ struct merge {
 static inline void merge_row(struct merge *m, const struct raw_row *cur)
 {
 	struct dw_row r = {
-		.addr = cur->addr, .file = m->names[cur->file], .line = cur->line,
+		.addr = cur->addr, .file = cur->file, .line = cur->line,
 		.is_stmt = !!(cur->flags & RF_STMT), .end = !!(cur->flags & RF_END),
-		.sfile = m->names[cur->sfile], .sline = cur->sline,
+		.sfile = cur->sfile, .sline = cur->sline,
 		.discr = cur->discr,
 	};
 	uint8_t pf = cur->flags & (PF_PROLOGUE_END | PF_MULTI);
@@ -975,7 +984,7 @@ void dw_lines_merge(struct dw_build *bd)
 	g_autoptr(GArray) group = g_array_new(FALSE, FALSE, sizeof(struct raw_seq));
 	const struct raw_seq *seqs;
 	struct dw_binary *b = bd->b;
-	struct merge m = { .names = (const char *const *)bd->names->pdata };
+	struct merge m = { 0 };
 	guint n_seqs = bd->seqs->len;
 
 	g_array_set_size(b->rows, bd->n_raw);
@@ -1058,14 +1067,14 @@ void dw_post_prologue(const struct dw_build *bd, struct dw_func *f)
 			pick = &rows[i];
 	}
 	if (!pick) {
-		const struct dw_row *r = dw_line_at(b, f->lo);
+		const struct dw_row *r = dw_row_at(b, f->lo);
 
 		f->post_prologue = f->lo;
-		f->pp_file = r ? r->sfile : NULL;
+		f->pp_file = r ? dw_file(b, r->sfile) : NULL;
 		f->pp_line = r ? r->sline : 0;
 		return;
 	}
 	f->post_prologue = pick->addr;
-	f->pp_file = pick->sfile;
+	f->pp_file = dw_file(b, pick->sfile);
 	f->pp_line = pick->sline;
 }

@@ -47,18 +47,19 @@
 
 static void print_one(const struct dw_binary *b, const GArray *bare, uint64_t a)
 {
-	const struct dw_row *r = dw_line_at(b, a);
-	const struct dw_func *f = dw_func_at(b, a, true);
+	struct dw_line ln;
+	const struct dw_func *f;
+	bool found = dw_pc_at(b, a, &ln, &f);
 
 	if (!f && bare)
 		f = dw_bare_at(bare, a);
 
 	printf("%s\n", f && f->name ? f->name : "??");
-	if (r && r->file && r->discr)
-		printf("%s:%" PRIu32 " (discriminator %" PRIu32 ")\n", r->file,
-		       r->line, r->discr);
-	else if (r && r->file)
-		printf("%s:%" PRIu32 "\n", r->file, r->line);
+	if (found && ln.file && ln.discr)
+		printf("%s:%" PRIu32 " (discriminator %" PRIu32 ")\n", ln.file,
+		       ln.line, ln.discr);
+	else if (found && ln.file)
+		printf("%s:%" PRIu32 "\n", ln.file, ln.line);
 	else
 		printf("??:0\n");
 }
@@ -152,11 +153,12 @@ static void dump(const struct dw_binary *b)
 			printf(" [%" PRIx64 ",%" PRIx64 ")", f->ranges[j].lo, f->ranges[j].hi);
 		if (!f->inlined) {
 			/* What a lookup of its entry answers. */
-			const struct dw_row *r = dw_line_at(b, f->lo);
+			struct dw_line ln = { 0 };
 			const struct dw_func *in = dw_func_at(b, f->lo, true);
 
+			dw_line_at(b, f->lo, &ln);
 			printf(" at %s %s:%" PRIu32, in && in->name ? in->name : "??",
-			       r && r->file ? r->file : "??", r ? r->line : 0);
+			       ln.file ? ln.file : "??", ln.line);
 		}
 		printf("\n");
 	}
@@ -224,9 +226,11 @@ int main(int argc, char **argv)
 		for (guint i = 0; i < b->rows->len; i++) {
 			const struct dw_row *r = &g_array_index(b->rows, struct dw_row, i);
 
+			const char *file = dw_file(b, r->file), *sfile = dw_file(b, r->sfile);
+
 			printf("%" PRIx64 " %s:%" PRIu32 " %u %u %s:%" PRIu32 " %" PRIu32 "\n",
-			       r->addr, r->file ? r->file : "??", r->line, r->is_stmt,
-			       r->end, r->sfile ? r->sfile : "??", r->sline, r->discr);
+			       r->addr, file ? file : "??", r->line, r->is_stmt,
+			       r->end, sfile ? sfile : "??", r->sline, r->discr);
 		}
 		print_funcs(b);
 	} else if (!strcmp(argv[1], "lookup")) {
@@ -287,10 +291,11 @@ int main(int argc, char **argv)
 		while (cpu_us(CLOCK_THREAD_CPUTIME_ID) - t2 < 500000 && addrs->len) {
 			for (guint i = 0; i < addrs->len; i++) {
 				uint64_t a = g_array_index(addrs, uint64_t, i);
-				const struct dw_row *r = dw_line_at(b, a);
-				const struct dw_func *f = dw_func_at(b, a, true);
+				struct dw_line ln;
+				const struct dw_func *f;
+				bool found = dw_pc_at(b, a, &ln, &f);
 
-				sum += (r ? r->line : 0) + (f != NULL);
+				sum += (found ? ln.line : 0) + (f != NULL);
 			}
 			n += addrs->len;
 		}
