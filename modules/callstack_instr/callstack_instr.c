@@ -568,14 +568,49 @@ static void on_call_direct64(unsigned int vcpu, uint32_t info, uint64_t slot,
 	call_direct(vcpu, &site, slot + 8);
 }
 
-/* An indirect call: the callee's first block completes the frame. */
+/*
+ * Before an indirect near call in 32/64-bit code: read its target where
+ * the operand says (registers and memory as the call will find them).
+ * The call's memory callback, after its push, completes the frame with
+ * it.  A call that faults runs this again when it is retried.
+ */
+static void on_call_target(unsigned int vcpu, void *udata)
+{
+	const struct csi_call_site *site = udata;
+	struct vcpu *v = vcpu_of(vcpu);
+
+	v->ind_site = csi_operand_value(&site->op, &v->ind_target) ? site :
+		      NULL;
+}
+
+/*
+ * An indirect near call, after its push: with the target read before it,
+ * the frame is complete at once, as a direct call's.  Else (an operand it
+ * cannot follow) the callee's first block completes it: the pending path.
+ */
 static void on_call_indirect(unsigned int vcpu, uint32_t info, uint64_t slot,
 			     void *udata)
 {
 	const struct csi_call_site *site = udata;
+	struct vcpu *v = vcpu_of(vcpu);
+	struct csi_call_site known;
 
 	(void)info;
-	push_pending(vcpu_of(vcpu), site, sp_before(slot, site));
+	if (v->ind_site != site) {
+		push_pending(v, site, sp_before(slot, site));
+		return;
+	}
+	v->ind_site = NULL;
+	/* As on the pending path, the call replaces what was armed. */
+	if (v->armed) {
+		supersede(v);
+		v->kind = PEND_NONE;
+		v->armed = 0;
+		v->misses = 0;
+	}
+	known = *site;
+	known.target = v->ind_target;
+	call_direct(vcpu, &known, sp_before(slot, site));
 }
 
 /* User data of a near ret's memory callback: the bytes it pops, the mode. */
@@ -710,12 +745,9 @@ static void enter(struct vcpu *v, unsigned int vcpu, uint64_t func)
  * reads sp (*@sp, read once, ~0 until then).  False if no frame fits.
  */
 static bool leave(struct vcpu *v, unsigned int vcpu, uint64_t target,
-		  uint64_t *sp)
+		  uint64_t *sp, uint64_t imm, uint64_t mask)
 {
 	struct csi_stack *s = v->cur;
-	uint64_t mask = csi_sp_mask(csi_udata_mode((void *)(uintptr_t)v->armed,
-						   2));
-	uint64_t imm = v->armed >> 8;
 	uint32_t i = 0;
 	bool locked;
 
@@ -744,6 +776,54 @@ static bool leave(struct vcpu *v, unsigned int vcpu, uint64_t target,
 	return true;
 }
 
+
+/*
+ * Far calls and rets in long mode, 64-bit or compatibility code, before
+ * the instruction.  Blocks there carry no per-block callback (translate()),
+ * so no later block would settle what these armed: they are settled here,
+ * with the target read from the instruction's operand or the stack (code
+ * segments flat).  What cannot be read falls back to arming (the block it
+ * lands on then does not look).
+ */
+static void on_call_far_lm(unsigned int vcpu, void *udata)
+{
+	const struct csi_call_site *site = udata;
+	struct vcpu *v = vcpu_of(vcpu);
+	uint64_t target;
+
+	push_pending(v, site, read_sp());
+	if (site->asid_change)
+		asid_stale(v);
+	if (!csi_operand_value(&site->op, &target))
+		return;
+	v->armed = 0;
+	v->kind = PEND_NONE;
+	v->misses = 0;
+	enter(v, vcpu, target);
+}
+
+static void on_ret_far_lm(unsigned int vcpu, void *udata)
+{
+	const struct csi_call_site *site = udata;
+	struct vcpu *v = vcpu_of(vcpu);
+	uint64_t sp = read_sp(), mask = csi_sp_mask(site->mode), to = 0;
+
+	/* The offset, then the selector: push / 2 bytes each. */
+	if (csi_mh->mem_read(sp & mask, &to, site->push / 2)) {
+		v->armed = arm_ret_value(site->imm, site->mode);
+		return;
+	}
+	to = GUINT64_FROM_LE(to);
+	/* As the block it lands on would: it replaced what was armed. */
+	if (v->kind == PEND_CALL)
+		csi_stats.unresolved++;
+	v->kind = PEND_NONE;
+	v->armed = 0;
+	v->misses = 0;
+	sp = (sp + site->push + site->imm) & mask;
+	if (!leave(v, vcpu, to, &sp, site->imm, mask))
+		csi_stats.unmatched_rets++;
+}
 
 /* -- Arm ------------------------------------------------------------------- */
 
@@ -955,7 +1035,9 @@ static void on_block(unsigned int vcpu, void *udata)
 		if (v->kind == PEND_CALL)
 			csi_stats.unresolved++;
 		v->kind = PEND_NONE;
-		if (leave(v, vcpu, addr, &sp)) {
+		if (leave(v, vcpu, addr, &sp, v->armed >> 8,
+			  csi_sp_mask(csi_udata_mode((void *)(uintptr_t)v->armed,
+						     2)))) {
 			v->armed = 0;
 			v->misses = 0;
 			return;
@@ -1088,39 +1170,79 @@ static mh_vcpu_mem_cb near_ret_cb(const struct csi_insn_class *c)
  * call is complete in one callback.  16-bit code and far calls and rets
  * keep the register path (segment bases count there).
  */
+/*
+ * The block's conditional callback: on_block() runs when its vCPU is
+ * armed.  An inline compare per block, a good part of what the module
+ * costs a Linux boot: long-mode x86 code goes without (translate()).
+ */
+static void block_cb(mh_tb *tb)
+{
+	csi_mh->tb_exec_cond_cb(tb, on_block, MH_CB_R_REGS, MH_COND_NE,
+				armed_entry(), 0,
+				(void *)(uintptr_t)csi_mh->tb_vaddr(tb));
+}
+
+/*
+ * A near call in 32/64-bit code: a memory callback on its push; an
+ * indirect one also reads its target before it runs, where it can.
+ */
+static void translate_near_call(mh_insn *last, const struct csi_insn_class *c)
+{
+	const struct csi_call_site *site = NULL;
+
+	if (!c->target) {
+		site = csi_call_site(c, NULL);
+		if (site->op.kind != CSI_OPND_NONE)
+			csi_mh->insn_exec_cb(last, on_call_target,
+					     MH_CB_R_REGS, (void *)site);
+	} else if (!call_packable(c)) {
+		site = csi_call_site(c, NULL);
+	}
+	csi_mh->insn_mem_cb(last, near_call_cb(c), MEM_CB_FLAGS, MH_MEM_W,
+			    site ? (void *)site : call_pack(c));
+}
+
 static void translate(mh_tb *tb, void *opaque)
 {
 	size_t n = csi_mh->tb_n_insns(tb);
 	struct csi_insn_class c;
 	mh_insn *last;
-	bool regs;
+	bool regs, lm;
 
 	(void)opaque;
 	if (target < 0 && !target_known())
 		return;
 	vcpu_table_update();
-	csi_mh->tb_exec_cond_cb(tb, on_block, MH_CB_R_REGS, MH_COND_NE,
-				armed_entry(), 0,
-				(void *)(uintptr_t)csi_mh->tb_vaddr(tb));
 	if (target != CSI_TARGET_X86) {
+		block_cb(tb);
 		translate_arm(tb);
 		return;
 	}
-	if (!n || !csi_classify(tb, &c))
+	if (!n || !csi_classify(tb, &c)) {
+		block_cb(tb);
 		return;
+	}
+	/*
+	 * In long mode every event is settled at its instruction (below):
+	 * 16-bit code alone still arms, and lands on 16-bit code.
+	 */
+	lm = c.lm && c.mode != 16;
+	if (!lm)
+		block_cb(tb);
 	last = csi_mh->tb_insn(tb, n - 1);
 	regs = c.mode == 16 || c.far;
 	/* Direct calls' targets find a kernel's offset (symbols=). */
 	if (c.kind == CSI_CALL && c.target)
 		csi_symbols_observe(c.target);
 	if (c.kind == CSI_CALL && regs)
-		csi_mh->insn_exec_cb(last, on_call_insn, MH_CB_R_REGS,
+		csi_mh->insn_exec_cb(last, lm ? on_call_far_lm : on_call_insn,
+				     MH_CB_R_REGS,
 				     (void *)csi_call_site(&c, NULL));
 	else if (c.kind == CSI_CALL)
-		csi_mh->insn_mem_cb(last, near_call_cb(&c), MEM_CB_FLAGS,
-				    MH_MEM_W, c.target && call_packable(&c) ?
-				    call_pack(&c) :
-				    (void *)csi_call_site(&c, NULL));
+		translate_near_call(last, &c);
+	else if (c.kind == CSI_RET && regs && lm)
+		csi_mh->insn_exec_cb(last, on_ret_far_lm, MH_CB_R_REGS,
+				     (void *)csi_call_site(&c, NULL));
 	else if (c.kind == CSI_RET && regs)
 		csi_mh->insn_exec_inline(last, MH_INLINE_STORE_U64,
 					 armed_entry(),
