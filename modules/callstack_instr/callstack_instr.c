@@ -10,20 +10,25 @@
  *    memory callback on their stack access: the slot the call pushed the
  *    return address to, or the ret popped it from.  A direct call's
  *    callee is known, so its frame is complete in that one callback.  An
- *    indirect call pushes its frame and arms the vCPU.  A ret pops the
- *    frame whose slot it read, and every frame above it (on_ret_mem says
- *    how the frame is found).
+ *    indirect call reads its target before it runs (on_call_target) and
+ *    is then complete in its memory callback too.  A ret pops the frame
+ *    whose slot it read, and every frame above it (on_ret_mem says how
+ *    the frame is found).
  *  - 16-bit code and far calls and rets, where segment bases count, keep
  *    register reads: the call pushes (return address, sp) and arms, the
  *    ret arms with an inline store, and the next block that fits
  *    completes the call or pops down to the frame the ret returned to.
+ *    So does an indirect call whose operand cannot be followed.
  *
- * Every block also gets a conditional callback on the vCPU's "armed" flag:
- * an inline compare, a call only right after an armed call or ret.  The
- * stack pointer check there is what keeps an interrupt or a fault taken
- * between an indirect call and its callee from being taken for the
- * callee: the handler's blocks do not have the expected stack pointer, so
- * the vCPU stays armed until the guest comes back.
+ * Blocks translated outside long mode also get a conditional callback on
+ * the vCPU's "armed" flag: an inline compare, a call only right after an
+ * armed call or ret.  The stack pointer check there is what keeps an
+ * interrupt or a fault taken between such a call and its callee from
+ * being taken for the callee: the handler's blocks do not have the
+ * expected stack pointer, so the vCPU stays armed until the guest comes
+ * back.  In long mode far calls and rets are settled at the instruction
+ * (on_call_far_lm, on_ret_far_lm) and blocks go without: that compare on
+ * every block cost a Linux boot more than all its calls' callbacks.
  */
 #include <errno.h>
 #include <inttypes.h>
