@@ -63,6 +63,26 @@ unsigned kmain(unsigned magic, struct mb_info *info)
 #define END(name)	"	.size " #name ", . - " #name "\n"
 #define CALLEE(name)	FN(name) "	ret\n" END(name)
 
+#ifdef __x86_64__
+#define AX	"%rax"
+#define SP	"%rsp"
+#define DX	"%rdx"
+#define CX	"%rcx"
+#define W	"8"		/* bytes of a pointer */
+#define PTR	".quad"
+#define MOVW	"movq"
+#define FARP	"ci_farp(%rip)"
+#else
+#define AX	"%eax"
+#define SP	"%esp"
+#define DX	"%edx"
+#define CX	"%ecx"
+#define W	"4"
+#define PTR	".long"
+#define MOVW	"movl"
+#define FARP	"ci_farp"
+#endif
+
 __asm__(
 	"	.text\n"
 	CALLEE(ci_t_reg)
@@ -77,18 +97,52 @@ __asm__(
 	CALLEE(ci_t_a32)
 	CALLEE(ci_wrong)
 	FN(ci_t_far)
-	"	lret\n"
+	"	lretl\n"
 	END(ci_t_far)
+
+	FN(ci_reg)
+	"	mov $ci_t_reg, %eax\n"
+	"	call *" AX "\n"
+	"	ret\n"
+	END(ci_reg)
+	FN(ci_mem)
+	"	mov $ci_tab, %edx\n"
+	"	mov $1, %ecx\n"
+	"	call *" W "(" DX "," CX "," W ")\n"	/* ci_tab[2] */
+	"	ret\n"
+	END(ci_mem)
+	FN(ci_abs)
+	"	call *ci_tab+3*" W "\n"		/* ci_tab[3] */
+	"	ret\n"
+	END(ci_abs)
+	FN(ci_sp)
+	"	push $ci_t_sp\n"
+	"	call *(" SP ")\n"
+	"	add $" W ", " SP "\n"
+	"	ret\n"
+	END(ci_sp)
+	FN(ci_ovl)
+	"	" MOVW " $ci_t_ovl, -" W "(" SP ")\n"
+	"	call *-" W "(" SP ")\n"		/* its push overwrites it */
+	"	ret\n"
+	END(ci_ovl)
+	FN(ci_far)
+	"	lcall *" FARP "\n"
+	"	ret\n"
+	END(ci_far)
+
+	"	.data\n"
+	"	.balign 16\n"
+	"ci_tab:\n"
+	"	" PTR " ci_wrong, ci_wrong, ci_t_mem, ci_t_abs, ci_t_rip, ci_t_a32\n"
+	"	.globl ci_farp, ci_farpq\n"
+	"ci_farp:\n"
+	"	.long ci_t_far, 0\n"
+	"	.text\n"
 #ifdef __x86_64__
 	FN(ci_t_farq)
 	"	lretq\n"
 	END(ci_t_farq)
-
-	FN(ci_reg)
-	"	mov $ci_t_reg, %eax\n"
-	"	call *%rax\n"
-	"	ret\n"
-	END(ci_reg)
 	FN(ci_r12)
 	"	push %r12\n"
 	"	mov $ci_t_r12, %r12d\n"
@@ -96,27 +150,6 @@ __asm__(
 	"	pop %r12\n"
 	"	ret\n"
 	END(ci_r12)
-	FN(ci_mem)
-	"	mov $ci_tab, %edx\n"
-	"	mov $1, %ecx\n"
-	"	call *8(%rdx,%rcx,8)\n"		/* ci_tab[2] */
-	"	ret\n"
-	END(ci_mem)
-	FN(ci_abs)
-	"	call *ci_tab+24\n"		/* ci_tab[3] */
-	"	ret\n"
-	END(ci_abs)
-	FN(ci_sp)
-	"	push $ci_t_sp\n"
-	"	call *(%rsp)\n"
-	"	add $8, %rsp\n"
-	"	ret\n"
-	END(ci_sp)
-	FN(ci_ovl)
-	"	movq $ci_t_ovl, -8(%rsp)\n"
-	"	call *-8(%rsp)\n"		/* its push overwrites it */
-	"	ret\n"
-	END(ci_ovl)
 	FN(ci_rip)
 	"	call *ci_tab+32(%rip)\n"	/* ci_tab[4] */
 	"	ret\n"
@@ -134,96 +167,42 @@ __asm__(
 	"	addr32 call *40(%edx)\n"	/* ci_tab[5] */
 	"	ret\n"
 	END(ci_a32)
-	FN(ci_far)
-	"	lcall *ci_farp(%rip)\n"
-	"	ret\n"
-	END(ci_far)
 	FN(ci_farq)
 	"	rex64 lcall *ci_farpq(%rip)\n"
 	"	ret\n"
 	END(ci_farq)
+#endif
 
 	FN(ci_round)
 	"	call ci_reg\n"
-	"	call ci_r12\n"
 	"	call ci_mem\n"
 	"	call ci_abs\n"
 	"	call ci_sp\n"
 	"	call ci_ovl\n"
+	"	call ci_far\n"
+#ifdef __x86_64__
+	"	call ci_r12\n"
 	"	call ci_rip\n"
 	"	call ci_fs\n"
 	"	call ci_gs\n"
 	"	call ci_a32\n"
-	"	call ci_far\n"
 	"	call ci_farq\n"
+#endif
 	"	ret\n"
 	END(ci_round)
 
 	"	.data\n"
-	"	.balign 16\n"
-	"ci_tab:\n"
-	"	.quad ci_wrong, ci_wrong, ci_t_mem, ci_t_abs, ci_t_rip, ci_t_a32\n"
+#ifdef __x86_64__
 	/* Read at fs:8 and gs:16; at 8 and 16 without the bases: ci_wrong. */
 	"	.globl ci_fs_area, ci_gs_area\n"
 	"ci_fs_area:\n"
 	"	.quad ci_wrong, ci_t_fs\n"
 	"ci_gs_area:\n"
 	"	.quad ci_wrong, ci_wrong, ci_t_gs\n"
-	"	.globl ci_farp, ci_farpq\n"
-	"ci_farp:\n"
-	"	.long ci_t_far, 0\n"
 	"ci_farpq:\n"
 	"	.quad ci_t_farq\n"
 	"	.long 0\n"
 #else
-	FN(ci_reg)
-	"	mov $ci_t_reg, %eax\n"
-	"	call *%eax\n"
-	"	ret\n"
-	END(ci_reg)
-	FN(ci_mem)
-	"	mov $ci_tab, %edx\n"
-	"	mov $1, %ecx\n"
-	"	call *4(%edx,%ecx,4)\n"		/* ci_tab[2] */
-	"	ret\n"
-	END(ci_mem)
-	FN(ci_abs)
-	"	call *ci_tab+12\n"		/* ci_tab[3] */
-	"	ret\n"
-	END(ci_abs)
-	FN(ci_sp)
-	"	push $ci_t_sp\n"
-	"	call *(%esp)\n"
-	"	add $4, %esp\n"
-	"	ret\n"
-	END(ci_sp)
-	FN(ci_ovl)
-	"	movl $ci_t_ovl, -4(%esp)\n"
-	"	call *-4(%esp)\n"		/* its push overwrites it */
-	"	ret\n"
-	END(ci_ovl)
-	FN(ci_far)
-	"	lcall *ci_farp\n"
-	"	ret\n"
-	END(ci_far)
-
-	FN(ci_round)
-	"	call ci_reg\n"
-	"	call ci_mem\n"
-	"	call ci_abs\n"
-	"	call ci_sp\n"
-	"	call ci_ovl\n"
-	"	call ci_far\n"
-	"	ret\n"
-	END(ci_round)
-
-	"	.data\n"
-	"	.balign 16\n"
-	"ci_tab:\n"
-	"	.long ci_wrong, ci_wrong, ci_t_mem, ci_t_abs\n"
-	"	.globl ci_farp, ci_farpq\n"
-	"ci_farp:\n"
-	"	.long ci_t_far, 0\n"
 	"ci_farpq:\n"
 	"	.long 0, 0, 0\n"
 #endif
