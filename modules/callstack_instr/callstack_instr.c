@@ -745,9 +745,10 @@ static void enter(struct vcpu *v, unsigned int vcpu, uint64_t func)
 /*
  * A far or 16-bit ret landed on @target: the innermost frame whose return
  * address is @target and whose call left sp where the ret put it back
- * (call-time sp + imm16) is popped, with every frame above it.  The usual
- * case, a return to the top frame, needs no register read; anything else
- * reads sp (*@sp, read once, ~0 until then).  False if no frame fits.
+ * (call-time sp + imm16, masked with @mask) is popped, with every frame
+ * above it.  The usual case, a return to the top frame, needs no register
+ * read; anything else reads sp (*@sp, read once, ~0 until then; a caller
+ * before the ret gives the sp it will leave).  False if no frame fits.
  */
 static bool leave(struct vcpu *v, unsigned int vcpu, uint64_t target,
 		  uint64_t *sp, uint64_t imm, uint64_t mask)
@@ -757,7 +758,8 @@ static bool leave(struct vcpu *v, unsigned int vcpu, uint64_t target,
 	bool locked;
 
 	if (!v->asid_ok || !s || csi_stack_kind != CS_STACK_ASID) {
-		*sp = read_sp();
+		if (*sp == ~0ull)
+			*sp = read_sp();
 		s = stack_of(v, *sp);
 	}
 	locked = csi_lock(s);
@@ -1170,12 +1172,6 @@ static mh_vcpu_mem_cb near_ret_cb(const struct csi_insn_class *c)
 }
 
 /*
- * Near calls and rets in 32/64-bit code, nearly all of them, are seen by
- * memory callbacks on their stack access: no register read, and a direct
- * call is complete in one callback.  16-bit code and far calls and rets
- * keep the register path (segment bases count there).
- */
-/*
  * The block's conditional callback: on_block() runs when its vCPU is
  * armed.  An inline compare per block, a good part of what the module
  * costs a Linux boot: long-mode x86 code goes without (translate()).
@@ -1207,6 +1203,15 @@ static void translate_near_call(mh_insn *last, const struct csi_insn_class *c)
 			    site ? (void *)site : call_pack(c));
 }
 
+/*
+ * Near calls and rets in 32/64-bit code, nearly all of them, are seen by
+ * memory callbacks on their stack access: no register read, and a direct
+ * or indirect call is complete in one callback (an indirect one with a
+ * callback before it that reads its target).  16-bit code and far calls
+ * and rets keep the register path (segment bases count there); in long
+ * mode far ones are settled at the instruction, and blocks carry no
+ * per-block callback.
+ */
 static void translate(mh_tb *tb, void *opaque)
 {
 	size_t n = csi_mh->tb_n_insns(tb);

@@ -14,7 +14,9 @@
  *    the same offsets without the base hold other callees) and with a
  *    32-bit address (an 0x67 prefix);
  *  - far calls through memory (lcall m16:32, and m16:64 on x86_64) to
- *    callees that return with lret (lretq).
+ *    callees that return with lret (lretq); one of them (ci_t_farpc)
+ *    leaves a get-PC frame above its own, and its caller calls ci_t_reg
+ *    after it returns.
  * Then it exits with status 0.  The expected folded stacks are in
  * tests/integration/callstack-indirect.t; change them together.
  */
@@ -26,6 +28,7 @@ void ci_round(void);
 /* Far pointers: offset, then the selector, filled in at run time. */
 extern unsigned ci_farp[2];
 extern unsigned ci_farpq[3];
+extern unsigned ci_farpc_p[2];
 
 #ifdef __x86_64__
 static void wrmsr(unsigned msr, unsigned long v)
@@ -45,6 +48,7 @@ unsigned kmain(unsigned magic, struct mb_info *info)
 	__asm__ volatile("mov %%cs, %0" : "=r"(cs));
 	ci_farp[1] = cs;
 	ci_farpq[2] = cs;
+	ci_farpc_p[1] = cs;
 #ifdef __x86_64__
 	extern unsigned long ci_fs_area[], ci_gs_area[];
 
@@ -72,6 +76,7 @@ unsigned kmain(unsigned magic, struct mb_info *info)
 #define PTR	".quad"
 #define MOVW	"movq"
 #define FARP	"ci_farp(%rip)"
+#define FARPC	"ci_farpc_p(%rip)"
 #else
 #define AX	"%eax"
 #define SP	"%esp"
@@ -81,6 +86,7 @@ unsigned kmain(unsigned magic, struct mb_info *info)
 #define PTR	".long"
 #define MOVW	"movl"
 #define FARP	"ci_farp"
+#define FARPC	"ci_farpc_p"
 #endif
 
 __asm__(
@@ -130,14 +136,31 @@ __asm__(
 	"	lcall *" FARP "\n"
 	"	ret\n"
 	END(ci_far)
+	/*
+	 * A far callee that leaves a get-PC frame above its own: its lret
+	 * pops the frame below the top one, found by the stack pointer the
+	 * lret leaves.  ci_farpc's next call then stacks on ci_farpc.
+	 */
+	FN(ci_t_farpc)
+	"	call 1f\n"
+	"1:	pop " AX "\n"
+	"	lretl\n"
+	END(ci_t_farpc)
+	FN(ci_farpc)
+	"	lcall *" FARPC "\n"
+	"	call ci_t_reg\n"
+	"	ret\n"
+	END(ci_farpc)
 
 	"	.data\n"
 	"	.balign 16\n"
 	"ci_tab:\n"
 	"	" PTR " ci_wrong, ci_wrong, ci_t_mem, ci_t_abs, ci_t_rip, ci_t_a32\n"
-	"	.globl ci_farp, ci_farpq\n"
+	"	.globl ci_farp, ci_farpq, ci_farpc_p\n"
 	"ci_farp:\n"
 	"	.long ci_t_far, 0\n"
+	"ci_farpc_p:\n"
+	"	.long ci_t_farpc, 0\n"
 	"	.text\n"
 #ifdef __x86_64__
 	FN(ci_t_farq)
@@ -180,6 +203,7 @@ __asm__(
 	"	call ci_sp\n"
 	"	call ci_ovl\n"
 	"	call ci_far\n"
+	"	call ci_farpc\n"
 #ifdef __x86_64__
 	"	call ci_r12\n"
 	"	call ci_rip\n"

@@ -5,7 +5,8 @@
 # * scale + displacement, an absolute address, the stack pointer, the
 # slot the call's own push overwrites), and on x86_64 rip-relative,
 # through fs and gs, with a 32-bit address, and far calls through memory
-# (m16:32, m16:64) whose callees return with lret.  In long mode no block
+# (m16:32, m16:64) whose callees return with lret, one from under a get-PC
+# frame (found by the stack pointer its lret leaves).  In long mode no block
 # carries a per-block callback, so each frame must be complete at its
 # call: the folded stacks name every callee, with asid and heuristic
 # stacks, and each callee's on_call/on_ret counts are exact.  A module
@@ -20,13 +21,20 @@ plan 12
 cp "$BUILD/modules/callstack_instr.so" "$TMOD/cs_cons.so" "$MODDIR/"
 
 # expected KIND...: the folded stacks of 3 rounds, each ci_KIND calling
-# ci_t_KIND once
+# ci_t_KIND once; and ci_farpc, whose far callee's lret pops its frame
+# from under a get-PC frame (ci_t_farpc+0x5), then calls ci_t_reg
 expected() {
-	echo "kmain;ci_round 3"
-	for k in "$@"; do
-		echo "kmain;ci_round;ci_$k 3"
-		echo "kmain;ci_round;ci_$k;ci_t_$k 3"
-	done | sort
+	{
+		echo "kmain;ci_round 3"
+		for k in "$@"; do
+			echo "kmain;ci_round;ci_$k 3"
+			echo "kmain;ci_round;ci_$k;ci_t_$k 3"
+		done
+		echo "kmain;ci_round;ci_farpc 3"
+		echo "kmain;ci_round;ci_farpc;ci_t_farpc 3"
+		echo "kmain;ci_round;ci_farpc;ci_t_farpc;ci_t_farpc+0x5 3"
+		echo "kmain;ci_round;ci_farpc;ci_t_reg 3"
+	} | sort
 }
 
 # check GUEST SYMBOLS WHAT STACK_TYPE KIND...: run the guest, compare
@@ -47,7 +55,8 @@ check() {
 	counts=$(awk 'NR == FNR { n[$1] = $2; next }
 		      ($1 in n) && n[$1] ~ /^ci_t_/ { print n[$1], $2, $3 }' \
 		"$T/syms" "$T/counts" | sort)
-	is "$counts" "$(for k in "$@"; do echo "ci_t_$k 3 3"; done | sort)" \
+	is "$counts" "$({ for k in "$@"; do echo "ci_t_$k 3 3"; done
+			 echo "ci_t_farpc 3 3"; } | sed 's/^ci_t_reg 3 3$/ci_t_reg 6 6/' | sort)" \
 		"$what, $st stacks: each callee's on_call and on_ret counts are exact"
 }
 
