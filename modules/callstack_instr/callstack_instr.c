@@ -10,20 +10,25 @@
  *    memory callback on their stack access: the slot the call pushed the
  *    return address to, or the ret popped it from.  A direct call's
  *    callee is known, so its frame is complete in that one callback.  An
- *    indirect call pushes its frame and arms the vCPU.  A ret pops the
- *    frame whose slot it read, and every frame above it (on_ret_mem says
- *    how the frame is found).
+ *    indirect call reads its target before it runs (on_call_target) and
+ *    is then complete in its memory callback too.  A ret pops the frame
+ *    whose slot it read, and every frame above it (on_ret_mem says how
+ *    the frame is found).
  *  - 16-bit code and far calls and rets, where segment bases count, keep
  *    register reads: the call pushes (return address, sp) and arms, the
  *    ret arms with an inline store, and the next block that fits
  *    completes the call or pops down to the frame the ret returned to.
+ *    So does an indirect call whose operand cannot be followed.
  *
- * Every block also gets a conditional callback on the vCPU's "armed" flag:
- * an inline compare, a call only right after an armed call or ret.  The
- * stack pointer check there is what keeps an interrupt or a fault taken
- * between an indirect call and its callee from being taken for the
- * callee: the handler's blocks do not have the expected stack pointer, so
- * the vCPU stays armed until the guest comes back.
+ * Blocks translated outside long mode also get a conditional callback on
+ * the vCPU's "armed" flag: an inline compare, a call only right after an
+ * armed call or ret.  The stack pointer check there is what keeps an
+ * interrupt or a fault taken between such a call and its callee from
+ * being taken for the callee: the handler's blocks do not have the
+ * expected stack pointer, so the vCPU stays armed until the guest comes
+ * back.  In long mode far calls and rets are settled at the instruction
+ * (on_call_far_lm, on_ret_far_lm) and blocks go without: that compare on
+ * every block cost a Linux boot more than all its calls' callbacks.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -568,14 +573,49 @@ static void on_call_direct64(unsigned int vcpu, uint32_t info, uint64_t slot,
 	call_direct(vcpu, &site, slot + 8);
 }
 
-/* An indirect call: the callee's first block completes the frame. */
+/*
+ * Before an indirect near call in 32/64-bit code: read its target where
+ * the operand says (registers and memory as the call will find them).
+ * The call's memory callback, after its push, completes the frame with
+ * it.  A call that faults runs this again when it is retried.
+ */
+static void on_call_target(unsigned int vcpu, void *udata)
+{
+	const struct csi_call_site *site = udata;
+	struct vcpu *v = vcpu_of(vcpu);
+
+	v->ind_site = csi_operand_value(&site->op, &v->ind_target) ? site :
+		      NULL;
+}
+
+/*
+ * An indirect near call, after its push: with the target read before it,
+ * the frame is complete at once, as a direct call's.  Else (an operand it
+ * cannot follow) the callee's first block completes it: the pending path.
+ */
 static void on_call_indirect(unsigned int vcpu, uint32_t info, uint64_t slot,
 			     void *udata)
 {
 	const struct csi_call_site *site = udata;
+	struct vcpu *v = vcpu_of(vcpu);
+	struct csi_call_site known;
 
 	(void)info;
-	push_pending(vcpu_of(vcpu), site, sp_before(slot, site));
+	if (v->ind_site != site) {
+		push_pending(v, site, sp_before(slot, site));
+		return;
+	}
+	v->ind_site = NULL;
+	/* As on the pending path, the call replaces what was armed. */
+	if (v->armed) {
+		supersede(v);
+		v->kind = PEND_NONE;
+		v->armed = 0;
+		v->misses = 0;
+	}
+	known = *site;
+	known.target = v->ind_target;
+	call_direct(vcpu, &known, sp_before(slot, site));
 }
 
 /* User data of a near ret's memory callback: the bytes it pops, the mode. */
@@ -705,22 +745,21 @@ static void enter(struct vcpu *v, unsigned int vcpu, uint64_t func)
 /*
  * A far or 16-bit ret landed on @target: the innermost frame whose return
  * address is @target and whose call left sp where the ret put it back
- * (call-time sp + imm16) is popped, with every frame above it.  The usual
- * case, a return to the top frame, needs no register read; anything else
- * reads sp (*@sp, read once, ~0 until then).  False if no frame fits.
+ * (call-time sp + imm16, masked with @mask) is popped, with every frame
+ * above it.  The usual case, a return to the top frame, needs no register
+ * read; anything else reads sp (*@sp, read once, ~0 until then; a caller
+ * before the ret gives the sp it will leave).  False if no frame fits.
  */
 static bool leave(struct vcpu *v, unsigned int vcpu, uint64_t target,
-		  uint64_t *sp)
+		  uint64_t *sp, uint64_t imm, uint64_t mask)
 {
 	struct csi_stack *s = v->cur;
-	uint64_t mask = csi_sp_mask(csi_udata_mode((void *)(uintptr_t)v->armed,
-						   2));
-	uint64_t imm = v->armed >> 8;
 	uint32_t i = 0;
 	bool locked;
 
 	if (!v->asid_ok || !s || csi_stack_kind != CS_STACK_ASID) {
-		*sp = read_sp();
+		if (*sp == ~0ull)
+			*sp = read_sp();
 		s = stack_of(v, *sp);
 	}
 	locked = csi_lock(s);
@@ -744,6 +783,54 @@ static bool leave(struct vcpu *v, unsigned int vcpu, uint64_t target,
 	return true;
 }
 
+
+/*
+ * Far calls and rets in long mode, 64-bit or compatibility code, before
+ * the instruction.  Blocks there carry no per-block callback (translate()),
+ * so no later block would settle what these armed: they are settled here,
+ * with the target read from the instruction's operand or the stack (code
+ * segments flat).  What cannot be read falls back to arming (the block it
+ * lands on then does not look).
+ */
+static void on_call_far_lm(unsigned int vcpu, void *udata)
+{
+	const struct csi_call_site *site = udata;
+	struct vcpu *v = vcpu_of(vcpu);
+	uint64_t target;
+
+	push_pending(v, site, read_sp());
+	if (site->asid_change)
+		asid_stale(v);
+	if (!csi_operand_value(&site->op, &target))
+		return;
+	v->armed = 0;
+	v->kind = PEND_NONE;
+	v->misses = 0;
+	enter(v, vcpu, target);
+}
+
+static void on_ret_far_lm(unsigned int vcpu, void *udata)
+{
+	const struct csi_call_site *site = udata;
+	struct vcpu *v = vcpu_of(vcpu);
+	uint64_t sp = read_sp(), mask = csi_sp_mask(site->mode), to = 0;
+
+	/* The offset, then the selector: push / 2 bytes each. */
+	if (csi_mh->mem_read(sp & mask, &to, site->push / 2)) {
+		v->armed = arm_ret_value(site->imm, site->mode);
+		return;
+	}
+	to = GUINT64_FROM_LE(to);
+	/* As the block it lands on would: it replaced what was armed. */
+	if (v->kind == PEND_CALL)
+		csi_stats.unresolved++;
+	v->kind = PEND_NONE;
+	v->armed = 0;
+	v->misses = 0;
+	sp = (sp + site->push + site->imm) & mask;
+	if (!leave(v, vcpu, to, &sp, site->imm, mask))
+		csi_stats.unmatched_rets++;
+}
 
 /* -- Arm ------------------------------------------------------------------- */
 
@@ -955,7 +1042,9 @@ static void on_block(unsigned int vcpu, void *udata)
 		if (v->kind == PEND_CALL)
 			csi_stats.unresolved++;
 		v->kind = PEND_NONE;
-		if (leave(v, vcpu, addr, &sp)) {
+		if (leave(v, vcpu, addr, &sp, v->armed >> 8,
+			  csi_sp_mask(csi_udata_mode((void *)(uintptr_t)v->armed,
+						     2)))) {
 			v->armed = 0;
 			v->misses = 0;
 			return;
@@ -1083,44 +1172,87 @@ static mh_vcpu_mem_cb near_ret_cb(const struct csi_insn_class *c)
 }
 
 /*
+ * The block's conditional callback: on_block() runs when its vCPU is
+ * armed.  An inline compare per block, a good part of what the module
+ * costs a Linux boot: long-mode x86 code goes without (translate()).
+ */
+static void block_cb(mh_tb *tb)
+{
+	csi_mh->tb_exec_cond_cb(tb, on_block, MH_CB_R_REGS, MH_COND_NE,
+				armed_entry(), 0,
+				(void *)(uintptr_t)csi_mh->tb_vaddr(tb));
+}
+
+/*
+ * A near call in 32/64-bit code: a memory callback on its push; an
+ * indirect one also reads its target before it runs, where it can.
+ */
+static void translate_near_call(mh_insn *last, const struct csi_insn_class *c)
+{
+	const struct csi_call_site *site = NULL;
+
+	if (!c->target) {
+		site = csi_call_site(c, NULL);
+		if (site->op.kind != CSI_OPND_NONE)
+			csi_mh->insn_exec_cb(last, on_call_target,
+					     MH_CB_R_REGS, (void *)site);
+	} else if (!call_packable(c)) {
+		site = csi_call_site(c, NULL);
+	}
+	csi_mh->insn_mem_cb(last, near_call_cb(c), MEM_CB_FLAGS, MH_MEM_W,
+			    site ? (void *)site : call_pack(c));
+}
+
+/*
  * Near calls and rets in 32/64-bit code, nearly all of them, are seen by
  * memory callbacks on their stack access: no register read, and a direct
- * call is complete in one callback.  16-bit code and far calls and rets
- * keep the register path (segment bases count there).
+ * or indirect call is complete in one callback (an indirect one with a
+ * callback before it that reads its target).  16-bit code and far calls
+ * and rets keep the register path (segment bases count there); in long
+ * mode far ones are settled at the instruction, and blocks carry no
+ * per-block callback.
  */
 static void translate(mh_tb *tb, void *opaque)
 {
 	size_t n = csi_mh->tb_n_insns(tb);
 	struct csi_insn_class c;
 	mh_insn *last;
-	bool regs;
+	bool regs, lm;
 
 	(void)opaque;
 	if (target < 0 && !target_known())
 		return;
 	vcpu_table_update();
-	csi_mh->tb_exec_cond_cb(tb, on_block, MH_CB_R_REGS, MH_COND_NE,
-				armed_entry(), 0,
-				(void *)(uintptr_t)csi_mh->tb_vaddr(tb));
 	if (target != CSI_TARGET_X86) {
+		block_cb(tb);
 		translate_arm(tb);
 		return;
 	}
-	if (!n || !csi_classify(tb, &c))
+	if (!n || !csi_classify(tb, &c)) {
+		block_cb(tb);
 		return;
+	}
+	/*
+	 * In long mode every event is settled at its instruction (below):
+	 * 16-bit code alone still arms, and lands on 16-bit code.
+	 */
+	lm = c.lm && c.mode != 16;
+	if (!lm)
+		block_cb(tb);
 	last = csi_mh->tb_insn(tb, n - 1);
 	regs = c.mode == 16 || c.far;
 	/* Direct calls' targets find a kernel's offset (symbols=). */
 	if (c.kind == CSI_CALL && c.target)
 		csi_symbols_observe(c.target);
 	if (c.kind == CSI_CALL && regs)
-		csi_mh->insn_exec_cb(last, on_call_insn, MH_CB_R_REGS,
+		csi_mh->insn_exec_cb(last, lm ? on_call_far_lm : on_call_insn,
+				     MH_CB_R_REGS,
 				     (void *)csi_call_site(&c, NULL));
 	else if (c.kind == CSI_CALL)
-		csi_mh->insn_mem_cb(last, near_call_cb(&c), MEM_CB_FLAGS,
-				    MH_MEM_W, c.target && call_packable(&c) ?
-				    call_pack(&c) :
-				    (void *)csi_call_site(&c, NULL));
+		translate_near_call(last, &c);
+	else if (c.kind == CSI_RET && regs && lm)
+		csi_mh->insn_exec_cb(last, on_ret_far_lm, MH_CB_R_REGS,
+				     (void *)csi_call_site(&c, NULL));
 	else if (c.kind == CSI_RET && regs)
 		csi_mh->insn_exec_inline(last, MH_INLINE_STORE_U64,
 					 armed_entry(),

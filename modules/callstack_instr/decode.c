@@ -94,25 +94,29 @@ static guint site_hash(gconstpointer p)
 	const struct csi_call_site *s = p;
 
 	return g_int64_hash(&s->ret) ^ g_int64_hash(&s->target) ^ s->push ^
-	       g_direct_hash(s->treg);
+	       g_direct_hash(s->treg) ^ g_int64_hash(&s->op.disp);
 }
 
 static gboolean site_equal(gconstpointer a, gconstpointer b)
 {
-	const struct csi_call_site *x = a, *y = b;
-
-	return x->ret == y->ret && x->target == y->target &&
-	       x->push == y->push && x->mode == y->mode &&
-	       x->asid_change == y->asid_change && x->treg == y->treg;
+	/* Keys are zeroed before they are filled: no stray padding. */
+	return !memcmp(a, b, sizeof(struct csi_call_site));
 }
 
 const struct csi_call_site *csi_call_site(const struct csi_insn_class *c,
 					  mh_reg *treg)
 {
-	struct csi_call_site key = {
-		.ret = c->next, .target = c->target, .push = c->push,
-		.mode = c->mode, .asid_change = c->asid_change, .treg = treg,
-	}, *s;
+	struct csi_call_site key, *s;
+
+	memset(&key, 0, sizeof(key));
+	key.ret = c->next;
+	key.target = c->target;
+	key.push = c->push;
+	key.mode = c->mode;
+	key.asid_change = c->asid_change;
+	key.imm = c->imm;
+	key.treg = treg;
+	key.op = c->op;
 
 	g_mutex_lock(&decode_lock);
 	s = g_hash_table_lookup(sites, &key);
@@ -188,7 +192,141 @@ static unsigned int operand_size(unsigned int mode, const cs_insn *insn,
 	return opsize ? 4 : 2;
 }
 
-static void classify_insn(unsigned int mode, const cs_insn *insn,
+/*
+ * The register capstone calls @reg, by QEMU's x86_64 name (eax and r8d
+ * are read as rax and r8, then masked), else its i386 name; NULL for
+ * 8- and 16-bit registers and registers this QEMU does not show.  Runs
+ * at translation, on a vCPU thread: the lookup can be tried there.
+ */
+static mh_reg *gpr(csh h, unsigned int reg)
+{
+	const char *name = cs_reg_name(h, reg);
+	char full[8];
+	size_t len = name ? strlen(name) : 0;
+	mh_reg *r;
+	uint64_t v;
+
+	if (len < 2 || len > 4 || (name[0] != 'r' && name[0] != 'e'))
+		return NULL;
+	if (name[0] == 'e' && len != 3)
+		return NULL;
+	if (name[0] == 'r' && (name[len - 1] == 'w' || name[len - 1] == 'b'))
+		return NULL;
+	g_strlcpy(full, name, sizeof(full));
+	full[0] = 'r';
+	if (full[len - 1] == 'd')
+		full[len - 1] = 0;	/* r8d: r8 */
+	r = csi_mh->reg_lookup(full);
+	if (csi_mh->reg_read(r, &v, sizeof(v)) != -ENOENT)
+		return r;
+	/* qemu-system-i386: eax ... esp only. */
+	if (full[0] != 'r' || strlen(full) != 3 || full[1] == '1')
+		return NULL;
+	full[0] = 'e';
+	r = csi_mh->reg_lookup(full);
+	return csi_mh->reg_read(r, &v, sizeof(v)) == -ENOENT ? NULL : r;
+}
+
+/* fs_base or gs_base, if this QEMU shows them (qemu-system-x86_64). */
+static mh_reg *seg_base(const char *name)
+{
+	mh_reg *r = csi_mh->reg_lookup(name);
+	uint64_t v;
+
+	return csi_mh->reg_read(r, &v, sizeof(v)) == -ENOENT ? NULL : r;
+}
+
+/*
+ * Where a call in 32- or 64-bit code finds its target: register or memory
+ * operand @op of @insn, a pointer of @size bytes.  Leaves o->kind
+ * CSI_OPND_NONE for what it cannot follow: 16-bit addressing, an 8- or
+ * 16-bit register, an fs or gs base this QEMU does not show.
+ */
+static void operand_of(csh h, unsigned int mode, const cs_insn *insn,
+		       const cs_x86_op *op, unsigned int size,
+		       struct csi_operand *o)
+{
+	const cs_x86 *x = &insn->detail->x86;
+	const x86_op_mem *m = &op->mem;
+
+	memset(o, 0, sizeof(*o));
+	o->vmask = csi_sp_mask(8 * size);
+	o->lmask = csi_sp_mask(mode);
+	if (op->type == X86_OP_REG) {
+		o->reg = gpr(h, op->reg);
+		o->kind = o->reg ? CSI_OPND_REG : CSI_OPND_NONE;
+		return;
+	}
+	if (op->type != X86_OP_MEM || (x->addr_size != 4 && x->addr_size != 8))
+		return;
+	o->size = size;
+	o->amask = csi_sp_mask(8 * x->addr_size);
+	o->scale = m->scale;
+	o->disp = (uint64_t)m->disp;
+	if (m->segment == X86_REG_FS || m->segment == X86_REG_GS) {
+		o->seg = seg_base(m->segment == X86_REG_FS ? "fs_base" :
+				  "gs_base");
+		if (!o->seg)
+			return;
+	}
+	if (m->base == X86_REG_RIP || m->base == X86_REG_EIP) {
+		o->disp += insn->address + insn->size;
+	} else if (m->base != X86_REG_INVALID) {
+		o->reg = gpr(h, m->base);
+		if (!o->reg)
+			return;
+	}
+	if (m->index != X86_REG_INVALID) {
+		o->index = gpr(h, m->index);
+		if (!o->index)
+			return;
+	}
+	o->kind = CSI_OPND_MEM;
+}
+
+bool csi_operand_value(const struct csi_operand *op, uint64_t *value)
+{
+	uint64_t a = 0, r = 0;
+
+	switch (op->kind) {
+	case CSI_OPND_REG:
+		if (csi_mh->reg_read(op->reg, &r, sizeof(r)) <= 0)
+			return false;
+		*value = r & op->vmask;
+		return true;
+	case CSI_OPND_MEM:
+		a = op->disp;
+		if (op->reg) {
+			if (csi_mh->reg_read(op->reg, &r, sizeof(r)) <= 0)
+				return false;
+			a += r;
+		}
+		if (op->index) {
+			if (csi_mh->reg_read(op->index, &r, sizeof(r)) <= 0)
+				return false;
+			a += r * op->scale;
+		}
+		a &= op->amask;
+		/* The segment base is added to the address-sized offset. */
+		if (op->seg) {
+			if (csi_mh->reg_read(op->seg, &r, sizeof(r)) <= 0)
+				return false;
+			a = (a + r) & op->lmask;
+		}
+		r = 0;
+		if (csi_mh->mem_read(a, &r, op->size))
+			return false;
+		*value = GUINT64_FROM_LE(r) & op->vmask;
+		return true;
+	case CSI_OPND_IMM:
+		*value = op->disp;
+		return true;
+	default:
+		return false;
+	}
+}
+
+static void classify_insn(csh h, unsigned int mode, const cs_insn *insn,
 			  struct csi_insn_class *c)
 {
 	const cs_x86 *x = &insn->detail->x86;
@@ -201,6 +339,7 @@ static void classify_insn(unsigned int mode, const cs_insn *insn,
 	c->asid_change = false;
 	c->far = false;
 	c->target = 0;
+	memset(&c->op, 0, sizeof(c->op));
 	switch (insn->id) {
 	case X86_INS_MOV:
 		/* QEMU ends a block after a control register write. */
@@ -224,16 +363,33 @@ static void classify_insn(unsigned int mode, const cs_insn *insn,
 		c->kind = CSI_CALL;
 		c->push = operand_size(mode, insn, false);
 		/* 16-bit targets are offsets in CS, not linear addresses. */
-		if (mode != 16 && x->op_count == 1 &&
-		    x->operands[0].type == X86_OP_IMM)
+		if (mode == 16 || x->op_count != 1)
+			break;
+		if (x->operands[0].type == X86_OP_IMM)
 			c->target = (uint64_t)x->operands[0].imm &
 				    csi_sp_mask(mode);
+		else
+			operand_of(h, mode, insn, &x->operands[0], c->push,
+				   &c->op);
 		break;
 	case X86_INS_LCALL:
 		c->kind = CSI_CALL;
 		c->asid_change = true;
 		c->far = true;
 		c->push = 2 * operand_size(mode, insn, true);
+		/* Followed in long mode only (callstack_instr.c). */
+		if (mode == 16)
+			break;
+		if (x->op_count == 2 && x->operands[1].type == X86_OP_IMM) {
+			/* ptr16:32: selector, then offset */
+			c->op.kind = CSI_OPND_IMM;
+			c->op.disp = (uint64_t)x->operands[1].imm &
+				     csi_sp_mask(4 * c->push);
+		} else if (x->op_count == 1) {
+			/* m16:32, m16:64: the offset comes first */
+			operand_of(h, mode, insn, &x->operands[0], c->push / 2,
+				   &c->op);
+		}
 		break;
 	case X86_INS_RET:
 	case X86_INS_RETF:
@@ -295,12 +451,14 @@ static bool mode_fits(int m, const mh_tb *tb, size_t n)
  * @vaddr: from the CPU's registers, else from this thread's hint.
  * Returns how many modes to try.
  */
-static int mode_order(uint64_t vaddr, int order[3])
+static int mode_order(uint64_t vaddr, int order[3], bool *lm)
 {
 	uint64_t cr0 = 0, efer = 0, eflags = 0;
 
+	*lm = false;
 	/* Code above 4 GiB runs in 64-bit mode, whatever else is known. */
 	if (vaddr > UINT32_MAX) {
+		*lm = true;
 		order[0] = 2;
 		return 1;
 	}
@@ -310,6 +468,7 @@ static int mode_order(uint64_t vaddr, int order[3])
 		if (csi_mh->reg_read(reg_efer, &efer, sizeof(efer)) <= 0)
 			efer = 0;
 		if (efer & EFER_LMA) {
+			*lm = true;
 			order[0] = 2, order[1] = 1, order[2] = 0;
 			return 3;
 		}
@@ -333,12 +492,12 @@ bool csi_classify(const mh_tb *tb, struct csi_insn_class *c)
 	size_t n = csi_mh->tb_n_insns(tb);
 	const mh_insn *last;
 	int order[3], m = -1, nm;
-	bool ok = false;
+	bool ok = false, lm;
 
 	if (!n)
 		return false;
 	last = csi_mh->tb_insn(tb, n - 1);
-	nm = mode_order(csi_mh->tb_vaddr(tb), order);
+	nm = mode_order(csi_mh->tb_vaddr(tb), order, &lm);
 
 	g_mutex_lock(&decode_lock);
 	if (nm == 1) {
@@ -366,7 +525,8 @@ bool csi_classify(const mh_tb *tb, struct csi_insn_class *c)
 		}
 	}
 	if (ok)
-		classify_insn(mode_bits[m], scratch[m], c);
+		classify_insn(handles[m], mode_bits[m], scratch[m], c);
+	c->lm = lm;
 	g_mutex_unlock(&decode_lock);
 	return ok;
 }

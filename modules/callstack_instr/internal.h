@@ -35,6 +35,30 @@ enum csi_kind {
  * packed into the instrumentation's user data (csi_pack_*), so it lives
  * exactly as long as the translated block: no cache keyed by address.
  */
+/*
+ * Where an x86 indirect call finds its target (decode.c), read before the
+ * call runs (csi_operand_value()).  Flat segments are assumed but for fs
+ * and gs, whose bases are registers.
+ */
+enum csi_opnd_kind {
+	CSI_OPND_NONE,		/* not known: the callee's entry resolves it */
+	CSI_OPND_REG,		/* the target is in @reg */
+	CSI_OPND_MEM,		/* at seg + base + index * scale + disp */
+	CSI_OPND_IMM,		/* @disp: a direct far call's offset */
+};
+
+struct csi_operand {
+	uint8_t kind;		/* enum csi_opnd_kind */
+	uint8_t size;		/* MEM: bytes of the pointer */
+	uint8_t scale;
+	mh_reg *reg, *index;	/* REG: the register; MEM: base, index or NULL */
+	mh_reg *seg;		/* MEM: fs_base or gs_base; NULL when flat */
+	uint64_t disp;		/* MEM: rip-relative operands hold the address */
+	uint64_t amask;		/* MEM: the address size's bits */
+	uint64_t lmask;		/* MEM: the mode's bits (linear address) */
+	uint64_t vmask;		/* the target's bits (operand size) */
+};
+
 struct csi_insn_class {
 	enum csi_kind kind;
 	unsigned int mode;	/* 16, 32 or 64 */
@@ -44,6 +68,8 @@ struct csi_insn_class {
 	bool far;		/* lcall, retf: CS:IP, segment bases matter */
 	uint64_t target;	/* a direct call's target (32/64-bit); else 0 */
 	uint64_t next;		/* address after the instruction */
+	bool lm;		/* x86: translated in long mode (EFER.LMA) */
+	struct csi_operand op;	/* x86: an indirect call's target (see above) */
 	bool cond;		/* Arm: conditional (it may not be taken) */
 	const char *treg;	/* Arm: an indirect call's target register */
 };
@@ -69,8 +95,16 @@ struct csi_call_site {
 	uint32_t push;		/* bytes the call pushes */
 	uint32_t mode;		/* 16, 32, 64 */
 	bool asid_change;	/* a far call: may switch tasks */
+	uint32_t imm;		/* a far ret's imm16 */
 	mh_reg *treg;		/* Arm: the indirect call's target register */
+	struct csi_operand op;	/* x86: an indirect call's target */
 };
+
+/*
+ * x86: the value @op names, read now (a callback before the instruction,
+ * registered with MH_CB_R_REGS); false if it cannot be read.
+ */
+bool csi_operand_value(const struct csi_operand *op, uint64_t *value);
 
 /* Interned call site of @c; @treg is @c->treg looked up (Arm) or NULL. */
 const struct csi_call_site *csi_call_site(const struct csi_insn_class *c,
@@ -315,6 +349,9 @@ struct vcpu {
 	uint64_t hpc;			/* handlers running: the guest's pc */
 	uint64_t thread;		/* threaded: threads.c's key, 0 unknown */
 	uint64_t ret_from;		/* Arm: a conditional ret's next insn */
+	/* x86: the indirect call about to run and its target, read before it */
+	const struct csi_call_site *ind_site;
+	uint64_t ind_target;
 };
 
 /* A vCPU's "armed" value: a call pending, or a ret (see arm_ret_value()). */

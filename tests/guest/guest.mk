@@ -58,7 +58,7 @@ $(LM64_OBJ)/%.o: tests/guest/%.S tests/guest/guest.mk
 	$(Q)$(GUEST_CC) $(LM64_CFLAGS) -c -o $@ $<
 
 LM64_GUEST_ELFS := $(BUILD)/tests/guest/lm64-hcall.elf \
-	$(BUILD)/tests/guest/lm64-csthunk.elf
+	$(BUILD)/tests/guest/lm64-csthunk.elf $(BUILD)/tests/guest/lm64-csind.elf
 $(LM64_GUEST_ELFS): $(BUILD)/tests/guest/lm64-%.elf: $(LM64_OBJ)/lm64-crt0.o \
 		$(LM64_OBJ)/%.o $(LM64_OBJ)/libguest.o tests/guest/lm64-link.ld
 	$(if $(Q),@echo "  GUEST   $@")
@@ -79,7 +79,7 @@ $(BUILD)/tests/guest/hcall.o: GUEST_CFLAGS += -Iinclude
 
 # -- callstack_instr guests (tests/integration/callstack*.t, make bench) -------
 CS_GUEST_ELFS := $(BUILD)/tests/guest/callgraph.elf $(BUILD)/tests/guest/csrec.elf \
-	$(BUILD)/tests/guest/csthunk.elf
+	$(BUILD)/tests/guest/csthunk.elf $(BUILD)/tests/guest/csind.elf
 GUEST_ELFS += $(CS_GUEST_ELFS)
 $(CS_GUEST_ELFS): $(BUILD)/tests/guest/%.elf: $(BUILD)/tests/guest/crt0.o \
 		$(BUILD)/tests/guest/%.o $(BUILD)/tests/guest/libguest.o \
