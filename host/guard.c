@@ -270,6 +270,7 @@ static void timeout_handler(int sig, siginfo_t *info, void *uctx)
 {
 	struct guard_frame *f = guard_top;
 	int expired;
+	bool safe;
 
 	(void)sig;
 	(void)info;
@@ -277,9 +278,11 @@ static void timeout_handler(int sig, siginfo_t *info, void *uctx)
 	/* A late signal for a hook that has returned is dropped. */
 	if (!f || !(expired = __atomic_load_n(&f->expired, __ATOMIC_ACQUIRE)))
 		return;
-	if (expired > 1 || leave_is_safe(f, uctx)) {
+	/* Past the last resort (expired 2) it is left wherever it is. */
+	safe = leave_is_safe(f, uctx);
+	if (safe || expired > 1) {
 		f->fault.kind = MH_GUARD_TIMEOUT;
-		f->fault.unsafe = expired > 1 && !leave_is_safe(f, uctx);
+		f->fault.unsafe = !safe;
 		guard_jump(f);
 	}
 	/* Not here: step to a place where it is, or wait to be asked again. */
