@@ -193,10 +193,21 @@ static unsigned int operand_size(unsigned int mode, const cs_insn *insn,
 }
 
 /*
+ * Register @name if this QEMU shows it, else NULL.  Runs at translation,
+ * on a vCPU thread: the lookup can be tried there.
+ */
+static mh_reg *shown_reg(const char *name)
+{
+	mh_reg *r = csi_mh->reg_lookup(name);
+	uint64_t v;
+
+	return csi_mh->reg_read(r, &v, sizeof(v)) == -ENOENT ? NULL : r;
+}
+
+/*
  * The register capstone calls @reg, by QEMU's x86_64 name (eax and r8d
  * are read as rax and r8, then masked), else its i386 name; NULL for
- * 8- and 16-bit registers and registers this QEMU does not show.  Runs
- * at translation, on a vCPU thread: the lookup can be tried there.
+ * 8- and 16-bit registers and registers this QEMU does not show.
  */
 static mh_reg *gpr(csh h, unsigned int reg)
 {
@@ -204,7 +215,6 @@ static mh_reg *gpr(csh h, unsigned int reg)
 	char full[8];
 	size_t len = name ? strlen(name) : 0;
 	mh_reg *r;
-	uint64_t v;
 
 	if (len < 2 || len > 4 || (name[0] != 'r' && name[0] != 'e'))
 		return NULL;
@@ -216,24 +226,13 @@ static mh_reg *gpr(csh h, unsigned int reg)
 	full[0] = 'r';
 	if (full[len - 1] == 'd')
 		full[len - 1] = 0;	/* r8d: r8 */
-	r = csi_mh->reg_lookup(full);
-	if (csi_mh->reg_read(r, &v, sizeof(v)) != -ENOENT)
+	if ((r = shown_reg(full)))
 		return r;
 	/* qemu-system-i386: eax ... esp only. */
 	if (full[0] != 'r' || strlen(full) != 3 || full[1] == '1')
 		return NULL;
 	full[0] = 'e';
-	r = csi_mh->reg_lookup(full);
-	return csi_mh->reg_read(r, &v, sizeof(v)) == -ENOENT ? NULL : r;
-}
-
-/* fs_base or gs_base, if this QEMU shows them (qemu-system-x86_64). */
-static mh_reg *seg_base(const char *name)
-{
-	mh_reg *r = csi_mh->reg_lookup(name);
-	uint64_t v;
-
-	return csi_mh->reg_read(r, &v, sizeof(v)) == -ENOENT ? NULL : r;
+	return shown_reg(full);
 }
 
 /*
@@ -264,8 +263,9 @@ static void operand_of(csh h, unsigned int mode, const cs_insn *insn,
 	o->scale = m->scale;
 	o->disp = (uint64_t)m->disp;
 	if (m->segment == X86_REG_FS || m->segment == X86_REG_GS) {
-		o->seg = seg_base(m->segment == X86_REG_FS ? "fs_base" :
-				  "gs_base");
+		/* fs_base, gs_base: qemu-system-x86_64 shows them. */
+		o->seg = shown_reg(m->segment == X86_REG_FS ? "fs_base" :
+				   "gs_base");
 		if (!o->seg)
 			return;
 	}

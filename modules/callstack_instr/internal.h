@@ -31,11 +31,6 @@ enum csi_kind {
 };
 
 /*
- * What the translator learnt about a block's last instruction.  It is
- * packed into the instrumentation's user data (csi_pack_*), so it lives
- * exactly as long as the translated block: no cache keyed by address.
- */
-/*
  * Where an x86 indirect call finds its target (decode.c), read before the
  * call runs (csi_operand_value()).  Flat segments are assumed but for fs
  * and gs, whose bases are registers.
@@ -59,6 +54,11 @@ struct csi_operand {
 	uint64_t vmask;		/* the target's bits (operand size) */
 };
 
+/*
+ * What the translator learnt about a block's last instruction.  It is
+ * packed into the instrumentation's user data (csi_pack_*), so it lives
+ * exactly as long as the translated block: no cache keyed by address.
+ */
 struct csi_insn_class {
 	enum csi_kind kind;
 	unsigned int mode;	/* 16, 32 or 64 */

@@ -62,6 +62,7 @@ static void translate(mh_tb *tb, void *opaque)
 	uint8_t b[16];
 	mh_insn *last;
 	uint64_t v = 0;
+	bool indirect;
 
 	(void)opaque;
 	/* Long mode (EFER.LMA): callstack_instr puts no callback on blocks. */
@@ -79,10 +80,10 @@ static void translate(mh_tb *tb, void *opaque)
 	/* A REX prefix (40-4f) before ff /2 in 64-bit code. */
 	if (b[i] >= 0x40 && b[i] <= 0x4f && len - i > 1 && b[i + 1] == 0xff)
 		i++;
-	if (b[i] == 0xff && len - i >= 2 && ((b[i + 1] >> 3) & 7) == 2)
+	indirect = b[i] == 0xff && len - i >= 2 && ((b[i + 1] >> 3) & 7) == 2;
+	if (indirect)
 		mh->insn_exec_cb(last, before_call, MH_CB_R_REGS, NULL);
-	if ((b[i] == 0xe8 && len - i == 5) ||
-	    (b[i] == 0xff && len - i >= 2 && ((b[i + 1] >> 3) & 7) == 2))
+	if ((b[i] == 0xe8 && len - i == 5) || indirect)
 		mh->insn_mem_cb(last, on_call, MH_CB_R_REGS, MH_MEM_W, NULL);
 	else if ((b[i] == 0xc3 && len - i == 1) || (b[i] == 0xc2 && len - i == 3))
 		mh->insn_mem_cb(last, on_ret, MH_CB_R_REGS, MH_MEM_R, NULL);
