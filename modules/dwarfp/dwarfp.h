@@ -191,6 +191,19 @@ const struct dw_row *dw_row_at(const struct dw_binary *b, uint64_t addr);
  */
 bool dw_pc_at(const struct dw_binary *b, uint64_t addr, struct dw_line *out,
 	      const struct dw_func **fn);
+/* One answer of dw_pc_at_n(): what dw_pc_at() gives for that address. */
+struct dw_pc {
+	struct dw_line line;		/* if @found */
+	const struct dw_func *fn;	/* NULL: none */
+	bool found;
+};
+/*
+ * dw_pc_at() of each of @n addresses, into @out[0 .. @n): the same
+ * answers, faster when the index is larger than the cache (a kernel's),
+ * as the memory of several lookups is fetched at once.
+ */
+void dw_pc_at_n(const struct dw_binary *b, const uint64_t *addrs, size_t n,
+		struct dw_pc *out);
 /*
  * The innermost (or out-of-line) function holding @addr, or NULL.  An
  * out-of-line function comes with its @vars read (dw_read_vars()).

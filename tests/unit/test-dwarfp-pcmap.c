@@ -20,6 +20,7 @@ struct fake {
 	GArray *segs;			/* struct dw_seg: the reference's copy */
 	struct dw_func *fns;
 	guint row_at, seg_at;		/* the reference's last answers */
+	GArray *asked;			/* uint64_t: every address checked */
 };
 
 static void fake_free(struct fake *f)
@@ -28,6 +29,7 @@ static void fake_free(struct fake *f)
 	g_array_free(f->b.rows, TRUE);
 	g_ptr_array_free(f->b.files, TRUE);
 	g_array_free(f->segs, TRUE);
+	g_array_free(f->asked, TRUE);
 	g_free(f->fns);
 	g_free(f);
 }
@@ -71,6 +73,7 @@ static void check_addr(struct fake *f, uint64_t addr)
 	struct dw_line ln = { 0 }, ln2 = { 0 };
 	bool found = dw_pc_at(&f->b, addr, &ln, &fn);
 
+	g_array_append_val(f->asked, addr);
 	if (found != !!r || dw_line_at(&f->b, addr, &ln2) != !!r || fn != want ||
 	    dw_func_at(&f->b, addr, true) != want || got_row != r)
 		g_error("0x%" PRIx64 ": line %s (want %s), function %p (want %p)",
@@ -84,6 +87,29 @@ static void check_addr(struct fake *f, uint64_t addr)
 		g_error("0x%" PRIx64 ": %s:%" PRIu32 " discr %" PRIu32 ", want %s:%" PRIu32
 			" discr %" PRIu32, addr, ln.file, ln.line, ln.discr,
 			dw_file(&f->b, r->file), r->line, r->discr);
+}
+
+/* dw_pc_at_n() of every address checked answers as dw_pc_at() of each. */
+static void check_batch(struct fake *f)
+{
+	const uint64_t *a = (const uint64_t *)f->asked->data;
+	g_autofree struct dw_pc *pc = g_new(struct dw_pc, f->asked->len + 1);
+
+	/* The last answer's neighbour must stay as it was. */
+	pc[f->asked->len].found = true;
+	dw_pc_at_n(&f->b, a, f->asked->len, pc);
+	g_assert_true(pc[f->asked->len].found);
+	for (guint i = 0; i < f->asked->len; i++) {
+		struct dw_line ln = { 0 };
+		const struct dw_func *fn;
+		bool found = dw_pc_at(&f->b, a[i], &ln, &fn);
+
+		if (pc[i].found != found || pc[i].fn != fn ||
+		    (found && (pc[i].line.file != ln.file || pc[i].line.line != ln.line ||
+			       pc[i].line.discr != ln.discr)))
+			g_error("0x%" PRIx64 " (%u of %u): dw_pc_at_n() answers otherwise",
+				a[i], i, f->asked->len);
+	}
 }
 
 static void check_all(struct fake *f)
@@ -110,6 +136,7 @@ static void check_all(struct fake *f)
 	}
 	if (n)
 		check_addr(f, rows[n - 1].addr + 4096);
+	check_batch(f);
 }
 
 /* A random number below @n (> 0). */
@@ -133,6 +160,7 @@ static struct fake *fake_new(uint64_t base, guint n_rows, uint32_t gap,
 	uint64_t a = base;
 	guint n_fns = (n_rows + 7) / 8;
 
+	f->asked = g_array_new(FALSE, FALSE, sizeof(uint64_t));
 	f->b.rows = g_array_new(FALSE, TRUE, sizeof(struct dw_row));
 	f->b.files = g_ptr_array_new_with_free_func(g_free);
 	g_ptr_array_add(f->b.files, NULL);
@@ -258,6 +286,7 @@ static void test_empty(void)
 	check_all(f);
 	fake_free(f);
 	f = g_new0(struct fake, 1);
+	f->asked = g_array_new(FALSE, FALSE, sizeof(uint64_t));
 	f->b.rows = g_array_new(FALSE, TRUE, sizeof(struct dw_row));
 	f->b.files = g_ptr_array_new();
 	g_ptr_array_add(f->b.files, NULL);
@@ -266,6 +295,7 @@ static void test_empty(void)
 	check_addr(f, 0);
 	check_addr(f, 0x1000);
 	check_addr(f, UINT64_MAX);
+	check_batch(f);
 	fake_free(f);
 }
 
