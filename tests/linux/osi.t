@@ -26,6 +26,16 @@ PROBE=$T/probe.txt
 # boot PLUGIN_ARGS: the Linux guest running osiprog, until it powers off.
 boot() { linux_boot run=osiprog "$1"; }
 
+# boot_failed STATUS: show how a boot ended, before the next boot
+# overwrites its console and logs.
+boot_failed() {
+	diag "QEMU's status: $1$([ "$1" = 124 ] && echo ", still running after 300 s")" \
+		"the guest's console, the host's events and its log end:"
+	tr -d '\r' < "$SERIAL" | tail -20 | diag
+	tail -5 "$EVENTS" | diag
+	tail -20 "$QLOG" | diag
+}
+
 # The stable attempts the guest printed, as P.A: point P, attempt A.  At
 # each point osiprog makes hypercalls until it has three at which its own
 # view did not change across the call, and prints those; osi_probe wrote
@@ -97,7 +107,9 @@ unexplained() {
 }
 
 boot "load=osi_linux:osi_probe,osi_probe.out=$PROBE,guest_control=on"
-ok $? "Linux boots with osi_linux and osi_probe, runs osiprog and powers off"
+r=$?
+ok $r "Linux boots with osi_linux and osi_probe, runs osiprog and powers off" ||
+	boot_failed $r
 choose
 is "$(events '.event=="reload"' | jq -r '.module + " from " + .from')" "osi_linux from guest" \
 	"osiprog had osi_linux reloaded after point 1 (the points after: the new version)"
@@ -184,4 +196,5 @@ r=$?
 choose
 grep -q "osi_linux: the guest's task list does not fit the profile" "$QLOG"
 is "$r/$(view "$PROBE" osi | grep -c ' osi end ')/$(view "$PROBE" ps | wc -l)/$(view "$PROBE" partial | grep -c ' procs$')/$?" \
-	"0/3/0/3/0" "a profile that does not fit: the guest runs on, no process answered, each answer marked, the error logged"
+	"0/3/0/3/0" "a profile that does not fit: the guest runs on, no process answered, each answer marked, the error logged" ||
+	boot_failed $r
