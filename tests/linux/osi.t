@@ -170,11 +170,15 @@ start() {
 		-plugin "$MODHOST_SO,dir=$MODDIR,load=osi_linux,$1" \
 		-d plugin -D "$T/start.log" -S >"$T/start" 2>&1 &
 	local pid=$!
-	# -S: the guest never runs; a refused start ends QEMU by itself.
-	wait_for "osi_linux's load or refusal" grep -qs "osi_linux: \(loaded\|.*profile\)" "$T/start.log"
+	# -S: the guest never runs; a refused start ends QEMU by itself.  Not
+	# the first line that names the profile: osi_linux logs the kernel it
+	# read from it before "loaded".
+	wait_for "osi_linux's load or refusal" loaded_or_gone $pid
 	kill -TERM $pid 2>/dev/null
 	wait $pid 2>/dev/null
 }
+# loaded_or_gone PID: osi_linux said it loaded, or QEMU PID has ended.
+loaded_or_gone() { grep -qs "osi_linux: loaded" "$T/start.log" || ! kill -0 "$1" 2>/dev/null; }
 
 start "osi_linux.profile=$PROF"
 grep -q "osi_linux: loaded" "$T/start.log"
