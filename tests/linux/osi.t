@@ -71,8 +71,8 @@ WORK='s/^\(. [^ ]* ps [0-9]* [0-9]* kworker\/[^-+]*\)[-+].*/\1/'
 # on.  The work in a worker's name changes about once a second here
 # ("-events", "-mm_percpu_wq", "+events" while it runs one), at times and
 # back within one attempt: the guest sees the same name before and after
-# the hypercall, osi the one between (in 2 of 120 runs on a loaded
-# machine, and at 1 of 5,400 attempts of long runs: kworker/1:1-events
+# the hypercall, osi the one between (in 3 of 160 runs on a loaded
+# machine, and at 2 of 7,500 attempts of long runs: kworker/1:1-events
 # before and after, +events at the hypercall).  A wrong answer, which osi
 # would give at every attempt, still fails: one attempt of three must
 # agree in everything, and at the others only the work in a worker's name
