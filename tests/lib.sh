@@ -71,7 +71,7 @@ cleanup() {
 	if [ "$_tap_failed" -ne 0 ] && [ -z "${KEEP:-}" ]; then
 		# Show what the host said, to explain the failure.
 		for f in "$EVENTS" "$QLOG"; do
-			[ -s "$f" ] && sed 's/^/# /' "$f" | tail -40
+			[ -s "$f" ] && tail -40 "$f" | diag
 		done
 	fi
 	[ -n "${KEEP:-}" ] && echo "# kept $T" || rm -rf "$T"
@@ -79,6 +79,12 @@ cleanup() {
 trap cleanup EXIT
 
 plan() { echo "1..$1"; }
+# diag [LINE...]: why a check failed (the LINEs, else stdin's), on
+# stderr, which prove shows even without -v (a test's stdout comments it
+# shows only with -v).
+diag() {
+	{ if [ $# -gt 0 ]; then printf '%s\n' "$@"; else cat; fi; } | sed 's/^/# /' >&2
+}
 skip_all() { echo "1..0 # SKIP $*"; exit 0; }
 
 ok() {	# ok STATUS DESCRIPTION: STATUS 0 passes; returns 1 on a failure,
@@ -97,7 +103,7 @@ is() {	# is GOT EXPECTED DESCRIPTION
 	local r=0
 	[ "$1" = "$2" ] || r=1
 	ok $r "$3"
-	[ $r -eq 0 ] || echo "#   got: '$1'"$'\n'"#   expected: '$2'"
+	[ $r -eq 0 ] || diag "  got: '$1'" "  expected: '$2'"
 }
 
 bail() { echo "Bail out! $*"; exit 1; }

@@ -277,6 +277,20 @@ $(BUILD)/tests/unit/test-osi-kallsyms: tests/unit/test-osi-kallsyms.c tests/unit
 	$(Q)$(CC) $(CFLAGS) -std=gnu11 -D_GNU_SOURCE -Imodules/osi_linux \
 		$(PKG_CFLAGS) -o $@ $< modules/osi_linux/kallsyms.c $(PKG_LIBS)
 tests-build: $(BUILD)/tests/unit/test-osi-kallsyms
+# ... and the names it gives workers (its source included, a fake guest).
+OSI_LINUX_PKGS := glib-2.0 libbpf liblz4 libelf
+UNIT_TESTS += $(BUILD)/tests/unit/test-osi-names
+$(BUILD)/tests/unit/test-osi-names: tests/unit/test-osi-names.c tests/unit/unit.h \
+		modules/osi_linux/osi_linux.c modules/osi_linux/kimage.c \
+		modules/osi_linux/kallsyms.c modules/osi_linux/profile.c \
+		modules/osi_linux/osi_linux.h
+	$(call say,CC,$@)
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) -std=gnu11 -D_GNU_SOURCE -Iinclude -Imodules/include \
+		-Imodules/osi_linux $(shell pkg-config --cflags $(OSI_LINUX_PKGS)) \
+		-o $@ $< modules/osi_linux/kimage.c modules/osi_linux/kallsyms.c \
+		modules/osi_linux/profile.c $(shell pkg-config --libs $(OSI_LINUX_PKGS))
+tests-build: $(BUILD)/tests/unit/test-osi-names
 
 # -- Python scripts (tests/integration/python*.t) ------------------------------
 # pyimp imports a script's export; pyimp-badsig with the wrong signature.

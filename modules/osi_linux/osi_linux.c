@@ -171,19 +171,62 @@ static void learn_page_offset(uint64_t task)
 #define PF_WQ_WORKER 0x20u
 #define PF_KTHREAD 0x00200000u
 #define PROC_NAME_LEN 64	/* fs/proc/array.c's tcomm[] */
+#define WORKER_READS 4		/* reads of a worker that must agree twice */
+
+/* What a workqueue worker's name is made of, beside its comm. */
+struct wstate {
+	uint64_t pool, cur;
+	char desc[64];
+};
+
+static bool read_worker(uint64_t worker, size_t n, struct wstate *w)
+{
+	memset(w, 0, sizeof(*w));
+	return rd64(worker + L.worker_pool, &w->pool) &&
+	       rd64(worker + L.worker_current_work, &w->cur) &&
+	       rd(worker + L.worker_desc, w->desc, n);
+}
+
+/*
+ * A worker's state as one instant had it.  Its CPU sets current_work and
+ * desc together under the pool's lock, which /proc takes and osi_linux
+ * cannot (that CPU runs on meanwhile), so a single read may pair a new
+ * work with the last one's desc: a name /proc never shows.  Read until
+ * two reads in a row agree; a torn read then needs the worker stopped
+ * between its two stores for both reads.  -EAGAIN if no two agreed, -EIO
+ * if it does not read.
+ */
+static int read_worker_stable(uint64_t worker, size_t n, struct wstate *w)
+{
+	struct wstate again;
+
+	if (!read_worker(worker, n, w))
+		return -EIO;
+	for (unsigned int i = 1; i < WORKER_READS; i++) {
+		if (!read_worker(worker, n, &again))
+			return -EIO;
+		if (!memcmp(w, &again, sizeof(again)))
+			return 0;
+		*w = again;
+	}
+	return -EAGAIN;
+}
 
 /*
  * The name /proc/PID/stat gives (fs/proc/array.c, proc_task_name()): a
  * kernel thread's full name, not its truncated comm; a workqueue worker's
  * comm with "+desc" (running a work item) or "-desc" (the last one) from
  * its worker; comm for the rest, and whenever a link does not read.
+ * NULL if a worker changed under every read: the caller ends its walk
+ * there, marked partial, rather than answer a name that never was.
  */
 static char *proc_name(uint64_t t, const char *comm)
 {
-	uint64_t kt, worker, pool, cur, full;
-	char desc[64] = "", name[PROC_NAME_LEN];
+	uint64_t kt, worker, full;
+	char name[PROC_NAME_LEN];
+	struct wstate w;
 	uint32_t flags;
-	size_t n;
+	int rc;
 
 	if (!L.kthread_names || !rd(t + L.task_flags, &flags, sizeof(flags)) ||
 	    !(flags & (PF_WQ_WORKER | PF_KTHREAD)) ||
@@ -197,17 +240,17 @@ static char *proc_name(uint64_t t, const char *comm)
 			return strdup(comm);
 		return full_name;
 	}
-	n = MIN(L.worker_desc_n, sizeof(desc) - 1);
-	if (!rd64(kt + L.kthread_data, &worker) ||
-	    !rd64(worker + L.worker_pool, &pool) || !pool ||
-	    !rd(worker + L.worker_desc, desc, n) ||
-	    !rd64(worker + L.worker_current_work, &cur))
+	if (!rd64(kt + L.kthread_data, &worker))
 		return strdup(comm);
-	desc[n] = 0;
-	if (!desc[0])
+	rc = read_worker_stable(worker, MIN(L.worker_desc_n, sizeof(w.desc) - 1), &w);
+	if (rc == -EAGAIN)
+		return NULL;
+	if (rc || !w.pool || !w.desc[0])
 		return strdup(comm);
 	/* Truncated as /proc's buffer truncates it. */
-	snprintf(name, sizeof(name), "%s%c%s", comm, cur ? '+' : '-', desc);
+	if (snprintf(name, sizeof(name), "%s%c%s", comm, w.cur ? '+' : '-',
+		     w.desc) < 0)
+		return strdup(comm);
 	return strdup(name);
 }
 

@@ -102,7 +102,7 @@ awk '{ print $1, $2 }' "$T/line.rows" | sort > "$T/line.stmt"
 diff "$T/line.stmt" "$T/line.got" > "$T/line.diff"
 [ "$n" -ge 200 ] && [ "$(wc -l < "$T/line.stmt")" -eq "$n" ] && [ ! -s "$T/line.diff" ]
 ok $? "line events at $n distinct kernel pcs: the line table's statement row at pc - slide"
-head -5 "$T/line.diff" | sed 's/^/#   /'
+head -5 "$T/line.diff" | sed 's/^/  /' | diag
 awk '$1 == "line" { print $2, $3 ":" $4 }' "$PROBE" | sort > "$T/line.full"
 awk '$3 == 1 { print $1 }' "$T/line.rows" | sort > "$T/line.last"
 awk '$4 != "??:0" { print $1, $4 }' "$T/line.a2l" | sort | join - "$T/line.last" > "$T/line.want"
@@ -110,7 +110,7 @@ join "$T/line.want" "$T/line.full" | awk '$2 != $3' > "$T/line.diff2"
 m=$(wc -l < "$T/line.want")
 [ "$m" -ge 100 ] && [ ! -s "$T/line.diff2" ]
 ok $? "... file:line equals addr2line's at all $m of them whose statement row is the address's last row"
-head -5 "$T/line.diff2" | sed 's/^/#   /'
+head -5 "$T/line.diff2" | sed 's/^/  /' | diag
 
 # stpi_get_pc_source_info() at the same pcs: FUNCTION FILE:LINE.
 awk '$1 == "info" { print $2, $3, $4 ":" $5 }' "$PROBE" | sort > "$T/info.got"
@@ -118,7 +118,7 @@ awk '$4 != "??:0" { print $1, $2, $4 }' "$T/line.a2l" | sort > "$T/info.want"
 diff "$T/info.want" <(join -o 0,2.2,2.3 "$T/info.want" "$T/info.got") > "$T/info.diff"
 [ "$(wc -l < "$T/info.want")" -ge 200 ] && [ ! -s "$T/info.diff" ]
 ok $? "stpi_get_pc_source_info() there equals addr2line -f ($(wc -l < "$T/info.want") pcs)"
-head -5 "$T/info.diff" | sed 's/^/#   /'
+head -5 "$T/info.diff" | sed 's/^/  /' | diag
 
 # Every line event is in a function function= names: addr2line -i's outermost.
 awk '{ print $3 }' "$T/line.a2l" | sort -u > "$T/outer"
@@ -143,7 +143,7 @@ diff "$T/fn.want" "$T/fn.got" > "$T/fn.diff"
 nfn=$(wc -l < "$T/fn.got")
 [ "$nfn" -ge 5 ] && [ ! -s "$T/fn.diff" ]
 ok $? "function starts ($nfn: $(awk '{ print $2 }' "$T/fn.got" | tr '\n' ' ')) are addr2line -f -i's function at pc - slide, on its statement row"
-head -5 "$T/fn.diff" | sed 's/^/#   /'
+head -5 "$T/fn.diff" | sed 's/^/  /' | diag
 
 # Which of them have no DWARF subprogram at all (llvm-dwarfdump --lookup
 # shows the innermost function DIE, an inlined instance maybe).

@@ -90,17 +90,17 @@ check() {
 n=$(check line)
 [ ! -s "$T/line.diff" ] && [ "$n" -gt 100 ]
 ok $? "line events ($n) start statement rows of the file's line table at pc - base"
-head -10 "$T/line.diff" | sed 's/^/#   /'
+head -10 "$T/line.diff" | sed 's/^/  /' | diag
 
 n=$(check info)
 [ ! -s "$T/info.diff" ] && [ "$n" -gt 100 ]
 ok $? "stpi_get_pc_source_info() at those pcs ($n) equals addr2line -f on the file at pc - base"
-head -10 "$T/info.diff" | sed 's/^/#   /'
+head -10 "$T/info.diff" | sed 's/^/  /' | diag
 
 n=$(check fn)
 [ ! -s "$T/fn.diff" ] && [ "$n" -gt 0 ]
 ok $? "function starts ($n): addr2line -f names the function at pc - base, on a statement row"
-head -10 "$T/fn.diff" | sed 's/^/#   /'
+head -10 "$T/fn.diff" | sed 's/^/  /' | diag
 
 # Each process: main, up_work and four up_step.
 is "$(for a in $(awk '$1 == "hello" { print $2 }' "$PROBE"); do
@@ -115,5 +115,5 @@ awk '$2 == "var" { for (i = 5; i <= NF; i++) { split($i, kv, "="); print $3, $4,
 awk '$1 == "var" { print $2, $3, $4, $5 }' "$PROBE" | sort > "$T/vars.probe"
 diff "$T/vars.guest" "$T/vars.probe" > "$T/vars.diff"
 ok $? "live variables (k, acc, sq, twice, up_total; 4 calls in each process) have the values the program prints"
-sed 's/^/#   /' "$T/vars.diff" | head -10
+sed 's/^/  /' "$T/vars.diff" | head -10 | diag
 is "$(wc -l < "$T/vars.guest")" 60 "... 60 of them"
