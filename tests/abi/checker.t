@@ -29,10 +29,10 @@ check() {
 says() {
 	grep -qE -- "$1" <<<"$out"
 	ok $? "$2"
-	[ $? -eq 0 ] || sed 's/^/#   /' <<<"$out"
+	[ $? -eq 0 ] || diag <<<"$out"
 }
 fails() { [ "$status" -eq 1 ]; ok $? "$1: refused (exit $status)"; }
-passes() { [ "$status" -eq 0 ]; ok $? "$1: accepted (exit $status)"; [ "$status" -eq 0 ] || sed 's/^/#   /' <<<"$out"; }
+passes() { [ "$status" -eq 0 ]; ok $? "$1: accepted (exit $status)"; [ "$status" -eq 0 ] || diag <<<"$out"; }
 bump_minor() { sed -i "s/^#define MODHOST_ABI_MINOR .*/#define MODHOST_ABI_MINOR $((MIN + 1))/" "$H"; }
 # add_member DECL: append DECL to struct mh_api, at its end.
 add_member() { sed -i "/^struct mh_api {/,/^};/ s/^};/\t$1\n};/" "$H"; }

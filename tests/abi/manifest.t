@@ -19,7 +19,7 @@ grep -q ': ok: include/modhost matches' <<<"$out" && exact=1
 out=$("$TOP/tools/abi-check" --include "$TOP/abi/headers/$VER" 2>&1)
 grep -q ": ok: abi/headers/$VER/modhost matches" <<<"$out"
 ok $? "abi/headers/$VER, the headers of the manifest's minor, match it"
-[ $? -eq 0 ] || sed 's/^/# /' <<<"$out"
+[ $? -eq 0 ] || diag <<<"$out"
 
 # abidiff compares two shared objects' DWARF.  Each probe exports one
 # variable of every public type (a pointer for an opaque one), built from

@@ -46,14 +46,14 @@ for f in "${bins[@]}"; do
 	name=${f#"$TOP"/}
 	ok $? "${name#"$T"/} ($(readelf --debug-dump=rawline "$f" 2>/dev/null |
 		awk '/DWARF Version/ { v[$3] = 1 } END { for (k in v) printf "v%s ", k }')$(grep -c . "$T/own") lines): the same as libdwarf's"
-	cmp -s "$T/own" "$T/lib" || diff "$T/lib" "$T/own" | head -4 | sed 's/^/# /'
+	cmp -s "$T/own" "$T/lib" || diff "$T/lib" "$T/own" | head -4 | diag
 done
 [ "$progs" -ge 8 ]
 ok $? "the program built by gcc and clang at DWARF 2-5 ($progs builds)"
 if [ -s "$V" ]; then
 	same "$V"
 	ok $? "the Linux kernel's vmlinux ($(grep -c . "$T/own") lines): the same as libdwarf's"
-	cmp -s "$T/own" "$T/lib" || diff "$T/lib" "$T/own" | head -4 | sed 's/^/# /'
+	cmp -s "$T/own" "$T/lib" || diff "$T/lib" "$T/own" | head -4 | diag
 else
 	_tap_n=$((_tap_n + 1))
 	echo "ok $_tap_n # SKIP no $V (make linux-dbg)"

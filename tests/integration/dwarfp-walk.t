@@ -66,14 +66,14 @@ same() {
 	"units walked: own "[1-9]*" libdwarf 0/units walked: own 0 libdwarf "[1-9]*) ;;
 	*) echo "# own walk: $own; libdwarf walk: $ld"; return 1 ;;
 	esac
-	[ -s "$T/own.err" ] && { sed 's/^/# /' "$T/own.err"; return 1; }
+	[ -s "$T/own.err" ] && { diag <"$T/own.err"; return 1; }
 	diff <(tail -n +2 "$T/ld") <(tail -n +2 "$T/own") >"$T/diff" ||
-		{ head -5 "$T/diff" | sed 's/^/# /'; return 1; }
+		{ head -5 "$T/diff" | diag; return 1; }
 	if [ $# -eq 0 ]; then
 		"$Q" vars "$f" >"$T/own.v"
 		DWARFP_QUERY_WALK=libdwarf "$Q" vars "$f" >"$T/ld.v"
 		diff "$T/ld.v" "$T/own.v" >"$T/diff" ||
-			{ head -5 "$T/diff" | sed 's/^/# /'; return 1; }
+			{ head -5 "$T/diff" | diag; return 1; }
 	fi
 	echo "# $(grep -c ' func cu' "$T/own") functions, $(grep -c ' inlined cu' "$T/own") inlined, $(grep -c '^global ' "$T/own") globals${1:+, variables at $# addresses}"
 }

@@ -61,7 +61,7 @@ wait_for "uninstall cb" _log_has '^qlife: uninstalled' "$QLOG" 1
 grep -v '^modhost: ' "$QLOG" > "$T/un.compat"
 cmp -s "$T/un.native" "$T/un.compat"
 ok $? "same output as native: flush, its cb, no atexit report" ||
-	diff "$T/un.native" "$T/un.compat" | head -10 | sed 's/^/# /'
+	diff "$T/un.native" "$T/un.compat" | head -10 | diag
 mc list | grep -q '^qlife '
 [ $? -ne 0 ]
 ok $? "modctl list no longer shows it"

@@ -59,7 +59,7 @@ for p in $PLUGINS; do
 	grep -v '^modhost: ' "$T/$p.log" > "$T/$p.compat"
 	cmp -s "$T/$p.native" "$T/$p.compat"
 	ok $? "$p: plugin output byte-identical to QEMU's own loading" ||
-		diff "$T/$p.native" "$T/$p.compat" | head -20 | sed 's/^/# /'
+		diff "$T/$p.native" "$T/$p.compat" | head -20 | diag
 	# The plain plugin binary itself, loaded by modhost as module $p.
 	mkdir -p "$T/bin-$p"
 	cp "$Q/native/$p.so" "$T/bin-$p/"
@@ -106,7 +106,7 @@ for p in qcount qmem; do
 	grep "^$p: " "$T/all.log" > "$T/$p.together"
 	cmp -s "$T/$p.alone" "$T/$p.together"
 	ok $? "$p: the same output as alone" ||
-		diff "$T/$p.alone" "$T/$p.together" | head -10 | sed 's/^/# /'
+		diff "$T/$p.alone" "$T/$p.together" | head -10 | diag
 done
 grep -q '^modhost: example: count=[1-9]' "$T/all.log"
 ok $? "example counted beside them"
@@ -224,4 +224,4 @@ C
 	grep -q "error: call to .qemu_plugin_write_register. declared with attribute error: qemu_plugin_write_register is QEMU plugin API version 5 (QEMU 10.1)" "$T/newer.log" &&
 	[ ! -f "$T/newer/newer.so" ]
 ok $? "obj-q build of a plugin calling a v5 function fails naming it and the API version" ||
-	sed 's/^/# /' "$T/newer.log" | head -5
+	head -5 "$T/newer.log" | diag

@@ -83,13 +83,13 @@ make -C "$SDK" M="$T/apiuser" MODHOST_WERROR=1 >"$T/apiuser.log" 2>&1 &&
 	[ -f "$T/apiuser/apiuser.so" ]
 st=$?
 ok $st "a module using every installed header builds against the SDK alone"
-[ $st -eq 0 ] || sed 's/^/# /' "$T/apiuser.log"
+[ $st -eq 0 ] || diag <"$T/apiuser.log"
 rm -f "$T/apiuser/apiuser.so"
 make -C "$TOP" M="$T/apiuser" MODHOST_WERROR=1 >"$T/apiuser-tree.log" 2>&1 &&
 	[ -f "$T/apiuser/apiuser.so" ]
 st=$?
 ok $st "and against the source tree"
-[ $st -eq 0 ] || sed 's/^/# /' "$T/apiuser-tree.log"
+[ $st -eq 0 ] || diag <"$T/apiuser-tree.log"
 # A QEMU plugin source, obj-q: the QEMU API header and the compatibility
 # layer come from the installed SDK.
 mkdir "$T/qplug"
@@ -100,7 +100,7 @@ make -C "$SDK" M="$T/qplug" V=1 >"$T/qplug.log" 2>&1 &&
 	readelf -p .modhost "$T/qplug/qregs.so" | grep -q 'version=2'
 st=$?
 ok $st "a QEMU plugin source builds with obj-q against the installed SDK alone"
-[ $st -eq 0 ] || sed 's/^/# /' "$T/qplug.log"
+[ $st -eq 0 ] || diag <"$T/qplug.log"
 cat > "$T/guest.c" <<'C'
 #include <modhost/guest.h>
 void start(void) { mh_guest_load("example"); mh_hypercall_cpuid0(MH_HC_RESERVED_LAST); }
@@ -109,7 +109,7 @@ ${CC:-cc} -ffreestanding -nostdlib -Wall -Wextra -Werror -I"$P/include" \
 	-c -o "$T/guest.o" "$T/guest.c" 2>"$T/guest.log"
 st=$?
 ok $st "guest.h compiles freestanding against the installed headers"
-[ $st -eq 0 ] || sed 's/^/# /' "$T/guest.log"
+[ $st -eq 0 ] || diag <"$T/guest.log"
 
 # Run them with the installed host: the default dir is modules/ beside it.
 MODHOST_SO=$P/lib/modhost/modhost.so

@@ -27,7 +27,7 @@ for o in a64-O0 a64-O2 a32-O0 a32-O2 t32-O0 t32-O2; do
 	"$A2L" -f -e "$E" < "$T/addrs" | sed -e 's/:?$/:0/' > "$T/ref"
 	diff "$T/ref" "$T/ours" > "$T/diff"
 	ok $? "$o: all $n pc -> (function, file:line) answers equal $A2L's"
-	head -5 "$T/diff" | sed 's/^/# /'
+	head -5 "$T/diff" | diag
 	grep -c '^??$' "$T/ours" | grep -qx 0
 	ok $? "$o: every line-table address has a function"
 	bad=0 m=0

@@ -23,7 +23,7 @@ for o in O0 O2 x86_64-O0 x86_64-O2; do
 	addr2line -f -e "$E" < "$T/addrs" > "$T/ref"
 	diff "$T/ref" "$T/ours" > "$T/diff"
 	ok $? "$o: all $n pc -> (function, file:line) answers equal addr2line's"
-	head -5 "$T/diff" | sed 's/^/# /'
+	head -5 "$T/diff" | diag
 	grep -c '^??$' "$T/ours" | grep -qx 0
 	ok $? "$o: every line-table address has a function"
 	bad=0 m=0

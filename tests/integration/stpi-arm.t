@@ -76,7 +76,7 @@ for L in O0 O2; do
 	q_answers > "$T/ours"
 	diff "$T/ref" "$T/ours" > "$T/diff" && [ ${#qs[@]} -ge 100 ]
 	ok $? "$A: stpi_get_pc_source_info equals $A2L -f for all ${#qs[@]} line-table addresses"
-	head -4 "$T/diff" | sed 's/^/# /'
+	head -4 "$T/diff" | diag
 
 	nb=$(stat before); na=$(stat after)
 	[ "${nb:-0}" -gt 100 ] && [ "$na" -eq $((nb - 1)) ] && [ "$(stat bad)" = 0 ]
@@ -97,7 +97,7 @@ for L in O0 O2; do
 		ref=$(vars_gdb "$line")
 		[ -n "$ref" ] && [ "$ref" = "$(vars_ours)" ]
 		ok $? "$A at line $line: variables and values equal gdb-multiarch's ($(echo $ref | tr '\n' ' '))"
-		[ "$ref" = "$(vars_ours)" ] || diff <(echo "$ref") <(vars_ours) | sed 's/^/# /'
+		[ "$ref" = "$(vars_ours)" ] || diff <(echo "$ref") <(vars_ours) | diag
 	done
 	if [ $L = O2 ]; then
 		probe | grep -q 'var [a-z_0-9]* reg = [0-9-]* (int, reg [xr][0-9]*)$'

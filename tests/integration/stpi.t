@@ -107,7 +107,7 @@ for L in O0 O2; do
 	q_answers > "$T/ours"
 	diff "$T/ref" "$T/ours" > "$T/diff" && [ ${#qs[@]} -ge 150 ]
 	ok $? "$A: stpi_get_pc_source_info equals addr2line -f for all ${#qs[@]} line-table addresses"
-	head -4 "$T/diff" | sed 's/^/# /'
+	head -4 "$T/diff" | diag
 
 	nb=$(stat before); na=$(stat after)
 	[ "${nb:-0}" -gt 100 ] && [ "$na" -eq $((nb - 1)) ] && [ "$(stat bad)" = 0 ]
@@ -190,7 +190,7 @@ ok $? "dwarfp.binary= twice: both binaries are indexed"
 q_answers > "$T/ours"
 diff "$T/ref" "$T/ours" > "$T/diff"
 ok $? "two binaries: every address of each (the second at +$BIAS) answers as addr2line on its file"
-head -4 "$T/diff" | sed 's/^/# /'
+head -4 "$T/diff" | diag
 nb=$(stat before)
 [ "${nb:-0}" -gt 100 ] && [ "$(stat bad)" = 0 ]
 ok $? "two binaries: line events of the running one flow and pair up (before=$nb)"
