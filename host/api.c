@@ -12,6 +12,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <link.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <string.h>
 #include <time.h>
@@ -221,13 +222,88 @@ static void api_insn_mem_inline(mh_insn *insn, enum mh_mem_rw rw,
 
 /* -- scoreboards ------------------------------------------------------- */
 
+static struct mh_qemu_info qinfo;	/* mh_api_set_qemu_info() */
+
+/*
+ * Elements for a vCPU index QEMU has not counted.  Under -icount (or
+ * -accel tcg,thread=single) one thread runs every vCPU in turn, and a
+ * vCPU can run code before that thread has run the init QEMU queued for
+ * it, which counts it and grows the scoreboards; QEMU 10.0 then also
+ * gives callbacks an index it compiled into the block (see
+ * one_thread_check()), past the vCPUs at times.  qemu_plugin_scoreboard_find()
+ * of such an index aborts QEMU.  Instead it gets a zeroed element of the
+ * host's, one per scoreboard and index (one for every index past the
+ * machine's vCPUs), kept as long as the scoreboard; a vCPU has QEMU's own
+ * from its vcpu_init on.
+ */
+struct sb_early {
+	size_t size;			/* the scoreboard's element size */
+	void **el;			/* qinfo.max_vcpus + 1: by index */
+};
+
+static GMutex sb_lock;			/* sb_retired, sb_early */
+static GHashTable *sb_early;		/* scoreboard -> struct sb_early */
+
+static unsigned int sb_early_slots(void)
+{
+	return (unsigned int)MAX(qinfo.max_vcpus, 0) + 1;
+}
+
+static void sb_early_free(gpointer p)
+{
+	struct sb_early *e = p;
+
+	for (unsigned int i = 0; e->el && i < sb_early_slots(); i++)
+		g_free(e->el[i]);
+	g_free(e->el);
+	g_free(e);
+}
+
+/* @score's element for @vcpu_index, which QEMU has not counted. */
+static void *sb_early_find(mh_scoreboard *score, unsigned int vcpu_index)
+{
+	unsigned int slot = MIN(vcpu_index, sb_early_slots() - 1);
+	struct sb_early *e;
+	void *el = NULL;
+
+	g_mutex_lock(&sb_lock);
+	e = sb_early ? g_hash_table_lookup(sb_early, score) : NULL;
+	if (e) {
+		if (!e->el)
+			e->el = g_new0(void *, sb_early_slots());
+		if (!e->el[slot])
+			e->el[slot] = g_malloc0(e->size);
+		el = e->el[slot];
+	}
+	g_mutex_unlock(&sb_lock);
+	return el;
+}
+
+/* Free @score, with its early elements. */
+static void sb_destroy(gpointer score)
+{
+	g_mutex_lock(&sb_lock);
+	if (sb_early)
+		g_hash_table_remove(sb_early, score);
+	g_mutex_unlock(&sb_lock);
+	qemu_plugin_scoreboard_free(score);
+}
+
 static mh_scoreboard *api_scoreboard_new(mh_module *self, size_t element_size)
 {
 	struct qemu_plugin_scoreboard *s;
+	struct sb_early *e;
 
 	if (!element_size)
 		return NULL;
 	s = qemu_plugin_scoreboard_new(element_size);
+	e = g_new0(struct sb_early, 1);
+	e->size = element_size;
+	g_mutex_lock(&sb_lock);
+	if (!sb_early)
+		sb_early = g_hash_table_new_full(NULL, NULL, NULL, sb_early_free);
+	g_hash_table_insert(sb_early, s, e);
+	g_mutex_unlock(&sb_lock);
 	g_ptr_array_add(self->scoreboards, s);
 	return (mh_scoreboard *)s;
 }
@@ -239,7 +315,6 @@ static mh_scoreboard *api_scoreboard_new(mh_module *self, size_t element_size)
  * at QEMU's exit) it is dropped from the instance and freed at the next
  * quiesce, after its flush.
  */
-static GMutex sb_lock;			/* sb_retired */
 static GPtrArray *sb_retired;		/* scoreboards to free at the next quiesce */
 
 static void api_scoreboard_free(mh_module *self, mh_scoreboard *score)
@@ -253,39 +328,63 @@ static void api_scoreboard_free(mh_module *self, mh_scoreboard *score)
 		return;
 	}
 	if (mh_lifecycle_applying()) {
-		qemu_plugin_scoreboard_free((struct qemu_plugin_scoreboard *)score);
+		sb_destroy(score);
 		return;
 	}
 	g_mutex_lock(&sb_lock);
 	if (!sb_retired)
-		sb_retired = g_ptr_array_new_with_free_func(
-			(GDestroyNotify)qemu_plugin_scoreboard_free);
+		sb_retired = g_ptr_array_new();
 	g_ptr_array_add(sb_retired, score);
 	g_mutex_unlock(&sb_lock);
 }
 
 void mh_api_quiesced(void)
 {
+	GPtrArray *gone;
+
 	g_mutex_lock(&sb_lock);
-	if (sb_retired)
-		g_ptr_array_set_size(sb_retired, 0);
+	gone = g_steal_pointer(&sb_retired);
 	g_mutex_unlock(&sb_lock);
+	for (guint i = 0; gone && i < gone->len; i++)
+		sb_destroy(g_ptr_array_index(gone, i));
+	if (gone)
+		g_ptr_array_unref(gone);
+}
+
+/* Has QEMU counted vCPU @vcpu_index (its scoreboard elements exist)? */
+static inline bool sb_counted(unsigned int vcpu_index)
+{
+	return vcpu_index < (unsigned int)qemu_plugin_num_vcpus();
 }
 
 static void *api_scoreboard_find(mh_scoreboard *score, unsigned int vcpu_index)
 {
+	if (G_UNLIKELY(!sb_counted(vcpu_index)))
+		return sb_early_find(score, vcpu_index);
 	return qemu_plugin_scoreboard_find((struct qemu_plugin_scoreboard *)score,
 					   vcpu_index);
 }
 
 static uint64_t api_u64_get(mh_u64 entry, unsigned int vcpu_index)
 {
-	return qemu_plugin_u64_get(qu64(entry), vcpu_index);
+	const char *el;
+
+	if (G_LIKELY(sb_counted(vcpu_index)))
+		return qemu_plugin_u64_get(qu64(entry), vcpu_index);
+	el = sb_early_find(entry.score, vcpu_index);
+	return el ? *(const uint64_t *)(el + entry.offset) : 0;
 }
 
 static void api_u64_set(mh_u64 entry, unsigned int vcpu_index, uint64_t val)
 {
-	qemu_plugin_u64_set(qu64(entry), vcpu_index, val);
+	char *el;
+
+	if (G_LIKELY(sb_counted(vcpu_index))) {
+		qemu_plugin_u64_set(qu64(entry), vcpu_index, val);
+		return;
+	}
+	if ((el = sb_early_find(entry.score, vcpu_index)))
+		*(uint64_t *)(el + entry.offset) = val;
 }
 
 static uint64_t api_u64_sum(mh_u64 entry)
@@ -342,10 +441,47 @@ static void reg_bind_locked(struct mh_reg *r) /* Must hold reg_lock. */
 		r->handle = t->handle;
 }
 
+/*
+ * Under -icount (or -accel tcg,thread=single) one host thread runs every
+ * vCPU in turn, and QEMU 10.0 compiles into each block, as the index its
+ * callbacks get, the index of the vCPU that translated it; the block
+ * then runs on every vCPU with that index (or another: 8 where there are
+ * 2), so per-vCPU state mixes the vCPUs.  Said once, when a second vCPU
+ * starts on the thread of another.
+ */
+static void one_thread_check(void)
+{
+	static GMutex lock;
+	static GHashTable *threads;	/* the threads vCPUs started on */
+	static int said;
+	gpointer self = (gpointer)pthread_self();
+	bool shared;
+
+	g_mutex_lock(&lock);
+	if (!threads)
+		threads = g_hash_table_new(NULL, NULL);
+	shared = !g_hash_table_add(threads, self) && !said;
+	said |= shared;
+	g_mutex_unlock(&lock);
+	if (shared) {
+		GString *ev = mh_event_new("vcpus_one_thread");
+
+		mh_event_int(ev, "vcpus", qinfo.smp_vcpus);
+		mh_event_emit(ev);
+		mh_msg("warning: the %d vCPUs run on one thread (-icount, or "
+		       "-accel tcg,thread=single): QEMU gives callbacks the index "
+		       "of the vCPU that translated the block, not of the one "
+		       "running it, so what modules keep per vCPU mixes the vCPUs "
+		       "(record and replay with -smp 1)", qinfo.smp_vcpus);
+	}
+}
+
 void mh_api_vcpu_init(void)
 {
 	GHashTableIter it;
 	gpointer v;
+
+	one_thread_check();
 
 	mh_regs_vcpu_init();
 	/* Bind what modules looked up before: no lock at their first read. */
@@ -774,7 +910,7 @@ void mh_api_release(struct mh_module *m)
 	m->flush = NULL;
 	m->flush_opaque = NULL;
 	for (guint i = 0; i < m->scoreboards->len; i++)
-		qemu_plugin_scoreboard_free(g_ptr_array_index(m->scoreboards, i));
+		sb_destroy(g_ptr_array_index(m->scoreboards, i));
 	g_ptr_array_set_size(m->scoreboards, 0);
 }
 
@@ -812,7 +948,6 @@ static void api_outs(const char *text)
 }
 
 /* Written once at start, before any module loads; read only after. */
-static struct mh_qemu_info qinfo;
 
 void mh_api_set_qemu_info(const qemu_info_t *info)
 {

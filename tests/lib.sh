@@ -219,16 +219,20 @@ need_linux_guest() {
 	esac
 }
 
-# linux_boot CMDLINE PLUGIN_ARGS: boot it at -smp 2 with the host watching
-# $MODDIR and logging to $EVENTS, until it powers off; QEMU's status.
-# CMDLINE is added to the kernel's command line (run=PROGRAM,ARGS ...).
+# linux_boot CMDLINE PLUGIN_ARGS [QEMU_ARG...]: boot it at -smp 2 with the
+# host watching $MODDIR and logging to $EVENTS, until it powers off;
+# QEMU's status.  CMDLINE is added to the kernel's command line
+# (run=PROGRAM,ARGS ...).
 linux_boot() {
+	local cmdline=$1 pargs=$2
+
+	shift 2
 	: > "$EVENTS"
 	: > "$SERIAL"
 	timeout 300 "$QEMU" -M pc -m 256 -smp 2 -display none -monitor none \
 		-no-reboot -serial "file:$SERIAL" -kernel "$LX/vmlinuz" \
 		-initrd "$LX/initramfs.cpio" \
-		-append "console=ttyS0 panic=-1 quiet $1" \
-		-plugin "$MODHOST_SO,dir=$MODDIR,log=$EVENTS,$2" \
-		-d plugin -D "$QLOG" 2>>"$T/stderr"
+		-append "console=ttyS0 panic=-1 quiet $cmdline" \
+		-plugin "$MODHOST_SO,dir=$MODDIR,log=$EVENTS,$pargs" \
+		-d plugin -D "$QLOG" "$@" 2>>"$T/stderr"
 }
