@@ -287,9 +287,21 @@ static inline struct csi_stack *stack_of(struct vcpu *v, uint64_t sp)
 	return stack_of_slow(v, sp);
 }
 
-/* The next event reads cr3 again: it may have changed. */
+/*
+ * The next event reads cr3 again: it may have changed.  Threaded stacks
+ * follow the thread, which only on_task_change changes: a Linux boot's
+ * 100,000 irets would each look the thread's stack up again, under the
+ * stack table's lock.
+ */
+static inline bool asid_matters(void)
+{
+	return csi_stack_kind != CS_STACK_THREADED;
+}
+
 static inline void asid_stale(struct vcpu *v)
 {
+	if (!asid_matters())
+		return;
 	v->asid_ok = 0;
 	/*
 	 * Written only when set (one vCPU): its line, which every call and
@@ -1015,7 +1027,7 @@ static void translate_arm(mh_tb *tb)
 		if (c.cond)
 			csi_mh->insn_exec_inline(last, MH_INLINE_STORE_U64,
 						 ret_from_entry(), c.next);
-	} else if (c.asid_change) {
+	} else if (c.asid_change && asid_matters()) {
 		csi_mh->insn_exec_cb(last, on_asid_insn, MH_CB_NO_REGS, NULL);
 	}
 }
@@ -1260,7 +1272,7 @@ static void translate(mh_tb *tb, void *opaque)
 	else if (c.kind == CSI_RET)
 		csi_mh->insn_mem_cb(last, near_ret_cb(&c), MEM_CB_FLAGS,
 				    MH_MEM_R, ret_udata(c.push, c.mode));
-	else if (c.asid_change)
+	else if (c.asid_change && asid_matters())
 		csi_mh->insn_exec_cb(last, on_asid_insn, MH_CB_NO_REGS, NULL);
 }
 

@@ -156,7 +156,7 @@ struct csi_frame {
 struct csi_stack {
 	/*
 	 * The lock, recursive (PPP handlers may call get_*()): the holding
-	 * thread's pthread_self(), 0 when free, and how often it holds it.
+	 * thread's csi_thread_id(), 0 when free, and how often it holds it.
 	 */
 	uintptr_t owner;
 	uint32_t held;
@@ -229,6 +229,26 @@ void csi_lock_wait(struct csi_stack *s, uintptr_t self);
  * Linux boot.
  */
 extern unsigned int csi_vcpus;
+
+/*
+ * This thread, never 0: its thread pointer, one load, where
+ * pthread_self() is a call into libc on every call and return.
+ */
+#ifdef __has_builtin
+#if __has_builtin(__builtin_thread_pointer)
+#define CSI_HAVE_THREAD_POINTER 1
+#endif
+#endif
+
+static inline uintptr_t csi_thread_id(void)
+{
+#ifdef CSI_HAVE_THREAD_POINTER
+	return (uintptr_t)__builtin_thread_pointer();
+#else
+	return (uintptr_t)pthread_self();
+#endif
+}
+
 static inline bool csi_lock(struct csi_stack *s)
 {
 	uintptr_t self, free = 0;
@@ -238,7 +258,7 @@ static inline bool csi_lock(struct csi_stack *s)
 		csi_vcpus = csi_mh->num_vcpus();
 	if (csi_vcpus <= 1)
 		return false;
-	self = (uintptr_t)pthread_self();
+	self = csi_thread_id();
 	/* Only this thread can have stored its own id there. */
 	if (__atomic_load_n(&s->owner, __ATOMIC_RELAXED) == self) {
 		s->held++;

@@ -96,8 +96,11 @@ struct node {
 	/*
 	 * Children last found: their ids, each with 16 bits of its
 	 * function's hash (0: none) so that only a likely one is read; the
-	 * hint the next new child replaces; whether one was ever replaced.
-	 * Racy by design: a hint is checked against the child it names.
+	 * hint the next child replaces; whether one was ever replaced
+	 * ("full": then the children table knows every child of this node).
+	 * While a node is not full, its hints change only under node_lock
+	 * and hold every child it has; readers without the lock check a
+	 * hint against the child it names.
 	 */
 	uint32_t hint[NODE_HINTS];
 	uint16_t tag[NODE_HINTS];
@@ -115,17 +118,21 @@ struct node_key {
  * Every call of a folded run finds the node of (caller's node, callee):
  * a Linux boot makes 12 million calls on two vCPUs, and a global lock
  * and a hash table lookup per call cost more than the rest of a call's
- * bookkeeping (the vCPUs fought over the lock).  So a call looks in a
- * small cache first, without node_lock: an entry is a node id, written
- * whole, and a hit is checked against the node itself, whose parent and
- * function never change once it is published.  Nodes live in chunks
- * that never move, so a node can be read while another vCPU appends.
- * Only a miss takes node_lock and the hash table.  Before the cache, the
- * caller's own node holds ten hints, child ids checked the same way: a
- * function's callees are found in its node's cache line, often still in
- * the CPU's cache, where a slot of the cache is a miss of its own and the
- * node it names another.  With four hints a quarter of a Linux boot's
- * calls went on to the cache, with ten a tenth.
+ * bookkeeping (the vCPUs fought over the lock).  So a call looks in its
+ * caller's node first, without node_lock: six hints, child ids checked
+ * against the child itself, whose parent and function never change once
+ * it is published.  A function's callees are found in its node's cache
+ * line, often still in the CPU's cache.  Nodes live in chunks that never
+ * move, so a node can be read while another vCPU appends.
+ *
+ * A node with at most six children keeps them all in its hints: a child
+ * not among them is new, and is made under node_lock.  Only the children
+ * of a node with more (a fifth of a Linux boot's 300,000 nodes) go in
+ * the children table, a GHashTable, and in front of it a cache of node
+ * ids read without the lock.  When every node went in the table, its
+ * lookup and insert at random places of tens of MB made a new node cost
+ * about 3,000 cycles, about as much over a boot as all the calls that
+ * found their node in a hint.
  */
 #define NODE_CHUNK_BITS 15		/* 2 MiB of nodes: one huge page */
 #define NODE_CHUNK (1u << NODE_CHUNK_BITS)
@@ -136,7 +143,7 @@ struct node_key {
 static union padded_mutex node_lock;
 static struct node **node_chunks;	/* NODE_CHUNKS entries */
 static union padded_u32 node_len;	/* published with release */
-static GHashTable *children;		/* struct node_key -> id */
+static GHashTable *children;		/* struct node_key -> id, full parents' */
 static uint32_t *node_cache;		/* 1 << CACHE_BITS node ids, 0 = none */
 
 static inline struct node *node_at(uint32_t id)
@@ -207,19 +214,51 @@ static gboolean node_equal(gconstpointer a, gconstpointer b)
 	return x->parent == y->parent && x->func == y->func;
 }
 
-/*
- * Must hold node_lock.  0 (the root) once 2^28 nodes exist: the frame
- * then has no node, and its callees' paths start from the root.
- */
-static uint32_t node_child_locked(uint32_t parent, uint64_t func)
+/* 16 bits of @func's hash, never 0 (an empty hint). */
+static inline uint16_t node_tag(uint64_t func)
 {
-	struct node_key key = { parent, func }, *k;
+	return ((func * 0x9e3779b97f4a7c15ull) >> 48) | 1;
+}
+
+/* Is node @id (0: none) the child @func of @parent? */
+static inline bool node_is(uint32_t id, uint32_t parent, uint64_t func)
+{
+	const struct node *n = node_at(id);
+
+	return id && n->parent == parent && n->func == func;
+}
+
+/*
+ * Remember child @id in one of @p's hints, the next one round.  Without
+ * node_lock only for a full node: a racing writer may then lose a hint,
+ * which the table makes up for.
+ */
+static inline void node_hint(struct node *p, uint32_t id, uint16_t tag)
+{
+	unsigned int v = __atomic_load_n(&p->victim, __ATOMIC_RELAXED) %
+			 NODE_HINTS;
+
+	__atomic_store_n(&p->victim, (v + 1) % NODE_HINTS, __ATOMIC_RELAXED);
+	__atomic_store_n(&p->hint[v], id, __ATOMIC_RELEASE);
+	__atomic_store_n(&p->tag[v], tag, __ATOMIC_RELAXED);
+}
+
+/* Must hold node_lock: the table knows node @id from now on. */
+static void node_index_locked(uint32_t id)
+{
+	const struct node *n = node_at(id);
+	struct node_key key = { n->parent, n->func };
+
+	g_hash_table_insert(children, g_memdup2(&key, sizeof(key)),
+			    GUINT_TO_POINTER(id));
+}
+
+/* Must hold node_lock.  A new node, or 0 once 2^28 exist. */
+static uint32_t node_new_locked(uint32_t parent, uint64_t func)
+{
 	uint32_t id = node_len.v;
 	struct node *n;
-	gpointer v;
 
-	if (g_hash_table_lookup_extended(children, &key, NULL, &v))
-		return GPOINTER_TO_UINT(v);
 	if (id >= NODE_CHUNKS * NODE_CHUNK)
 		return 0;
 	if (!(id & (NODE_CHUNK - 1)))
@@ -235,12 +274,50 @@ static uint32_t node_child_locked(uint32_t parent, uint64_t func)
 	n->full = 0;
 	/* The node is whole before a lock-free reader can see its id. */
 	__atomic_store_n(&node_len.v, id + 1, __ATOMIC_RELEASE);
-	k = g_memdup2(&key, sizeof(key));
-	g_hash_table_insert(children, k, GUINT_TO_POINTER(id));
 	return id;
 }
 
-/* csi_node_child() on a cache miss: the node of @func under @parent. */
+/*
+ * Must hold node_lock.  The child @func of @parent, made if new: a node
+ * not full looks among its hints, a full one in the table.  A child it
+ * has to make, or finds in the table, becomes a hint.  0 (the root) once
+ * 2^28 nodes exist: the frame then has no node, and its callees' paths
+ * start from the root.
+ */
+static uint32_t node_child_locked(uint32_t parent, uint64_t func)
+{
+	struct node *p = node_at(parent);
+	uint16_t tag = node_tag(func);
+	uint32_t id = 0;
+	gpointer v;
+
+	if (!p->full) {
+		for (int i = 0; i < NODE_HINTS; i++)
+			if (p->tag[i] == tag && node_is(p->hint[i], parent, func))
+				return p->hint[i];
+	} else if (g_hash_table_lookup_extended(children,
+						&(struct node_key){ parent, func },
+						NULL, &v)) {
+		id = GPOINTER_TO_UINT(v);
+		node_hint(p, id, tag);
+		return id;
+	}
+	id = node_new_locked(parent, func);
+	if (!id)
+		return 0;
+	if (!p->full && p->hint[p->victim % NODE_HINTS]) {
+		/* A seventh child: the table takes over the six hinted. */
+		for (int i = 0; i < NODE_HINTS; i++)
+			node_index_locked(p->hint[i]);
+		__atomic_store_n(&p->full, 1, __ATOMIC_RELEASE);
+	}
+	if (p->full)
+		node_index_locked(id);
+	node_hint(p, id, tag);
+	return id;
+}
+
+/* csi_node_child() past the hints (and the cache): under node_lock. */
 static uint32_t __attribute__((noinline))
 node_child_slow(uint32_t parent, uint64_t func, uint32_t slot)
 {
@@ -251,15 +328,17 @@ node_child_slow(uint32_t parent, uint64_t func, uint32_t slot)
 	 * Frames that never return (a stack shared by threads, say) would
 	 * make paths grow past what a stack holds, and the folded file with
 	 * them: a path longer than max_depth starts again under a marker.
-	 * Such a call is never cached (its node's parent is the marker), so
-	 * it comes here each time and is cut again.
+	 * Such a call is never hinted or cached (its node's parent is the
+	 * marker), so it comes here each time and is cut again.
 	 */
 	if (node_at(parent)->depth >= csi_max_depth) {
 		id = node_child_locked(node_child_locked(0, CSI_TRUNCATED),
 				       func);
 	} else {
 		id = node_child_locked(parent, func);
-		__atomic_store_n(&node_cache[slot], id, __ATOMIC_RELEASE);
+		if (node_at(parent)->full)
+			__atomic_store_n(&node_cache[slot], id,
+					 __ATOMIC_RELEASE);
 	}
 	__atomic_fetch_add(&node_at(id)->count, 1, __ATOMIC_RELAXED);
 	g_mutex_unlock(&node_lock.m);
@@ -269,18 +348,10 @@ node_child_slow(uint32_t parent, uint64_t func, uint32_t slot)
 /* Is node @id (0: none) the child @func of @parent?  Then count it. */
 static inline bool node_hit(uint32_t id, uint32_t parent, uint64_t func)
 {
-	struct node *n = node_at(id);
-
-	if (!id || n->parent != parent || n->func != func)
+	if (!node_is(id, parent, func))
 		return false;
-	__atomic_fetch_add(&n->count, 1, __ATOMIC_RELAXED);
+	__atomic_fetch_add(&node_at(id)->count, 1, __ATOMIC_RELAXED);
 	return true;
-}
-
-/* 16 bits of @func's hash, never 0 (an empty hint). */
-static inline uint16_t node_tag(uint64_t func)
-{
-	return ((func * 0x9e3779b97f4a7c15ull) >> 48) | 1;
 }
 
 /*
@@ -304,29 +375,19 @@ uint32_t csi_node_child(uint32_t parent, uint64_t func)
 	}
 	slot = cache_slot(parent, func);
 	/*
-	 * While no hint of the parent was ever replaced, every child found
-	 * under it is among its hints: this one is new (most misses are),
-	 * and the cache, a miss of its own, cannot have it.  Should a race
-	 * between vCPUs have lost a hint, node_child_slow() still finds
-	 * the child in the table.
+	 * A node not full holds all its children in its hints: this one is
+	 * new (or was made by another vCPU just now), and node_child_slow()
+	 * makes it or finds it among the hints under the lock.  A full
+	 * node's child may be in the cache.
 	 */
-	id = __atomic_load_n(&p->full, __ATOMIC_RELAXED) ?
-	     __atomic_load_n(&node_cache[slot], __ATOMIC_ACQUIRE) : 0;
-	if (!node_hit(id, parent, func))
-		id = node_child_slow(parent, func, slot);
-	/* Not a truncated path's node: its parent is the marker. */
-	if (node_at(id)->parent == parent) {
-		unsigned int v = __atomic_load_n(&p->victim, __ATOMIC_RELAXED) %
-				 NODE_HINTS;
-
-		if (__atomic_load_n(&p->hint[v], __ATOMIC_RELAXED))
-			__atomic_store_n(&p->full, 1, __ATOMIC_RELAXED);
-		__atomic_store_n(&p->victim, (v + 1) % NODE_HINTS,
-				 __ATOMIC_RELAXED);
-		__atomic_store_n(&p->hint[v], id, __ATOMIC_RELEASE);
-		__atomic_store_n(&p->tag[v], tag, __ATOMIC_RELAXED);
+	if (__atomic_load_n(&p->full, __ATOMIC_ACQUIRE)) {
+		id = __atomic_load_n(&node_cache[slot], __ATOMIC_ACQUIRE);
+		if (node_hit(id, parent, func)) {
+			node_hint(p, id, tag);
+			return id;
+		}
 	}
-	return id;
+	return node_child_slow(parent, func, slot);
 }
 
 bool csi_node_restore(uint32_t parent, uint64_t func, uint64_t count)

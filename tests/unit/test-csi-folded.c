@@ -139,6 +139,37 @@ static void test_truncated(void)
 	csi_stacks_exit();
 }
 
+/*
+ * A node keeps six children in its hints; its seventh puts them all in
+ * the children table, where its later children go too.  Each child is
+ * found again, in any order, whichever hints it has lost: one node each.
+ */
+static void test_many_children(void)
+{
+	uint64_t path[3] = { 0x10, 0, 0 };
+	g_autofree char *text = NULL;
+
+	setup(1024);
+	for (unsigned int round = 0; round < 3; round++)
+		for (unsigned int i = 0; i < 20; i++) {
+			/* Forwards, then backwards, then every seventh. */
+			path[1] = 0x100 + (round == 1 ? 19 - i :
+					   round == 2 ? i * 7 % 20 : i);
+			call_path(path);
+		}
+	/* The root, 0x10, its 20 callees. */
+	g_assert_cmpuint(csi_node_count(), ==, 1 + 1 + 20);
+	text = folded();
+	g_assert_nonnull(strstr(text, "0x10 60\n"));
+	for (unsigned int i = 0; i < 20; i++) {
+		g_autofree char *line = g_strdup_printf("0x10;0x%x 3\n",
+							0x100 + i);
+
+		g_assert_nonnull(strstr(text, line));
+	}
+	csi_stacks_exit();
+}
+
 /* Counted at once by several threads, as vCPUs do: nothing is lost. */
 #define THREADS 4
 #define ROUNDS 20000
@@ -194,6 +225,7 @@ int main(int argc, char **argv)
 	g_test_init(&argc, &argv, NULL);
 	g_test_add_func("/csi-folded/order", test_order);
 	g_test_add_func("/csi-folded/truncated", test_truncated);
+	g_test_add_func("/csi-folded/many-children", test_many_children);
 	g_test_add_func("/csi-folded/threads", test_threads);
 	return g_test_run();
 }
