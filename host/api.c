@@ -222,19 +222,18 @@ static void api_insn_mem_inline(mh_insn *insn, enum mh_mem_rw rw,
 
 /* -- scoreboards ------------------------------------------------------- */
 
-static struct mh_qemu_info qinfo;	/* mh_api_set_qemu_info() */
+/* Written once at start (mh_api_set_qemu_info()), before any module loads. */
+static struct mh_qemu_info qinfo;
 
 /*
  * Elements for a vCPU index QEMU has not counted.  Under -icount (or
- * -accel tcg,thread=single) one thread runs every vCPU in turn, and a
- * vCPU can run code before that thread has run the init QEMU queued for
- * it, which counts it and grows the scoreboards; QEMU 10.0 then also
- * gives callbacks an index it compiled into the block (see
- * one_thread_check()), past the vCPUs at times.  qemu_plugin_scoreboard_find()
- * of such an index aborts QEMU.  Instead it gets a zeroed element of the
- * host's, one per scoreboard and index (one for every index past the
- * machine's vCPUs), kept as long as the scoreboard; a vCPU has QEMU's own
- * from its vcpu_init on.
+ * -accel tcg,thread=single) one thread runs every vCPU in turn, and QEMU
+ * 10.0 gives callbacks an index it compiled into the block (see
+ * one_thread_check()), at times past the vCPUs it counted (8, 176 at
+ * -smp 2): qemu_plugin_scoreboard_find() of it aborts QEMU.  Instead it
+ * gets a zeroed element of the host's, one per scoreboard and index (one
+ * for every index past the machine's vCPUs), kept as long as the
+ * scoreboard.
  */
 struct sb_early {
 	size_t size;			/* the scoreboard's element size */
@@ -946,8 +945,6 @@ static void api_outs(const char *text)
 	if (text)
 		qemu_plugin_outs(text);
 }
-
-/* Written once at start, before any module loads; read only after. */
 
 void mh_api_set_qemu_info(const qemu_info_t *info)
 {
