@@ -12,7 +12,6 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <link.h>
-#include <pthread.h>
 #include <stdarg.h>
 #include <string.h>
 #include <time.h>
@@ -446,22 +445,15 @@ static void reg_bind_locked(struct mh_reg *r) /* Must hold reg_lock. */
  * callbacks get, the index of the vCPU that translated it; the block
  * then runs on every vCPU with that index (or another: 8 where there are
  * 2), so per-vCPU state mixes the vCPUs.  Said once, when a second vCPU
- * starts on the thread of another.
+ * starts on a thread where one started before.
  */
 static void one_thread_check(void)
 {
-	static GMutex lock;
-	static GHashTable *threads;	/* the threads vCPUs started on */
+	static __thread bool started;	/* a vCPU started on this thread */
 	static int said;
-	gpointer self = (gpointer)pthread_self();
-	bool shared;
+	bool shared = started && !__atomic_exchange_n(&said, 1, __ATOMIC_RELAXED);
 
-	g_mutex_lock(&lock);
-	if (!threads)
-		threads = g_hash_table_new(NULL, NULL);
-	shared = !g_hash_table_add(threads, self) && !said;
-	said |= shared;
-	g_mutex_unlock(&lock);
+	started = true;
 	if (shared) {
 		GString *ev = mh_event_new("vcpus_one_thread");
 
