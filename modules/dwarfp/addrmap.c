@@ -195,6 +195,13 @@ static inline long last_le(const void *v, size_t stride, bool wide,
 	return (long)((p - (const char *)v) / stride) - (key_at(p, wide) > x);
 }
 
+/* Into *@d the bucket of @addr: false if it is below or past them all. */
+static inline bool bucket_of(const struct buckets *bk, uint64_t addr, uint64_t *d)
+{
+	*d = (addr - bk->base) >> bk->shift;
+	return addr >= bk->base && *d < bk->n_buckets;
+}
+
 /*
  * The index of the last key at or below @addr among the items of @bk,
  * from @items (@stride bytes each, beginning with their key: the offset
@@ -208,8 +215,7 @@ static inline long bucket_find(const struct buckets *bk, const void *items,
 
 	if (!bk->n || addr < bk->base)
 		return -1;
-	d = (addr - bk->base) >> bk->shift;
-	if (d >= bk->n_buckets)
+	if (!bucket_of(bk, addr, &d))
 		return (long)bk->n - 1;
 	lo = bk->first[d];
 	len = bk->first[d + 1] - lo;
@@ -241,19 +247,19 @@ static inline void fetch_ahead(const void *p)
  */
 static inline void bucket_prefetch(const struct buckets *bk, uint64_t addr)
 {
-	uint64_t d = (addr - bk->base) >> bk->shift;
+	uint64_t d;
 
-	if (addr >= bk->base && d < bk->n_buckets)
+	if (bucket_of(bk, addr, &d))
 		fetch_ahead(&bk->first[d]);
 }
 
 static inline void items_prefetch(const struct buckets *bk, const void *items,
 				  size_t stride, uint64_t addr)
 {
-	uint64_t d = (addr - bk->base) >> bk->shift;
+	uint64_t d;
 	uint32_t lo, hi;
 
-	if (addr < bk->base || d >= bk->n_buckets)
+	if (!bucket_of(bk, addr, &d))
 		return;
 	lo = bk->first[d];
 	hi = bk->first[d + 1];
