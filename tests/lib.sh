@@ -205,6 +205,16 @@ hb_grows() {
 
 # -- Linux guests (tests/linux/) -----------------------------------------
 
+# use_modules NAME...: the project's modules NAME (build/modules/NAME.so)
+# into $MODDIR, where the host finds them.
+use_modules() {
+	local m
+
+	for m; do
+		cp "$BUILD/modules/$m.so" "$MODDIR/"
+	done
+}
+
 LX=$BUILD/linux
 
 # need_linux_guest: build the Linux guest (tools/linux-guest: Debian's

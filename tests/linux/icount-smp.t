@@ -14,9 +14,7 @@ need "$BUILD/modhost.so"
 need_linux_guest
 plan 6
 
-for m in osi osi_linux callstack_instr; do
-	cp "$BUILD/modules/$m.so" "$MODDIR/" 2>/dev/null
-done
+use_modules osi osi_linux callstack_instr
 PARGS="watch=off,load=osi_linux:callstack_instr,callstack_instr.stack_type=threaded"
 said() { jq -s '[.[] | select(.event == "vcpus_one_thread")] | length' "$1"; }
 

@@ -25,9 +25,7 @@ need_linux_dbg
 plan 9
 export LC_ALL=C	# sort and join agree
 
-for m in stpi dwarfp; do
-	cp "$BUILD/modules/$m.so" "$MODDIR/"
-done
+use_modules stpi dwarfp
 cp "$TMOD/kstpi_probe.so" "$MODDIR/"
 PROBE=$T/probe.txt
 VMLINUX=$LXDBG/vmlinux

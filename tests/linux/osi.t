@@ -17,9 +17,7 @@ need "$BUILD/modhost.so"
 need_linux_guest
 plan 21
 
-for m in osi osi_linux; do
-	cp "$BUILD/modules/$m.so" "$MODDIR/" 2>/dev/null
-done
+use_modules osi osi_linux
 cp "$TMOD/osi_probe.so" "$MODDIR/" 2>/dev/null
 PROBE=$T/probe.txt
 

@@ -12,9 +12,7 @@ need "$BUILD/modhost.so"
 need_linux_guest
 plan 7
 
-for m in osi osi_linux callstack_instr; do
-	cp "$BUILD/modules/$m.so" "$MODDIR/" 2>/dev/null
-done
+use_modules osi osi_linux callstack_instr
 N=10000
 
 # run TYPE: boot, cs2threads loads callstack_instr with stack_type=TYPE.

@@ -18,9 +18,7 @@ command -v addr2line >/dev/null && command -v objdump >/dev/null ||
 need_linux_guest
 plan 9
 
-for m in osi osi_linux stpi dwarfp; do
-	cp "$BUILD/modules/$m.so" "$MODDIR/"
-done
+use_modules osi osi_linux stpi dwarfp
 cp "$TMOD/up_probe.so" "$MODDIR/"
 PROBE=$T/probe.txt
 
