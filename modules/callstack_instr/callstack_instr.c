@@ -364,9 +364,13 @@ static inline void enter_locked(struct vcpu *v, unsigned int vcpu,
 	f->func = func;
 	v->calls++;
 	/* Folded stacks: the node of this path, counted. */
-	if (csi_folded_on)
-		f->node = csi_node_child(s->depth > 1 ? csi_frame_at(s, 1)->node
+	if (csi_folded_on) {
+		if (__builtin_expect(!v->counts, 0))
+			v->counts = csi_counts_new();
+		f->node = csi_node_child(v->counts,
+					 s->depth > 1 ? csi_frame_at(s, 1)->node
 					 : 0, func);
+	}
 	if (ret_outputs)
 		enter_report(vcpu, s, f);
 	run_handlers(v, pt_on_call, vcpu, s, func, func);

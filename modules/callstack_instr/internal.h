@@ -166,7 +166,12 @@ struct csi_stack {
 	uint32_t base;		/* ring: index of the bottom frame */
 	uint32_t depth;		/* frames held, up to csi_max_depth */
 	struct csi_frame *frames;	/* csi_ring_mask + 1 entries */
-};
+	/*
+	 * A line of its own: every event writes the lock and depth, and two
+	 * threads' stacks side by side on one line, each used by a vCPU,
+	 * took it from each other's cache at each event.
+	 */
+} __attribute__((aligned(64)));
 
 extern uint32_t csi_max_depth;
 /* The ring's size is a power of two: no division on the hot path. */
@@ -303,7 +308,14 @@ static inline struct csi_frame *csi_push_locked(struct csi_stack *s,
 
 /* Folded stacks: a trie of (parent, function) nodes with call counts. */
 extern bool csi_folded_on;
-uint32_t csi_node_child(uint32_t parent, uint64_t func);
+/*
+ * Calls are counted into a counter of one thread's (a vCPU's), made once
+ * and kept until the trie goes; a node's count is all counters' sum.
+ */
+struct csi_counts;
+struct csi_counts *csi_counts_new(void);
+/* The node of the call of @func from node @parent, counted in @c. */
+uint32_t csi_node_child(struct csi_counts *c, uint32_t parent, uint64_t func);
 void csi_node_foreach(void (*fn)(uint32_t id, uint32_t parent, uint64_t func,
 				 uint64_t count, void *), void *opaque);
 uint32_t csi_node_count(void);
@@ -372,6 +384,7 @@ struct vcpu {
 	/* x86: the indirect call about to run and its target, read before it */
 	const struct csi_call_site *ind_site;
 	uint64_t ind_target;
+	struct csi_counts *counts;	/* folded: this vCPU's calls, made at the first */
 };
 
 /* A vCPU's "armed" value: a call pending, or a ret (see arm_ret_value()). */

@@ -77,7 +77,7 @@ static void stack_free(gpointer p)
 	struct csi_stack *s = p;
 
 	g_free(s->frames);
-	g_free(s);
+	g_aligned_free(s);
 }
 
 /* -- folded-stack trie ---------------------------------------------------- */
@@ -87,12 +87,15 @@ bool csi_folded_on;
 /* Child hints a node holds: what fills its cache line. */
 #define NODE_HINTS 6
 
-/* One cache line, aligned: a call touches its caller's node and its own. */
+/*
+ * One cache line, aligned: a call reads its caller's node and its own.
+ * Nothing in it changes once its children are known (a full node's hints
+ * aside): the counts are kept apart, per vCPU (struct csi_counts).
+ */
 struct node {
 	uint32_t parent;
 	uint32_t depth;		/* frames on the path from the root */
 	uint64_t func;
-	uint64_t count;		/* atomic: vCPUs count without node_lock */
 	/*
 	 * Children last found: their ids, each with 16 bits of its
 	 * function's hash (0: none) so that only a likely one is read; the
@@ -140,7 +143,22 @@ struct node_key {
 #define CHUNK_BYTES ((size_t)NODE_CHUNK * sizeof(struct node))
 #define CACHE_BITS 18
 
+/*
+ * A counter's calls of each node, by id, in chunks of NODE_CHUNK made
+ * when first needed.  Each vCPU counts into its own, one thread writing
+ * it: no locked instruction, and no line that two vCPUs both write.
+ * When the count was in the node, a locked add at each call, the two
+ * vCPUs of a Linux boot also took the lines of the paths they shared from
+ * each other: boots with no count at all ran 3.5% faster (the median of
+ * 12 interleaved pairs).  A reader adds the counters up.
+ */
+struct csi_counts {
+	uint64_t *chunk[NODE_CHUNKS];	/* published with release */
+};
+
 static union padded_mutex node_lock;
+static GPtrArray *counters;		/* under node_lock: every one made */
+static struct csi_counts *restored;	/* the counts handed over */
 static struct node **node_chunks;	/* NODE_CHUNKS entries */
 static union padded_u32 node_len;	/* published with release */
 static GHashTable *children;		/* struct node_key -> id, full parents' */
@@ -267,7 +285,6 @@ static uint32_t node_new_locked(uint32_t parent, uint64_t func)
 	n->parent = parent;
 	n->depth = node_at(parent)->depth + 1;
 	n->func = func;
-	n->count = 0;
 	memset(n->hint, 0, sizeof(n->hint));
 	memset(n->tag, 0, sizeof(n->tag));
 	n->victim = 0;
@@ -317,7 +334,7 @@ static uint32_t node_child_locked(uint32_t parent, uint64_t func)
 	return id;
 }
 
-/* csi_node_child() past the hints (and the cache): under node_lock. */
+/* csi_node_child() past the hints (and the cache): takes node_lock. */
 static uint32_t __attribute__((noinline))
 node_child_slow(uint32_t parent, uint64_t func, uint32_t slot)
 {
@@ -340,18 +357,66 @@ node_child_slow(uint32_t parent, uint64_t func, uint32_t slot)
 			__atomic_store_n(&node_cache[slot], id,
 					 __ATOMIC_RELEASE);
 	}
-	__atomic_fetch_add(&node_at(id)->count, 1, __ATOMIC_RELAXED);
 	g_mutex_unlock(&node_lock.m);
 	return id;
 }
 
-/* Is node @id (0: none) the child @func of @parent?  Then count it. */
-static inline bool node_hit(uint32_t id, uint32_t parent, uint64_t func)
+struct csi_counts *csi_counts_new(void)
 {
-	if (!node_is(id, parent, func))
-		return false;
-	__atomic_fetch_add(&node_at(id)->count, 1, __ATOMIC_RELAXED);
-	return true;
+	struct csi_counts *c = g_new0(struct csi_counts, 1);
+
+	g_mutex_lock(&node_lock.m);
+	g_ptr_array_add(counters, c);
+	g_mutex_unlock(&node_lock.m);
+	return c;
+}
+
+static void counts_free(gpointer p)
+{
+	struct csi_counts *c = p;
+
+	for (uint32_t i = 0; i < NODE_CHUNKS; i++)
+		g_free(c->chunk[i]);
+	g_free(c);
+}
+
+static uint64_t *__attribute__((noinline))
+counts_chunk_new(struct csi_counts *c, uint32_t i)
+{
+	uint64_t *chunk = g_new0(uint64_t, NODE_CHUNK);
+
+	__atomic_store_n(&c->chunk[i], chunk, __ATOMIC_RELEASE);
+	return chunk;
+}
+
+/* Add @n to node @id's count in @c: only @c's own thread does. */
+static inline void count_add(struct csi_counts *c, uint32_t id, uint64_t n)
+{
+	uint64_t *chunk = c->chunk[id >> NODE_CHUNK_BITS], *p;
+
+	if (__builtin_expect(!chunk, 0))
+		chunk = counts_chunk_new(c, id >> NODE_CHUNK_BITS);
+	/* Not a locked add: a reader only needs the count whole. */
+	p = &chunk[id & (NODE_CHUNK - 1)];
+	__atomic_store_n(p, __atomic_load_n(p, __ATOMIC_RELAXED) + n,
+			 __ATOMIC_RELAXED);
+}
+
+/* Node @id's count: every counter's, added up.  Under node_lock. */
+static uint64_t count_of_locked(uint32_t id)
+{
+	uint64_t sum = 0;
+
+	for (guint i = 0; i < counters->len; i++) {
+		struct csi_counts *c = g_ptr_array_index(counters, i);
+		uint64_t *chunk = __atomic_load_n(&c->chunk[id >> NODE_CHUNK_BITS],
+						  __ATOMIC_ACQUIRE);
+
+		if (chunk)
+			sum += __atomic_load_n(&chunk[id & (NODE_CHUNK - 1)],
+					       __ATOMIC_RELAXED);
+	}
+	return sum;
 }
 
 /*
@@ -360,7 +425,7 @@ static inline bool node_hit(uint32_t id, uint32_t parent, uint64_t func)
  * (state.c), so node_len need not be read: that line changes with every
  * node added.
  */
-uint32_t csi_node_child(uint32_t parent, uint64_t func)
+static uint32_t node_find(uint32_t parent, uint64_t func)
 {
 	uint16_t tag = node_tag(func);
 	struct node *p = node_at(parent);
@@ -370,7 +435,7 @@ uint32_t csi_node_child(uint32_t parent, uint64_t func)
 		if (__atomic_load_n(&p->tag[i], __ATOMIC_RELAXED) != tag)
 			continue;
 		id = __atomic_load_n(&p->hint[i], __ATOMIC_ACQUIRE);
-		if (node_hit(id, parent, func))
+		if (node_is(id, parent, func))
 			return id;
 	}
 	slot = cache_slot(parent, func);
@@ -382,12 +447,20 @@ uint32_t csi_node_child(uint32_t parent, uint64_t func)
 	 */
 	if (__atomic_load_n(&p->full, __ATOMIC_ACQUIRE)) {
 		id = __atomic_load_n(&node_cache[slot], __ATOMIC_ACQUIRE);
-		if (node_hit(id, parent, func)) {
+		if (node_is(id, parent, func)) {
 			node_hint(p, id, tag);
 			return id;
 		}
 	}
 	return node_child_slow(parent, func, slot);
+}
+
+uint32_t csi_node_child(struct csi_counts *c, uint32_t parent, uint64_t func)
+{
+	uint32_t id = node_find(parent, func);
+
+	count_add(c, id, 1);
+	return id;
 }
 
 bool csi_node_restore(uint32_t parent, uint64_t func, uint64_t count)
@@ -400,8 +473,9 @@ bool csi_node_restore(uint32_t parent, uint64_t func, uint64_t count)
 		return false;
 	}
 	id = node_child_locked(parent, func);
-	__atomic_fetch_add(&node_at(id)->count, count, __ATOMIC_RELAXED);
 	g_mutex_unlock(&node_lock.m);
+	/* Every vCPU is stopped: restored is written by this thread alone. */
+	count_add(restored, id, count);
 	return true;
 }
 
@@ -417,8 +491,7 @@ void csi_node_foreach(void (*fn)(uint32_t id, uint32_t parent, uint64_t func,
 	for (uint32_t i = 1; i < node_len.v; i++) {
 		struct node *n = node_at(i);
 
-		fn(i, n->parent, n->func,
-		   __atomic_load_n(&n->count, __ATOMIC_RELAXED), opaque);
+		fn(i, n->parent, n->func, count_of_locked(i), opaque);
 	}
 	g_mutex_unlock(&node_lock.m);
 }
@@ -429,6 +502,9 @@ static void nodes_init(void)
 	node_cache = huge_alloc(sizeof(uint32_t) << CACHE_BITS);
 	node_len.v = 0;
 	children = g_hash_table_new_full(node_hash, node_equal, g_free, NULL);
+	counters = g_ptr_array_new_with_free_func(counts_free);
+	restored = g_new0(struct csi_counts, 1);
+	g_ptr_array_add(counters, restored);
 	/* The root, id 0, is no node's child: it is not in children. */
 	node_chunks[0] = node_chunk_new();
 	*node_at(0) = (struct node){ 0 };
@@ -438,6 +514,8 @@ static void nodes_init(void)
 static void nodes_exit(void)
 {
 	g_clear_pointer(&children, g_hash_table_unref);
+	g_clear_pointer(&counters, g_ptr_array_unref);
+	restored = NULL;
 	if (node_chunks)
 		for (uint32_t i = 0; i < NODE_CHUNKS && node_chunks[i]; i++)
 			huge_free(node_chunks[i], CHUNK_BYTES);
@@ -502,7 +580,8 @@ void csi_stacks_exit(void)
 static struct csi_stack *stack_new_locked(uint64_t asid, uint64_t anchor)
 {
 	struct stack_key *k = g_new(struct stack_key, 1);
-	struct csi_stack *s = g_new0(struct csi_stack, 1);
+	struct csi_stack *s = g_aligned_alloc0(1, sizeof(*s),
+					       _Alignof(struct csi_stack));
 
 	s->asid = asid;
 	s->anchor = anchor;

@@ -6,6 +6,8 @@
  * whose lines must come out exactly as strcmp() sorts them, whatever the
  * names, however many vCPUs count at once.
  */
+#include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -20,13 +22,18 @@
 const struct mh_api *csi_mh;
 mh_module *csi_self;
 
+/* This thread's counter, as each vCPU has its own; setup() clears it. */
+static __thread struct csi_counts *counts;
+
 /* The node of the path @funcs (outermost first, 0-terminated), counted. */
 static uint32_t call_path(const uint64_t *funcs)
 {
 	uint32_t node = 0;
 
+	if (!counts)
+		counts = csi_counts_new();
 	for (; *funcs; funcs++)
-		node = csi_node_child(node, *funcs);
+		node = csi_node_child(counts, node, *funcs);
 	return node;
 }
 
@@ -75,6 +82,7 @@ static void setup(uint32_t depth)
 	csi_max_depth = depth;
 	csi_stack_kind = CS_STACK_ASID;
 	csi_folded_on = true;
+	counts = NULL;
 	g_assert_cmpint(csi_stacks_init(), ==, 0);
 }
 
@@ -220,6 +228,68 @@ static void test_threads(void)
 	csi_stacks_exit();
 }
 
+/*
+ * A file of several megabytes goes out in many buffers, more than are
+ * ever in flight at once (output.c): every byte, in order.  Three paths
+ * 700 calls deep, each call counted once: node d of a path has the line
+ * of its first d functions.
+ */
+static void test_big(void)
+{
+	enum { PATHS = 3, DEPTH = 700 };
+	g_autoptr(GString) want = g_string_new(NULL);
+	g_autofree char *text = NULL;
+	uint64_t path[DEPTH + 1];
+
+	setup(1024);
+	for (unsigned int p = 0; p < PATHS; p++) {
+		g_autoptr(GString) prefix = g_string_new(NULL);
+
+		for (unsigned int d = 0; d < DEPTH; d++) {
+			/* Names of one length: no name starts another. */
+			path[d] = 0x100000 * (p + 1) + d;
+			g_string_append_printf(prefix, "%s0x%" PRIx64,
+					       d ? ";" : "", path[d]);
+			g_string_append_printf(want, "%s 1\n", prefix->str);
+		}
+		path[DEPTH] = 0;
+		call_path(path);
+	}
+	g_assert_cmpuint(want->len, >, 6u << 20);
+	text = folded();
+	g_assert_cmpuint(strlen(text), ==, want->len);
+	g_assert_true(!strcmp(text, want->str));
+	csi_stacks_exit();
+}
+
+/*
+ * A write that fails (a full disk: the file written aside is /dev/full)
+ * is an error, and leaves neither the file nor the one aside.  So does a
+ * directory that is not there.
+ */
+static void test_write_error(void)
+{
+	static const uint64_t calls[] = { 0x10, 0x20, 0 };
+	g_autofree char *dir = g_dir_make_tmp("csi-folded.XXXXXX", NULL);
+	g_autofree char *path = g_build_filename(dir, "f", NULL);
+	g_autofree char *aside = g_strconcat(path, ".tmp", NULL);
+	g_autofree char *missing = g_build_filename(dir, "no", "f", NULL);
+
+	if (access("/dev/full", W_OK)) {
+		g_test_skip("no /dev/full to write to");
+		return;
+	}
+	setup(1024);
+	call_path(calls);
+	g_assert_cmpint(symlink("/dev/full", aside), ==, 0);
+	g_assert_cmpint(csi_folded_write(path), ==, -ENOSPC);
+	g_assert_false(g_file_test(path, G_FILE_TEST_EXISTS));
+	g_assert_false(g_file_test(aside, G_FILE_TEST_IS_SYMLINK));
+	g_assert_cmpint(csi_folded_write(missing), ==, -ENOENT);
+	g_assert_cmpint(g_rmdir(dir), ==, 0);
+	csi_stacks_exit();
+}
+
 int main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
@@ -227,5 +297,7 @@ int main(int argc, char **argv)
 	g_test_add_func("/csi-folded/truncated", test_truncated);
 	g_test_add_func("/csi-folded/many-children", test_many_children);
 	g_test_add_func("/csi-folded/threads", test_threads);
+	g_test_add_func("/csi-folded/big", test_big);
+	g_test_add_func("/csi-folded/write-error", test_write_error);
 	return g_test_run();
 }
