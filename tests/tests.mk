@@ -113,7 +113,17 @@ $(BUILD)/tests/unit/test-csi-folded: tests/unit/test-csi-folded.c tests/unit/uni
 		-Imodules/callstack_instr -Imodules/lib $(PKG_CFLAGS) -o $@ $< \
 		$(CSI_FOLDED_SRCS) $(PKG_LIBS)
 
-tests-build: $(GUEST_ELFS) $(TEST_MODULES) $(UNIT_TESTS) $(BUILD)/bench/registry-bench
+# The folded-stack trie's cost per call, one and two threads (make bench).
+$(BUILD)/bench/trie-bench: tests/bench/trie-bench.c $(CSI_FOLDED_SRCS) \
+		modules/callstack_instr/internal.h
+	$(call say,CC,$@)
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) -std=gnu11 -D_GNU_SOURCE -Iinclude -Imodules/include \
+		-Imodules/callstack_instr -Imodules/lib $(PKG_CFLAGS) -o $@ $< \
+		$(CSI_FOLDED_SRCS) $(PKG_LIBS)
+
+tests-build: $(GUEST_ELFS) $(TEST_MODULES) $(UNIT_TESTS) $(BUILD)/bench/registry-bench \
+	$(BUILD)/bench/trie-bench
 .PHONY: tests-build
 
 # -- ABI conformance, sanitizers, fuzzing (Documentation/abi.rst) ---------
