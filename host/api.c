@@ -149,6 +149,171 @@ static const char *api_insn_symbol(const mh_insn *insn)
 	return qemu_plugin_insn_symbol(QINSN(insn));
 }
 
+/*
+ * QEMU 10.0 corrupts the guest when TCG is not parallel (-icount, or
+ * -accel tcg,thread=single) and there are several vCPUs, as soon as a
+ * block carries an inline operation or a conditional callback.  Seen on
+ * Linux boots at -smp 2 under -icount, with a QEMU plugin of nothing but
+ * one conditional callback per block that never calls (its flag stays
+ * 0), or one inline add per block: the kernel's sha1 self-test fails
+ * ("wrong result"), BUG lines follow, and 1 boot in 5 hangs.  The same
+ * plugin with a plain callback per block instead, or at -smp 1, or with a
+ * thread per vCPU, boots clean.  (The block finds the scoreboard entry
+ * from the vCPU index, which QEMU 10.0 compiles in as a constant when TCG
+ * is not parallel; that constant appears to be changed in place: indices
+ * 8 and 176 reach callbacks where there are 2 vCPUs.  At index 0 nothing
+ * changes, which is why one vCPU is safe.)
+ *
+ * So once a second vCPU starts on a thread (one_thread_check(), before
+ * that vCPU translates a block), each inline operation and conditional
+ * callback is registered as a plain callback that does the same in C:
+ * slower, and only in that mode.  Its description is kept until the next
+ * flush of translated code (mh_api_flushed()), one for all the blocks that
+ * ask the same (the host's doorbell is one).
+ */
+static bool no_inline_code;
+
+static inline bool inline_unsafe(void)
+{
+	return __atomic_load_n(&no_inline_code, __ATOMIC_ACQUIRE);
+}
+
+struct emu_op {
+	mh_vcpu_udata_cb cb;	/* conditional: called if the condition holds */
+	void *udata;
+	mh_u64 entry;
+	int how;		/* enum mh_cond, or enum mh_op without cb */
+	uint64_t imm;
+};
+
+static GMutex emu_lock;
+static GHashTable *emu_ops;	/* struct emu_op, interned */
+
+static guint emu_hash(gconstpointer p)
+{
+	const struct emu_op *o = p;
+
+	return (g_direct_hash(o->cb) * 31 + g_direct_hash(o->udata)) * 31 +
+	       g_direct_hash(o->entry.score) + (guint)o->entry.offset * 7 +
+	       (guint)o->how * 131 + (guint)(o->imm ^ o->imm >> 32);
+}
+
+static gboolean emu_equal(gconstpointer a, gconstpointer b)
+{
+	const struct emu_op *x = a, *y = b;
+
+	return x->cb == y->cb && x->udata == y->udata &&
+	       x->entry.score == y->entry.score &&
+	       x->entry.offset == y->entry.offset && x->how == y->how &&
+	       x->imm == y->imm;
+}
+
+static void *emu_intern(const struct emu_op *o)
+{
+	struct emu_op *k;
+
+	g_mutex_lock(&emu_lock);
+	if (!emu_ops)
+		emu_ops = g_hash_table_new_full(emu_hash, emu_equal, g_free, NULL);
+	k = g_hash_table_lookup(emu_ops, o);
+	if (!k) {
+		k = g_memdup2(o, sizeof(*o));
+		g_hash_table_add(emu_ops, k);
+	}
+	g_mutex_unlock(&emu_lock);
+	return k;
+}
+
+void mh_api_flushed(void)
+{
+	g_mutex_lock(&emu_lock);
+	g_clear_pointer(&emu_ops, g_hash_table_unref);
+	g_mutex_unlock(&emu_lock);
+}
+
+static void *api_scoreboard_find(mh_scoreboard *score, unsigned int vcpu_index);
+
+static uint64_t *emu_word(const struct emu_op *o, unsigned int vcpu_index)
+{
+	char *el = api_scoreboard_find(o->entry.score, vcpu_index);
+
+	return el ? (uint64_t *)(el + o->entry.offset) : NULL;
+}
+
+static bool cond_holds(int cond, uint64_t v, uint64_t imm)
+{
+	switch (cond) {
+	case MH_COND_ALWAYS: return true;
+	case MH_COND_EQ: return v == imm;
+	case MH_COND_NE: return v != imm;
+	case MH_COND_LT: return v < imm;
+	case MH_COND_LE: return v <= imm;
+	case MH_COND_GT: return v > imm;
+	case MH_COND_GE: return v >= imm;
+	default: return false;
+	}
+}
+
+static void emu_cond(unsigned int vcpu_index, void *udata)
+{
+	const struct emu_op *o = udata;
+	const uint64_t *w = emu_word(o, vcpu_index);
+
+	if (cond_holds(o->how, w ? *w : 0, o->imm))
+		o->cb(vcpu_index, o->udata);
+}
+
+static void emu_inline(unsigned int vcpu_index, void *udata)
+{
+	const struct emu_op *o = udata;
+	uint64_t *w = emu_word(o, vcpu_index);
+
+	if (w)
+		*w = o->how == MH_INLINE_ADD_U64 ? *w + o->imm : o->imm;
+}
+
+static void emu_mem_inline(unsigned int vcpu_index, qemu_plugin_meminfo_t info,
+			   uint64_t vaddr, void *udata)
+{
+	(void)info;
+	(void)vaddr;
+	emu_inline(vcpu_index, udata);
+}
+
+/* A conditional callback's stand-in; NULL if none is needed (never). */
+static void *emu_cond_op(mh_vcpu_udata_cb cb, enum mh_cond cond,
+			 mh_u64 entry, uint64_t imm, void *udata)
+{
+	struct emu_op o = { cb, udata, entry, cond, imm };
+
+	return cond == MH_COND_NEVER ? NULL : emu_intern(&o);
+}
+
+static void *emu_inline_op(enum mh_op op, mh_u64 entry, uint64_t imm)
+{
+	struct emu_op o = { NULL, NULL, entry, op, imm };
+
+	return emu_intern(&o);
+}
+
+void mh_api_tb_exec_cond_cb(struct qemu_plugin_tb *tb, mh_vcpu_udata_cb cb,
+			    enum qemu_plugin_cb_flags flags,
+			    enum qemu_plugin_cond cond, qemu_plugin_u64 entry,
+			    uint64_t imm, void *udata)
+{
+	mh_u64 e = { (mh_scoreboard *)entry.score, entry.offset };
+	void *o;
+
+	if (!inline_unsafe()) {
+		qemu_plugin_register_vcpu_tb_exec_cond_cb(tb, cb, flags, cond,
+							  entry, imm, udata);
+		return;
+	}
+	o = emu_cond_op(cb, (enum mh_cond)cond, e, imm, udata);
+	if (o)
+		qemu_plugin_register_vcpu_tb_exec_cb(tb, emu_cond, flags, o);
+}
+
 static void api_tb_exec_cb(mh_tb *tb, mh_vcpu_udata_cb cb,
 			   enum mh_cb_flags flags, void *udata)
 {
@@ -161,15 +326,20 @@ static void api_tb_exec_cond_cb(mh_tb *tb, mh_vcpu_udata_cb cb,
 				enum mh_cb_flags flags, enum mh_cond cond,
 				mh_u64 entry, uint64_t imm, void *udata)
 {
-	qemu_plugin_register_vcpu_tb_exec_cond_cb(QTB(tb), cb,
-						  (enum qemu_plugin_cb_flags)flags,
-						  (enum qemu_plugin_cond)cond,
-						  qu64(entry), imm, udata);
+	mh_api_tb_exec_cond_cb(QTB(tb), cb, (enum qemu_plugin_cb_flags)flags,
+			       (enum qemu_plugin_cond)cond, qu64(entry), imm,
+			       udata);
 }
 
 static void api_tb_exec_inline(mh_tb *tb, enum mh_op op, mh_u64 entry,
 			       uint64_t imm)
 {
+	if (inline_unsafe()) {
+		qemu_plugin_register_vcpu_tb_exec_cb(QTB(tb), emu_inline,
+						     QEMU_PLUGIN_CB_NO_REGS,
+						     emu_inline_op(op, entry, imm));
+		return;
+	}
 	qemu_plugin_register_vcpu_tb_exec_inline_per_vcpu(QTB(tb),
 							  (enum qemu_plugin_op)op,
 							  qu64(entry), imm);
@@ -187,6 +357,16 @@ static void api_insn_exec_cond_cb(mh_insn *insn, mh_vcpu_udata_cb cb,
 				  enum mh_cb_flags flags, enum mh_cond cond,
 				  mh_u64 entry, uint64_t imm, void *udata)
 {
+	void *o;
+
+	if (inline_unsafe()) {
+		o = emu_cond_op(cb, cond, entry, imm, udata);
+		if (o)
+			qemu_plugin_register_vcpu_insn_exec_cb(QINSN(insn), emu_cond,
+							       (enum qemu_plugin_cb_flags)flags,
+							       o);
+		return;
+	}
 	qemu_plugin_register_vcpu_insn_exec_cond_cb(QINSN(insn), cb,
 						    (enum qemu_plugin_cb_flags)flags,
 						    (enum qemu_plugin_cond)cond,
@@ -196,6 +376,12 @@ static void api_insn_exec_cond_cb(mh_insn *insn, mh_vcpu_udata_cb cb,
 static void api_insn_exec_inline(mh_insn *insn, enum mh_op op, mh_u64 entry,
 				 uint64_t imm)
 {
+	if (inline_unsafe()) {
+		qemu_plugin_register_vcpu_insn_exec_cb(QINSN(insn), emu_inline,
+						       QEMU_PLUGIN_CB_NO_REGS,
+						       emu_inline_op(op, entry, imm));
+		return;
+	}
 	qemu_plugin_register_vcpu_insn_exec_inline_per_vcpu(QINSN(insn),
 							    (enum qemu_plugin_op)op,
 							    qu64(entry), imm);
@@ -213,6 +399,13 @@ static void api_insn_mem_cb(mh_insn *insn, mh_vcpu_mem_cb cb,
 static void api_insn_mem_inline(mh_insn *insn, enum mh_mem_rw rw,
 				enum mh_op op, mh_u64 entry, uint64_t imm)
 {
+	if (inline_unsafe()) {
+		qemu_plugin_register_vcpu_mem_cb(QINSN(insn), emu_mem_inline,
+						 QEMU_PLUGIN_CB_NO_REGS,
+						 (enum qemu_plugin_mem_rw)rw,
+						 emu_inline_op(op, entry, imm));
+		return;
+	}
 	qemu_plugin_register_vcpu_mem_inline_per_vcpu(QINSN(insn),
 						      (enum qemu_plugin_mem_rw)rw,
 						      (enum qemu_plugin_op)op,
@@ -443,16 +636,21 @@ static void reg_bind_locked(struct mh_reg *r) /* Must hold reg_lock. */
  * Under -icount (or -accel tcg,thread=single) one host thread runs every
  * vCPU in turn, and QEMU 10.0 compiles into each block, as the index its
  * callbacks get, the index of the vCPU that translated it; the block
- * then runs on every vCPU with that index (or another: 8 where there are
- * 2), so per-vCPU state mixes the vCPUs.  Said once, when a second vCPU
+ * then runs on every vCPU with that index, so per-vCPU state mixes the
+ * vCPUs (with inline code in the blocks, also other indices: 8 where
+ * there are 2; see inline_unsafe()).  Said once, when a second vCPU
  * starts on a thread where one started before.
  */
 static void one_thread_check(void)
 {
 	static __thread bool started;	/* a vCPU started on this thread */
 	static int said;
-	bool shared = started && !__atomic_exchange_n(&said, 1, __ATOMIC_RELAXED);
+	bool shared;
 
+	/* Before the second vCPU's first block: see inline_unsafe(). */
+	if (started)
+		__atomic_store_n(&no_inline_code, true, __ATOMIC_RELEASE);
+	shared = started && !__atomic_exchange_n(&said, 1, __ATOMIC_RELAXED);
 	started = true;
 	if (shared) {
 		GString *ev = mh_event_new("vcpus_one_thread");
@@ -463,7 +661,10 @@ static void one_thread_check(void)
 		       "-accel tcg,thread=single): QEMU gives callbacks the index "
 		       "of the vCPU that translated the block, not of the one "
 		       "running it, so what modules keep per vCPU mixes the vCPUs "
-		       "(record and replay with -smp 1)", qinfo.smp_vcpus);
+		       "(record and replay with -smp 1); inline operations and "
+		       "conditional callbacks, which QEMU 10.0 compiles wrongly "
+		       "here (the guest computes wrong results), become plain "
+		       "callbacks", qinfo.smp_vcpus);
 	}
 }
 
@@ -1093,10 +1294,8 @@ void mh_api_late_init_instrument(struct qemu_plugin_tb *tb)
 {
 	if (!g_atomic_int_get(&late_owed))
 		return;
-	qemu_plugin_register_vcpu_tb_exec_cond_cb(tb, late_init_run,
-						  QEMU_PLUGIN_CB_R_REGS,
-						  QEMU_PLUGIN_COND_NE,
-						  late_flag, 0, NULL);
+	mh_api_tb_exec_cond_cb(tb, late_init_run, QEMU_PLUGIN_CB_R_REGS,
+			       QEMU_PLUGIN_COND_NE, late_flag, 0, NULL);
 }
 
 /* @m goes (every vCPU stopped): what it was still owed is owed no more. */

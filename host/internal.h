@@ -524,6 +524,17 @@ void mh_api_set_qemu_info(const qemu_info_t *info);
 /* Every vCPU is stopped, the code flushed: free the scoreboards let go. */
 void mh_api_quiesced(void);
 /*
+ * qemu_plugin_register_vcpu_tb_exec_cond_cb(), or, where QEMU 10.0's
+ * inline code would corrupt the guest (one thread, several vCPUs), a
+ * plain callback that tests the condition (api.c).
+ */
+void mh_api_tb_exec_cond_cb(struct qemu_plugin_tb *tb, mh_vcpu_udata_cb cb,
+			    enum qemu_plugin_cb_flags flags,
+			    enum qemu_plugin_cond cond, qemu_plugin_u64 entry,
+			    uint64_t imm, void *udata);
+/* Translated code was flushed (every vCPU stopped): api.c forgets its stand-ins. */
+void mh_api_flushed(void);
+/*
  * From the applying thread, every vCPU stopped and the code flushed: run
  * the live modules' run_stopped() calls queued so far.
  */

@@ -78,6 +78,7 @@ static void vcpu_resume(qemu_plugin_id_t id, unsigned int vcpu_index)
 static void flush(qemu_plugin_id_t id)
 {
 	(void)id;
+	mh_api_flushed();
 	mh_lifecycle_flush();
 }
 
@@ -214,10 +215,8 @@ static void ring_doorbell(struct qemu_plugin_tb *tb)
 	if (n && direct_branch_target(qemu_plugin_tb_get_insn(tb, n - 1), &target) &&
 	    target > qemu_plugin_tb_vaddr(tb))
 		return;		/* every way out goes forward */
-	qemu_plugin_register_vcpu_tb_exec_cond_cb(tb, doorbell,
-						  QEMU_PLUGIN_CB_NO_REGS,
-						  QEMU_PLUGIN_COND_NE,
-						  bell_flag, 0, NULL);
+	mh_api_tb_exec_cond_cb(tb, doorbell, QEMU_PLUGIN_CB_NO_REGS,
+			       QEMU_PLUGIN_COND_NE, bell_flag, 0, NULL);
 }
 
 /* The translation path: the host's doorbell, hypercalls, then modules. */
