@@ -169,7 +169,7 @@ struct csi_stack {
 	/*
 	 * A line of its own: every event writes the lock and depth, and two
 	 * threads' stacks side by side on one line, each used by a vCPU,
-	 * took it from each other's cache at each event.
+	 * would take it from each other's cache at each event.
 	 */
 } __attribute__((aligned(64)));
 
