@@ -231,14 +231,7 @@ void mh_api_flushed(void)
 	g_mutex_unlock(&emu_lock);
 }
 
-static void *api_scoreboard_find(mh_scoreboard *score, unsigned int vcpu_index);
-
-static uint64_t *emu_word(const struct emu_op *o, unsigned int vcpu_index)
-{
-	char *el = api_scoreboard_find(o->entry.score, vcpu_index);
-
-	return el ? (uint64_t *)(el + o->entry.offset) : NULL;
-}
+static uint64_t *u64_word(mh_u64 entry, unsigned int vcpu_index);
 
 static bool cond_holds(int cond, uint64_t v, uint64_t imm)
 {
@@ -257,7 +250,7 @@ static bool cond_holds(int cond, uint64_t v, uint64_t imm)
 static void emu_cond(unsigned int vcpu_index, void *udata)
 {
 	const struct emu_op *o = udata;
-	const uint64_t *w = emu_word(o, vcpu_index);
+	const uint64_t *w = u64_word(o->entry, vcpu_index);
 
 	if (cond_holds(o->how, w ? *w : 0, o->imm))
 		o->cb(vcpu_index, o->udata);
@@ -266,7 +259,7 @@ static void emu_cond(unsigned int vcpu_index, void *udata)
 static void emu_inline(unsigned int vcpu_index, void *udata)
 {
 	const struct emu_op *o = udata;
-	uint64_t *w = emu_word(o, vcpu_index);
+	uint64_t *w = u64_word(o->entry, vcpu_index);
 
 	if (w)
 		*w = o->how == MH_INLINE_ADD_U64 ? *w + o->imm : o->imm;
@@ -556,26 +549,34 @@ static void *api_scoreboard_find(mh_scoreboard *score, unsigned int vcpu_index)
 					   vcpu_index);
 }
 
+/* @entry's word for @vcpu_index, counted by QEMU or not; NULL if none. */
+static uint64_t *u64_word(mh_u64 entry, unsigned int vcpu_index)
+{
+	char *el = api_scoreboard_find(entry.score, vcpu_index);
+
+	return el ? (uint64_t *)(el + entry.offset) : NULL;
+}
+
 static uint64_t api_u64_get(mh_u64 entry, unsigned int vcpu_index)
 {
-	const char *el;
+	const uint64_t *w;
 
 	if (G_LIKELY(sb_counted(vcpu_index)))
 		return qemu_plugin_u64_get(qu64(entry), vcpu_index);
-	el = sb_early_find(entry.score, vcpu_index);
-	return el ? *(const uint64_t *)(el + entry.offset) : 0;
+	w = u64_word(entry, vcpu_index);
+	return w ? *w : 0;
 }
 
 static void api_u64_set(mh_u64 entry, unsigned int vcpu_index, uint64_t val)
 {
-	char *el;
+	uint64_t *w;
 
 	if (G_LIKELY(sb_counted(vcpu_index))) {
 		qemu_plugin_u64_set(qu64(entry), vcpu_index, val);
 		return;
 	}
-	if ((el = sb_early_find(entry.score, vcpu_index)))
-		*(uint64_t *)(el + entry.offset) = val;
+	if ((w = u64_word(entry, vcpu_index)))
+		*w = val;
 }
 
 static uint64_t api_u64_sum(mh_u64 entry)
