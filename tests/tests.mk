@@ -101,26 +101,26 @@ $(BUILD)/tests/unit/test-csi-target: tests/unit/test-csi-target.c tests/unit/uni
 		modules/callstack_instr/target.c $(PKG_LIBS)
 
 # callstack_instr's folded stacks: the trie, counted by several threads at
-# once, and the file's order.
+# once, and the file's order.  CSI_FOLDED_LINK links a program ($<) with
+# them alone.
 CSI_FOLDED_SRCS := modules/callstack_instr/stacks.c \
 	modules/callstack_instr/output.c modules/lib/symtab.c
+CSI_FOLDED_LINK = $(CC) $(CFLAGS) -std=gnu11 -D_GNU_SOURCE -Iinclude \
+	-Imodules/include -Imodules/callstack_instr -Imodules/lib $(PKG_CFLAGS) \
+	-o $@ $< $(CSI_FOLDED_SRCS) $(PKG_LIBS)
 UNIT_TESTS += $(BUILD)/tests/unit/test-csi-folded
 $(BUILD)/tests/unit/test-csi-folded: tests/unit/test-csi-folded.c tests/unit/unit.h \
 		$(CSI_FOLDED_SRCS) modules/callstack_instr/internal.h
 	$(call say,CC,$@)
 	@mkdir -p $(@D)
-	$(Q)$(CC) $(CFLAGS) -std=gnu11 -D_GNU_SOURCE -Iinclude -Imodules/include \
-		-Imodules/callstack_instr -Imodules/lib $(PKG_CFLAGS) -o $@ $< \
-		$(CSI_FOLDED_SRCS) $(PKG_LIBS)
+	$(Q)$(CSI_FOLDED_LINK)
 
 # The folded-stack trie's cost per call, one and two threads (make bench).
 $(BUILD)/bench/trie-bench: tests/bench/trie-bench.c $(CSI_FOLDED_SRCS) \
 		modules/callstack_instr/internal.h
 	$(call say,CC,$@)
 	@mkdir -p $(@D)
-	$(Q)$(CC) $(CFLAGS) -std=gnu11 -D_GNU_SOURCE -Iinclude -Imodules/include \
-		-Imodules/callstack_instr -Imodules/lib $(PKG_CFLAGS) -o $@ $< \
-		$(CSI_FOLDED_SRCS) $(PKG_LIBS)
+	$(Q)$(CSI_FOLDED_LINK)
 
 tests-build: $(GUEST_ELFS) $(TEST_MODULES) $(UNIT_TESTS) $(BUILD)/bench/registry-bench \
 	$(BUILD)/bench/trie-bench

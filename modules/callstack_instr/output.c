@@ -336,12 +336,15 @@ static gpointer out_writer(gpointer opaque)
 	return NULL;
 }
 
-/* An empty buffer: a new one while fewer than OUT_BUFS exist. */
+/*
+ * An empty buffer: a new one while fewer than OUT_BUFS exist.  Without a
+ * writer only out_open() takes one: out_flush() then reuses it.
+ */
 static struct out_buf *out_take(struct fold_out *o)
 {
 	struct out_buf *b;
 
-	if (o->made < OUT_BUFS || !o->writer) {
+	if (o->made < OUT_BUFS) {
 		b = g_async_queue_try_pop(o->empty);
 		if (b)
 			return b;
