@@ -52,6 +52,8 @@ WAIT_SECS=${WAIT_SECS:-60}
 T=$(mktemp -d "${TMPDIR:-/tmp}/modhost-test.XXXXXX")
 MODDIR=$T/modules
 mkdir -p "$MODDIR"
+# Caches (osi_linux's kernel profiles) in the test's own directory.
+export XDG_CACHE_HOME=$T/cache
 EVENTS=$T/events.jsonl
 SERIAL=$T/serial.txt
 QLOG=$T/qemu.log

@@ -220,6 +220,17 @@ static const char *const wanted[] = {
 /* Symbols, from the image's kallsyms: the module list and KASLR's anchor. */
 static const char *const wanted_syms[] = { "init_task", "modules", NULL };
 
+char *osil_kimage_reads(void)
+{
+	GString *s = g_string_new("osi_linux kernel image reader 1\n");
+
+	for (unsigned int i = 0; i < G_N_ELEMENTS(wanted); i++)
+		g_string_append_printf(s, "%s\n", wanted[i]);
+	for (unsigned int i = 0; wanted_syms[i]; i++)
+		g_string_append_printf(s, "sym.%s\n", wanted_syms[i]);
+	return g_string_free(s, FALSE);
+}
+
 static void put_u64(GHashTable *prof, const char *key, uint64_t v)
 {
 	g_hash_table_replace(prof, g_strdup(key),

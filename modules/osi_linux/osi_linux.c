@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <modhost/module.h>
 #include <modhost/osi.h>
@@ -28,6 +29,9 @@ MH_PARAM_STR(kernel, "",
 	     "QEMU's -kernel");
 MH_PARAM_STR(profile, "",
 	     "a kernel profile file (osi-profile IMAGE FILE), instead of kernel=");
+MH_PARAM_STR(cache, "",
+	     "where profiles read from kernel images are kept, or off; default: "
+	     "$XDG_CACHE_HOME/modhost/osi_linux");
 
 static osi_runcb_on_task_change_t osi_runcb_on_task_change;
 MH_IMPORT(OSI_MODULE, osi_runcb_on_task_change, OSI_RUNCB_ON_TASK_CHANGE_SIG);
@@ -857,13 +861,85 @@ static char *qemu_kernel(void)
 	return NULL;
 }
 
+/*
+ * Reading a kernel image (unpacking 60 MB of LZ4, parsing its BTF and
+ * kallsyms) took 70 ms of QEMU's start on every boot; a profile read
+ * from a cache file takes 1.  The cache file of an image is named by a
+ * digest of its path, device, inode, size and modification time and of
+ * what this osi_linux reads from images (osil_kimage_reads()): a rebuilt
+ * or replaced image, or an osi_linux that wants more keys, finds no file
+ * and reads the image again.  NULL: no caching (cache=off, or the image
+ * cannot be looked at).
+ */
+static char *cache_file(mh_module *self, const struct mh_api *api,
+			const char *image)
+{
+	const char *dir = api->param_str(self, "cache");
+	g_autofree char *def = NULL, *real = NULL, *reads = NULL, *key = NULL,
+			*sum = NULL;
+	struct stat st;
+
+	if (dir && !strcmp(dir, "off"))
+		return NULL;
+	if (stat(image, &st) || !(real = realpath(image, NULL)))
+		return NULL;
+	reads = osil_kimage_reads();
+	key = g_strdup_printf("%s\n%ju %ju %jd %jd.%09ld\n%s", real,
+			      (uintmax_t)st.st_dev, (uintmax_t)st.st_ino,
+			      (intmax_t)st.st_size, (intmax_t)st.st_mtim.tv_sec,
+			      st.st_mtim.tv_nsec, reads);
+	sum = g_compute_checksum_for_string(G_CHECKSUM_SHA256, key, -1);
+	if (!dir || !*dir)
+		dir = def = g_build_filename(g_get_user_cache_dir(), "modhost",
+					     "osi_linux", NULL);
+	return g_strdup_printf("%s/%.32s.profile", dir, sum);
+}
+
+/* The cached profile @file, or NULL (none, or unusable: a debug line). */
+static GHashTable *cache_read(mh_module *self, const struct mh_api *api,
+			      const char *file, struct osil_layout *l)
+{
+	g_autoptr(GHashTable) prof = NULL;
+	g_autofree char *err = NULL;
+
+	if (!g_file_test(file, G_FILE_TEST_EXISTS))
+		return NULL;
+	prof = osil_profile_read(file, &err);
+	if (prof && !osil_layout_from_profile(prof, l, &err))
+		return g_steal_pointer(&prof);
+	api->log(self, MH_LOG_DEBUG, "cached profile not used: %s", err);
+	return NULL;
+}
+
+/* Keep the profile read from @image in @file; a warning if it cannot. */
+static bool cache_write(mh_module *self, const struct mh_api *api,
+			const char *file, const char *image, GHashTable *prof)
+{
+	g_autofree char *dir = g_path_get_dirname(file), *text = NULL,
+			*all = NULL;
+	GError *gerr = NULL;
+
+	text = osil_profile_write(prof);
+	all = g_strdup_printf("# read from %s; delete to read it again\n%s",
+			      image, text);
+	if (g_mkdir_with_parents(dir, 0700) ||
+	    !g_file_set_contents(file, all, -1, &gerr)) {
+		api->log(self, MH_LOG_WARN, "cannot cache the kernel profile in "
+			 "%s: %s (osi_linux.cache=off: no cache)", file,
+			 gerr ? gerr->message : g_strerror(errno));
+		g_clear_error(&gerr);
+		return false;
+	}
+	return true;
+}
+
 static int load_layout(mh_module *self, const struct mh_api *api)
 {
 	const char *prof_path = api->param_str(self, "profile");
 	const char *kpath = api->param_str(self, "kernel");
-	g_autofree char *qk = NULL, *err = NULL;
+	g_autofree char *qk = NULL, *err = NULL, *cached = NULL;
 	g_autoptr(GHashTable) prof = NULL;
-	const char *from;
+	const char *from, *how = "";
 
 	if (prof_path && *prof_path) {
 		from = prof_path;
@@ -879,6 +955,13 @@ static int load_layout(mh_module *self, const struct mh_api *api)
 			return -EINVAL;
 		}
 		from = kpath;
+		cached = cache_file(self, api, kpath);
+		if (cached && (prof = cache_read(self, api, cached, &L))) {
+			have_layout = true;
+			api->log(self, MH_LOG_INFO, "kernel %s (from %s, profile "
+				 "cached in %s)", L.version, from, cached);
+			return 0;
+		}
 		prof = osil_kimage_profile(kpath, &err);
 	}
 	if (!prof || osil_layout_from_profile(prof, &L, &err)) {
@@ -889,8 +972,10 @@ static int load_layout(mh_module *self, const struct mh_api *api)
 			 prof ? ": " : "", err);
 		return -EINVAL;
 	}
+	if (cached && cache_write(self, api, cached, kpath, prof))
+		how = ", profile cached";
 	have_layout = true;
-	api->log(self, MH_LOG_INFO, "kernel %s (from %s)", L.version, from);
+	api->log(self, MH_LOG_INFO, "kernel %s (from %s%s)", L.version, from, how);
 	return 0;
 }
 

@@ -66,6 +66,15 @@ struct osil_layout {
 GHashTable *osil_kimage_profile(const char *path, char **err);
 
 /**
+ * osil_kimage_reads() - what osil_kimage_profile() reads from an image,
+ *	as text: the profile keys it looks for and its reader's version.  A
+ *	profile cached from an image is only good for the same text.
+ *
+ * Return: a new string, g_free'd.
+ */
+char *osil_kimage_reads(void);
+
+/**
  * osil_kallsyms() - link-time addresses of symbols, from the kernel's own
  *	kallsyms tables in its .rodata (kallsyms.c)
  * @ro: the image's .rodata

@@ -11,11 +11,12 @@
 # image it cannot read and a profile that lacks a key are refused at load,
 # saying what is missing and how to make a profile; a profile whose offsets
 # do not fit the kernel gives no answers (marked partial), never wrong ones
-# or a crash.  Skips only if the Debian packages cannot be fetched.
+# or a crash.  The profile read from an image is cached, and read again
+# when the image changes.  Skips only if the Debian packages cannot be fetched.
 . "$(dirname "$0")/../lib.sh"
 need "$BUILD/modhost.so"
 need_linux_guest
-plan 21
+plan 28
 
 use_modules osi osi_linux
 cp "$TMOD/osi_probe.so" "$MODDIR/" 2>/dev/null
@@ -181,6 +182,37 @@ loaded_or_gone() { grep -qs "osi_linux: loaded" "$T/start.log" || ! kill -0 "$1"
 start "osi_linux.profile=$PROF"
 grep -q "osi_linux: loaded" "$T/start.log"
 ok $? "osi_linux loads the profile osi-profile made ($(grep -o 'kernel Linux version [^ ]*' "$T/start.log"))"
+
+# The profile read from an image is cached, found again while the image
+# and osi_linux are the same, and read again when the image changes or
+# the cached file does not hold a profile.
+cp "$LX/vmlinuz" "$T/vmlinuz"
+ls "$XDG_CACHE_HOME"/modhost/osi_linux/*.profile >/dev/null 2>&1
+ok $? "the boots above cached their kernel's profile in \$XDG_CACHE_HOME/modhost/osi_linux"
+CACHE=$T/pcache
+cached() { grep -o 'osi_linux: kernel .*' "$T/start.log" | sed 's/.*(from //'; }
+# cstart ARGS: start with the image copy and the cache in $CACHE.
+cstart() { start "osi_linux.kernel=$T/vmlinuz,osi_linux.cache=${1:-$CACHE}"; }
+cstart
+is "$(cached)/$(ls "$CACHE" | wc -l)" "$T/vmlinuz, profile cached)/1" \
+	"an image read at load has its profile cached (osi_linux.cache=DIR)"
+CFILE=$(ls -d "$CACHE"/*.profile)
+cstart
+is "$(cached)" "$T/vmlinuz, profile cached in $CFILE)" "the next load reads the cached profile"
+echo "task_struct.pid=oops" > "$CFILE"
+cstart
+is "$(cached)/$(grep -c '^task_struct.pid=[0-9]' "$CFILE")" "$T/vmlinuz, profile cached)/1" \
+	"a cached file that is no good profile: the image is read again, the file rewritten"
+touch -d '1 hour ago' "$T/vmlinuz"
+cstart
+is "$(cached)/$(ls "$CACHE" | wc -l)" "$T/vmlinuz, profile cached)/2" \
+	"an image changed since (its time): read again, a cache file of its own"
+cstart off
+is "$(cached)/$(ls "$CACHE" | wc -l)" "$T/vmlinuz)/2" "osi_linux.cache=off: no cache read or written"
+: > "$T/notadir"
+cstart "$T/notadir/c"
+grep -q "osi_linux: cannot cache the kernel profile in $T/notadir/c/.*osi_linux: loaded" <(tr '\n' ' ' < "$T/start.log")
+ok $? "a cache it cannot write: a warning, and osi_linux loads ($(grep -o 'cannot cache[^:]*' "$T/start.log"))"
 
 start "osi_linux.kernel=$BUILD/tests/guest/spin.elf"
 grep -q "osi_linux: .*spin.elf: no .BTF section.*osi-profile IMAGE FILE" "$T/start.log"
