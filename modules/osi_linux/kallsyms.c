@@ -133,12 +133,14 @@ static bool markers_before(struct ktables *k)
 	return false;
 }
 
-int osil_kallsyms(const unsigned char *ro, size_t len, const char *const *names,
-		  uint64_t *addrs)
+int osil_kallsyms_each(const unsigned char *ro, size_t len,
+		       void (*fn)(char type, const char *name, uint64_t addr,
+				  void *opaque),
+		       void *opaque)
 {
 	struct ktables k = { .ro = ro, .len = len };
 	size_t p;
-	int found = 0;
+	uint32_t i;
 
 	for (size_t ti = 0; ti + 512 <= len; ti += 8)
 		if (token_index_at(&k, ti) && markers_before(&k))
@@ -146,9 +148,10 @@ int osil_kallsyms(const unsigned char *ro, size_t len, const char *const *names,
 	if (!k.num)
 		return -1;
 	p = k.names;
-	for (uint32_t i = 0; i < k.num && p < k.markers; i++) {
+	for (i = 0; i < k.num && p < k.markers; i++) {
 		char sym[512];
 		size_t n = ro[p++], o = 0;
+		int32_t off;
 
 		if (n & 0x80)
 			n = (n & 0x7f) | (size_t)ro[p++] << 7;
@@ -163,15 +166,38 @@ int osil_kallsyms(const unsigned char *ro, size_t len, const char *const *names,
 		}
 		sym[o] = 0;
 		p += n;
-		for (unsigned int w = 0; o > 1 && names[w]; w++) {
-			int32_t off;
-
-			if (strcmp(sym + 1, names[w]) || addrs[w])
-				continue;
-			off = (int32_t)le32(ro + k.offsets + 4 * (size_t)i);
-			addrs[w] = off >= 0 ? (uint64_t)off : k.relative_base - 1 - off;
-			found++;
-		}
+		if (o < 2)
+			continue;
+		off = (int32_t)le32(ro + k.offsets + 4 * (size_t)i);
+		fn(sym[0], sym + 1, off >= 0 ? (uint64_t)off :
+		   k.relative_base - 1 - off, opaque);
 	}
-	return found;
+	return (int)i;
+}
+
+struct wanted {
+	const char *const *names;
+	uint64_t *addrs;
+	int found;
+};
+
+static void want(char type, const char *name, uint64_t addr, void *opaque)
+{
+	struct wanted *w = opaque;
+
+	(void)type;
+	for (unsigned int i = 0; w->names[i]; i++) {
+		if (w->addrs[i] || strcmp(name, w->names[i]))
+			continue;
+		w->addrs[i] = addr;
+		w->found++;
+	}
+}
+
+int osil_kallsyms(const unsigned char *ro, size_t len, const char *const *names,
+		  uint64_t *addrs)
+{
+	struct wanted w = { names, addrs, 0 };
+
+	return osil_kallsyms_each(ro, len, want, &w) < 0 ? -1 : w.found;
 }

@@ -20,6 +20,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <gelf.h>
+#include <inttypes.h>
 #include <libelf.h>
 #include <lz4.h>
 #include <string.h>
@@ -341,27 +342,100 @@ static GHashTable *profile_of_elf(const char *path, const unsigned char *img,
 	return g_steal_pointer(&prof);
 }
 
-GHashTable *osil_kimage_profile(const char *path, char **err)
+/*
+ * The vmlinux ELF of the image at @path: the file itself, or the payload
+ * of a bzImage unpacked.  *@img and *@vmlinux hold what to g_free().
+ */
+static const unsigned char *kimage_elf(const char *path, unsigned char **img,
+				       unsigned char **vmlinux, size_t *vlen,
+				       char **err)
 {
-	g_autofree unsigned char *img = NULL, *vmlinux = NULL;
 	GError *gerr = NULL;
 	gsize len = 0;
-	size_t vlen = 0;
 
-	if (!g_file_get_contents(path, (char **)&img, &len, &gerr)) {
+	if (!g_file_get_contents(path, (char **)img, &len, &gerr)) {
 		*err = g_strdup_printf("kernel image: %s", gerr->message);
 		g_error_free(gerr);
 		return NULL;
 	}
-	if (len >= SELFMAG && !memcmp(img, ELFMAG, SELFMAG))
-		return profile_of_elf(path, img, len, err);
-	if (len < 0x206 || memcmp(img + 0x202, "HdrS", 4)) {
+	if (len >= SELFMAG && !memcmp(*img, ELFMAG, SELFMAG)) {
+		*vlen = len;
+		return *img;
+	}
+	if (len < 0x206 || memcmp(*img + 0x202, "HdrS", 4)) {
 		*err = g_strdup_printf("%s: neither a bzImage nor an ELF vmlinux",
 				       path);
 		return NULL;
 	}
-	vmlinux = unpack_bzimage(path, img, len, &vlen, err);
-	if (!vmlinux)
+	*vmlinux = unpack_bzimage(path, *img, len, vlen, err);
+	return *vmlinux;
+}
+
+GHashTable *osil_kimage_profile(const char *path, char **err)
+{
+	g_autofree unsigned char *img = NULL, *vmlinux = NULL;
+	const unsigned char *elf;
+	size_t len = 0;
+
+	elf = kimage_elf(path, &img, &vmlinux, &len, err);
+	return elf ? profile_of_elf(path, elf, len, err) : NULL;
+}
+
+struct ksym {
+	uint64_t addr;
+	char type;
+	char *name;
+};
+
+static void add_ksym(char type, const char *name, uint64_t addr, void *opaque)
+{
+	struct ksym k = { addr, type, g_strdup(name) };
+
+	g_array_append_val((GArray *)opaque, k);
+}
+
+static gint ksym_cmp(gconstpointer a, gconstpointer b)
+{
+	const struct ksym *x = a, *y = b;
+
+	return (x->addr > y->addr) - (x->addr < y->addr);
+}
+
+static void ksym_clear(gpointer p)
+{
+	g_free(((struct ksym *)p)->name);
+}
+
+char *osil_kimage_system_map(const char *path, size_t *count, char **err)
+{
+	g_autofree unsigned char *img = NULL, *vmlinux = NULL;
+	g_autoptr(GArray) syms = g_array_new(FALSE, FALSE, sizeof(struct ksym));
+	const unsigned char *elf, *ro;
+	GString *map;
+	size_t len = 0, rlen = 0;
+
+	g_array_set_clear_func(syms, ksym_clear);
+	elf = kimage_elf(path, &img, &vmlinux, &len, err);
+	if (!elf)
 		return NULL;
-	return profile_of_elf(path, vmlinux, vlen, err);
+	elf_version(EV_CURRENT);
+	ro = elf_section(elf, len, ".rodata", &rlen);
+	if (!ro || osil_kallsyms_each(ro, rlen, add_ksym, syms) < 0 ||
+	    !syms->len) {
+		*err = g_strdup_printf("%s: no kallsyms tables in its .rodata "
+				       "(a kernel built without CONFIG_KALLSYMS)",
+				       path);
+		return NULL;
+	}
+	/* In address order, as a System.map; equal addresses keep theirs. */
+	g_array_sort(syms, ksym_cmp);
+	map = g_string_sized_new(syms->len * 40);
+	for (guint i = 0; i < syms->len; i++) {
+		const struct ksym *k = &g_array_index(syms, struct ksym, i);
+
+		g_string_append_printf(map, "%016" PRIx64 " %c %s\n", k->addr,
+				       k->type, k->name);
+	}
+	*count = syms->len;
+	return g_string_free(map, FALSE);
 }

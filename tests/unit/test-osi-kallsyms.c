@@ -3,8 +3,10 @@
  * Unit tests for osi_linux's kallsyms reader (modules/osi_linux/kallsyms.c):
  * tables laid out as scripts/kallsyms lays them out, with and without
  * kallsyms_seqs_of_names, among other bytes; the symbols wanted are found
- * at their addresses (relative and absolute per-CPU ones), and bytes that
- * hold no tables give -1, not a guess.
+ * at their addresses (relative and absolute per-CPU ones), every symbol is
+ * listed in order with its type and address (osil_kallsyms_each(), what
+ * osi-profile --system-map writes), and bytes that hold no tables give -1,
+ * not a guess.
  */
 #include <string.h>
 
@@ -137,6 +139,35 @@ static void test_no_seqs(void)
 	check(false);
 }
 
+struct seen {
+	unsigned int n;
+	bool ok;
+};
+
+static void each(char type, const char *name, uint64_t addr, void *opaque)
+{
+	struct seen *s = opaque;
+	char want[32];
+	int32_t off;
+
+	symbol(s->n, want, sizeof(want), &off);
+	s->ok = s->ok && type == want[0] && !strcmp(name, want + 1) &&
+		addr == (off >= 0 ? (uint64_t)off : BASE - 1 - off);
+	s->n++;
+}
+
+/* Every symbol, in the tables' order, with its type and address. */
+static void test_each(void)
+{
+	GByteArray *b = tables(true);
+	struct seen s = { 0, true };
+
+	g_assert_cmpint(osil_kallsyms_each(b->data, b->len, each, &s), ==, NSYMS);
+	g_assert_cmpuint(s.n, ==, NSYMS);
+	g_assert_true(s.ok);
+	g_byte_array_free(b, TRUE);
+}
+
 static void test_none(void)
 {
 	unsigned char junk[65536];
@@ -153,6 +184,7 @@ int main(int argc, char **argv)
 	g_test_init(&argc, &argv, NULL);
 	g_test_add_func("/osi-kallsyms/with-seqs", test_seqs);
 	g_test_add_func("/osi-kallsyms/without-seqs", test_no_seqs);
+	g_test_add_func("/osi-kallsyms/each", test_each);
 	g_test_add_func("/osi-kallsyms/none", test_none);
 	return g_test_run();
 }

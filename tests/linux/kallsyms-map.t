@@ -1,0 +1,51 @@
+#!/bin/bash
+# Kernel symbols without the debug package: osi-profile --system-map
+# writes a System.map of the kernel image QEMU boots from the kernel's own
+# kallsyms tables.  Its functions are exactly the -dbg package's System.map
+# functions (when that package is cached, make linux-dbg; a skip line
+# otherwise), and callstack_instr.symbols= given it names at least 99% of
+# the kernel frames of a boot's folded stacks, KASLR on.  An image without
+# kallsyms tables is refused with a line that says so.
+. "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/linux-lib.sh"
+need "$BUILD/modhost.so" "$BUILD/modules/callstack_instr.so" "$BUILD/bin/osi-profile"
+need_linux_guest
+plan 6
+
+MAP=$T/kallsyms.map
+"$BUILD/bin/osi-profile" --system-map "$LX/vmlinuz" "$MAP" 2>"$T/map.err"
+nfun=$(awk '$2 ~ /^[Tt]$/' "$MAP" | wc -l)
+[ "$nfun" -gt 40000 ] && LC_ALL=C sort -c -s -k1,1 "$MAP" 2>/dev/null
+ok $? "osi-profile --system-map writes the image's symbols in address order ($(wc -l < "$MAP") symbols, $nfun functions) $(cat "$T/map.err")"
+
+if [ -s "$LXDBG/System.map" ] && [ "$(cat "$LXDBG/version" 2>/dev/null)" = "$(sed -n 's/^linux-image-\([^_]*\)_.*/\1/p' <<<"$(basename "$(ls "$LX"/debs/linux-image-*_*.deb | head -1)")")" ]; then
+	funcs() { awk '$2 ~ /^[Tt]$/ { print $1, $3 }' "$1" | sort; }
+	is "$(diff <(funcs "$LXDBG/System.map") <(funcs "$MAP") | head -5)" "" \
+		"its functions (address and name) are the -dbg package's System.map's, every one"
+else
+	ok 0 "# skip the kernel's debug package is not cached (make linux-dbg)"
+fi
+
+"$BUILD/bin/osi-profile" --system-map "$BUILD/tests/guest/spin.elf" "$T/none.map" 2>"$T/none.err"
+r=$?
+grep -q "spin.elf: no kallsyms tables" "$T/none.err" && [ "$r" = 1 ] && [ ! -e "$T/none.map" ]
+ok $? "an image without kallsyms tables is refused: $(cat "$T/none.err")"
+
+cp "$BUILD/modules/callstack_instr.so" "$MODDIR/"
+linux_boot "" "watch=off,hook_timeout=0,load=callstack_instr,callstack_instr.stack_type=heuristic,callstack_instr.symbols=$MAP,callstack_instr.folded=$T/boot.folded"
+ok $? "Linux boots and powers off with callstack_instr and that map"
+
+off=$(events '.event=="message" and .module=="callstack_instr" and (.text|test("^symbols: offset"))' |
+	jq -r .text | sed -n 's/^symbols: offset \(-*0x[0-9a-f]*\) .*/\1/p')
+[ -n "$off" ] && [ $((off % (2 << 20))) -eq 0 ]
+ok $? "the KASLR offset was found under it: ${off:-none}"
+
+# Upper-half frames in hex against named ones (user space stays in hex).
+read -r named hex < <(awk '{ n = split($1, f, ";")
+		for (i = 1; i <= n; i++)
+			if (f[i] ~ /^0xffff[89a-f]/) h++
+			else if (f[i] !~ /^0x/ && f[i] !~ /^\[/) k++ }
+	END { print k + 0, h + 0 }' "$T/boot.folded")
+[ "$named" -gt 1000000 ] && [ $((hex * 100)) -le $((named + hex)) ] &&
+	grep -q ';kernel_init_freeable;' "$T/boot.folded"
+ok $? "at least 99% of the kernel frames are named ($named named, $hex in hex)"
