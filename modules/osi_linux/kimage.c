@@ -383,22 +383,26 @@ GHashTable *osil_kimage_profile(const char *path, char **err)
 
 struct ksym {
 	uint64_t addr;
+	guint at;		/* its place in the tables */
 	char type;
 	char *name;
 };
 
 static void add_ksym(char type, const char *name, uint64_t addr, void *opaque)
 {
-	struct ksym k = { addr, type, g_strdup(name) };
+	GArray *syms = opaque;
+	struct ksym k = { addr, syms->len, type, g_strdup(name) };
 
-	g_array_append_val((GArray *)opaque, k);
+	g_array_append_val(syms, k);
 }
 
 static gint ksym_cmp(gconstpointer a, gconstpointer b)
 {
 	const struct ksym *x = a, *y = b;
 
-	return (x->addr > y->addr) - (x->addr < y->addr);
+	if (x->addr != y->addr)
+		return (x->addr > y->addr) - (x->addr < y->addr);
+	return (x->at > y->at) - (x->at < y->at);
 }
 
 static void ksym_clear(gpointer p)
@@ -406,7 +410,7 @@ static void ksym_clear(gpointer p)
 	g_free(((struct ksym *)p)->name);
 }
 
-char *osil_kimage_system_map(const char *path, size_t *count, char **err)
+char *osil_kimage_system_map(const char *path, char **err)
 {
 	g_autofree unsigned char *img = NULL, *vmlinux = NULL;
 	g_autoptr(GArray) syms = g_array_new(FALSE, FALSE, sizeof(struct ksym));
@@ -427,7 +431,7 @@ char *osil_kimage_system_map(const char *path, size_t *count, char **err)
 				       path);
 		return NULL;
 	}
-	/* In address order, as a System.map; equal addresses keep theirs. */
+	/* In address order, as a System.map; equal addresses in the tables'. */
 	g_array_sort(syms, ksym_cmp);
 	map = g_string_sized_new(syms->len * 40);
 	for (guint i = 0; i < syms->len; i++) {
@@ -436,6 +440,5 @@ char *osil_kimage_system_map(const char *path, size_t *count, char **err)
 		g_string_append_printf(map, "%016" PRIx64 " %c %s\n", k->addr,
 				       k->type, k->name);
 	}
-	*count = syms->len;
 	return g_string_free(map, FALSE);
 }

@@ -106,12 +106,11 @@ int osil_kallsyms_each(const unsigned char *ro, size_t len,
  *	kallsyms tables: "ADDRESS TYPE NAME" lines in address order, at
  *	link-time addresses
  * @path: a bzImage (LZ4) or a vmlinux, built with CONFIG_KALLSYMS
- * @count: set to the number of lines
  * @err: why it failed: one line naming @path
  *
  * Return: the text, g_free'd, or NULL.
  */
-char *osil_kimage_system_map(const char *path, size_t *count, char **err);
+char *osil_kimage_system_map(const char *path, char **err);
 
 /**
  * osil_profile_read() - a profile file

@@ -42,9 +42,8 @@ static int put(const char *out, const char *text)
 static int system_map(const char *image, const char *out)
 {
 	g_autofree char *text = NULL, *err = NULL;
-	size_t n = 0;
 
-	text = osil_kimage_system_map(image, &n, &err);
+	text = osil_kimage_system_map(image, &err);
 	if (!text) {
 		fprintf(stderr, "osi-profile: %s\n", err);
 		return 1;
