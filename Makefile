@@ -158,14 +158,14 @@ install-modctl: $(BUILD)/bin/modctl
 # osi-profile: osi_linux's kernel profile of a kernel image, from the
 # module's own kernel-image reader (modules/osi_linux/README.md).
 OSI_PROFILE_SRCS := tools/osi-profile/osi-profile.c \
-	modules/osi_linux/kimage.c modules/osi_linux/kallsyms.c \
+	modules/osi_linux/kimage.c modules/lib/kernel_image.c \
 	modules/osi_linux/profile.c
 OSI_PROFILE_PKGS := glib-2.0 libbpf liblz4 libelf
 all: $(BUILD)/bin/osi-profile
 $(BUILD)/bin/osi-profile: $(OSI_PROFILE_SRCS) modules/osi_linux/osi_linux.h
 	$(call say,CC,$@)
 	@mkdir -p $(@D)
-	$(Q)$(CC) $(CFLAGS) -std=gnu11 -D_GNU_SOURCE -Imodules/osi_linux \
+	$(Q)$(CC) $(CFLAGS) -std=gnu11 -D_GNU_SOURCE -Imodules/osi_linux -Imodules/lib \
 		$(shell pkg-config --cflags $(OSI_PROFILE_PKGS)) -o $@ \
 		$(OSI_PROFILE_SRCS) $(shell pkg-config --libs $(OSI_PROFILE_PKGS))
 install: install-osi-profile

@@ -107,7 +107,7 @@ tests-build: $(if $(ARM_TOOLS),$(STPI_ARM_GUESTS))
 
 # dwarfp's index without QEMU (tests/integration/stpi-addr2line.t, bench).
 DWARFP_SRCS := $(addprefix modules/dwarfp/,index.c dies.c elfsrc.c lines.c addrmap.c eval.c bare.c) \
-	modules/lib/symtab.c
+	modules/lib/symtab.c modules/lib/kernel_image.c
 $(STPI_OUT)/dwarfp-query: tests/stpi/dwarfp-query.c $(DWARFP_SRCS) \
 		modules/dwarfp/dwarfp.h modules/dwarfp/index.h modules/lib/symtab.h \
 		modules/include/modhost/stpi.h
@@ -115,7 +115,7 @@ $(STPI_OUT)/dwarfp-query: tests/stpi/dwarfp-query.c $(DWARFP_SRCS) \
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) -std=gnu11 -D_GNU_SOURCE -Iinclude -Imodules/include -Imodules/lib \
 		$(shell pkg-config --cflags glib-2.0) -o $@ $(filter %.c,$^) \
-		-ldwarf $(shell pkg-config --libs glib-2.0 libelf)
+		-ldwarf $(shell pkg-config --libs glib-2.0 libelf liblz4)
 
 # The probe: a stpi client that logs what it is told (tests/integration/stpi*.t).
 $(TMOD)/stpi_probe.so: tests/stpi/stpi_probe.c include/modhost/module.h \
@@ -134,5 +134,5 @@ $(BUILD)/tests/unit/test-dwarfp-pcmap: tests/unit/test-dwarfp-pcmap.c tests/unit
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) -std=gnu11 -D_GNU_SOURCE -Iinclude -Imodules/include \
 		-Imodules/lib $(shell pkg-config --cflags glib-2.0 libelf) -o $@ $< \
-		$(DWARFP_SRCS) -ldwarf $(shell pkg-config --libs glib-2.0 libelf)
+		$(DWARFP_SRCS) -ldwarf $(shell pkg-config --libs glib-2.0 libelf liblz4)
 tests-build: $(BUILD)/tests/unit/test-dwarfp-pcmap

@@ -104,10 +104,11 @@ $(BUILD)/tests/unit/test-csi-target: tests/unit/test-csi-target.c tests/unit/uni
 # once, and the file's order.  CSI_FOLDED_LINK links a program ($<) with
 # them alone.
 CSI_FOLDED_SRCS := modules/callstack_instr/stacks.c \
-	modules/callstack_instr/output.c modules/lib/symtab.c
+	modules/callstack_instr/output.c modules/lib/symtab.c \
+	modules/lib/kernel_image.c
 CSI_FOLDED_LINK = $(CC) $(CFLAGS) -std=gnu11 -D_GNU_SOURCE -Iinclude \
 	-Imodules/include -Imodules/callstack_instr -Imodules/lib $(PKG_CFLAGS) \
-	-o $@ $< $(CSI_FOLDED_SRCS) $(PKG_LIBS)
+	-o $@ $< $(CSI_FOLDED_SRCS) $(PKG_LIBS) -llz4
 UNIT_TESTS += $(BUILD)/tests/unit/test-csi-folded
 $(BUILD)/tests/unit/test-csi-folded: tests/unit/test-csi-folded.c tests/unit/unit.h \
 		$(CSI_FOLDED_SRCS) modules/callstack_instr/internal.h
@@ -278,27 +279,27 @@ $(BUILD)/tests/unit/test-osi-profile: tests/unit/test-osi-profile.c tests/unit/u
 	$(Q)$(CC) $(CFLAGS) -std=gnu11 -D_GNU_SOURCE -Imodules/osi_linux \
 		$(PKG_CFLAGS) -o $@ $< modules/osi_linux/profile.c $(PKG_LIBS)
 tests-build: $(BUILD)/tests/unit/test-osi-profile
-# ... and its kallsyms reader (modules/osi_linux/kallsyms.c).
+# ... and its kallsyms reader (modules/lib/kernel_image.c).
 UNIT_TESTS += $(BUILD)/tests/unit/test-osi-kallsyms
 $(BUILD)/tests/unit/test-osi-kallsyms: tests/unit/test-osi-kallsyms.c tests/unit/unit.h \
-		modules/osi_linux/kallsyms.c modules/osi_linux/osi_linux.h
+		modules/lib/kernel_image.c modules/lib/kernel_image.h
 	$(call say,CC,$@)
 	@mkdir -p $(@D)
-	$(Q)$(CC) $(CFLAGS) -std=gnu11 -D_GNU_SOURCE -Imodules/osi_linux \
-		$(PKG_CFLAGS) -o $@ $< modules/osi_linux/kallsyms.c $(PKG_LIBS)
+	$(Q)$(CC) $(CFLAGS) -std=gnu11 -D_GNU_SOURCE -Imodules/lib \
+		$(PKG_CFLAGS) -o $@ $< modules/lib/kernel_image.c $(PKG_LIBS) -llz4
 tests-build: $(BUILD)/tests/unit/test-osi-kallsyms
 # ... and the names it gives workers (its source included, a fake guest).
 OSI_LINUX_PKGS := glib-2.0 libbpf liblz4 libelf
 UNIT_TESTS += $(BUILD)/tests/unit/test-osi-names
 $(BUILD)/tests/unit/test-osi-names: tests/unit/test-osi-names.c tests/unit/unit.h \
 		modules/osi_linux/osi_linux.c modules/osi_linux/kimage.c \
-		modules/osi_linux/kallsyms.c modules/osi_linux/profile.c \
+		modules/lib/kernel_image.c modules/osi_linux/profile.c \
 		modules/osi_linux/osi_linux.h
 	$(call say,CC,$@)
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) -std=gnu11 -D_GNU_SOURCE -Iinclude -Imodules/include \
-		-Imodules/osi_linux $(shell pkg-config --cflags $(OSI_LINUX_PKGS)) \
-		-o $@ $< modules/osi_linux/kimage.c modules/osi_linux/kallsyms.c \
+		-Imodules/osi_linux -Imodules/lib $(shell pkg-config --cflags $(OSI_LINUX_PKGS)) \
+		-o $@ $< modules/osi_linux/kimage.c modules/lib/kernel_image.c \
 		modules/osi_linux/profile.c $(shell pkg-config --libs $(OSI_LINUX_PKGS))
 tests-build: $(BUILD)/tests/unit/test-osi-names
 

@@ -23,6 +23,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "kernel_image.h"
 #include "symtab.h"
 
 /* Offsets tried: multiples of the alignment in [-RANGE, +RANGE]. */
@@ -36,7 +37,7 @@
 #define SETTLE_VOTES	3
 #define MAX_SEEN	8192
 
-enum symtab_kind { KIND_ELF, KIND_MAP, KIND_KALLSYMS };
+enum symtab_kind { KIND_ELF, KIND_MAP, KIND_KALLSYMS, KIND_IMAGE };
 
 struct sym {
 	uint64_t addr, size;
@@ -357,11 +358,47 @@ err:
 	return NULL;
 }
 
+/*
+ * A kernel image's own kallsyms tables (kernel_image.c), read as the
+ * System.map they make: for a bzImage, or a vmlinux stripped of its
+ * symbol table.  NULL with *@err (the first reader's, if it had one) when
+ * there are none.
+ */
+static struct symtab *load_image(const char *path, char **err)
+{
+	g_autofree char *map = NULL, *kerr = NULL;
+	struct symtab *t;
+	FILE *f;
+
+	map = kimage_system_map(path, &kerr);
+	if (!map) {
+		if (!*err) {
+			/* Without the path: the caller names it. */
+			const char *colon = strstr(kerr, ": ");
+
+			*err = g_strdup(colon ? colon + 2 : kerr);
+		}
+		return NULL;
+	}
+	f = fmemopen(map, strlen(map), "r");
+	if (!f) {
+		*err = g_strdup_printf("cannot read: %s", strerror(errno));
+		return NULL;
+	}
+	g_clear_pointer(err, g_free);
+	t = load_map(f, err);
+	fclose(f);
+	if (t)
+		t->kind = KIND_IMAGE;
+	return t;
+}
+
 struct symtab *symtab_load(const char *path, char **err)
 {
 	static const char elfmag[4] = { 0x7f, 'E', 'L', 'F' };
 	struct symtab *t = NULL;
-	char magic[4] = { 0 };
+	char head[0x206] = { 0 };
+	size_t got;
 	FILE *f;
 
 	*err = NULL;
@@ -370,13 +407,19 @@ struct symtab *symtab_load(const char *path, char **err)
 		*err = g_strdup_printf("cannot open: %s", strerror(errno));
 		return NULL;
 	}
-	if (fread(magic, 1, sizeof(magic), f) == sizeof(magic) &&
-	    !memcmp(magic, elfmag, sizeof(magic)))
+	got = fread(head, 1, sizeof(head), f);
+	if (got >= sizeof(elfmag) && !memcmp(head, elfmag, sizeof(elfmag))) {
 		t = load_elf(fileno(f), err);
-	else if (fseek(f, 0, SEEK_SET))
+		/* A vmlinux without .symtab: the kernel's own tables, if any. */
+		if (!t)
+			t = load_image(path, err);
+	} else if (got == sizeof(head) && !memcmp(head + 0x202, "HdrS", 4)) {
+		t = load_image(path, err);	/* a bzImage */
+	} else if (fseek(f, 0, SEEK_SET)) {
 		*err = g_strdup_printf("cannot read: %s", strerror(errno));
-	else
+	} else {
 		t = load_map(f, err);
+	}
 	fclose(f);
 	return t;
 }
@@ -387,6 +430,7 @@ const char *symtab_describe(const struct symtab *t)
 		[KIND_ELF] = "ELF symbol table",
 		[KIND_MAP] = "System.map",
 		[KIND_KALLSYMS] = "kallsyms",
+		[KIND_IMAGE] = "the kernel image's kallsyms",
 	};
 
 	return kinds[t->kind];

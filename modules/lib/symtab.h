@@ -25,9 +25,11 @@ struct symtab;
 
 /**
  * symtab_load() - read the function symbols of a file
- * @path: an ELF file with a symbol table, or a text list in System.map or
+ * @path: an ELF file with a symbol table, a text list in System.map or
  *	/proc/kallsyms format ("ADDRESS TYPE NAME", kallsyms may add
- *	"[MODULE]"), told apart by the file's first bytes
+ *	"[MODULE]"), or a Linux kernel image without a symbol table (a
+ *	bzImage, a stripped vmlinux) whose own kallsyms tables are read
+ *	(kernel_image.c), told apart by the file's first bytes
  * @err: on failure, set to what is wrong with the file (g_free() it),
  *	without the path: the caller names it
  *
@@ -50,7 +52,8 @@ void symtab_free(struct symtab *t);
  * symtab_describe() - what @t was read from
  * @t: a table
  *
- * Return: "ELF symbol table", "System.map" or "kallsyms".
+ * Return: "ELF symbol table", "System.map", "kallsyms" or "the kernel
+ * image's kallsyms".
  */
 const char *symtab_describe(const struct symtab *t);
 

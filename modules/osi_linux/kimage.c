@@ -3,14 +3,10 @@
  * kimage.c - a kernel profile from the kernel image itself: the structure
  * layouts from its BTF (CONFIG_DEBUG_INFO_BTF), read with libbpf.
  *
- * Debian's cloud kernel ships as a bzImage whose payload is LZ4 in the
- * "legacy" frame format the kernel's own decompressor reads (magic
- * 0x184C2102, then blocks of at most 8 MiB of output, each a 32-bit
- * little-endian compressed size and the block); liblz4 unpacks each block.
- * The payload is the vmlinux ELF, stripped of symbols but not of .BTF.
- *
- * Two symbols, for the kernel's module list, come from its own kallsyms
- * tables (kallsyms.c).
+ * Debian's cloud kernel ships as a bzImage whose LZ4 payload is the
+ * vmlinux ELF, stripped of symbols but not of .BTF; ../lib/kernel_image.c
+ * unpacks it.  Two symbols, for the kernel's module list, come from its
+ * own kallsyms tables (kernel_image.c too).
  *
  * The one address osi_linux needs, the current task pointer, is a per-CPU
  * variable: BTF lists per-CPU variables in the DATASEC ".data..percpu"
@@ -18,120 +14,13 @@
  * the offset is what %gs-relative code uses and KASLR does not move it.
  */
 #include <errno.h>
-#include <fcntl.h>
-#include <gelf.h>
-#include <inttypes.h>
-#include <libelf.h>
-#include <lz4.h>
 #include <string.h>
 
 #include <bpf/btf.h>
+#include <libelf.h>
 
+#include "kernel_image.h"
 #include "osi_linux.h"
-
-#define LZ4_LEGACY_MAGIC 0x184C2102u
-#define LZ4_LEGACY_BLOCK (8u << 20)
-#define KIMAGE_MAX (1u << 30)	/* unpacked vmlinux: far more than any */
-
-static uint32_t le32(const unsigned char *p)
-{
-	return p[0] | p[1] << 8 | p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-/* The vmlinux inside a bzImage's LZ4 payload, or NULL and *err. */
-static unsigned char *unpack_bzimage(const char *path, const unsigned char *img,
-				     size_t len, size_t *out_len, char **err)
-{
-	size_t off, plen, in, out = 0, cap = 0;
-	unsigned char *buf = NULL;
-	unsigned int setup;
-
-	if (len < 0x250) {
-		*err = g_strdup_printf("%s: too short for a bzImage", path);
-		return NULL;
-	}
-	setup = img[0x1f1] ? img[0x1f1] : 4;
-	off = (size_t)(setup + 1) * 512 + le32(img + 0x248);
-	plen = le32(img + 0x24c);
-	if (off > len || plen > len - off || plen < 8) {
-		*err = g_strdup_printf("%s: bzImage payload out of the file", path);
-		return NULL;
-	}
-	if (le32(img + off) != LZ4_LEGACY_MAGIC) {
-		*err = g_strdup_printf("%s: the bzImage payload is not LZ4 "
-				       "(magic %02x %02x %02x %02x); unpack it to "
-				       "a vmlinux and give that", path, img[off],
-				       img[off + 1], img[off + 2], img[off + 3]);
-		return NULL;
-	}
-	in = off + 4;
-	/* Blocks until the end, or a new frame's magic (concatenated frames). */
-	while (in + 4 <= off + plen) {
-		uint32_t bsz = le32(img + in);
-		int n;
-
-		if (bsz == LZ4_LEGACY_MAGIC) {
-			in += 4;
-			continue;
-		}
-		in += 4;
-		if (bsz > off + plen - in || bsz > (uint32_t)INT32_MAX)
-			break;	/* the kernel's decompressor stops here too */
-		if (out + LZ4_LEGACY_BLOCK > cap) {
-			cap = cap ? cap * 2 : 64u << 20;
-			if (cap > KIMAGE_MAX)
-				goto bad;
-			buf = g_realloc(buf, cap);
-		}
-		n = LZ4_decompress_safe((const char *)img + in, (char *)buf + out,
-					(int)bsz, LZ4_LEGACY_BLOCK);
-		if (n < 0)
-			goto bad;
-		out += (size_t)n;
-		in += bsz;
-	}
-	if (out < 64 || memcmp(buf, ELFMAG, SELFMAG))
-		goto bad;
-	*out_len = out;
-	return buf;
-bad:
-	g_free(buf);
-	*err = g_strdup_printf("%s: the LZ4 payload does not unpack to an ELF "
-			       "vmlinux", path);
-	return NULL;
-}
-
-/* The bytes of section @name of the ELF image, or NULL. */
-static const void *elf_section(const unsigned char *img, size_t len,
-			       const char *name, size_t *size)
-{
-	Elf *e = elf_memory((char *)img, len);
-	const void *ret = NULL;
-	Elf_Scn *scn = NULL;
-	size_t shstrndx;
-
-	if (!e)
-		return NULL;
-	if (elf_getshdrstrndx(e, &shstrndx))
-		goto out;
-	while ((scn = elf_nextscn(e, scn))) {
-		GElf_Shdr sh;
-		const char *n;
-
-		if (!gelf_getshdr(scn, &sh))
-			break;
-		n = elf_strptr(e, shstrndx, sh.sh_name);
-		if (n && !strcmp(n, name) && sh.sh_type != SHT_NOBITS &&
-		    sh.sh_offset <= len && sh.sh_size <= len - sh.sh_offset) {
-			ret = img + sh.sh_offset;
-			*size = sh.sh_size;
-			break;
-		}
-	}
-out:
-	elf_end(e);
-	return ret;
-}
 
 /* The struct or union a type id names, through typedefs and qualifiers. */
 static const struct btf_type *composite(const struct btf *btf, __u32 id)
@@ -294,7 +183,7 @@ static GHashTable *profile_of_elf(const char *path, const unsigned char *img,
 	size_t size = 0;
 
 	elf_version(EV_CURRENT);
-	data = elf_section(img, len, ".BTF", &size);
+	data = kimage_section(img, len, ".BTF", &size);
 	if (!data) {
 		*err = g_strdup_printf("%s: no .BTF section (a kernel built without "
 				       "CONFIG_DEBUG_INFO_BTF)", path);
@@ -327,11 +216,11 @@ static GHashTable *profile_of_elf(const char *path, const unsigned char *img,
 	percpu_current(btf, prof);
 	btf__free(btf);
 	banner(img, len, prof);
-	data = elf_section(img, len, ".rodata", &size);
+	data = kimage_section(img, len, ".rodata", &size);
 	if (data) {
 		uint64_t addrs[G_N_ELEMENTS(wanted_syms)] = { 0 };
 
-		osil_kallsyms(data, size, wanted_syms, addrs);
+		kimage_kallsyms_find(data, size, wanted_syms, addrs);
 		for (unsigned int i = 0; wanted_syms[i]; i++) {
 			g_autofree char *key = g_strdup_printf("sym.%s", wanted_syms[i]);
 
@@ -340,35 +229,6 @@ static GHashTable *profile_of_elf(const char *path, const unsigned char *img,
 		}
 	}
 	return g_steal_pointer(&prof);
-}
-
-/*
- * The vmlinux ELF of the image at @path: the file itself, or the payload
- * of a bzImage unpacked.  *@img and *@vmlinux hold what to g_free().
- */
-static const unsigned char *kimage_elf(const char *path, unsigned char **img,
-				       unsigned char **vmlinux, size_t *vlen,
-				       char **err)
-{
-	GError *gerr = NULL;
-	gsize len = 0;
-
-	if (!g_file_get_contents(path, (char **)img, &len, &gerr)) {
-		*err = g_strdup_printf("kernel image: %s", gerr->message);
-		g_error_free(gerr);
-		return NULL;
-	}
-	if (len >= SELFMAG && !memcmp(*img, ELFMAG, SELFMAG)) {
-		*vlen = len;
-		return *img;
-	}
-	if (len < 0x206 || memcmp(*img + 0x202, "HdrS", 4)) {
-		*err = g_strdup_printf("%s: neither a bzImage nor an ELF vmlinux",
-				       path);
-		return NULL;
-	}
-	*vmlinux = unpack_bzimage(path, *img, len, vlen, err);
-	return *vmlinux;
 }
 
 GHashTable *osil_kimage_profile(const char *path, char **err)
@@ -381,64 +241,3 @@ GHashTable *osil_kimage_profile(const char *path, char **err)
 	return elf ? profile_of_elf(path, elf, len, err) : NULL;
 }
 
-struct ksym {
-	uint64_t addr;
-	guint at;		/* its place in the tables */
-	char type;
-	char *name;
-};
-
-static void add_ksym(char type, const char *name, uint64_t addr, void *opaque)
-{
-	GArray *syms = opaque;
-	struct ksym k = { addr, syms->len, type, g_strdup(name) };
-
-	g_array_append_val(syms, k);
-}
-
-static gint ksym_cmp(gconstpointer a, gconstpointer b)
-{
-	const struct ksym *x = a, *y = b;
-
-	if (x->addr != y->addr)
-		return (x->addr > y->addr) - (x->addr < y->addr);
-	return (x->at > y->at) - (x->at < y->at);
-}
-
-static void ksym_clear(gpointer p)
-{
-	g_free(((struct ksym *)p)->name);
-}
-
-char *osil_kimage_system_map(const char *path, char **err)
-{
-	g_autofree unsigned char *img = NULL, *vmlinux = NULL;
-	g_autoptr(GArray) syms = g_array_new(FALSE, FALSE, sizeof(struct ksym));
-	const unsigned char *elf, *ro;
-	GString *map;
-	size_t len = 0, rlen = 0;
-
-	g_array_set_clear_func(syms, ksym_clear);
-	elf = kimage_elf(path, &img, &vmlinux, &len, err);
-	if (!elf)
-		return NULL;
-	elf_version(EV_CURRENT);
-	ro = elf_section(elf, len, ".rodata", &rlen);
-	if (!ro || osil_kallsyms_each(ro, rlen, add_ksym, syms) < 0 ||
-	    !syms->len) {
-		*err = g_strdup_printf("%s: no kallsyms tables in its .rodata "
-				       "(a kernel built without CONFIG_KALLSYMS)",
-				       path);
-		return NULL;
-	}
-	/* In address order, as a System.map; equal addresses in the tables'. */
-	g_array_sort(syms, ksym_cmp);
-	map = g_string_sized_new(syms->len * 40);
-	for (guint i = 0; i < syms->len; i++) {
-		const struct ksym *k = &g_array_index(syms, struct ksym, i);
-
-		g_string_append_printf(map, "%016" PRIx64 " %c %s\n", k->addr,
-				       k->type, k->name);
-	}
-	return g_string_free(map, FALSE);
-}

@@ -75,44 +75,6 @@ GHashTable *osil_kimage_profile(const char *path, char **err);
 char *osil_kimage_reads(void);
 
 /**
- * osil_kallsyms() - link-time addresses of symbols, from the kernel's own
- *	kallsyms tables in its .rodata (kallsyms.c)
- * @ro: the image's .rodata
- * @len: its size
- * @names: the symbols wanted, NULL-terminated
- * @addrs: one per name, 0 on entry; set for each name found
- *
- * Return: how many were found, or -1 if no kallsyms tables were recognised.
- */
-int osil_kallsyms(const unsigned char *ro, size_t len, const char *const *names,
-		  uint64_t *addrs);
-
-/**
- * osil_kallsyms_each() - every symbol of the kernel's kallsyms tables
- * @ro: the image's .rodata
- * @len: its size
- * @fn: called with each symbol's type letter, name and link-time address
- * @opaque: for @fn
- *
- * Return: how many symbols the tables hold, or -1 if none were recognised.
- */
-int osil_kallsyms_each(const unsigned char *ro, size_t len,
-		       void (*fn)(char type, const char *name, uint64_t addr,
-				  void *opaque),
-		       void *opaque);
-
-/**
- * osil_kimage_system_map() - a System.map of a kernel image, from its own
- *	kallsyms tables: "ADDRESS TYPE NAME" lines in address order, at
- *	link-time addresses
- * @path: a bzImage (LZ4) or a vmlinux, built with CONFIG_KALLSYMS
- * @err: why it failed: one line naming @path
- *
- * Return: the text, g_free'd, or NULL.
- */
-char *osil_kimage_system_map(const char *path, char **err);
-
-/**
  * osil_profile_read() - a profile file
  * @path: the file (tools/osi-profile's output)
  * @err: why it failed, with the line number of a bad line

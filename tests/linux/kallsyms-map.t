@@ -5,12 +5,13 @@
 # functions (when that package is cached, make linux-dbg; a skip line
 # otherwise), and callstack_instr.symbols= given it names at least 99% of
 # the kernel frames of a boot's folded stacks, KASLR on.  An image without
-# kallsyms tables is refused with a line that says so.
+# kallsyms tables is refused with a line that says so.  symbols= also takes
+# the image itself (the bzImage QEMU boots), and reads the same functions.
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/linux-lib.sh"
 need "$BUILD/modhost.so" "$BUILD/modules/callstack_instr.so" "$BUILD/bin/osi-profile"
 need_linux_guest
-plan 6
+plan 7
 
 MAP=$T/kallsyms.map
 "$BUILD/bin/osi-profile" --system-map "$LX/vmlinuz" "$MAP" 2>"$T/map.err"
@@ -49,3 +50,19 @@ read -r named hex < <(awk '{ n = split($1, f, ";")
 [ "$named" -gt 1000000 ] && [ $((hex * 100)) -le $((named + hex)) ] &&
 	grep -q ';kernel_init_freeable;' "$T/boot.folded"
 ok $? "at least 99% of the kernel frames are named ($named named, $hex in hex)"
+
+# symbols= given the bzImage itself: the same functions, at load (-S: the
+# guest never runs).
+rm -f "$T/start.log"
+timeout 60 "$QEMU" -M pc -m 64 -display none -monitor none -S \
+	-kernel "$LX/vmlinuz" \
+	-plugin "$MODHOST_SO,dir=$MODDIR,load=callstack_instr,callstack_instr.symbols=$LX/vmlinuz" \
+	-d plugin -D "$T/start.log" >/dev/null 2>&1 &
+pid=$!
+wait_for "callstack_instr's load" grep -qs "callstack_instr: loaded" "$T/start.log"
+kill -TERM $pid 2>/dev/null
+wait $pid 2>/dev/null
+nmap=$(grep -o 'symbols: [0-9]* functions (System.map)' "$QLOG" | grep -o '[0-9]*')
+is "$(grep -o 'symbols: [0-9]* functions ([^)]*)' "$T/start.log")" \
+	"symbols: ${nmap:-?} functions (the kernel image's kallsyms)" \
+	"callstack_instr.symbols= takes the bzImage itself: the map's functions, from its kallsyms"

@@ -1,18 +1,19 @@
 // SPDX-License-Identifier: MIT
 /*
- * Unit tests for osi_linux's kallsyms reader (modules/osi_linux/kallsyms.c):
+ * Unit tests for the kallsyms reader (modules/lib/kernel_image.c):
  * tables laid out as scripts/kallsyms lays them out, with and without
  * kallsyms_seqs_of_names, among other bytes; the symbols wanted are found
  * at their addresses (relative and absolute per-CPU ones), every symbol is
- * listed in order with its type and address (osil_kallsyms_each(), what
+ * listed in order with its type and address (kimage_kallsyms_each(), what
  * osi-profile --system-map writes), and bytes that hold no tables give -1,
  * not a guess.
  */
+#include <stdbool.h>
 #include <string.h>
 
 #include <glib.h>
 
-#include "osi_linux.h"
+#include "kernel_image.h"
 #include "unit.h"
 
 #define NSYMS 700u
@@ -121,7 +122,7 @@ static void check(bool seqs)
 	GByteArray *b = tables(seqs);
 	uint64_t addrs[4] = { 0 };
 
-	g_assert_cmpint(osil_kallsyms(b->data, b->len, wanted, addrs), ==, 3);
+	g_assert_cmpint(kimage_kallsyms_find(b->data, b->len, wanted, addrs), ==, 3);
 	g_assert_cmphex(addrs[0], ==, BASE + 16 * 400);
 	g_assert_cmphex(addrs[1], ==, BASE + 16 * 401);
 	g_assert_cmphex(addrs[2], ==, 0x1fb80);
@@ -162,7 +163,7 @@ static void test_each(void)
 	GByteArray *b = tables(true);
 	struct seen s = { 0, true };
 
-	g_assert_cmpint(osil_kallsyms_each(b->data, b->len, each, &s), ==, NSYMS);
+	g_assert_cmpint(kimage_kallsyms_each(b->data, b->len, each, &s), ==, NSYMS);
 	g_assert_cmpuint(s.n, ==, NSYMS);
 	g_assert_true(s.ok);
 	g_byte_array_free(b, TRUE);
@@ -175,8 +176,8 @@ static void test_none(void)
 
 	for (unsigned int i = 0; i < sizeof(junk); i++)
 		junk[i] = (unsigned char)(i * 2654435761u >> 13);
-	g_assert_cmpint(osil_kallsyms(junk, sizeof(junk), wanted, addrs), ==, -1);
-	g_assert_cmpint(osil_kallsyms(junk, 100, wanted, addrs), ==, -1);
+	g_assert_cmpint(kimage_kallsyms_find(junk, sizeof(junk), wanted, addrs), ==, -1);
+	g_assert_cmpint(kimage_kallsyms_find(junk, 100, wanted, addrs), ==, -1);
 }
 
 int main(int argc, char **argv)

@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "kernel_image.h"
 #include "osi_linux.h"
 
 /* @text to @out, or stdout without one: the exit status. */
@@ -43,7 +44,7 @@ static int system_map(const char *image, const char *out)
 {
 	g_autofree char *text = NULL, *err = NULL;
 
-	text = osil_kimage_system_map(image, &err);
+	text = kimage_system_map(image, &err);
 	if (!text) {
 		fprintf(stderr, "osi-profile: %s\n", err);
 		return 1;

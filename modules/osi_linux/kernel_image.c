@@ -1,0 +1,1 @@
+../lib/kernel_image.c
