@@ -40,7 +40,7 @@
 MH_PARAM_STR(stack_type, "asid",
 	     "how stacks are told apart: asid (cr3), heuristic or threaded");
 MH_PARAM_BOOL(verbose, false, "log every call and return");
-MH_PARAM_STR(symbols, "", "names functions: an ELF file, a System.map or a kallsyms list");
+MH_PARAM_STR(symbols, "", "names functions: an ELF file, a System.map, a kallsyms list or a kernel image; kernel: QEMU's -kernel");
 MH_PARAM_STR(symbols_offset, "auto",
 	     "guest address minus symbols= address: auto (found for a kernel) or a number");
 MH_PARAM_STR(folded, "", "write folded stacks (outer;inner COUNT) here at exit");

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "kernel_image.h"
 #include "symtab.h"
 
 /* -- symbols ------------------------------------------------------------- */
@@ -40,7 +41,7 @@ static void report_offset(void)
  */
 int csi_symbols_load(const char *path, const char *offset)
 {
-	g_autofree char *err = NULL;
+	g_autofree char *err = NULL, *qk = NULL;
 	const char *at = "";
 	int64_t off = 0;
 	char *end;
@@ -51,6 +52,16 @@ int csi_symbols_load(const char *path, const char *offset)
 		if (errno || *end) {
 			csi_mh->log(csi_self, MH_LOG_ERROR, "symbols_offset=%s: "
 				    "expected auto or an integer", offset);
+			return -EINVAL;
+		}
+	}
+	/* "kernel": the image QEMU boots (its own kallsyms, for Linux). */
+	if (!strcmp(path, "kernel")) {
+		path = qk = kimage_qemu_kernel();
+		if (!path) {
+			csi_mh->log(csi_self, MH_LOG_ERROR, "symbols=kernel: this "
+				    "QEMU was started without -kernel; give the "
+				    "kernel's file");
 			return -EINVAL;
 		}
 	}

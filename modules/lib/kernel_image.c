@@ -399,3 +399,22 @@ char *kimage_system_map(const char *path, char **err)
 	}
 	return g_string_free(map, FALSE);
 }
+
+char *kimage_qemu_kernel(void)
+{
+	g_autofree char *cmd = NULL;
+	gsize len = 0;
+
+	if (!g_file_get_contents("/proc/self/cmdline", &cmd, &len, NULL))
+		return NULL;
+	/* QEMU takes "-kernel FILE" and "--kernel FILE". */
+	for (gsize i = 0; i < len; i += strlen(cmd + i) + 1) {
+		const char *arg = cmd + i;
+		gsize next = i + strlen(arg) + 1;
+
+		if ((!strcmp(arg, "-kernel") || !strcmp(arg, "--kernel")) &&
+		    next < len)
+			return g_strdup(cmd + next);
+	}
+	return NULL;
+}

@@ -73,4 +73,12 @@ int kimage_kallsyms_find(const unsigned char *ro, size_t len,
  */
 char *kimage_system_map(const char *path, char **err);
 
+/**
+ * kimage_qemu_kernel() - the file this QEMU was started with as -kernel
+ *	(or --kernel), from its command line
+ *
+ * Return: the path (g_free() it), or NULL if there is none.
+ */
+char *kimage_qemu_kernel(void);
+
 #endif

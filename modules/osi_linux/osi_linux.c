@@ -22,6 +22,7 @@
 #include <modhost/module.h>
 #include <modhost/osi.h>
 
+#include "kernel_image.h"
 #include "osi_linux.h"
 
 MH_PARAM_STR(kernel, "",
@@ -841,26 +842,6 @@ static void translate(mh_tb *tb, void *opaque)
 
 /* -- hooks ------------------------------------------------------------------------ */
 
-/* QEMU's own -kernel, from its command line: the guest's kernel by default. */
-static char *qemu_kernel(void)
-{
-	g_autofree char *cmd = NULL;
-	gsize len = 0;
-
-	if (!g_file_get_contents("/proc/self/cmdline", &cmd, &len, NULL))
-		return NULL;
-	/* QEMU takes "-kernel FILE" and "--kernel FILE". */
-	for (gsize i = 0; i < len; i += strlen(cmd + i) + 1) {
-		const char *arg = cmd + i;
-		gsize next = i + strlen(arg) + 1;
-
-		if ((!strcmp(arg, "-kernel") || !strcmp(arg, "--kernel")) &&
-		    next < len)
-			return g_strdup(cmd + next);
-	}
-	return NULL;
-}
-
 /*
  * Reading a kernel image (unpacking 60 MB of LZ4, parsing its BTF and
  * kallsyms) took 70 ms of QEMU's start on every boot; a profile read
@@ -946,7 +927,7 @@ static int load_layout(mh_module *self, const struct mh_api *api)
 		prof = osil_profile_read(prof_path, &err);
 	} else {
 		if (!kpath || !*kpath)
-			kpath = qk = qemu_kernel();
+			kpath = qk = kimage_qemu_kernel();
 		if (!kpath) {
 			api->log(self, MH_LOG_ERROR, "no kernel to read: give "
 				 "osi_linux.kernel=IMAGE (the guest's bzImage or "

@@ -6,12 +6,13 @@
 # otherwise), and callstack_instr.symbols= given it names at least 99% of
 # the kernel frames of a boot's folded stacks, KASLR on.  An image without
 # kallsyms tables is refused with a line that says so.  symbols= also takes
-# the image itself (the bzImage QEMU boots), and reads the same functions.
+# the image itself (the bzImage QEMU boots) and reads the same functions;
+# symbols=kernel is the -kernel QEMU was started with.
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/linux-lib.sh"
 need "$BUILD/modhost.so" "$BUILD/modules/callstack_instr.so" "$BUILD/bin/osi-profile"
 need_linux_guest
-plan 7
+plan 10
 
 MAP=$T/kallsyms.map
 "$BUILD/bin/osi-profile" --system-map "$LX/vmlinuz" "$MAP" 2>"$T/map.err"
@@ -51,18 +52,31 @@ read -r named hex < <(awk '{ n = split($1, f, ";")
 	grep -q ';kernel_init_freeable;' "$T/boot.folded"
 ok $? "at least 99% of the kernel frames are named ($named named, $hex in hex)"
 
-# symbols= given the bzImage itself: the same functions, at load (-S: the
-# guest never runs).
-rm -f "$T/start.log"
-timeout 60 "$QEMU" -M pc -m 64 -display none -monitor none -S \
-	-kernel "$LX/vmlinuz" \
-	-plugin "$MODHOST_SO,dir=$MODDIR,load=callstack_instr,callstack_instr.symbols=$LX/vmlinuz" \
-	-d plugin -D "$T/start.log" >/dev/null 2>&1 &
-pid=$!
-wait_for "callstack_instr's load" grep -qs "callstack_instr: loaded" "$T/start.log"
-kill -TERM $pid 2>/dev/null
-wait $pid 2>/dev/null
+# kstart ARGS: QEMU at -S (the guest never runs) with callstack_instr and
+# ARGS, until it loads or QEMU ends; its log in $T/start.log.
+kstart() {
+	rm -f "$T/start.log"
+	timeout 60 "$QEMU" -M pc -m 64 -display none -monitor none -S "$@" \
+		-d plugin -D "$T/start.log" >/dev/null 2>&1 &
+	local pid=$!
+	wait_for "callstack_instr's load" loaded_or_gone $pid
+	kill -TERM $pid 2>/dev/null
+	wait $pid 2>/dev/null
+}
+loaded_or_gone() { grep -qs "callstack_instr: loaded" "$T/start.log" || ! kill -0 "$1" 2>/dev/null; }
+funcs_line() { grep -o 'symbols: [0-9]* functions ([^)]*)' "$T/start.log"; }
 nmap=$(grep -o 'symbols: [0-9]* functions (System.map)' "$QLOG" | grep -o '[0-9]*')
-is "$(grep -o 'symbols: [0-9]* functions ([^)]*)' "$T/start.log")" \
-	"symbols: ${nmap:-?} functions (the kernel image's kallsyms)" \
+PL="$MODHOST_SO,dir=$MODDIR,load=callstack_instr,callstack_instr.symbols"
+
+kstart -kernel "$LX/vmlinuz" -plugin "$PL=$LX/vmlinuz"
+is "$(funcs_line)" "symbols: ${nmap:-?} functions (the kernel image's kallsyms)" \
 	"callstack_instr.symbols= takes the bzImage itself: the map's functions, from its kallsyms"
+kstart -kernel "$LX/vmlinuz" -plugin "$PL=kernel"
+is "$(funcs_line)" "symbols: ${nmap:-?} functions (the kernel image's kallsyms)" \
+	"symbols=kernel: the image QEMU was started with, no file given"
+kstart -kernel "$BUILD/tests/guest/spin.elf" -plugin "$PL=kernel"
+is "$(funcs_line | sed 's/[0-9][0-9]*/N/')" "symbols: N functions (ELF symbol table)" \
+	"symbols=kernel with another -kernel: that file's symbols"
+kstart -plugin "$PL=kernel"
+grep -q "callstack_instr: symbols=kernel: this QEMU was started without -kernel" "$T/start.log"
+ok $? "symbols=kernel without -kernel is refused, saying so"
