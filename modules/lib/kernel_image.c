@@ -128,7 +128,7 @@ bad:
 }
 
 const void *kimage_section(const unsigned char *img, size_t len,
-			       const char *name, size_t *size)
+			   const char *name, size_t *size)
 {
 	Elf *e = elf_memory((char *)img, len);
 	const void *ret = NULL;
@@ -245,9 +245,9 @@ static bool markers_before(struct ktables *k)
 }
 
 int kimage_kallsyms_each(const unsigned char *ro, size_t len,
-		       void (*fn)(char type, const char *name, uint64_t addr,
-				  void *opaque),
-		       void *opaque)
+			 void (*fn)(char type, const char *name, uint64_t addr,
+				    void *opaque),
+			 void *opaque)
 {
 	struct ktables k = { .ro = ro, .len = len };
 	size_t p;
@@ -305,8 +305,8 @@ static void want(char type, const char *name, uint64_t addr, void *opaque)
 	}
 }
 
-int kimage_kallsyms_find(const unsigned char *ro, size_t len, const char *const *names,
-		  uint64_t *addrs)
+int kimage_kallsyms_find(const unsigned char *ro, size_t len,
+			 const char *const *names, uint64_t *addrs)
 {
 	struct wanted w = { names, addrs, 0 };
 
@@ -314,8 +314,7 @@ int kimage_kallsyms_find(const unsigned char *ro, size_t len, const char *const 
 }
 
 const unsigned char *kimage_elf(const char *path, unsigned char **img,
-				       unsigned char **vmlinux, size_t *vlen,
-				       char **err)
+				unsigned char **vmlinux, size_t *vlen, char **err)
 {
 	GError *gerr = NULL;
 	gsize len = 0;
