@@ -108,7 +108,7 @@ CSI_FOLDED_SRCS := modules/callstack_instr/stacks.c \
 	modules/lib/kernel_image.c
 CSI_FOLDED_LINK = $(CC) $(CFLAGS) -std=gnu11 -D_GNU_SOURCE -Iinclude \
 	-Imodules/include -Imodules/callstack_instr -Imodules/lib $(PKG_CFLAGS) \
-	-o $@ $< $(CSI_FOLDED_SRCS) $(PKG_LIBS) -llz4
+	-o $@ $< $(CSI_FOLDED_SRCS) $(PKG_LIBS) $(shell pkg-config --libs liblz4)
 UNIT_TESTS += $(BUILD)/tests/unit/test-csi-folded
 $(BUILD)/tests/unit/test-csi-folded: tests/unit/test-csi-folded.c tests/unit/unit.h \
 		$(CSI_FOLDED_SRCS) modules/callstack_instr/internal.h
@@ -286,7 +286,8 @@ $(BUILD)/tests/unit/test-osi-kallsyms: tests/unit/test-osi-kallsyms.c tests/unit
 	$(call say,CC,$@)
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) -std=gnu11 -D_GNU_SOURCE -Imodules/lib \
-		$(PKG_CFLAGS) -o $@ $< modules/lib/kernel_image.c $(PKG_LIBS) -llz4
+		$(PKG_CFLAGS) -o $@ $< modules/lib/kernel_image.c $(PKG_LIBS) \
+		$(shell pkg-config --libs liblz4)
 tests-build: $(BUILD)/tests/unit/test-osi-kallsyms
 # ... and the names it gives workers (its source included, a fake guest).
 OSI_LINUX_PKGS := glib-2.0 libbpf liblz4 libelf

@@ -27,7 +27,6 @@
  * that its readers learn at run time (osi_linux: init_task's address
  * against its symbol; symtab.c: the call targets).
  */
-#include <errno.h>
 #include <gelf.h>
 #include <glib.h>
 #include <inttypes.h>
@@ -130,12 +129,13 @@ bad:
 const void *kimage_section(const unsigned char *img, size_t len,
 			   const char *name, size_t *size)
 {
-	Elf *e = elf_memory((char *)img, len);
 	const void *ret = NULL;
 	Elf_Scn *scn = NULL;
 	size_t shstrndx;
+	Elf *e;
 
-	if (!e)
+	if (elf_version(EV_CURRENT) == EV_NONE ||
+	    !(e = elf_memory((char *)img, len)))
 		return NULL;
 	if (elf_getshdrstrndx(e, &shstrndx))
 		goto out;
@@ -378,7 +378,6 @@ char *kimage_system_map(const char *path, char **err)
 	elf = kimage_elf(path, &img, &vmlinux, &len, err);
 	if (!elf)
 		return NULL;
-	elf_version(EV_CURRENT);
 	ro = kimage_section(elf, len, ".rodata", &rlen);
 	if (!ro || kimage_kallsyms_each(ro, rlen, add_ksym, syms) < 0 ||
 	    !syms->len) {

@@ -372,12 +372,13 @@ static struct symtab *load_image(const char *path, char **err)
 
 	map = kimage_system_map(path, &kerr);
 	if (!map) {
-		if (!*err) {
-			/* Without the path: the caller names it. */
-			const char *colon = strstr(kerr, ": ");
+		/* Without the path where it leads: the caller names it. */
+		size_t n = strlen(path);
 
-			*err = g_strdup(colon ? colon + 2 : kerr);
-		}
+		if (!*err)
+			*err = g_strdup(!strncmp(kerr, path, n) &&
+					!strncmp(kerr + n, ": ", 2) ? kerr + n + 2
+								    : kerr);
 		return NULL;
 	}
 	f = fmemopen(map, strlen(map), "r");

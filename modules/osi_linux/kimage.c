@@ -17,7 +17,6 @@
 #include <string.h>
 
 #include <bpf/btf.h>
-#include <libelf.h>
 
 #include "kernel_image.h"
 #include "osi_linux.h"
@@ -182,7 +181,6 @@ static GHashTable *profile_of_elf(const char *path, const unsigned char *img,
 	struct btf *btf;
 	size_t size = 0;
 
-	elf_version(EV_CURRENT);
 	data = kimage_section(img, len, ".BTF", &size);
 	if (!data) {
 		*err = g_strdup_printf("%s: no .BTF section (a kernel built without "
@@ -240,4 +238,3 @@ GHashTable *osil_kimage_profile(const char *path, char **err)
 	elf = kimage_elf(path, &img, &vmlinux, &len, err);
 	return elf ? profile_of_elf(path, elf, len, err) : NULL;
 }
-
