@@ -173,6 +173,24 @@ wait_for() {
 	done
 }
 
+# start_loaded MODULE QEMU_ARG...: QEMU with the arguments at -S (the
+# guest never runs), until MODULE says it loaded or QEMU has ended (a
+# refused start ends it), then stopped.  Its log in $T/start.log, its
+# output in $T/start.
+start_loaded() {
+	local mod=$1 pid
+	shift
+	rm -f "$T/start.log"
+	timeout 60 "$QEMU" -display none -monitor none -S "$@" \
+		-d plugin -D "$T/start.log" >"$T/start" 2>&1 &
+	pid=$!
+	wait_for "$mod's load or refusal" loaded_or_gone "$mod" $pid
+	kill -TERM $pid 2>/dev/null
+	wait $pid 2>/dev/null
+}
+# loaded_or_gone MODULE PID: MODULE said it loaded, or QEMU PID has ended.
+loaded_or_gone() { grep -qs "$1: loaded" "$T/start.log" || ! kill -0 "$2" 2>/dev/null; }
+
 serial_has() { grep -q -- "$1" "$SERIAL" 2>/dev/null; }
 
 # events FILTER: the event lines that match a jq condition, compact.

@@ -7,12 +7,13 @@
 # the kernel frames of a boot's folded stacks, KASLR on.  An image without
 # kallsyms tables is refused with a line that says so.  symbols= also takes
 # the image itself (the bzImage QEMU boots) and reads the same functions;
-# symbols=kernel is the -kernel QEMU was started with.
+# symbols=kernel is the -kernel QEMU was started with; a broken image is
+# refused at load with what is wrong with it.
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/linux-lib.sh"
 need "$BUILD/modhost.so" "$BUILD/modules/callstack_instr.so" "$BUILD/bin/osi-profile"
 need_linux_guest
-plan 10
+plan 11
 
 MAP=$T/kallsyms.map
 "$BUILD/bin/osi-profile" --system-map "$LX/vmlinuz" "$MAP" 2>"$T/map.err"
@@ -20,7 +21,7 @@ nfun=$(awk '$2 ~ /^[Tt]$/' "$MAP" | wc -l)
 [ "$nfun" -gt 40000 ] && LC_ALL=C sort -c -s -k1,1 "$MAP" 2>/dev/null
 ok $? "osi-profile --system-map writes the image's symbols in address order ($(wc -l < "$MAP") symbols, $nfun functions) $(cat "$T/map.err")"
 
-if [ -s "$LXDBG/System.map" ] && [ "$(cat "$LXDBG/version" 2>/dev/null)" = "$(sed -n 's/^linux-image-\([^_]*\)_.*/\1/p' <<<"$(basename "$(ls "$LX"/debs/linux-image-*_*.deb | head -1)")")" ]; then
+if linux_dbg_cached; then
 	funcs() { awk '$2 ~ /^[Tt]$/ { print $1, $3 }' "$1" | sort; }
 	is "$(diff <(funcs "$LXDBG/System.map") <(funcs "$MAP") | head -5)" "" \
 		"its functions (address and name) are the -dbg package's System.map's, every one"
@@ -52,18 +53,8 @@ read -r named hex < <(awk '{ n = split($1, f, ";")
 	grep -q ';kernel_init_freeable;' "$T/boot.folded"
 ok $? "at least 99% of the kernel frames are named ($named named, $hex in hex)"
 
-# kstart ARGS: QEMU at -S (the guest never runs) with callstack_instr and
-# ARGS, until it loads or QEMU ends; its log in $T/start.log.
-kstart() {
-	rm -f "$T/start.log"
-	timeout 60 "$QEMU" -M pc -m 64 -display none -monitor none -S "$@" \
-		-d plugin -D "$T/start.log" >/dev/null 2>&1 &
-	local pid=$!
-	wait_for "callstack_instr's load" loaded_or_gone $pid
-	kill -TERM $pid 2>/dev/null
-	wait $pid 2>/dev/null
-}
-loaded_or_gone() { grep -qs "callstack_instr: loaded" "$T/start.log" || ! kill -0 "$1" 2>/dev/null; }
+# kstart ARGS: QEMU with ARGS until callstack_instr loads or is refused.
+kstart() { start_loaded callstack_instr -M pc -m 64 "$@"; }
 funcs_line() { grep -o 'symbols: [0-9]* functions ([^)]*)' "$T/start.log"; }
 nmap=$(grep -o 'symbols: [0-9]* functions (System.map)' "$QLOG" | grep -o '[0-9]*')
 PL="$MODHOST_SO,dir=$MODDIR,load=callstack_instr,callstack_instr.symbols"
@@ -80,3 +71,7 @@ is "$(funcs_line | sed 's/[0-9][0-9]*/N/')" "symbols: N functions (ELF symbol ta
 kstart -plugin "$PL=kernel"
 grep -q "callstack_instr: symbols=kernel: this QEMU was started without -kernel" "$T/start.log"
 ok $? "symbols=kernel without -kernel is refused, saying so"
+head -c 4096 "$LX/vmlinuz" > "$T/cut.bz"
+kstart -plugin "$PL=$T/cut.bz"
+grep -q "callstack_instr: symbols=$T/cut.bz: bzImage payload out of the file\$" "$T/start.log"
+ok $? "a bzImage cut short is refused at load, once named: $(grep -m1 -o 'symbols=.*' "$T/start.log")"

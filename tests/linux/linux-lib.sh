@@ -7,14 +7,25 @@
 
 LXDBG=$BUILD/linux-dbg
 
+# linux_kver: the version of the kernel the guest boots (its image package).
+linux_kver() {
+	basename "$(ls "$LX"/debs/linux-image-*_*.deb 2>/dev/null | head -1)" |
+		sed -n 's/^linux-image-\([^_]*\)_.*/\1/p'
+}
+
+# linux_dbg_cached: the booted kernel's debug package is in $LXDBG already
+# (make linux-dbg, or a test that fetched it), without fetching it.
+linux_dbg_cached() {
+	[ -s "$LXDBG/System.map" ] && [ "$(cat "$LXDBG/version" 2>/dev/null)" = "$(linux_kver)" ]
+}
+
 # need_linux_dbg: the booted kernel's System.map and vmlinux, fetched
 # (tools/linux-dbg: 283 MB, seconds from Debian's mirror) and cached on
 # first use, as need_linux_guest does the guest; skip when they cannot be
 # fetched.
 need_linux_dbg() {
 	local kver
-	kver=$(basename "$(ls "$LX"/debs/linux-image-*_*.deb 2>/dev/null | head -1)" |
-		sed -n 's/^linux-image-\([^_]*\)_.*/\1/p')
+	kver=$(linux_kver)
 	"$TOP/tools/linux-dbg" "$LXDBG" >"$T/dbg.log" 2>&1
 	case $? in
 	0) ;;

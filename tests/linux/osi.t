@@ -160,24 +160,16 @@ PROF=$T/kernel.profile
 "$BUILD/bin/osi-profile" "$LX/vmlinuz" "$PROF" 2>"$T/prof.err"
 ok $? "tools/osi-profile writes the kernel's profile $(cat "$T/prof.err")"
 
-# start ARGS: QEMU with the spin guest and ARGS; its status, output in $T/start.
+# start ARGS: QEMU with the spin guest and osi_linux given ARGS, until
+# osi_linux loads or is refused (start_loaded).  Not the first line that
+# names the profile: osi_linux logs the kernel it read from it before
+# "loaded".
 start() {
-	rm -f "$T/start.log"
-	timeout 60 "$QEMU" -M pc -m 64 -display none -monitor none -no-reboot \
+	start_loaded osi_linux -M pc -m 64 -no-reboot \
 		-device isa-debug-exit,iobase=0xf4,iosize=4 \
 		-kernel "$BUILD/tests/guest/spin.elf" \
-		-plugin "$MODHOST_SO,dir=$MODDIR,load=osi_linux,$1" \
-		-d plugin -D "$T/start.log" -S >"$T/start" 2>&1 &
-	local pid=$!
-	# -S: the guest never runs; a refused start ends QEMU by itself.  Not
-	# the first line that names the profile: osi_linux logs the kernel it
-	# read from it before "loaded".
-	wait_for "osi_linux's load or refusal" loaded_or_gone $pid
-	kill -TERM $pid 2>/dev/null
-	wait $pid 2>/dev/null
+		-plugin "$MODHOST_SO,dir=$MODDIR,load=osi_linux,$1"
 }
-# loaded_or_gone PID: osi_linux said it loaded, or QEMU PID has ended.
-loaded_or_gone() { grep -qs "osi_linux: loaded" "$T/start.log" || ! kill -0 "$1" 2>/dev/null; }
 
 start "osi_linux.profile=$PROF"
 grep -q "osi_linux: loaded" "$T/start.log"
