@@ -46,6 +46,8 @@ MH_PARAM_STR(symbols_offset, "auto",
 MH_PARAM_STR(folded, "", "write folded stacks (outer;inner COUNT) here at exit");
 MH_PARAM_STR(trace, "", "write call and return events here, JSON lines");
 MH_PARAM_UINT(max_depth, 1024, "frames kept per stack (the oldest go first)");
+MH_PARAM_STR(rets, "exact",
+	     "x86-64 kernel rets: exact (a callback each) or counted (an inline count, settled at the next call: faster)");
 
 /* Blocks an armed vCPU may run before its call or ret is given up. */
 #define MISS_LIMIT 4096
@@ -96,9 +98,26 @@ static char *folded_path;
 static struct csi_stack *fast_stack;
 static struct vcpu *fast_vcpu;
 
+/*
+ * rets=counted (x86, asid and threaded stacks): a near ret carries no
+ * callback, only an inline add to its vCPU's rets_pending; the next call,
+ * API question, task or address-space change settles them on the stack
+ * (settle()).  Cleared by rets=exact, trace and verbose; translate()
+ * gives rets their callback anyway while anything handles on_ret.
+ */
+static bool counted_rets;
+/* A ret was translated without its callback (counted_rets). */
+static bool rets_skipped;
+static bool rets_asked;		/* rets_wanted() asked for the flush */
+
 static inline mh_u64 armed_entry(void)
 {
 	return (mh_u64){ score, offsetof(struct vcpu, armed) };
+}
+
+static inline mh_u64 rets_pending_entry(void)
+{
+	return (mh_u64){ score, offsetof(struct vcpu, rets_pending) };
 }
 
 static inline mh_u64 ret_from_entry(void)
@@ -427,19 +446,119 @@ static inline void pop_locked(struct vcpu *v, unsigned int vcpu,
 }
 
 /*
+ * A frame's block: 16 KiB, aligned, as a Linux kernel stack.  Frames in
+ * another block than the stack pointer are on another stack.  A frame's
+ * sp may be its block's end, so sp - 1 is compared.
+ */
+#define SETTLE_BLOCK 16384ull
+
+static inline bool same_block(uint64_t a, uint64_t b)
+{
+	return ((a - 1) ^ (b - 1)) < SETTLE_BLOCK;
+}
+
+/*
+ * rets=counted: drop the translated code once on_ret has handlers while
+ * blocks whose rets have no callback may still run.
+ */
+static void rets_flushed(mh_module *self, void *opaque)
+{
+	(void)self;
+	(void)opaque;
+	__atomic_store_n(&rets_skipped, false, __ATOMIC_RELAXED);
+}
+
+static void __attribute__((noinline)) rets_wanted(void)
+{
+	if (!__atomic_exchange_n(&rets_asked, true, __ATOMIC_RELAXED))
+		csi_mh->run_stopped(csi_self, rets_flushed, NULL);
+}
+
+/*
+ * Settle @v's counted rets on @s: each popped the top frame.  Then, with
+ * the guest's stack pointer @sp (~0: unknown), the frames whose calls
+ * started at or below it, on the same stack, have returned too: a
+ * longjmp, or a ret that popped two frames' worth, went past them.
+ * Lock held.
+ */
+static void __attribute__((noinline))
+settle_slow(struct vcpu *v, unsigned int vcpu, struct csi_stack *s,
+	    uint64_t sp)
+{
+	uint64_t n = v->rets_pending;
+	uint32_t m = MIN(n, s->depth), k = m;
+
+	v->rets_pending = 0;
+	csi_stats.unmatched_rets += n - m;
+	while (sp != ~0ull && k < s->depth) {
+		uint64_t fsp = csi_frame_at(s, k)->sp;
+
+		if (!same_block(fsp, sp) || sp < fsp)
+			break;
+		k++;
+	}
+	/* m rets, and one more for the frames the stack pointer ended */
+	if (k) {
+		pop_locked(v, vcpu, s, k, csi_frame_at(s, k - 1)->ret);
+		v->rets += m + (k > m) - 1;	/* pop_locked() counted one */
+	}
+	if (__builtin_expect(rets_skipped, 0) && mh_ppp_handlers(pt_on_ret)->n)
+		rets_wanted();
+}
+
+/* settle_slow() when there is something to settle: the usual check inline. */
+static inline void settle(struct vcpu *v, unsigned int vcpu,
+			  struct csi_stack *s, uint64_t sp)
+{
+	/* Arm calls push nothing: the stack pointer tells nothing there. */
+	if (!counted_rets || target != CSI_TARGET_X86)
+		return;
+	if (v->rets_pending ||
+	    (s->depth && same_block(csi_frame_at(s, 0)->sp, sp) &&
+	     sp >= csi_frame_at(s, 0)->sp))
+		settle_slow(v, vcpu, s, sp);
+}
+
+/*
+ * The vCPU leaves its stack (a task or address-space change, or a state
+ * save): its counted rets were made on that one, the current thread's or
+ * the address space's it last ran in.
+ */
+void csi_rets_settle(struct vcpu *v, unsigned int vcpu)
+{
+	struct csi_stack *s;
+	bool locked;
+
+	if (!v->rets_pending)
+		return;
+	s = csi_stack_kind == CS_STACK_THREADED ? csi_thread_stack(v) : v->cur;
+	if (!s) {
+		/* Not known which stack they popped: given up. */
+		csi_stats.unmatched_rets += v->rets_pending;
+		v->rets_pending = 0;
+		return;
+	}
+	locked = csi_lock(s);
+	settle_slow(v, vcpu, s, ~0ull);
+	csi_unlock(s, locked);
+}
+
+/*
  * Push the frame of a call made at stack pointer @sp whose callee is not
  * known yet, and arm: the first block that runs with the stack pointer
  * the call left completes it (on_block).  The same call seen again while
  * still pending (same return address, stack pointer and depth) faulted
  * and was retried: it stays one frame.
  */
-static void push_pending(struct vcpu *v, const struct csi_call_site *site,
-			 uint64_t sp)
+static void push_pending(struct vcpu *v, unsigned int vcpu,
+			 const struct csi_call_site *site, uint64_t sp)
 {
 	uint64_t mask = csi_sp_mask(site->mode);
 	struct csi_stack *s = stack_of(v, sp);
 	bool locked = csi_lock(s);
 
+	if (site->mode != 16)
+		settle(v, vcpu, s, sp);
 	if (v->kind == PEND_CALL && v->stack == s && v->call_ret == site->ret &&
 	    v->call_sp == sp && s->depth == v->call_depth) {
 		csi_stats.restarts++;
@@ -470,7 +589,7 @@ static void on_call_insn(unsigned int vcpu, void *udata)
 	const struct csi_call_site *site = udata;
 	struct vcpu *v = vcpu_of(vcpu);
 
-	push_pending(v, site, read_sp());
+	push_pending(v, vcpu, site, read_sp());
 	/* A far call may switch tasks: the callee reads cr3 again. */
 	if (site->asid_change)
 		asid_stale(v);
@@ -494,12 +613,35 @@ call_direct_slow(unsigned int vcpu, const struct csi_call_site *site,
 	struct vcpu *v = vcpu_of(vcpu);
 	struct csi_stack *s = stack_of(v, sp);
 	bool locked = csi_lock(s);
+	struct csi_frame *f;
 
-	struct csi_frame *f = csi_push_locked(s, site->ret, sp);
-
+	settle(v, vcpu, s, sp);
+	f = csi_push_locked(s, site->ret, sp);
 	note_depth(v, s);
 	enter_locked(v, vcpu, s, f, site->target);
 	csi_unlock(s, locked);
+}
+
+/*
+ * settle() on fast_stack, cut down to counted rets alone: false leaves
+ * anything else (a frame the stack pointer ended, a call pending, an
+ * on_ret handler) to call_direct_slow().
+ */
+static inline bool fast_settle(struct csi_stack *s, uint64_t sp)
+{
+	uint64_t n = fast_vcpu->rets_pending;
+
+	if (n) {
+		if (n > s->depth || fast_vcpu->kind == PEND_CALL ||
+		    mh_ppp_handlers(pt_on_ret)->n)
+			return false;
+		s->depth -= n;
+		fast_vcpu->rets_pending = 0;
+		fast_vcpu->rets += n;
+		fast_vcpu->popped += n;
+	}
+	return !s->depth || !same_block(csi_frame_at(s, 0)->sp, sp) ||
+	       sp < csi_frame_at(s, 0)->sp;
 }
 
 /*
@@ -514,8 +656,9 @@ call_direct(unsigned int vcpu, const struct csi_call_site *site, uint64_t sp)
 {
 	struct csi_stack *s = fast_stack;
 
-	if (__builtin_expect(s && s->depth < csi_max_depth &&
-			     !mh_ppp_handlers(pt_on_call)->n, 1)) {
+	if (__builtin_expect(s && !mh_ppp_handlers(pt_on_call)->n &&
+			     (!counted_rets || fast_settle(s, sp)) &&
+			     s->depth < csi_max_depth, 1)) {
 		struct csi_frame *f = &s->frames[(s->base + s->depth) &
 						 csi_ring_mask];
 
@@ -618,7 +761,7 @@ static void on_call_indirect(unsigned int vcpu, uint32_t info, uint64_t slot,
 
 	(void)info;
 	if (v->ind_site != site) {
-		push_pending(v, site, sp_before(slot, site));
+		push_pending(v, vcpu, site, sp_before(slot, site));
 		return;
 	}
 	v->ind_site = NULL;
@@ -663,6 +806,10 @@ ret_slow(unsigned int vcpu, uint32_t info, uint64_t sp)
 	uint64_t to = 0;
 	uint32_t i = 0;
 
+	/* Counted rets from before the flush that gave rets callbacks. */
+	if (v->rets_pending)
+		settle_slow(v, vcpu, s, ~0ull);
+
 	if (s->depth && csi_frame_at(s, 0)->sp == sp) {
 		if (rets_reported()) {
 			to = csi_mh->mem_value(info);
@@ -701,6 +848,7 @@ ret_near(unsigned int vcpu, uint32_t info, uint64_t sp)
 	struct csi_stack *s = fast_stack;
 
 	if (__builtin_expect(s && s->depth && fast_vcpu->kind != PEND_CALL &&
+			     !fast_vcpu->rets_pending &&
 			     csi_frame_at(s, 0)->sp == sp &&
 			     !mh_ppp_handlers(pt_on_ret)->n, 1)) {
 		s->depth--;
@@ -737,8 +885,11 @@ static void on_ret_mem64(unsigned int vcpu, uint32_t info, uint64_t slot,
 
 static void on_asid_insn(unsigned int vcpu, void *udata)
 {
+	struct vcpu *v = vcpu_of(vcpu);
+
 	(void)udata;
-	asid_stale(vcpu_of(vcpu));
+	csi_rets_settle(v, vcpu);
+	asid_stale(v);
 }
 
 /* The callee's first block of a pending call: complete the frame. */
@@ -814,7 +965,7 @@ static void on_call_far_lm(unsigned int vcpu, void *udata)
 	struct vcpu *v = vcpu_of(vcpu);
 	uint64_t target;
 
-	push_pending(v, site, read_sp());
+	push_pending(v, vcpu, site, read_sp());
 	if (site->asid_change)
 		asid_stale(v);
 	if (!csi_operand_value(&site->op, &target))
@@ -900,7 +1051,7 @@ static void on_call_arm_cond(unsigned int vcpu, void *udata)
 	struct csi_call_site site = *(const struct csi_call_site *)udata;
 
 	site.target = arm_target(udata);
-	push_pending(vcpu_of(vcpu), &site, arm_sp());
+	push_pending(vcpu_of(vcpu), vcpu, &site, arm_sp());
 }
 
 /* A return landed on @to: pop down to the innermost frame returning there. */
@@ -1220,6 +1371,34 @@ static void translate_near_call(mh_insn *last, const struct csi_insn_class *c)
 }
 
 /*
+ * Is near ret @last of class @c counted (rets=counted), not given its
+ * callback?  Only in 64-bit code in the top half, a kernel's: a kernel
+ * returns through every frame it pushed.  User code returns from signal
+ * handlers through frames no call pushed, which a count would take for
+ * the caller's: its rets keep their callbacks, as do all while anything
+ * handles on_ret.
+ */
+static inline bool ret_counted(const struct csi_insn_class *c,
+			       const mh_insn *last)
+{
+	return counted_rets && c->mode == 64 && c->push == 8 && !c->imm &&
+	       (int64_t)csi_mh->insn_vaddr(last) < 0 &&
+	       !mh_ppp_handlers(pt_on_ret)->n;
+}
+
+/*
+ * rets=counted: the ret adds one to its vCPU's rets_pending, inline
+ * (before it runs: a ret that faults and is run again counts twice).
+ */
+static void translate_counted_ret(mh_insn *last)
+{
+	csi_mh->insn_exec_inline(last, MH_INLINE_ADD_U64,
+				 rets_pending_entry(), 1);
+	if (!__atomic_load_n(&rets_skipped, __ATOMIC_RELAXED))
+		__atomic_store_n(&rets_skipped, true, __ATOMIC_RELAXED);
+}
+
+/*
  * Near calls and rets in 32/64-bit code, nearly all of them, are seen by
  * memory callbacks on their stack access: no register read, and a direct
  * or indirect call is complete in one callback (an indirect one with a
@@ -1273,9 +1452,11 @@ static void translate(mh_tb *tb, void *opaque)
 		csi_mh->insn_exec_inline(last, MH_INLINE_STORE_U64,
 					 armed_entry(),
 					 arm_ret_value(c.imm, c.mode));
-	else if (c.kind == CSI_RET)
+	else if (c.kind == CSI_RET && !ret_counted(&c, last))
 		csi_mh->insn_mem_cb(last, near_ret_cb(&c), MEM_CB_FLAGS,
 				    MH_MEM_R, ret_udata(c.push, c.mode));
+	else if (c.kind == CSI_RET)
+		translate_counted_ret(last);
 	else if (c.asid_change && asid_matters())
 		csi_mh->insn_exec_cb(last, on_asid_insn, MH_CB_NO_REGS, NULL);
 }
@@ -1292,19 +1473,31 @@ static struct vcpu *api_vcpu(mh_cpu *cpu)
 	return vcpu_of(idx);
 }
 
-static struct csi_stack *current_stack(struct vcpu *v)
+static struct csi_stack *current_stack(struct vcpu *v, unsigned int vcpu)
 {
+	struct csi_stack *s;
+	uint64_t sp;
+	bool locked;
+
 	if (!v)
 		return NULL;
 	/* In an on_call/on_ret handler: its stack (see run_handlers). */
 	if (v->hstack)
 		return v->hstack;
-	return stack_of(v, read_sp());
+	sp = read_sp();
+	s = stack_of(v, sp);
+	/* rets=counted: the rets since the last call first. */
+	if (counted_rets) {
+		locked = csi_lock(s);
+		settle(v, vcpu, s, sp);
+		csi_unlock(s, locked);
+	}
+	return s;
 }
 
 static uint32_t get_frames(uint64_t *out, uint32_t n, mh_cpu *cpu, bool funcs)
 {
-	struct csi_stack *s = current_stack(api_vcpu(cpu));
+	struct csi_stack *s = current_stack(api_vcpu(cpu), mh_cpu_index(cpu));
 	uint32_t i;
 	bool locked;
 
@@ -1345,7 +1538,7 @@ static bool is_kernel_mode(uint64_t mode)
 static void get_prog_point(mh_cpu *cpu, struct prog_point *p)
 {
 	struct vcpu *v = api_vcpu(cpu);
-	struct csi_stack *s = current_stack(v);
+	struct csi_stack *s = current_stack(v, mh_cpu_index(cpu));
 	bool locked;
 
 	if (!p)
@@ -1393,7 +1586,7 @@ static int parse_stack_type(mh_module *self, const char *t)
 
 static int csi_init(mh_module *self, const struct mh_api *api)
 {
-	const char *syms, *tr, *fo;
+	const char *syms, *tr, *fo, *rets;
 	uint64_t depth;
 	int ret;
 
@@ -1408,6 +1601,12 @@ static int csi_init(mh_module *self, const struct mh_api *api)
 	ret = parse_stack_type(self, api->param_str(self, "stack_type"));
 	if (ret)
 		return ret;
+	rets = api->param_str(self, "rets");
+	if (strcmp(rets, "counted") && strcmp(rets, "exact")) {
+		api->log(self, MH_LOG_ERROR, "rets=%s: expected counted or "
+			 "exact", rets);
+		return -EINVAL;
+	}
 	depth = api->param_uint(self, "max_depth");
 	if (depth < 1 || depth > (1u << 20)) {
 		api->log(self, MH_LOG_ERROR, "max_depth=%" PRIu64
@@ -1451,6 +1650,13 @@ static int csi_init(mh_module *self, const struct mh_api *api)
 	csi_trace_set(tr);
 	ret_outputs = csi_trace_on() || verbose;
 	outputs = csi_folded_on || ret_outputs;
+	/*
+	 * trace and verbose tell of each ret where it happens; heuristic
+	 * stacks are chosen by the stack pointer, which a count lacks.
+	 */
+	counted_rets = !strcmp(rets, "counted") && !ret_outputs &&
+		       csi_stack_kind != CS_STACK_HEURISTIC;
+	rets_skipped = rets_asked = false;
 
 	reg_cpsr = reg_ttbr1 = reg_tcr = NULL;
 	if (target >= 0) {
@@ -1474,11 +1680,11 @@ static int csi_init(mh_module *self, const struct mh_api *api)
 	ret = api->set_translate(self, translate, NULL);
 	if (ret)
 		goto err_out;
-	api->log(self, MH_LOG_INFO, "stack_type=%s max_depth=%u%s%s",
+	api->log(self, MH_LOG_INFO, "stack_type=%s max_depth=%u%s%s%s",
 		 csi_stack_kind == CS_STACK_ASID ? "asid" :
 		 csi_stack_kind == CS_STACK_THREADED ? "threaded" : "heuristic",
-		 csi_max_depth, folded_path ? " folded=" : "",
-		 folded_path ? folded_path : "");
+		 csi_max_depth, counted_rets ? " rets=counted" : "",
+		 folded_path ? " folded=" : "", folded_path ? folded_path : "");
 	return 0;
 
 err_out:

@@ -385,6 +385,7 @@ struct vcpu {
 	const struct csi_call_site *ind_site;
 	uint64_t ind_target;
 	struct csi_counts *counts;	/* folded: this vCPU's calls, made at the first */
+	uint64_t rets_pending;		/* rets=counted: rets not settled yet */
 };
 
 /* A vCPU's "armed" value: a call pending, or a ret (see arm_ret_value()). */
@@ -395,6 +396,8 @@ struct vcpu {
 
 /* @vcpu_index's state, a scoreboard element. */
 struct vcpu *csi_vcpu_of(unsigned int vcpu_index);
+/* rets=counted: @v leaves its stack; its rets not settled yet go there. */
+void csi_rets_settle(struct vcpu *v, unsigned int vcpu);
 
 /* -- threads.c ---------------------------------------------------------- */
 

@@ -98,6 +98,9 @@ int csi_state_save(mh_module *self, void **data, size_t *len)
 	struct csi_stats total;
 
 	(void)self;
+	/* rets=counted: the rets each vCPU made since its last call. */
+	for (unsigned int i = 0; i < nv; i++)
+		csi_rets_settle(csi_vcpu_of(i), i);
 	put32(c.b, STATE_MAGIC(STATE_VERSION));
 	put32(c.b, csi_stack_kind);
 	put32(c.b, STATS_N);

@@ -29,6 +29,7 @@ static void on_task_change(mh_cpu *cpu, const OsiThread *prev,
 	(void)prev;
 	if (!v)
 		return;
+	csi_rets_settle(v, vcpu);
 	v->thread = THREAD_KNOWN | (uint64_t)(uint32_t)next->pid << 32 | tid;
 	/* stack_of() looks the stack up again, from the new thread. */
 	v->asid_ok = 0;
