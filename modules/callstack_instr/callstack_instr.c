@@ -459,13 +459,15 @@ static inline bool same_block(uint64_t a, uint64_t b)
 
 /*
  * rets=counted: drop the translated code once on_ret has handlers while
- * blocks whose rets have no callback may still run.
+ * blocks whose rets have no callback may still run.  Every vCPU stopped
+ * here: the blocks translated from now on follow the handlers' presence,
+ * and handlers that come again after they went ask again.
  */
 static void rets_flushed(mh_module *self, void *opaque)
 {
 	(void)self;
 	(void)opaque;
-	__atomic_store_n(&rets_skipped, false, __ATOMIC_RELAXED);
+	rets_skipped = rets_asked = false;
 }
 
 static void __attribute__((noinline)) rets_wanted(void)
