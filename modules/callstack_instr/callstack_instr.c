@@ -99,11 +99,11 @@ static struct csi_stack *fast_stack;
 static struct vcpu *fast_vcpu;
 
 /*
- * rets=counted (x86, asid and threaded stacks): a near ret carries no
+ * rets=counted (x86, threaded stacks): a kernel's near ret carries no
  * callback, only an inline add to its vCPU's rets_pending; the next call,
- * API question, task or address-space change settles them on the stack
- * (settle()).  Cleared by rets=exact, trace and verbose; translate()
- * gives rets their callback anyway while anything handles on_ret.
+ * API question, task change or state save settles them on the thread's
+ * stack (settle()).  Cleared by trace and verbose; translate() gives rets
+ * their callback anyway while anything handles on_ret.
  */
 static bool counted_rets;
 /* A ret was translated without its callback (counted_rets). */
@@ -522,9 +522,8 @@ static inline void settle(struct vcpu *v, unsigned int vcpu,
 }
 
 /*
- * The vCPU leaves its stack (a task or address-space change, or a state
- * save): its counted rets were made on that one, the current thread's or
- * the address space's it last ran in.
+ * The vCPU leaves its thread (a task change, or a state save): its
+ * counted rets were made on that thread's stack.
  */
 void csi_rets_settle(struct vcpu *v, unsigned int vcpu)
 {
@@ -533,13 +532,7 @@ void csi_rets_settle(struct vcpu *v, unsigned int vcpu)
 
 	if (!v->rets_pending)
 		return;
-	s = csi_stack_kind == CS_STACK_THREADED ? csi_thread_stack(v) : v->cur;
-	if (!s) {
-		/* Not known which stack they popped: given up. */
-		csi_stats.unmatched_rets += v->rets_pending;
-		v->rets_pending = 0;
-		return;
-	}
+	s = csi_thread_stack(v);
 	locked = csi_lock(s);
 	settle_slow(v, vcpu, s, ~0ull);
 	csi_unlock(s, locked);
@@ -625,28 +618,6 @@ call_direct_slow(unsigned int vcpu, const struct csi_call_site *site,
 }
 
 /*
- * settle() on fast_stack, cut down to counted rets alone: false leaves
- * anything else (a frame the stack pointer ended, a call pending, an
- * on_ret handler) to call_direct_slow().
- */
-static inline bool fast_settle(struct csi_stack *s, uint64_t sp)
-{
-	uint64_t n = fast_vcpu->rets_pending;
-
-	if (n) {
-		if (n > s->depth || fast_vcpu->kind == PEND_CALL ||
-		    mh_ppp_handlers(pt_on_ret)->n)
-			return false;
-		s->depth -= n;
-		fast_vcpu->rets_pending = 0;
-		fast_vcpu->rets += n;
-		fast_vcpu->popped += n;
-	}
-	return !s->depth || !same_block(csi_frame_at(s, 0)->sp, sp) ||
-	       sp < csi_frame_at(s, 0)->sp;
-}
-
-/*
  * A direct call: the callee is its target, the frame is complete at once.
  * The usual case (fast_stack, room on the stack, no on_call handler) is
  * call_direct_slow() cut down to the stores it makes.  @sp is the stack
@@ -658,9 +629,8 @@ call_direct(unsigned int vcpu, const struct csi_call_site *site, uint64_t sp)
 {
 	struct csi_stack *s = fast_stack;
 
-	if (__builtin_expect(s && !mh_ppp_handlers(pt_on_call)->n &&
-			     (!counted_rets || fast_settle(s, sp)) &&
-			     s->depth < csi_max_depth, 1)) {
+	if (__builtin_expect(s && s->depth < csi_max_depth &&
+			     !mh_ppp_handlers(pt_on_call)->n, 1)) {
 		struct csi_frame *f = &s->frames[(s->base + s->depth) &
 						 csi_ring_mask];
 
@@ -850,7 +820,6 @@ ret_near(unsigned int vcpu, uint32_t info, uint64_t sp)
 	struct csi_stack *s = fast_stack;
 
 	if (__builtin_expect(s && s->depth && fast_vcpu->kind != PEND_CALL &&
-			     !fast_vcpu->rets_pending &&
 			     csi_frame_at(s, 0)->sp == sp &&
 			     !mh_ppp_handlers(pt_on_ret)->n, 1)) {
 		s->depth--;
@@ -887,11 +856,8 @@ static void on_ret_mem64(unsigned int vcpu, uint32_t info, uint64_t slot,
 
 static void on_asid_insn(unsigned int vcpu, void *udata)
 {
-	struct vcpu *v = vcpu_of(vcpu);
-
 	(void)udata;
-	csi_rets_settle(v, vcpu);
-	asid_stale(v);
+	asid_stale(vcpu_of(vcpu));
 }
 
 /* The callee's first block of a pending call: complete the frame. */
@@ -1609,6 +1575,12 @@ static int csi_init(mh_module *self, const struct mh_api *api)
 			 "exact", rets);
 		return -EINVAL;
 	}
+	/* A count is settled on a thread's stack, which osi names. */
+	if (!strcmp(rets, "counted") && csi_stack_kind != CS_STACK_THREADED) {
+		api->log(self, MH_LOG_ERROR, "rets=counted needs "
+			 "stack_type=threaded");
+		return -EINVAL;
+	}
 	depth = api->param_uint(self, "max_depth");
 	if (depth < 1 || depth > (1u << 20)) {
 		api->log(self, MH_LOG_ERROR, "max_depth=%" PRIu64
@@ -1652,12 +1624,8 @@ static int csi_init(mh_module *self, const struct mh_api *api)
 	csi_trace_set(tr);
 	ret_outputs = csi_trace_on() || verbose;
 	outputs = csi_folded_on || ret_outputs;
-	/*
-	 * trace and verbose tell of each ret where it happens; heuristic
-	 * stacks are chosen by the stack pointer, which a count lacks.
-	 */
-	counted_rets = !strcmp(rets, "counted") && !ret_outputs &&
-		       csi_stack_kind != CS_STACK_HEURISTIC;
+	/* trace and verbose tell of each ret where it happens. */
+	counted_rets = !strcmp(rets, "counted") && !ret_outputs;
 	rets_skipped = rets_asked = false;
 
 	reg_cpsr = reg_ttbr1 = reg_tcr = NULL;

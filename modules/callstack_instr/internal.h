@@ -396,7 +396,7 @@ struct vcpu {
 
 /* @vcpu_index's state, a scoreboard element. */
 struct vcpu *csi_vcpu_of(unsigned int vcpu_index);
-/* rets=counted: @v leaves its stack; its rets not settled yet go there. */
+/* rets=counted: @v leaves its thread; its rets not settled yet go there. */
 void csi_rets_settle(struct vcpu *v, unsigned int vcpu);
 
 /* -- threads.c ---------------------------------------------------------- */

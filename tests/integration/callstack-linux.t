@@ -3,9 +3,9 @@
 # busybox initramfs of tests/linux/, built and cached by tools/linux-guest)
 # with asid stacks: Linux boots, runs its user program and powers off; the
 # module logs no error and saw millions of calls in several address spaces;
-# a consumer's handlers always found their frame on top.  With
-# rets=counted the consumer's on_ret handler still sees every ret: while
-# on_ret has handlers, the kernel's rets keep their callbacks.
+# a consumer's handlers always found their frame on top.  With threaded
+# stacks and rets=counted the consumer's on_ret handler still sees every
+# ret: while on_ret has handlers, the kernel's rets keep their callbacks.
 . "$(dirname "$0")/../lib.sh"
 need "$BUILD/modhost.so" "$BUILD/modules/callstack_instr.so" "$TMOD/cs_cons.so"
 [ -x "$TOP/tools/linux-guest" ] || skip_all "no tools/linux-guest in this tree"
@@ -20,6 +20,7 @@ esac
 plan 7
 
 cp "$BUILD/modules/callstack_instr.so" "$TMOD/cs_cons.so" "$MODDIR/"
+cp "$BUILD/modules/osi.so" "$BUILD/modules/osi_linux.so" "$MODDIR/"
 timeout 300 "$QEMU" -M pc -m 256 -display none -monitor none -no-reboot \
 	-serial "file:$SERIAL" -kernel "$LX/vmlinuz" -initrd "$LX/initramfs.cpio" \
 	-append "console=ttyS0 panic=-1 quiet hcuser=10" \
@@ -40,16 +41,17 @@ ok $? "it saw $calls calls in $stacks address spaces"
 is "$(grep '^top_mismatch' "$T/counts")" "top_mismatch 0" \
 	"every on_call/on_ret handler found its frame on top of get_functions()"
 
-# The same with rets=counted asked for: on_ret's handler makes the rets exact.
+# The same with threaded stacks and rets=counted asked for: on_ret's
+# handler makes the rets exact.
 rets_total() { awk '/^0x/ { s += $3 } END { print s + 0 }' "$1"; }
 cp "$T/counts" "$T/counts.exact"
 timeout 300 "$QEMU" -M pc -m 256 -display none -monitor none -no-reboot \
 	-serial "file:$SERIAL" -kernel "$LX/vmlinuz" -initrd "$LX/initramfs.cpio" \
 	-append "console=ttyS0 panic=-1 quiet hcuser=10" \
-	-plugin "$MODHOST_SO,dir=$MODDIR,log=$EVENTS,watch=off,load=cs_cons,cs_cons.out=$T/counts,callstack_instr.rets=counted" \
+	-plugin "$MODHOST_SO,dir=$MODDIR,log=$EVENTS,watch=off,load=osi_linux:cs_cons,cs_cons.out=$T/counts,callstack_instr.stack_type=threaded,callstack_instr.rets=counted" \
 	-d plugin -D "$T/counted.log" 2>>"$T/stderr"
 st=$?
-grep -q "callstack_instr: stack_type=asid max_depth=1024 rets=counted" "$T/counted.log"
+grep -q "callstack_instr: stack_type=threaded max_depth=1024 rets=counted" "$T/counted.log"
 ok $((st || $?)) "Linux boots and powers off with rets=counted and the consumer"
 # Counted rets would reach the handler too, at the next call; only a ret's
 # own callback sees a retpoline's rewritten slot ("redirected").

@@ -8,11 +8,11 @@
 # too few makes edges no boot has), its stacks do not grow, and the
 # entries from user space start their own paths (under rets=exact a
 # ret that no frame matches leaves error_entry's frame below them).
-# rets= takes counted or exact only.
+# rets= takes counted or exact only, counted with threaded stacks only.
 . "$(dirname "$0")/../lib.sh"
 need "$BUILD/modhost.so"
 need_linux_guest
-plan 7
+plan 8
 
 use_modules osi osi_linux callstack_instr
 
@@ -24,8 +24,8 @@ boot() {
 	cp "$QLOG" "$T/$1.log"
 	return $st
 }
-# stat RETS NAME: a count callstack_instr logged at its exit.
-stat() { grep -o " $2=[0-9]*" "$T/$1.log" | tail -1 | cut -d= -f2; }
+# exit_count RETS NAME: a count callstack_instr logged at its exit.
+exit_count() { grep -o " $2=[0-9]*" "$T/$1.log" | tail -1 | cut -d= -f2; }
 # edges FOLDED: its caller;callee pairs (each line's last two frames),
 # with the calls made on them.
 edges() {
@@ -40,9 +40,9 @@ st=$?
 grep -q "callstack_instr: stack_type=threaded max_depth=1024 rets=counted" "$T/counted.log"
 ok $((st || $?)) "a boot with rets=counted powers off, its rets counted"
 
-calls=$(stat counted calls) popped=$(stat counted popped) depth=$(stat counted max_depth)
+calls=$(exit_count counted calls) popped=$(exit_count counted popped) depth=$(exit_count counted max_depth)
 [ "${calls:-0}" -gt 1000000 ] && [ $((popped * 1000)) -ge $((calls * 999)) ] &&
-	[ "$depth" -le 64 ] && [ "$(stat counted dropped)" = 0 ]
+	[ "$depth" -le 64 ] && [ "$(exit_count counted dropped)" = 0 ]
 ok $? "its stacks do not grow: $popped frames popped of $calls calls, deepest $depth"
 
 edges "$T/exact.folded" >"$T/exact.edges"
@@ -78,6 +78,11 @@ grep -q "callstack_instr: rets=lazy: expected counted or exact" "$T/start.log" &
 	! grep -q "callstack_instr: loaded" "$T/start.log"
 ok $? "rets=lazy is refused with a line: $(grep -o 'rets=lazy:.*' "$T/start.log" | head -1)"
 
+start_loaded callstack_instr -M pc -m 64 -plugin "$MODHOST_SO,dir=$MODDIR,load=callstack_instr,callstack_instr.rets=counted"
+grep -q "callstack_instr: rets=counted needs stack_type=threaded" "$T/start.log" &&
+	! grep -q "callstack_instr: loaded" "$T/start.log"
+ok $? "rets=counted with asid stacks is refused with a line"
+
 grep -q "callstack_instr: stack_type=threaded max_depth=1024 folded=" "$T/exact.log" &&
-	[ "$(stat exact calls)" -gt 1000000 ]
-ok $? "rets=exact logs no rets=counted and follows $(stat exact calls) calls"
+	[ "$(exit_count exact calls)" -gt 1000000 ]
+ok $? "rets=exact logs no rets=counted and follows $(exit_count exact calls) calls"
