@@ -778,7 +778,10 @@ ret_slow(unsigned int vcpu, uint32_t info, uint64_t sp)
 	uint64_t to = 0;
 	uint32_t i = 0;
 
-	/* Counted rets from before the flush that gave rets callbacks. */
+	/*
+	 * rets=counted: the kernel's counted rets go first (this ret is
+	 * user code's, or one translated after on_ret got handlers).
+	 */
 	if (v->rets_pending)
 		settle_slow(v, vcpu, s, ~0ull);
 
