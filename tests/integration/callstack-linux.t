@@ -21,11 +21,16 @@ plan 7
 
 cp "$BUILD/modules/callstack_instr.so" "$TMOD/cs_cons.so" "$MODDIR/"
 cp "$BUILD/modules/osi.so" "$BUILD/modules/osi_linux.so" "$MODDIR/"
-timeout 300 "$QEMU" -M pc -m 256 -display none -monitor none -no-reboot \
-	-serial "file:$SERIAL" -kernel "$LX/vmlinuz" -initrd "$LX/initramfs.cpio" \
-	-append "console=ttyS0 panic=-1 quiet hcuser=10" \
-	-plugin "$MODHOST_SO,dir=$MODDIR,log=$EVENTS,watch=off,load=cs_cons,cs_cons.out=$T/counts" \
-	-d plugin -D "$QLOG" 2>>"$T/stderr"
+# boot LOG PLUGIN_ARGS: Linux to power-off, one vCPU, the host logging to
+# $EVENTS and QEMU to LOG; QEMU's status.
+boot() {
+	timeout 300 "$QEMU" -M pc -m 256 -display none -monitor none -no-reboot \
+		-serial "file:$SERIAL" -kernel "$LX/vmlinuz" -initrd "$LX/initramfs.cpio" \
+		-append "console=ttyS0 panic=-1 quiet hcuser=10" \
+		-plugin "$MODHOST_SO,dir=$MODDIR,log=$EVENTS,watch=off,$2" \
+		-d plugin -D "$1" 2>>"$T/stderr"
+}
+boot "$QLOG" "load=cs_cons,cs_cons.out=$T/counts"
 ok $? "Linux boots and powers off with callstack_instr loaded (asid stacks)"
 grep -q "init: done" "$SERIAL"
 ok $? "its user space ran to the end"
@@ -45,11 +50,7 @@ is "$(grep '^top_mismatch' "$T/counts")" "top_mismatch 0" \
 # handler makes the rets exact.
 rets_total() { awk '/^0x/ { s += $3 } END { print s + 0 }' "$1"; }
 cp "$T/counts" "$T/counts.exact"
-timeout 300 "$QEMU" -M pc -m 256 -display none -monitor none -no-reboot \
-	-serial "file:$SERIAL" -kernel "$LX/vmlinuz" -initrd "$LX/initramfs.cpio" \
-	-append "console=ttyS0 panic=-1 quiet hcuser=10" \
-	-plugin "$MODHOST_SO,dir=$MODDIR,log=$EVENTS,watch=off,load=osi_linux:cs_cons,cs_cons.out=$T/counts,callstack_instr.stack_type=threaded,callstack_instr.rets=counted" \
-	-d plugin -D "$T/counted.log" 2>>"$T/stderr"
+boot "$T/counted.log" "load=osi_linux:cs_cons,cs_cons.out=$T/counts,callstack_instr.stack_type=threaded,callstack_instr.rets=counted"
 st=$?
 grep -q "callstack_instr: stack_type=threaded max_depth=1024 rets=counted" "$T/counted.log"
 ok $((st || $?)) "Linux boots and powers off with rets=counted and the consumer"
