@@ -249,35 +249,21 @@ need_linux_guest() {
 	esac
 }
 
-# A guest's console line that says the guest has hung for good: the
-# kernel's RCU stall warning.  At -smp 2 under TCG a boot can hang before
-# /init, printing it, while both vCPU threads wait in QEMU for a timer
-# interrupt that does not come (Documentation/linux-guests.rst, First
-# boot, says what is known).  The warning comes about 21 s after the
-# hang, where the boot's own timeout is 300 s.
-STALL_RE='rcu: INFO: .*detected stall'
+. "$TOP/tests/stall.sh"
 
 # stall_watched COMMAND...: run it (a QEMU whose console is $SERIAL) under
-# a 300 s timeout, ending it early when $SERIAL shows $STALL_RE; its
-# status, 125 when it was ended for a stall.
+# a 300 s timeout, ending it early when $SERIAL shows the kernel's RCU
+# stall warning (tests/stall.sh); its status, 125 when it was ended so.
 stall_watched() {
-	local qpid wpid rc
+	local qpid rc
 
 	rm -f "$T/stalled"
 	timeout 300 "$@" &
 	qpid=$!
-	( while sleep 0.5; do
-		if grep -q -e "$STALL_RE" "$SERIAL" 2>/dev/null; then
-			: > "$T/stalled"
-			kill "$qpid"
-			exit
-		fi
-	  done ) &
-	wpid=$!
+	stall_watch "$SERIAL" "$qpid" "$T/stalled"
 	wait "$qpid"
 	rc=$?
-	kill "$wpid" 2>/dev/null
-	wait "$wpid" 2>/dev/null
+	stall_unwatch
 	[ -e "$T/stalled" ] && rc=125
 	return $rc
 }
@@ -285,9 +271,9 @@ stall_watched() {
 # linux_boot CMDLINE PLUGIN_ARGS [QEMU_ARG...]: boot it at -smp 2 with the
 # host watching $MODDIR and logging to $EVENTS, until it powers off;
 # QEMU's status.  CMDLINE is added to the kernel's command line
-# (run=PROGRAM,ARGS ...).  A boot that hangs with an RCU stall (above) is
-# said in a diag line and made once more, from the start; a second stall
-# is the boot's result (125).
+# (run=PROGRAM,ARGS ...).  A boot that hangs with an RCU stall
+# (tests/stall.sh) is said in a diag line and made once more, from the
+# start; a second stall is the boot's result (125).
 linux_boot() {
 	local cmdline=$1 pargs=$2 try rc
 
