@@ -491,7 +491,13 @@ settle_slow(struct vcpu *v, unsigned int vcpu, struct csi_stack *s,
 	uint32_t m = MIN(n, s->depth), k = m;
 
 	v->rets_pending = 0;
-	csi_stats.unmatched_rets += n - m;
+	/*
+	 * Only when there are some: csi_stats is shared by the vCPUs, and a
+	 * store at every settle (every call) took its line, with the globals
+	 * beside it, from the other vCPU each time.
+	 */
+	if (n > m)
+		csi_stats.unmatched_rets += n - m;
 	while (sp != ~0ull && k < s->depth) {
 		uint64_t fsp = csi_frame_at(s, k)->sp;
 

@@ -361,8 +361,17 @@ enum pending {
 	PEND_CALL,	/* a frame waits for its callee's entry */
 };
 
-/* Per-vCPU state, a scoreboard element: only its own vCPU touches it. */
+/*
+ * Per-vCPU state, a scoreboard element: only its own vCPU touches it.
+ * Scoreboard elements lie end to end from wherever QEMU's array starts,
+ * so a cache line can hold the end of one and the start of the next: a
+ * line of each end is left unused (head, tail).  Without them, at -smp 2,
+ * vCPU 0's rets_pending, added to at each kernel ret (rets=counted), was
+ * on the line of vCPU 1's armed and kind, read at each of its calls, and
+ * the line crossed between the cores at nearly every event.
+ */
 struct vcpu {
+	char head[64];
 	uint64_t armed;			/* the blocks' condition: != 0 */
 	uint32_t kind;			/* enum pending; a ret is only in armed */
 	uint32_t call_depth;		/* PEND_CALL: the frame's depth */
@@ -386,6 +395,7 @@ struct vcpu {
 	uint64_t ind_target;
 	struct csi_counts *counts;	/* folded: this vCPU's calls, made at the first */
 	uint64_t rets_pending;		/* rets=counted: rets not settled yet */
+	char tail[64];
 };
 
 /* A vCPU's "armed" value: a call pending, or a ret (see arm_ret_value()). */
