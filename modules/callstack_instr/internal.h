@@ -397,6 +397,9 @@ struct vcpu {
 	uint64_t rets_pending;		/* rets=counted: rets not settled yet */
 	char tail[64];
 };
+_Static_assert(offsetof(struct vcpu, armed) == 64 &&
+	       sizeof(struct vcpu) - offsetof(struct vcpu, tail) >= 64,
+	       "a line unused at each end of struct vcpu");
 
 /* A vCPU's "armed" value: a call pending, or a ret (see arm_ret_value()). */
 #define ARM_CALL	1ull
