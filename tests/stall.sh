@@ -4,7 +4,7 @@
 #
 # At -smp 2 under TCG a boot can hang before /init while both vCPU threads
 # wait in QEMU for a timer interrupt that does not come
-# (Documentation/linux-guests.rst, First boot, says what is known).  The
+# (Documentation/linux-guests.rst, "The test guest", says what is known).  The
 # kernel then prints its RCU stall warning, about 21 s after the hang.
 STALL_RE='rcu: INFO: .*detected stall'
 
