@@ -2,10 +2,11 @@
 # tests/stall.sh - the Linux guest's rare hang at -smp 2, seen on its
 # console; sourced by tests/lib.sh and tests/bench/run-all.
 #
-# At -smp 2 under TCG a boot can hang before /init while both vCPU threads
-# wait in QEMU for a timer interrupt that does not come
-# (Documentation/linux-guests.rst, "The test guest", says what is known).  The
-# kernel then prints its RCU stall warning, about 21 s after the hang.
+# At -smp 2 under TCG a boot can hang before /init while both vCPU
+# threads wait in QEMU for a timer interrupt that does not come
+# (Documentation/linux-guests.rst, "The test guest", says what is
+# known).  The kernel then prints its RCU stall warning, about 21 s after
+# the hang.
 STALL_RE='rcu: INFO: .*detected stall'
 
 # stall_watch SERIAL PID FLAG: in the background, once the console file
