@@ -100,6 +100,18 @@ $(BUILD)/tests/unit/test-csi-target: tests/unit/test-csi-target.c tests/unit/uni
 		-Imodules/callstack_instr $(PKG_CFLAGS) -o $@ $< \
 		modules/callstack_instr/target.c $(PKG_LIBS)
 
+# callstack_instr's classification of a block's last instruction, with
+# and without capstone.
+UNIT_TESTS += $(BUILD)/tests/unit/test-csi-decode
+$(BUILD)/tests/unit/test-csi-decode: tests/unit/test-csi-decode.c tests/unit/unit.h \
+		modules/callstack_instr/decode.c modules/callstack_instr/internal.h
+	$(call say,CC,$@)
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) -std=gnu11 -D_GNU_SOURCE -Iinclude -Imodules/include \
+		-Imodules/callstack_instr $(PKG_CFLAGS) -o $@ $< \
+		modules/callstack_instr/decode.c $(PKG_LIBS) \
+		$(shell pkg-config --libs capstone)
+
 # callstack_instr's folded stacks: the trie, counted by several threads at
 # once, and the file's order.  CSI_FOLDED_LINK links a program ($<) with
 # them alone.
