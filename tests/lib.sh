@@ -268,29 +268,38 @@ stall_watched() {
 	return $rc
 }
 
-# linux_boot CMDLINE PLUGIN_ARGS [QEMU_ARG...]: boot it at -smp 2 with the
-# host watching $MODDIR and logging to $EVENTS, until it powers off;
-# QEMU's status.  CMDLINE is added to the kernel's command line
-# (run=PROGRAM,ARGS ...).  A boot that hangs with an RCU stall
-# (tests/stall.sh) is said in a diag line and made once more, from the
-# start; a second stall is the boot's result (125).
-linux_boot() {
-	local cmdline=$1 pargs=$2 try rc
+# stall_retried COMMAND...: a guest's boot, run with stall_watched on an
+# emptied console and event log, its stderr added to $T/stderr, until it
+# ends; its status.  A boot that
+# hangs with an RCU stall (tests/stall.sh) is said in a diag line and made
+# once more, from the start; a second stall is the boot's result (125).
+stall_retried() {
+	local try rc
 
-	shift 2
 	for try in 1 2; do
 		: > "$EVENTS"
 		: > "$SERIAL"
-		stall_watched "$QEMU" -M pc -m 256 -smp 2 -display none -monitor none \
-			-no-reboot -serial "file:$SERIAL" -kernel "$LX/vmlinuz" \
-			-initrd "$LX/initramfs.cpio" \
-			-append "console=ttyS0 panic=-1 quiet $cmdline" \
-			-plugin "$MODHOST_SO,dir=$MODDIR,log=$EVENTS,$pargs" \
-			-d plugin -D "$QLOG" "$@" 2>>"$T/stderr"
+		stall_watched "$@" 2>>"$T/stderr"
 		rc=$?
 		[ $rc = 125 ] || break
 		diag "the guest hung with an RCU stall at boot $try of 2:" \
 			"$(tr -d '\r' < "$SERIAL" | grep -m1 -A2 -e "$STALL_RE")"
 	done
 	return $rc
+}
+
+# linux_boot CMDLINE PLUGIN_ARGS [QEMU_ARG...]: boot it at -smp 2 with the
+# host watching $MODDIR and logging to $EVENTS, until it powers off;
+# QEMU's status (stall_retried).  CMDLINE is added to the kernel's command
+# line (run=PROGRAM,ARGS ...).
+linux_boot() {
+	local cmdline=$1 pargs=$2
+
+	shift 2
+	stall_retried "$QEMU" -M pc -m 256 -smp 2 -display none -monitor none \
+		-no-reboot -serial "file:$SERIAL" -kernel "$LX/vmlinuz" \
+		-initrd "$LX/initramfs.cpio" \
+		-append "console=ttyS0 panic=-1 quiet $cmdline" \
+		-plugin "$MODHOST_SO,dir=$MODDIR,log=$EVENTS,$pargs" \
+		-d plugin -D "$QLOG" "$@"
 }
