@@ -386,9 +386,14 @@ static inline void enter_locked(struct vcpu *v, unsigned int vcpu,
 	if (csi_folded_on) {
 		if (__builtin_expect(!v->counts, 0))
 			v->counts = csi_counts_new();
-		f->node = csi_node_child(v->counts,
-					 s->depth > 1 ? csi_frame_at(s, 1)->node
-					 : 0, func);
+		if (s->depth > 1) {
+			struct csi_frame *up = csi_frame_at(s, 1);
+
+			f->node = csi_node_child_kid(v->counts, up->node, func,
+						     &up->kid);
+		} else {
+			f->node = csi_node_child(v->counts, 0, func);
+		}
 	}
 	if (ret_outputs)
 		enter_report(vcpu, s, f);

@@ -151,6 +151,7 @@ struct csi_frame {
 	uint64_t func;		/* callee entry; 0 until seen */
 	uint64_t sp;		/* stack pointer at the call (restart check) */
 	uint32_t node;		/* folded-stack node of this frame, 0 = none */
+	uint32_t kid;		/* node of its last callee's call (see below) */
 };
 
 struct csi_stack {
@@ -300,6 +301,7 @@ static inline struct csi_frame *csi_push_locked(struct csi_stack *s,
 	f->func = 0;
 	f->sp = sp;
 	f->node = 0;
+	f->kid = 0;
 	return f;
 }
 
@@ -316,6 +318,14 @@ struct csi_counts;
 struct csi_counts *csi_counts_new(void);
 /* The node of the call of @func from node @parent, counted in @c. */
 uint32_t csi_node_child(struct csi_counts *c, uint32_t parent, uint64_t func);
+/*
+ * csi_node_child() for a call from a frame whose node is @parent and
+ * whose last callee's node is *@kid (0: none): a frame that calls the
+ * same function again finds its node there, one line read instead of the
+ * caller's node and its hints.  *@kid becomes the node returned.
+ */
+uint32_t csi_node_child_kid(struct csi_counts *c, uint32_t parent,
+			    uint64_t func, uint32_t *kid);
 void csi_node_foreach(void (*fn)(uint32_t id, uint32_t parent, uint64_t func,
 				 uint64_t count, void *), void *opaque);
 uint32_t csi_node_count(void);

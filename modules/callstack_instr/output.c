@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -620,6 +621,8 @@ int csi_folded_write(const char *path)
 	};
 	g_autofree char *tmp = g_strdup_printf("%s.tmp", path);
 	struct fold_node root = { 0 };
+	struct stat st;
+	bool aside;
 	int ret = 0;
 
 	/*
@@ -636,16 +639,21 @@ int csi_folded_write(const char *path)
 	csi_node_foreach(fold_collect, &f);
 	fold_link(&f);
 
-	/* Written aside and renamed: a reader never sees half a file. */
-	ret = out_open(&f.out, tmp);
+	/*
+	 * A file is written aside and renamed: a reader never sees half of
+	 * it.  A device, a FIFO or a symbolic link (/dev/null, /dev/stdout)
+	 * is written through: a file renamed over it would replace it.
+	 */
+	aside = lstat(path, &st) || S_ISREG(st.st_mode);
+	ret = out_open(&f.out, aside ? tmp : path);
 	if (ret)
 		goto out;
 	fold_walk(&f, 0);
 	ret = out_close(&f.out);
-	if (!ret && rename(tmp, path))
+	if (!ret && aside && rename(tmp, path))
 		ret = -errno;
 	/* A file cut short (a full disk) is not left beside it. */
-	if (ret)
+	if (ret && aside)
 		unlink(tmp);
 out:
 	g_array_free(f.nodes, TRUE);

@@ -468,6 +468,18 @@ uint32_t csi_node_child(struct csi_counts *c, uint32_t parent, uint64_t func)
 	return id;
 }
 
+uint32_t csi_node_child_kid(struct csi_counts *c, uint32_t parent,
+			    uint64_t func, uint32_t *kid)
+{
+	uint32_t id = *kid;
+
+	/* Checked whole (the parent is on the same line): never a wrong node. */
+	if (!node_is(id, parent, func))
+		*kid = id = node_find(parent, func);
+	count_add(c, id, 1);
+	return id;
+}
+
 bool csi_node_restore(uint32_t parent, uint64_t func, uint64_t count)
 {
 	uint32_t id;

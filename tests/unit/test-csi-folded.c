@@ -7,9 +7,11 @@
  * names, however many vCPUs count at once.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <glib.h>
@@ -178,6 +180,51 @@ static void test_many_children(void)
 	csi_stacks_exit();
 }
 
+/*
+ * A frame's last callee (csi_node_child_kid()): the same callee again is
+ * that node, counted again; another callee replaces it; a path cut under
+ * the marker stays cut, as csi_node_child() gives it.
+ */
+static void test_kid(void)
+{
+	static const uint64_t deep[] = { 0x10, 0x20, 0x30, 0 };
+	uint32_t top, b, c, kid = 0, cut;
+	g_autofree char *text = NULL;
+
+	setup(3);
+	counts = csi_counts_new();
+	top = csi_node_child(counts, 0, 0x1);
+	b = csi_node_child_kid(counts, top, 0xb, &kid);
+	g_assert_cmpuint(kid, ==, b);
+	g_assert_cmpuint(csi_node_child_kid(counts, top, 0xb, &kid), ==, b);
+	c = csi_node_child_kid(counts, top, 0xc, &kid);
+	g_assert_cmpuint(c, !=, b);
+	g_assert_cmpuint(kid, ==, c);
+	/* The nodes the lookup without a kid finds, and counts, too. */
+	g_assert_cmpuint(csi_node_child(counts, top, 0xb), ==, b);
+	g_assert_cmpuint(csi_node_child_kid(counts, top, 0xb, &kid), ==, b);
+	/* A kid naming a node of another parent with that function is not it. */
+	kid = csi_node_child(counts, 0, 0xc);
+	g_assert_cmpuint(csi_node_child_kid(counts, top, 0xc, &kid), ==, c);
+	/* Past max_depth (3), as csi_node_child() cuts it. */
+	kid = 0;
+	cut = call_path(deep);
+	g_assert_cmpuint(csi_node_child_kid(counts, cut, 0x40, &kid), ==,
+			 csi_node_child(counts, cut, 0x40));
+	g_assert_cmpuint(csi_node_child_kid(counts, cut, 0x40, &kid), ==, kid);
+	text = folded();
+	assert_sorted_lines(text, STRV(
+		"0x1 1",
+		"0x10 1",
+		"0x10;0x20 1",
+		"0x10;0x20;0x30 1",
+		"0x1;0xb 4",
+		"0x1;0xc 2",
+		"0xc 1",
+		"[truncated];0x40 3"));
+	csi_stacks_exit();
+}
+
 /* Counted at once by several threads, as vCPUs do: nothing is lost. */
 #define THREADS 4
 #define ROUNDS 20000
@@ -290,14 +337,80 @@ static void test_write_error(void)
 	csi_stacks_exit();
 }
 
+static gpointer read_all(gpointer path)
+{
+	g_autoptr(GString) got = g_string_new(NULL);
+	char buf[4096];
+	ssize_t n;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	g_assert_cmpint(fd, >=, 0);
+	while ((n = read(fd, buf, sizeof(buf))) > 0)
+		g_string_append_len(got, buf, n);
+	close(fd);
+	return g_string_free(g_steal_pointer(&got), FALSE);
+}
+
+/*
+ * What is not a regular file (a symbolic link, a FIFO, a device such as
+ * /dev/null) is written through, not replaced by a file renamed over it,
+ * and nothing is left beside it.
+ */
+static void test_write_through(void)
+{
+	static const uint64_t calls[] = { 0x10, 0x20, 0 };
+	g_autofree char *dir = g_dir_make_tmp("csi-folded.XXXXXX", NULL);
+	g_autofree char *real = g_build_filename(dir, "real", NULL);
+	g_autofree char *link = g_build_filename(dir, "link", NULL);
+	g_autofree char *link_tmp = g_strconcat(link, ".tmp", NULL);
+	g_autofree char *fifo = g_build_filename(dir, "fifo", NULL);
+	g_autofree char *fifo_tmp = g_strconcat(fifo, ".tmp", NULL);
+	g_autofree char *text = NULL, *got = NULL;
+	GThread *reader;
+
+	setup(1024);
+	call_path(calls);
+	g_assert_true(g_file_set_contents(real, "an older and longer file\n",
+					  -1, NULL));
+	g_assert_cmpint(symlink("real", link), ==, 0);
+	g_assert_cmpint(csi_folded_write(link), ==, 0);
+	g_assert_true(g_file_test(link, G_FILE_TEST_IS_SYMLINK));
+	g_assert_true(g_file_get_contents(real, &text, NULL, NULL));
+	g_assert_cmpstr(text, ==, "0x10 1\n0x10;0x20 1\n");
+	g_assert_false(g_file_test(link_tmp, G_FILE_TEST_EXISTS));
+
+	g_assert_cmpint(mkfifo(fifo, 0600), ==, 0);
+	reader = g_thread_new("reader", read_all, fifo);
+	g_assert_cmpint(csi_folded_write(fifo), ==, 0);
+	got = g_thread_join(reader);
+	g_assert_cmpstr(got, ==, text);
+	g_assert_false(g_file_test(fifo_tmp, G_FILE_TEST_EXISTS));
+	g_assert_false(g_file_test(fifo, G_FILE_TEST_IS_REGULAR));
+
+	/* A write error through it leaves it in place. */
+	if (!access("/dev/full", W_OK)) {
+		g_assert_cmpint(g_unlink(link), ==, 0);
+		g_assert_cmpint(symlink("/dev/full", link), ==, 0);
+		g_assert_cmpint(csi_folded_write(link), ==, -ENOSPC);
+		g_assert_true(g_file_test(link, G_FILE_TEST_IS_SYMLINK));
+	}
+	g_unlink(link);
+	g_unlink(fifo);
+	g_unlink(real);
+	g_assert_cmpint(g_rmdir(dir), ==, 0);
+	csi_stacks_exit();
+}
+
 int main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
 	g_test_add_func("/csi-folded/order", test_order);
 	g_test_add_func("/csi-folded/truncated", test_truncated);
 	g_test_add_func("/csi-folded/many-children", test_many_children);
+	g_test_add_func("/csi-folded/kid", test_kid);
 	g_test_add_func("/csi-folded/threads", test_threads);
 	g_test_add_func("/csi-folded/big", test_big);
 	g_test_add_func("/csi-folded/write-error", test_write_error);
+	g_test_add_func("/csi-folded/write-through", test_write_through);
 	return g_test_run();
 }
