@@ -13,7 +13,7 @@
 . "$(dirname "$0")/linux-lib.sh"
 need "$BUILD/modhost.so" "$BUILD/modules/callstack_instr.so" "$BUILD/bin/osi-profile"
 need_linux_guest
-plan 11
+plan 12
 
 MAP=$T/kallsyms.map
 "$BUILD/bin/osi-profile" --system-map "$LX/vmlinuz" "$MAP" 2>"$T/map.err"
@@ -33,6 +33,20 @@ fi
 r=$?
 grep -q "spin.elf: no kallsyms tables" "$T/none.err" && [ "$r" = 1 ] && [ ! -e "$T/none.map" ]
 ok $? "an image without kallsyms tables is refused: $(cat "$T/none.err")"
+
+# A symbolic link or a FIFO given as OUT is written through, not replaced.
+# (The reader gives up after 30 s: a FIFO replaced by a file never opens.)
+ln -s map.real "$T/map.link"
+mkfifo "$T/map.fifo"
+timeout 30 cat "$T/map.fifo" > "$T/map.fromfifo" &
+reader=$!
+"$BUILD/bin/osi-profile" --system-map "$LX/vmlinuz" "$T/map.fifo" 2>"$T/fifo.err" &&
+	wait $reader &&
+	"$BUILD/bin/osi-profile" --system-map "$LX/vmlinuz" "$T/map.link" 2>"$T/link.err" &&
+	[ -L "$T/map.link" ] && [ -p "$T/map.fifo" ] &&
+	cmp -s "$MAP" "$T/map.real" && cmp -s "$MAP" "$T/map.fromfifo"
+ok $? "osi-profile writes through a symbolic link and a FIFO, leaving each in place $(cat "$T/fifo.err" "$T/link.err")"
+wait $reader 2>/dev/null
 
 cp "$BUILD/modules/callstack_instr.so" "$MODDIR/"
 linux_boot "" "watch=off,hook_timeout=0,load=callstack_instr,callstack_instr.stack_type=heuristic,callstack_instr.symbols=$MAP,callstack_instr.folded=$T/boot.folded"

@@ -17,20 +17,37 @@
  * callstack_instr.symbols= and any other reader of System.map files:
  * kernel frames named without the distribution's debug package.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "kernel_image.h"
 #include "osi_linux.h"
 
-/* @text to @out, or stdout without one: the exit status. */
+/*
+ * @text to @out, or stdout without one: the exit status.  A file is
+ * replaced whole (written aside, renamed); a device, a FIFO or a symbolic
+ * link (/dev/null, /dev/stdout) is written through, left in place.
+ */
 static int put(const char *out, const char *text)
 {
 	GError *gerr = NULL;
+	struct stat st;
+	FILE *f;
 
 	if (!out) {
 		fputs(text, stdout);
 		return fflush(stdout) ? 1 : 0;
+	}
+	if (!lstat(out, &st) && !S_ISREG(st.st_mode)) {
+		f = fopen(out, "w");
+		if (!f || fputs(text, f) < 0 || fclose(f)) {
+			fprintf(stderr, "osi-profile: %s: %s\n", out,
+				g_strerror(errno));
+			return 1;
+		}
+		return 0;
 	}
 	if (!g_file_set_contents(out, text, -1, &gerr)) {
 		fprintf(stderr, "osi-profile: %s\n", gerr->message);
