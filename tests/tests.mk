@@ -90,15 +90,19 @@ $(BUILD)/bench/registry-bench: tests/bench/registry-bench.c $(REGISTRY_BENCH_SRC
 	$(Q)$(CC) $(CFLAGS) -std=gnu11 -D_GNU_SOURCE -Iinclude -Ihost $(PKG_CFLAGS) \
 		-o $@ $< $(REGISTRY_BENCH_SRCS) $(PKG_LIBS) -ldl
 
-# callstack_instr's target check (which guests it can follow), on its own.
+# callstack_instr's sources on their own: CSI_UNIT_LINK links a test ($<)
+# with the .c files among its prerequisites.
+CSI_UNIT_LINK = $(CC) $(CFLAGS) -std=gnu11 -D_GNU_SOURCE -Iinclude \
+	-Imodules/include -Imodules/callstack_instr $(PKG_CFLAGS) -o $@ $< \
+	$(filter modules/%.c,$^) $(PKG_LIBS)
+
+# callstack_instr's target check (which guests it can follow).
 UNIT_TESTS += $(BUILD)/tests/unit/test-csi-target
 $(BUILD)/tests/unit/test-csi-target: tests/unit/test-csi-target.c tests/unit/unit.h \
 		modules/callstack_instr/target.c modules/callstack_instr/internal.h
 	$(call say,CC,$@)
 	@mkdir -p $(@D)
-	$(Q)$(CC) $(CFLAGS) -std=gnu11 -D_GNU_SOURCE -Iinclude -Imodules/include \
-		-Imodules/callstack_instr $(PKG_CFLAGS) -o $@ $< \
-		modules/callstack_instr/target.c $(PKG_LIBS)
+	$(Q)$(CSI_UNIT_LINK)
 
 # callstack_instr's classification of a block's last instruction, with
 # and without capstone.
@@ -107,10 +111,7 @@ $(BUILD)/tests/unit/test-csi-decode: tests/unit/test-csi-decode.c tests/unit/uni
 		modules/callstack_instr/decode.c modules/callstack_instr/internal.h
 	$(call say,CC,$@)
 	@mkdir -p $(@D)
-	$(Q)$(CC) $(CFLAGS) -std=gnu11 -D_GNU_SOURCE -Iinclude -Imodules/include \
-		-Imodules/callstack_instr $(PKG_CFLAGS) -o $@ $< \
-		modules/callstack_instr/decode.c $(PKG_LIBS) \
-		$(shell pkg-config --libs capstone)
+	$(Q)$(CSI_UNIT_LINK) $(shell pkg-config --libs capstone)
 
 # callstack_instr's folded stacks: the trie, counted by several threads at
 # once, and the file's order.  CSI_FOLDED_LINK links a program ($<) with
