@@ -270,9 +270,9 @@ stall_watched() {
 
 # stall_retried COMMAND...: a guest's boot, run with stall_watched on an
 # emptied console and event log, its stderr added to $T/stderr, until it
-# ends; its status.  A boot that
-# hangs with an RCU stall (tests/stall.sh) is said in a diag line and made
-# once more, from the start; a second stall is the boot's result (125).
+# ends; its status.  A boot that hangs with an RCU stall (tests/stall.sh)
+# is said in a diag line and made once more, from the start; a second
+# stall is the boot's result (125).
 stall_retried() {
 	local try rc
 

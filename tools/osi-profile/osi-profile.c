@@ -18,6 +18,7 @@
  * kernel frames named without the distribution's debug package.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -41,8 +42,13 @@ static int put(const char *out, const char *text)
 		return fflush(stdout) ? 1 : 0;
 	}
 	if (!lstat(out, &st) && !S_ISREG(st.st_mode)) {
+		bool bad;
+
 		f = fopen(out, "w");
-		if (!f || fputs(text, f) < 0 || fclose(f)) {
+		bad = !f || fputs(text, f) < 0;
+		if (f && fclose(f))
+			bad = true;
+		if (bad) {
 			fprintf(stderr, "osi-profile: %s: %s\n", out,
 				g_strerror(errno));
 			return 1;
