@@ -125,6 +125,7 @@ struct mh_host_args {
 	struct mh_route_arg *routes;	/* route= arguments, in order */
 	unsigned int nroutes;
 	unsigned int hook_timeout;	/* seconds a module hook may run; 0: no bound */
+	bool doorbell;		/* quiesce=doorbell: never QEMU's run-on-vCPU */
 };
 
 #define MH_HOOK_TIMEOUT_DEFAULT 5
@@ -753,7 +754,8 @@ void mh_plan_cancel(void);
  * Register the host's callbacks (vcpu_init, tb_trans and @atexit_fn), and
  * again after each quiesce: QEMU's reset drops them.
  */
-void mh_quiesce_init(qemu_plugin_id_t id, qemu_plugin_udata_cb_t atexit_fn);
+void mh_quiesce_init(qemu_plugin_id_t id, qemu_plugin_udata_cb_t atexit_fn,
+		     bool doorbell);
 /* Ask the vCPUs to stop at their next block and apply queued work. */
 void mh_quiesce_request(void);
 /* A module handles @ev: have QEMU's idle or resume callback registered. */

@@ -342,6 +342,13 @@ int mh_args_parse(struct mh_host_args *a, int argc, char **argv,
 				return -EINVAL;
 			}
 			a->hook_timeout = secs;
+		} else if (!strcmp(key, "quiesce")) {
+			if (strcmp(val, "direct") && strcmp(val, "doorbell")) {
+				*err = g_strdup_printf("quiesce=%s: expected direct "
+						       "or doorbell", val);
+				return -EINVAL;
+			}
+			a->doorbell = !strcmp(val, "doorbell");
 		} else if (!strcmp(key, "route")) {
 			if (parse_route(a, val, err))
 				return -EINVAL;
@@ -352,7 +359,7 @@ int mh_args_parse(struct mh_host_args *a, int argc, char **argv,
 			*err = g_strdup_printf("unknown argument '%s' (expected dir=, "
 					       "load=, watch=, log=, ctl=, "
 					       "accounting=, guest_control=, "
-					       "hook_timeout=, route= or "
+					       "hook_timeout=, quiesce=, route= or "
 					       "MODULE.PARAM=)",
 					       argv[i]);
 			return -EINVAL;

@@ -66,7 +66,7 @@ QEMU_PLUGIN_EXPORT int qemu_plugin_install(qemu_plugin_id_t id,
 	if (mh_loader_init(&err) || mh_lifecycle_init(&args, &err) ||
 	    mh_request_init(&args, &err))
 		goto fail;
-	mh_quiesce_init(id, host_atexit);
+	mh_quiesce_init(id, host_atexit, args.doorbell);
 
 	GString *ev = mh_event_new("start");
 	mh_event_str(ev, "dir", args.dir);

@@ -1,14 +1,16 @@
 #!/bin/bash
 # The control socket's file and its clients: a regular file at the path is
 # refused and left alone, a stale socket (from a QEMU killed with -9) is
-# replaced, a socket another QEMU serves is refused; and while a load
-# waits for a vCPU that never runs (-S: the guest is paused), other clients
-# are still answered, a client killed mid-request harms nothing, and QEMU
-# exits cleanly, failing the request still waiting.
+# replaced, a socket another QEMU serves is refused; with quiesce=doorbell,
+# while a load waits for a vCPU that never runs a block (-S: the guest is
+# paused), other clients are still answered, a client killed mid-request
+# harms nothing, and QEMU exits cleanly, failing the request still
+# waiting; by default (QEMU's run-on-vCPU) requests to a paused guest are
+# applied at once.
 . "$(dirname "$0")/../lib.sh"
 MODCTL=$BUILD/bin/modctl
 need "$BUILD/modhost.so" "$MODCTL" "$TMOD/counter-v1.so"
-plan 17
+plan 22
 
 SOCK=$T/ctl.sock
 mc() { timeout 10 "$MODCTL" -s "$SOCK" "$@"; }
@@ -47,7 +49,7 @@ QEMU_PID=
 [ -S "$SOCK" ] && ! served
 ok $? "QEMU killed with -9 leaves a stale socket nobody serves"
 chmod 0666 "$SOCK"
-start_paused "ctl=$SOCK" load=counter
+start_paused "ctl=$SOCK" quiesce=doorbell load=counter
 mc list | grep -q '^counter '
 ok $? "the next QEMU replaces the stale socket and serves it"
 is "$(stat -c %a "$SOCK")" 600 "a new socket, mode 0600 (the stale one was 0666)"
@@ -61,7 +63,7 @@ ok $? "a second QEMU on a socket in use refuses to start"
 mc list | grep -q '^counter '
 ok $? "and the first one still serves it"
 
-# -- a request that cannot be applied while the guest is paused ------------
+# -- quiesce=doorbell: a request waits for a block to run ------------------
 mc unload counter > "$T/unload.out" 2>&1 &
 UNLOAD=$!
 timeout 10 "$MODCTL" -s "$SOCK" reload counter > "$T/reload.out" 2>&1 &
@@ -88,3 +90,16 @@ is "$(count_events '.event=="unload" and .from!="exit"')" 0 "nothing was unloade
 is "$(count_events '.event=="unload" and .from=="exit"')" 1 "counter unloaded at exit only"
 [ ! -e "$SOCK" ]
 ok $? "the socket is gone after exit"
+
+# -- by default a paused guest's vCPUs answer: QEMU runs queued work there ----
+start_paused "ctl=$SOCK" load=counter
+mc reload counter > "$T/reload2.out" 2>&1
+ok $? "the guest paused: a reload is applied ($(cat "$T/reload2.out"))"
+is "$(count_events '.event=="reload"')" 1 "one reload event"
+mc unload counter > "$T/unload2.out" 2>&1
+ok $? "and an unload ($(cat "$T/unload2.out"))"
+mc list | grep -q '^counter '
+[ $? -ne 0 ]
+ok $? "counter is gone"
+qemu_stop
+ok $? "QEMU exits cleanly"
