@@ -209,11 +209,24 @@ static void doorbell(unsigned int vcpu_index, void *udata)
 	ring();
 }
 
-/* Queued work on ring_cpu's thread: it runs there between blocks. */
+/*
+ * Queued work on ring_cpu's thread: it runs there between blocks, or in
+ * the wait loop of a halted or paused vCPU.  qemu_plugin_reset() flushes
+ * only when QEMU's current_cpu (thread-local) is set; every vCPU thread
+ * sets it before it runs queued work, but were it not, QEMU would drop
+ * the callbacks without the flush: so it is checked, and set for the call.
+ */
 static void ring_work(struct CPUState *cpu, qemu_run_on_cpu_data data)
 {
-	(void)cpu;
+	struct CPUState **cur = dlsym(RTLD_DEFAULT, "current_cpu");
+
 	(void)data;
+	if (cur && !*cur) {
+		*cur = cpu;
+		ring();
+		*cur = NULL;
+		return;
+	}
 	ring();
 }
 
@@ -238,10 +251,11 @@ static bool find_direct(void)
 {
 	q_async_run_on_cpu = dlsym(RTLD_DEFAULT, "async_run_on_cpu");
 	q_get_cpu = dlsym(RTLD_DEFAULT, "qemu_get_cpu");
-	if (q_async_run_on_cpu && q_get_cpu)
+	if (q_async_run_on_cpu && q_get_cpu &&
+	    dlsym(RTLD_DEFAULT, "current_cpu"))
 		return true;
-	mh_msg("quiesce: this QEMU does not export "
-	       "async_run_on_cpu and qemu_get_cpu: every block carries a "
+	mh_msg("quiesce: this QEMU does not export async_run_on_cpu, "
+	       "qemu_get_cpu and current_cpu: every block carries a "
 	       "doorbell instead (quiesce=doorbell)");
 	return false;
 }

@@ -285,6 +285,18 @@ static void test_args_watch(void)
 	}
 }
 
+static void test_args_quiesce(void)
+{
+	g_auto(mh_host_args_t) a = { 0 }, b = { 0 }, c = { 0 };
+
+	args_ok(&a, STRV("dir=/d"));
+	g_assert_false(a.doorbell);
+	args_ok(&b, STRV("quiesce=doorbell"));
+	g_assert_true(b.doorbell);
+	args_ok(&c, STRV("quiesce=doorbell", "quiesce=direct"));
+	g_assert_false(c.doorbell);
+}
+
 static void test_args_load_order(void)
 {
 	g_auto(mh_host_args_t) a = { 0 };
@@ -432,6 +444,8 @@ static const struct arg_refusal arg_refusals[] = {
 	  -EINVAL, STRV("accounting=maybe") },
 	{ "/params/args/refuse/guest-control", STRV("guest_control=maybe"),
 	  -EINVAL, STRV("guest_control=maybe", "on or off") },
+	{ "/params/args/refuse/quiesce", STRV("quiesce=maybe"),
+	  -EINVAL, STRV("quiesce=maybe", "direct or doorbell") },
 	{ "/params/args/refuse/route", STRV("route=a:b"),
 	  -EINVAL, STRV("route=a:b", "0xMAGIC:module.symbol") },
 	{ "/params/args/refuse/route-reserved", STRV("route=0x4d480001:m.f"),
@@ -497,6 +511,7 @@ int main(int argc, char **argv)
 	g_test_add_func("/params/args/defaults", test_args_defaults);
 	g_test_add_func("/params/args/all-keys", test_args_all_keys);
 	g_test_add_func("/params/args/watch", test_args_watch);
+	g_test_add_func("/params/args/quiesce", test_args_quiesce);
 	g_test_add_func("/params/args/load-order", test_args_load_order);
 	g_test_add_func("/params/args/later-wins", test_args_later_wins);
 	g_test_add_func("/params/check/repeated", test_check_repeated);
