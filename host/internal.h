@@ -756,7 +756,10 @@ void mh_plan_cancel(void);
  */
 void mh_quiesce_init(qemu_plugin_id_t id, qemu_plugin_udata_cb_t atexit_fn,
 		     bool doorbell);
-/* Ask the vCPUs to stop at their next block and apply queued work. */
+/*
+ * Have a vCPU stop them all and apply queued work: at once through QEMU's
+ * queued work, or (quiesce=doorbell) at the next block a vCPU runs.
+ */
 void mh_quiesce_request(void);
 /* A module handles @ev: have QEMU's idle or resume callback registered. */
 void mh_quiesce_want_vcpu_event(enum mh_vcpu_event ev);

@@ -29,7 +29,7 @@ start_halted() {
 		-plugin "$MODHOST_SO,dir=$MODDIR,log=$EVENTS,ctl=$SOCK,watch=off,load=counter$pargs" \
 		-d plugin -D "$QLOG" 2>>"$T/stderr" &
 	QEMU_PID=$!
-	wait_for "the guest to finish" serial_has "hcall: done" &&
+	wait_for "the guest to finish" serial_has "hcall: sent" &&
 		wait_for "the control socket" served ||
 		bail "QEMU did not start: $(cat "$T/stderr")"
 	sleep 0.5	# its last blocks run: the vCPU halts
