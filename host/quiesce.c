@@ -42,7 +42,7 @@
 
 static qemu_plugin_id_t host_id;
 static qemu_plugin_udata_cb_t host_atexit;
-static struct qemu_plugin_scoreboard *bell;
+static struct qemu_plugin_scoreboard *bell;	/* the doorbell's only */
 static qemu_plugin_u64 bell_flag;
 static int armed;		/* a request waits for a vCPU to answer */
 static int64_t answered_at;	/* when a vCPU answered (mh_log_now_us) */
@@ -169,7 +169,8 @@ static void quiesce_done(qemu_plugin_id_t id)
 
 	(void)id;
 	/* Clear before applying: a request queued from now on rings again. */
-	set_flags(0);
+	if (!direct)
+		set_flags(0);
 	ops = mh_lifecycle_apply();
 	/*
 	 * Every vCPU is still stopped and the translated code flushed: what
@@ -219,15 +220,14 @@ static void doorbell(unsigned int vcpu_index, void *udata)
 static void ring_work(struct CPUState *cpu, qemu_run_on_cpu_data data)
 {
 	struct CPUState **cur = dlsym(RTLD_DEFAULT, "current_cpu");
+	bool unset = cur && !*cur;
 
 	(void)data;
-	if (cur && !*cur) {
+	if (unset)
 		*cur = cpu;
-		ring();
-		*cur = NULL;
-		return;
-	}
 	ring();
+	if (unset)
+		*cur = NULL;
 }
 
 /*
@@ -266,8 +266,10 @@ void mh_quiesce_init(qemu_plugin_id_t id, qemu_plugin_udata_cb_t atexit_fn,
 	host_id = id;
 	direct = !doorbell && find_direct();
 	host_atexit = atexit_fn;
-	bell = qemu_plugin_scoreboard_new(sizeof(uint64_t));
-	bell_flag = (qemu_plugin_u64){ bell, 0 };
+	if (!direct) {
+		bell = qemu_plugin_scoreboard_new(sizeof(uint64_t));
+		bell_flag = (qemu_plugin_u64){ bell, 0 };
+	}
 	register_callbacks();
 }
 
